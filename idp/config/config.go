@@ -1,0 +1,219 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration. Field names match the YAML keys
+// (issuer → Issuer, redis.key_prefix → Redis.KeyPrefix, …).
+type Config struct {
+	Issuer           string         // absolute URL, no query or fragment, no trailing slash
+	Listen           string         // default ":8080"
+	InsecureLoopback bool           // development only: http on loopback hosts
+	PublicURL        string         // base for page and mail links; default Issuer
+	SupportURL       string         // « J'ai besoin de support »; optional
+	AccessibilityURL string         // « déclaration d'accessibilité »; optional
+	TrustedProxies   []netip.Prefix // proxies whose X-Forwarded-For is believed
+	Log              Log
+	Redis            Redis
+	Secrets          Secrets
+	OIDC             OIDC
+	Session          Session
+	Clients          []Client // at least one; IDs unique
+	LDAP             LDAP
+}
+
+// Log configures log/slog.
+type Log struct {
+	Level  slog.Level // debug, info (default), warn or error
+	Format string     // LogJSON (default) or LogText
+}
+
+// Log formats.
+const (
+	LogJSON = "json"
+	LogText = "text"
+)
+
+// Redis configures the go-redis UniversalClient: one address is a single
+// server, several addresses without MasterName a Cluster, and MasterName
+// means the addresses are Sentinels.
+type Redis struct {
+	Addrs      []string // host:port each; at least one
+	MasterName string   // Sentinel master name
+	Username   string
+	Password   string // resolved from password_file or password_env; optional
+	DB         int    // must be 0 for a Cluster
+	TLS        bool
+	CAFile     string // PEM; only with TLS
+	KeyPrefix  string // default "idp:"
+}
+
+// Secrets holds the keys every replica must share.
+type Secrets struct {
+	CryptoKey [32]byte // zitadel op.Config.CryptoKey (encrypts opaque tokens and codes)
+	CookieKey []byte   // at least 32 bytes; HMAC key of cookies and CSRF tokens
+}
+
+// Signing algorithms.
+const (
+	RS256 = "RS256"
+	ES256 = "ES256"
+)
+
+// OIDC configures the OpenID Provider.
+type OIDC struct {
+	SigningAlgorithm     string        // RS256 (default) or ES256
+	AuthRequestLifetime  time.Duration // default 15m
+	CodeLifetime         time.Duration // default 60s, at most 10m
+	AccessTokenLifetime  time.Duration // default 15m
+	IDTokenLifetime      time.Duration // default 1h
+	RefreshTokenLifetime time.Duration // default 12h
+}
+
+// Session configures the single sign-on session.
+type Session struct {
+	IdleTimeout time.Duration // default 30m, at most Lifetime
+	Lifetime    time.Duration // default 12h
+	CookieName  string        // default "__Host-idp_session" ("idp_session" with InsecureLoopback)
+}
+
+// Access token formats.
+const (
+	AccessTokenOpaque = "opaque"
+	AccessTokenJWT    = "jwt"
+)
+
+// Client is one relying party.
+type Client struct {
+	ID                     string
+	Name                   string // display name; default ID
+	Public                 bool   // no secret, PKCE required (token endpoint auth method "none")
+	SecretSHA256           [32]byte
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	HomeURL                string
+	AccessTokenFormat      string // AccessTokenOpaque (default) or AccessTokenJWT
+}
+
+// LDAP configures the read-only directory used to check passwords. The
+// fields match ldapauth.Config.
+type LDAP struct {
+	URLs         []string // ldap:// or ldaps://, tried in order
+	StartTLS     bool     // only with ldap:// URLs
+	CAFile       string   // PEM
+	BindDN       string
+	BindPassword string // resolved from bind_password_file or bind_password_env
+	BaseDN       string
+	UserFilter   string        // contains {login}; default DefaultUserFilter
+	Timeout      time.Duration // default 5s
+	PoolSize     int           // default 4
+	Attributes   LDAPAttributes
+}
+
+// DefaultUserFilter finds a person by user id or by mail address.
+const DefaultUserFilter = "(&(objectClass=inetOrgPerson)(|(uid={login})(mail={login})))"
+
+// LDAPAttributes names the directory attributes read for a person.
+type LDAPAttributes struct {
+	Subject    string // default entryUUID
+	Email      string // default mail
+	Name       string // default cn
+	GivenName  string // default givenName
+	FamilyName string // default sn
+	Username   string // default uid
+}
+
+// Load reads and checks the configuration file at path, taking secrets from
+// the environment and the file system.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv, os.ReadFile)
+}
+
+// Parse decodes and checks a configuration. name is used in messages only.
+// env and readFile resolve secret references (and readFile checks CA files);
+// a nil env has no variables and a nil readFile finds no file.
+// On any problem it returns a nil Config and an Errors listing all of them.
+func Parse(name string, data []byte, env func(string) (string, bool), readFile func(string) ([]byte, error)) (*Config, error) {
+	d := newDecoder(name, env, readFile)
+	root := d.document(data)
+	if root == nil {
+		return nil, d.problems.sorted()
+	}
+	cfg := d.decodeConfig(root)
+	d.applyDefaults(cfg)
+	d.validate(cfg)
+	if len(d.problems) > 0 {
+		return nil, d.problems.sorted()
+	}
+	return cfg, nil
+}
+
+var syntaxError = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// document parses data into its single YAML document and returns the
+// top-level node, or nil after recording why there is none.
+func (d *decoder) document(data []byte) *yaml.Node {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			d.add(nil, "", "the file is empty")
+		} else {
+			d.syntax(err)
+		}
+		return nil
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		d.add(&extra, "", "the file holds more than one YAML document (separated by ---); keep only one")
+	case !errors.Is(err, io.EOF):
+		d.syntax(err)
+	}
+	if len(doc.Content) == 0 {
+		d.add(nil, "", "the file is empty")
+		return nil
+	}
+	return doc.Content[0]
+}
+
+func (d *decoder) syntax(err error) {
+	msg := err.Error()
+	if m := syntaxError.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		// The YAML library gives the line where the construct around the
+		// mistake started, sometimes the line before it; say so.
+		d.problems = append(d.problems, Problem{File: d.file, Line: line, Message: "YAML syntax error around this line: " + m[2]})
+		return
+	}
+	d.add(nil, "", "YAML syntax error: %s", strings.TrimPrefix(msg, "yaml: "))
+}
+
+// IsLoopback reports whether host (a host name or IP address without port,
+// as returned by url.URL.Hostname) names this machine: "localhost", an
+// address in 127.0.0.0/8, or ::1.
+func IsLoopback(host string) bool {
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
