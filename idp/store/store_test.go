@@ -1,0 +1,121 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store/storetest"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+)
+
+// backends are the servers the suite and the benchmarks run against. Each
+// returns a fresh key space for one store.
+var backends = []struct {
+	name string
+	new  func(tb testing.TB) func(tb testing.TB, now func() time.Time) *store.Store
+}{
+	{"miniredis", newMiniredis},
+	{"redis", newRealRedis},
+}
+
+// newMiniredis gives every store its own miniredis (cheap). Miniredis never
+// expires keys by itself here: the suite must not rely on Redis TTLs.
+func newMiniredis(testing.TB) func(testing.TB, func() time.Time) *store.Store {
+	return func(tb testing.TB, now func() time.Time) *store.Store {
+		m := miniredis.RunT(tb)
+		return newStore(tb, m.Addr(), "idp:", now)
+	}
+}
+
+// newRealRedis starts one redis-server (skipped without the binary outside CI)
+// and gives every store its own Prefix on it.
+func newRealRedis(tb testing.TB) func(testing.TB, func() time.Time) *store.Store {
+	r := testenv.StartRedis(tb)
+	return func(tb testing.TB, now func() time.Time) *store.Store {
+		return newStore(tb, r.Addr, "t-"+store.NewID()+":", now)
+	}
+}
+
+func newStore(tb testing.TB, addr, prefix string, now func() time.Time) *store.Store {
+	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}})
+	tb.Cleanup(func() { _ = c.Close() })
+	return store.New(store.Options{Client: c, Prefix: prefix, Now: now})
+}
+
+func TestConformance(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			newStore := b.new(t)
+			storetest.Run(t, func(t *testing.T, now func() time.Time) *store.Store { return newStore(t, now) })
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	o := store.New(store.Options{}).Options()
+	if o.Prefix != "idp:" || o.Slack != time.Minute || o.Now == nil {
+		t.Fatalf("defaults = %+v", o)
+	}
+}
+
+func benchmark(b *testing.B, fn func(b *testing.B, s *store.Store)) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			fn(b, be.new(b)(b, time.Now))
+		})
+	}
+}
+
+func BenchmarkSaveAuthRequest(b *testing.B) {
+	benchmark(b, func(b *testing.B, s *store.Store) {
+		now := time.Now()
+		ar := &store.AuthRequest{ClientID: "rp-1", RedirectURI: "https://rp.example.org/cb", ResponseType: "code",
+			Scopes: []string{"openid", "email"}, CodeChallenge: store.NewID(), CodeChallengeMethod: "S256",
+			CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+		for b.Loop() {
+			ar.ID = store.NewID()
+			if err := s.SaveAuthRequest(b.Context(), ar); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkConsumeCode(b *testing.B) {
+	benchmark(b, func(b *testing.B, s *store.Store) {
+		exp := time.Now().Add(time.Hour)
+		codes := make([]string, b.N)
+		for i := range codes {
+			codes[i] = "code-" + store.NewID()
+			if err := s.SaveCode(b.Context(), codes[i], "ar-1", exp); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ResetTimer()
+		for _, code := range codes {
+			if _, err := s.ConsumeCode(b.Context(), code); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkRotateRefreshToken(b *testing.B) {
+	benchmark(b, func(b *testing.B, s *store.Store) {
+		now := time.Now()
+		token, err := s.CreateRefreshToken(b.Context(), &store.RefreshToken{ClientID: "rp-1", Subject: "sub-1",
+			Scopes: []string{"openid", "offline_access"}, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if token, _, err = s.RotateRefreshToken(b.Context(), token); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,193 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+)
+
+func fullAuthRequest(now time.Time) *store.AuthRequest {
+	zero := uint(0) // prompt=login: a present zero must survive the round-trip
+	return &store.AuthRequest{
+		ID: store.NewID(), ClientID: "rp-1", RedirectURI: "https://rp.example.org/cb",
+		State: "st", Nonce: "n-0S6", ResponseType: "code", ResponseMode: "query",
+		CodeChallenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", CodeChallengeMethod: "S256",
+		LoginHint: "jdupont", IDTokenHintSubject: "sub-1",
+		Scopes: []string{"openid", "email"}, Prompt: []string{"login"}, UILocales: []string{"fr", "en"},
+		MaxAge: &zero, CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute),
+	}
+}
+
+func testAuthRequest(t *testing.T, e *env) {
+	ar := fullAuthRequest(e.clock.Now())
+	noErr(t, "SaveAuthRequest", e.s.SaveAuthRequest(e.ctx, ar))
+	got, err := e.s.AuthRequest(e.ctx, ar.ID)
+	noErr(t, "AuthRequest", err)
+	if !reflect.DeepEqual(got, ar) {
+		t.Fatalf("round-trip:\n got %+v\nwant %+v", got, ar)
+	}
+	if got.MaxAge == nil || *got.MaxAge != 0 {
+		t.Fatalf("MaxAge = %v, want pointer to 0", got.MaxAge)
+	}
+
+	_, err = e.s.AuthRequest(e.ctx, store.NewID())
+	wantErr(t, "unknown id", err, store.ErrNotFound)
+
+	noErr(t, "DeleteAuthRequest", e.s.DeleteAuthRequest(e.ctx, ar.ID))
+	noErr(t, "DeleteAuthRequest again", e.s.DeleteAuthRequest(e.ctx, ar.ID))
+	_, err = e.s.AuthRequest(e.ctx, ar.ID)
+	wantErr(t, "after delete", err, store.ErrNotFound)
+
+	for name, bad := range map[string]*store.AuthRequest{
+		"no id":     {ExpiresAt: e.clock.Now().Add(time.Minute)},
+		"no expiry": {ID: store.NewID()},
+	} {
+		if err := e.s.SaveAuthRequest(e.ctx, bad); err == nil {
+			t.Errorf("SaveAuthRequest(%s) succeeded", name)
+		}
+	}
+}
+
+func testAuthRequestExpiry(t *testing.T, e *env) {
+	ar := fullAuthRequest(e.clock.Now())
+	noErr(t, "SaveAuthRequest", e.s.SaveAuthRequest(e.ctx, ar))
+	e.clock.Advance(10*time.Minute - time.Millisecond)
+	_, err := e.s.AuthRequest(e.ctx, ar.ID)
+	noErr(t, "just before expiry", err)
+	e.clock.Advance(time.Millisecond)
+	_, err = e.s.AuthRequest(e.ctx, ar.ID)
+	wantErr(t, "at expiry", err, store.ErrNotFound)
+	err = e.s.UpdateAuthRequest(e.ctx, ar.ID, func(*store.AuthRequest) error { return nil })
+	wantErr(t, "update expired", err, store.ErrNotFound)
+
+	// Written already expired: accepted, but never readable.
+	past := fullAuthRequest(e.clock.Now().Add(-time.Hour))
+	noErr(t, "save expired", e.s.SaveAuthRequest(e.ctx, past))
+	_, err = e.s.AuthRequest(e.ctx, past.ID)
+	wantErr(t, "read expired-at-write", err, store.ErrNotFound)
+}
+
+func testUpdateAuthRequest(t *testing.T, e *env) {
+	now := e.clock.Now()
+	ar := fullAuthRequest(now)
+	noErr(t, "SaveAuthRequest", e.s.SaveAuthRequest(e.ctx, ar))
+	claims := store.Claims{Email: "jeanne.dupont@example.org", EmailVerified: true, Name: "Jeanne Dupont",
+		GivenName: "Jeanne", FamilyName: "Dupont", PreferredUsername: "jdupont"}
+
+	noErr(t, "complete", e.s.UpdateAuthRequest(e.ctx, ar.ID, func(a *store.AuthRequest) error {
+		a.Done, a.Subject, a.AuthTime, a.AMR, a.Claims, a.SessionID = true, "sub-1", now, []string{"pwd"}, claims, "sess-1"
+		return nil
+	}))
+	got, err := e.s.AuthRequest(e.ctx, ar.ID)
+	noErr(t, "AuthRequest", err)
+	want := *ar
+	want.Done, want.Subject, want.AuthTime, want.AMR, want.Claims, want.SessionID = true, "sub-1", now, []string{"pwd"}, claims, "sess-1"
+	if !reflect.DeepEqual(got, &want) {
+		t.Fatalf("after update:\n got %+v\nwant %+v", got, &want)
+	}
+
+	errVeto := errors.New("veto")
+	tests := []struct {
+		name string
+		id   string
+		fn   func(*store.AuthRequest) error
+		want error // nil: any non-nil error
+	}{
+		{"fn error returned as is", ar.ID, func(a *store.AuthRequest) error { a.Subject = "x"; return errVeto }, errVeto},
+		{"missing", store.NewID(), func(*store.AuthRequest) error { return nil }, store.ErrNotFound},
+		{"id change refused", ar.ID, func(a *store.AuthRequest) error { a.ID, a.Subject = "other", "x"; return nil }, nil},
+	}
+	for _, tc := range tests {
+		err := e.s.UpdateAuthRequest(e.ctx, tc.id, tc.fn)
+		if err == nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: error = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	got, err = e.s.AuthRequest(e.ctx, ar.ID)
+	noErr(t, "AuthRequest", err)
+	if got.Subject != "sub-1" {
+		t.Fatalf("failed updates wrote: Subject = %q", got.Subject)
+	}
+}
+
+func testUpdateAuthRequestConcurrent(t *testing.T, e *env) {
+	ar := fullAuthRequest(e.clock.Now())
+	noErr(t, "SaveAuthRequest", e.s.SaveAuthRequest(e.ctx, ar))
+	const n = 20
+	errs := parallel(n, func(i int) error {
+		return e.s.UpdateAuthRequest(e.ctx, ar.ID, func(a *store.AuthRequest) error {
+			a.AMR = append(a.AMR, fmt.Sprint(i))
+			return nil
+		})
+	})
+	var won []string
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won = append(won, fmt.Sprint(i))
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	if len(won) == 0 {
+		t.Fatal("no concurrent update succeeded")
+	}
+	got, err := e.s.AuthRequest(e.ctx, ar.ID)
+	noErr(t, "AuthRequest", err)
+	slices.Sort(won)
+	amr := slices.Sorted(slices.Values(got.AMR))
+	if !slices.Equal(amr, won) {
+		t.Fatalf("lost update: AMR = %v, successful updates = %v", amr, won)
+	}
+}
+
+func testCodes(t *testing.T, e *env) {
+	now := e.clock.Now()
+	code := "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..long-jwe-" + store.NewID()
+	other := "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..long-jwe-" + store.NewID()
+	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, "ar-1", now.Add(time.Minute)))
+	noErr(t, "SaveCode other", e.s.SaveCode(e.ctx, other, "ar-2", now.Add(time.Minute)))
+
+	id, err := e.s.ConsumeCode(e.ctx, code)
+	noErr(t, "ConsumeCode", err)
+	if id != "ar-1" {
+		t.Fatalf("ConsumeCode = %q, want ar-1", id)
+	}
+	_, err = e.s.ConsumeCode(e.ctx, code)
+	wantErr(t, "second consume", err, store.ErrNotFound)
+	_, err = e.s.ConsumeCode(e.ctx, "never-issued")
+	wantErr(t, "unknown code", err, store.ErrNotFound)
+
+	e.clock.Advance(time.Minute)
+	_, err = e.s.ConsumeCode(e.ctx, other)
+	wantErr(t, "expired code", err, store.ErrNotFound)
+	_, err = e.s.ConsumeCode(e.ctx, other)
+	wantErr(t, "expired code again", err, store.ErrNotFound)
+
+	if err := e.s.SaveCode(e.ctx, "", "ar-1", now.Add(time.Hour)); err == nil {
+		t.Error("SaveCode accepted an empty code")
+	}
+}
+
+func testCodeConcurrentConsume(t *testing.T, e *env) {
+	code := "code-" + store.NewID()
+	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, "ar-1", e.clock.Now().Add(time.Minute)))
+	const n = 50
+	winners := 0
+	for i, err := range parallel(n, func(int) error { _, err := e.s.ConsumeCode(e.ctx, code); return err }) {
+		switch {
+		case err == nil:
+			winners++
+		case !errors.Is(err, store.ErrNotFound):
+			t.Fatalf("consumer %d: %v", i, err)
+		}
+	}
+	if winners != 1 {
+		t.Fatalf("%d consumers won, want exactly 1", winners)
+	}
+}

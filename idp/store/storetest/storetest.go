@@ -1,0 +1,123 @@
+// Package storetest is the conformance suite of package store: every backend
+// that a *store.Store can run on (real Redis, miniredis, later Sentinel or
+// Cluster) must pass Run. Expiry is driven by a fake clock, never by sleeping.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+)
+
+// NewStore returns a store over a backend the test owns; now must become its
+// Options.Now. Each call must give an independent key space (fresh server,
+// database or Prefix), since the suite audits every key it finds.
+type NewStore func(t *testing.T, now func() time.Time) *store.Store
+
+// Run runs the whole suite; subtests run in parallel.
+func Run(t *testing.T, newStore NewStore) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, e *env)
+	}{
+		{"IDs", testIDs},
+		{"Ping", testPing},
+		{"AuthRequest", testAuthRequest},
+		{"AuthRequestExpiry", testAuthRequestExpiry},
+		{"UpdateAuthRequest", testUpdateAuthRequest},
+		{"UpdateAuthRequestConcurrent", testUpdateAuthRequestConcurrent},
+		{"Codes", testCodes},
+		{"CodeConcurrentConsume", testCodeConcurrentConsume},
+		{"AccessToken", testAccessToken},
+		{"AccessTokenOfFamily", testAccessTokenOfFamily},
+		{"RefreshCreate", testRefreshCreate},
+		{"RefreshMalformed", testRefreshMalformed},
+		{"RefreshRotation", testRefreshRotation},
+		{"RefreshReuse", testRefreshReuse},
+		{"RefreshConcurrentRotation", testRefreshConcurrentRotation},
+		{"RefreshFamilyExpiry", testRefreshFamilyExpiry},
+		{"Session", testSession},
+		{"UpdateSessionConcurrent", testUpdateSessionConcurrent},
+		{"SubjectIndex", testSubjectIndex},
+		{"RevokeSubject", testRevokeSubject},
+		{"SigningKey", testSigningKey},
+		{"SigningKeyRace", testSigningKeyRace},
+		{"KeysHaveTTL", testKeysHaveTTL},
+		{"NoSecretsInRedis", testNoSecretsInRedis},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := &clock{t: start}
+			tc.fn(t, &env{s: newStore(t, c.Now), clock: c, ctx: t.Context()})
+		})
+	}
+}
+
+// start is far from the wall clock on purpose: nothing may depend on Redis's own time.
+var start = time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)
+
+// clock is a goroutine-safe fake clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type env struct {
+	s     *store.Store
+	clock *clock
+	ctx   context.Context
+}
+
+func wantErr(t *testing.T, what string, got, want error) {
+	t.Helper()
+	if !errors.Is(got, want) {
+		t.Fatalf("%s: error = %v, want %v", what, got, want)
+	}
+}
+
+func noErr(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// parallel runs fn(i) for i in [0,n) at once, started together, and returns the errors.
+func parallel(n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var ready, done sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		ready.Add(1)
+		done.Go(func() {
+			ready.Done()
+			<-gate
+			errs[i] = fn(i)
+		})
+	}
+	ready.Wait()
+	close(gate)
+	done.Wait()
+	return errs
+}
+
+func testPing(t *testing.T, e *env) {
+	noErr(t, "Ping", e.s.Ping(e.ctx))
+}

@@ -1,0 +1,190 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+)
+
+func newSession(now time.Time, subject string, life time.Duration) *store.Session {
+	return &store.Session{
+		ID: store.NewID(), Subject: subject, Claims: jeanne, AMR: []string{"pwd"},
+		AuthTime: now, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(life), Clients: []string{"rp-1"},
+	}
+}
+
+func saveSession(t *testing.T, e *env, subject string, life time.Duration) *store.Session {
+	t.Helper()
+	sess := newSession(e.clock.Now(), subject, life)
+	noErr(t, "SaveSession", e.s.SaveSession(e.ctx, sess))
+	return sess
+}
+
+func testSession(t *testing.T, e *env) {
+	sess := saveSession(t, e, "sub-1", 8*time.Hour)
+	got, err := e.s.Session(e.ctx, sess.ID)
+	noErr(t, "Session", err)
+	if !reflect.DeepEqual(got, sess) {
+		t.Fatalf("round-trip:\n got %+v\nwant %+v", got, sess)
+	}
+	_, err = e.s.Session(e.ctx, store.NewID())
+	wantErr(t, "unknown", err, store.ErrNotFound)
+
+	errVeto := errors.New("veto")
+	wantErr(t, "UpdateSession fn error", e.s.UpdateSession(e.ctx, sess.ID, func(*store.Session) error { return errVeto }), errVeto)
+	noErr(t, "UpdateSession", e.s.UpdateSession(e.ctx, sess.ID, func(s *store.Session) error {
+		s.Subject = "someone-else" // ignored: the subject of a session never changes
+		s.LastSeen = s.LastSeen.Add(time.Minute)
+		return nil
+	}))
+	got, err = e.s.Session(e.ctx, sess.ID)
+	noErr(t, "Session", err)
+	if got.Subject != "sub-1" || !got.LastSeen.Equal(sess.LastSeen.Add(time.Minute)) {
+		t.Fatalf("after update: Subject %q LastSeen %v", got.Subject, got.LastSeen)
+	}
+
+	e.clock.Advance(8 * time.Hour)
+	_, err = e.s.Session(e.ctx, sess.ID)
+	wantErr(t, "expired", err, store.ErrNotFound)
+	wantErr(t, "update expired", e.s.UpdateSession(e.ctx, sess.ID, func(*store.Session) error { return nil }), store.ErrNotFound)
+
+	sess = saveSession(t, e, "sub-1", time.Hour)
+	noErr(t, "DeleteSession", e.s.DeleteSession(e.ctx, sess.ID))
+	noErr(t, "DeleteSession again", e.s.DeleteSession(e.ctx, sess.ID))
+	_, err = e.s.Session(e.ctx, sess.ID)
+	wantErr(t, "deleted", err, store.ErrNotFound)
+}
+
+func testUpdateSessionConcurrent(t *testing.T, e *env) {
+	sess := saveSession(t, e, "sub-1", time.Hour)
+	errs := parallel(10, func(i int) error {
+		return e.s.UpdateSession(e.ctx, sess.ID, func(s *store.Session) error {
+			s.Clients = append(s.Clients, fmt.Sprint("rp-x", i))
+			return nil
+		})
+	})
+	won := 1 // rp-1 was there already
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrConflict):
+			t.Fatalf("update %d: %v", i, err)
+		}
+	}
+	got, err := e.s.Session(e.ctx, sess.ID)
+	noErr(t, "Session", err)
+	if len(got.Clients) != won {
+		t.Fatalf("lost update: %d clients, %d successful updates", len(got.Clients), won)
+	}
+}
+
+func sorted(ids ...string) []string { return slices.Sorted(slices.Values(ids)) }
+
+func testSubjectIndex(t *testing.T, e *env) {
+	const anne, bob = "anne-{x}:y", "bob" // braces and colons in a subject must be harmless
+	short := saveSession(t, e, anne, time.Hour)
+	long := saveSession(t, e, anne, 8*time.Hour)
+	gone := saveSession(t, e, anne, 8*time.Hour)
+	bobs := saveSession(t, e, bob, 8*time.Hour)
+	famA, _ := createFamily(t, e, anne) // 1h
+	famB, _ := createFamily(t, e, anne)
+	famBob, _ := createFamily(t, e, bob)
+	noErr(t, "DeleteSession", e.s.DeleteSession(e.ctx, gone.ID))
+	noErr(t, "RevokeRefreshFamily", e.s.RevokeRefreshFamily(e.ctx, famB.FamilyID))
+	extended := saveSession(t, e, "carol", time.Hour)
+	noErr(t, "UpdateSession extend", e.s.UpdateSession(e.ctx, extended.ID, func(s *store.Session) error {
+		s.ExpiresAt = s.ExpiresAt.Add(2 * time.Hour)
+		return nil
+	}))
+
+	check := func(when string, sub string, wantSessions, wantFamilies []string) {
+		t.Helper()
+		s, err := e.s.SessionsOf(e.ctx, sub)
+		noErr(t, "SessionsOf", err)
+		f, err := e.s.RefreshFamiliesOf(e.ctx, sub)
+		noErr(t, "RefreshFamiliesOf", err)
+		if !slices.Equal(s, wantSessions) || !slices.Equal(f, wantFamilies) {
+			t.Fatalf("%s, %s: sessions %v families %v; want %v and %v", when, sub, s, f, wantSessions, wantFamilies)
+		}
+	}
+	check("now", anne, sorted(short.ID, long.ID), []string{famA.FamilyID})
+	check("now", bob, []string{bobs.ID}, []string{famBob.FamilyID})
+	check("now", "nobody", nil, nil)
+	check("now", "", nil, nil)
+
+	e.clock.Advance(time.Hour)
+	check("after 1h", anne, []string{long.ID}, nil)
+	check("after 1h", "carol", []string{extended.ID}, nil)
+
+	// Shortening a session through an update takes it out of the listing on time.
+	noErr(t, "UpdateSession", e.s.UpdateSession(e.ctx, long.ID, func(s *store.Session) error {
+		s.ExpiresAt = e.clock.Now().Add(time.Minute)
+		return nil
+	}))
+	e.clock.Advance(time.Minute)
+	check("after shortening", anne, nil, nil)
+}
+
+func testRevokeSubject(t *testing.T, e *env) {
+	type person struct {
+		sessions []*store.Session
+		tokens   []string // refresh tokens
+		access   []string // access token ids, inside and outside families
+	}
+	build := func(sub string) person {
+		var p person
+		for range 2 {
+			p.sessions = append(p.sessions, saveSession(t, e, sub, 8*time.Hour))
+			rt, tok := createFamily(t, e, sub)
+			p.tokens = append(p.tokens, tok)
+			bound := newAccessToken(e.clock.Now(), sub, rt.FamilyID)
+			free := newAccessToken(e.clock.Now(), sub, "")
+			noErr(t, "SaveAccessToken", e.s.SaveAccessToken(e.ctx, bound))
+			noErr(t, "SaveAccessToken", e.s.SaveAccessToken(e.ctx, free))
+			p.access = append(p.access, bound.ID, free.ID)
+		}
+		return p
+	}
+	anne, bob := build("anne"), build("bob")
+
+	noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, "anne"))
+	noErr(t, "RevokeSubject again", e.s.RevokeSubject(e.ctx, "anne"))
+	noErr(t, "RevokeSubject unknown", e.s.RevokeSubject(e.ctx, "nobody"))
+
+	for _, tc := range []struct {
+		who  string
+		p    person
+		want error
+	}{{"anne", anne, store.ErrNotFound}, {"bob", bob, nil}} {
+		for _, s := range tc.p.sessions {
+			_, err := e.s.Session(e.ctx, s.ID)
+			wantErr(t, tc.who+" session", err, tc.want)
+		}
+		for _, tok := range tc.p.tokens {
+			_, err := e.s.RefreshToken(e.ctx, tok)
+			wantErr(t, tc.who+" refresh token", err, tc.want)
+		}
+		for _, id := range tc.p.access {
+			_, err := e.s.AccessToken(e.ctx, id)
+			wantErr(t, tc.who+" access token", err, tc.want)
+		}
+	}
+	if s, _ := e.s.SessionsOf(e.ctx, "anne"); len(s) != 0 {
+		t.Fatalf("SessionsOf(anne) after revoke = %v", s)
+	}
+	if f, _ := e.s.RefreshFamiliesOf(e.ctx, "anne"); len(f) != 0 {
+		t.Fatalf("RefreshFamiliesOf(anne) after revoke = %v", f)
+	}
+	if s, _ := e.s.SessionsOf(e.ctx, "bob"); len(s) != 2 {
+		t.Fatalf("SessionsOf(bob) = %v, want 2 sessions", s)
+	}
+	if err := e.s.RevokeSubject(e.ctx, ""); err == nil {
+		t.Fatal("RevokeSubject(\"\") succeeded")
+	}
+}

@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Members of the per-subject index (one sorted set per person, score = the
+// member's logical expiry in Unix ms).
+const (
+	memberSession = "s:" // session id
+	memberFamily  = "f:" // refresh family id
+	memberAccess  = "a:" // access token id
+)
+
+// indexScript prunes logically expired members, adds one (scores only grow,
+// so a shortened record never drops out of the index early) and stretches the
+// key's TTL to cover the longest member.
+// KEYS[1] index; ARGV now ms, score ms, member, ttl ms.
+var indexScript = redis.NewScript(`
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", ARGV[1])
+redis.call("ZADD", KEYS[1], "GT", ARGV[2], ARGV[3])
+if redis.call("PTTL", KEYS[1]) < tonumber(ARGV[4]) then
+  redis.call("PEXPIRE", KEYS[1], ARGV[4])
+end
+return 1
+`)
+
+// index records that subject owns kind+id until exp. An empty subject is not indexed.
+func (s *Store) index(ctx context.Context, subject, kind, id string, exp time.Time) error {
+	if subject == "" {
+		return nil
+	}
+	key := s.subjectKey(subject)
+	err := indexScript.Run(ctx, s.c, []string{key}, ms(s.now()), ms(exp), kind+id, msDur(s.ttl(exp))).Err()
+	if err != nil {
+		return fmt.Errorf("store: index subject: %w", err)
+	}
+	return nil
+}
+
+// SessionsOf lists the live session ids of subject, sorted. Members whose
+// session is gone or expired are pruned from the index.
+func (s *Store) SessionsOf(ctx context.Context, subject string) ([]string, error) {
+	return s.liveMembers(ctx, subject, memberSession, func(p redis.Pipeliner, id string) func() (bool, error) {
+		cmd := p.Get(ctx, s.sessionKey(id))
+		return func() (bool, error) {
+			b, err := cmd.Bytes()
+			if errors.Is(err, redis.Nil) {
+				return false, nil
+			}
+			if err != nil {
+				return false, fmt.Errorf("store: read session: %w", err)
+			}
+			var sess Session
+			if err := json.Unmarshal(b, &sess); err != nil {
+				return false, fmt.Errorf("store: decode session: %w", err)
+			}
+			return sess.Subject == subject && !s.expired(sess.ExpiresAt), nil
+		}
+	})
+}
+
+// RefreshFamiliesOf lists the live refresh family ids of subject, sorted,
+// pruning revoked and expired ones from the index.
+func (s *Store) RefreshFamiliesOf(ctx context.Context, subject string) ([]string, error) {
+	return s.liveMembers(ctx, subject, memberFamily, func(p redis.Pipeliner, fam string) func() (bool, error) {
+		cmd := p.HGet(ctx, s.familyKey(fam), "exp")
+		return func() (bool, error) {
+			v, err := cmd.Int64()
+			if errors.Is(err, redis.Nil) {
+				return false, nil
+			}
+			if err != nil {
+				return false, fmt.Errorf("store: read family: %w", err)
+			}
+			return s.now().UnixMilli() < v, nil
+		}
+	})
+}
+
+// liveMembers returns the ids of kind indexed under subject for which alive
+// (queued on a pipeline, answered after Exec) says true, and prunes the others.
+func (s *Store) liveMembers(ctx context.Context, subject, kind string, alive func(redis.Pipeliner, string) func() (bool, error)) ([]string, error) {
+	if subject == "" {
+		return nil, nil
+	}
+	key := s.subjectKey(subject)
+	now := s.now().UnixMilli()
+	members, err := s.c.ZRangeByScore(ctx, key, &redis.ZRangeBy{Min: "(" + strconv.FormatInt(now, 10), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: read subject index: %w", err)
+	}
+	var ids []string
+	for _, m := range members {
+		if id, ok := strings.CutPrefix(m, kind); ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	p := s.c.Pipeline()
+	checks := make([]func() (bool, error), len(ids))
+	for i, id := range ids {
+		checks[i] = alive(p, id)
+	}
+	if _, err := p.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("store: check subject members: %w", err)
+	}
+	var live []string
+	var stale []any
+	for i, id := range ids {
+		ok, err := checks[i]()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			live = append(live, id)
+		} else {
+			stale = append(stale, kind+id)
+		}
+	}
+	if len(stale) > 0 {
+		// Best effort: a failed prune only leaves members that the next read prunes.
+		_ = s.c.ZRem(ctx, key, stale...).Err()
+	}
+	slices.Sort(live)
+	return live, nil
+}
+
+// RevokeSubject deletes every session, refresh family and access token of
+// subject. Not atomic across
+// keys (they live in different Cluster slots): a record created concurrently
+// may survive; the records that existed when it started are all deleted.
+func (s *Store) RevokeSubject(ctx context.Context, subject string) error {
+	if subject == "" {
+		return errors.New("store: revoke empty subject")
+	}
+	key := s.subjectKey(subject)
+	members, err := s.c.ZRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		return fmt.Errorf("store: read subject index: %w", err)
+	}
+	if len(members) == 0 {
+		return nil
+	}
+	p := s.c.Pipeline()
+	done := make([]any, 0, len(members))
+	for _, m := range members {
+		switch {
+		case strings.HasPrefix(m, memberSession):
+			p.Del(ctx, s.sessionKey(m[len(memberSession):]))
+		case strings.HasPrefix(m, memberFamily):
+			p.Del(ctx, s.familyKey(m[len(memberFamily):]))
+		case strings.HasPrefix(m, memberAccess):
+			p.Del(ctx, s.accessTokenKey(m[len(memberAccess):]))
+		}
+		done = append(done, m)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return fmt.Errorf("store: revoke subject: %w", err)
+	}
+	// Remove only what was handled: members added meanwhile stay indexed.
+	if err := s.c.ZRem(ctx, key, done...).Err(); err != nil {
+		return fmt.Errorf("store: revoke subject: %w", err)
+	}
+	return nil
+}
