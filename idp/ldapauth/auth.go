@@ -1,0 +1,210 @@
+package ldapauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// ErrUnavailable is wrapped by every error Authenticate returns: the
+// directory could not be asked (all URLs down, timeout, busy, service
+// account refused). Wrong passwords and unknown users are not errors.
+var ErrUnavailable = errors.New("ldapauth: directory unavailable")
+
+// maxLoginBytes bounds what is sent to the directory; no real login is longer.
+const maxLoginBytes = 256
+
+// User is the directory entry a password was verified against.
+type User struct {
+	DN         string
+	Subject    string // from Attributes.Subject (entryUUID by default): never empty, never contains ':'
+	Email      string
+	Name       string
+	GivenName  string
+	FamilyName string
+	Username   string
+}
+
+// Directory verifies passwords against one LDAP directory. It is safe for
+// concurrent use. Connections are opened lazily, so New succeeds while the
+// directory is down.
+type Directory struct {
+	cfg     Config
+	urls    []*url.URL
+	tls     *tls.Config // nil when no URL needs TLS
+	logger  *slog.Logger
+	dialer  net.Dialer
+	dummyDN string // bound against for unknown logins (timing)
+
+	preferred atomic.Int32 // index in urls of the last one that worked
+	closed    atomic.Bool
+
+	svcMu      sync.Mutex
+	svc        *ldap.Conn    // shared, bound as BindDN, searches only
+	svcDialing chan struct{} // non-nil while a dial for svc runs
+	svcErr     error         // outcome of the last dial, for its waiters
+
+	poolMu sync.Mutex
+	idle   []*ldap.Conn // used only for user binds
+}
+
+// New checks cfg and returns a Directory; it does not connect.
+func New(cfg Config, logger *slog.Logger) (*Directory, error) {
+	cfg, urls, tlsCfg, err := cfg.prepare()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	rnd := make([]byte, 16)
+	_, _ = rand.Read(rnd) // never fails since Go 1.24
+	return &Directory{
+		cfg:    cfg,
+		urls:   urls,
+		tls:    tlsCfg,
+		logger: logger.With("component", "ldapauth"),
+		dialer: net.Dialer{Timeout: cfg.Timeout},
+		// A random RDN under the base: it cannot match an entry, and the
+		// server answers 49 for it like for a wrong password.
+		dummyDN: "cn=nobody-" + hex.EncodeToString(rnd) + "," + cfg.BaseDN,
+	}, nil
+}
+
+// Authenticate verifies login and password. ok is false with a nil error for
+// every refusal; err (wrapping ErrUnavailable) means the directory could not
+// be asked and the caller should say so rather than "wrong password".
+func (d *Directory) Authenticate(ctx context.Context, login, password string) (u User, ok bool, err error) {
+	if !validLogin(login) || password == "" {
+		// An empty password would be an unauthenticated bind, which
+		// succeeds on most servers: it must never reach the directory.
+		return User{}, false, nil
+	}
+	entry, err := d.findUser(ctx, login)
+	if err != nil {
+		return User{}, false, err
+	}
+	if entry == nil {
+		// Same work as for a real account, so that the response time says
+		// little about whether the login exists (SEC-30). Result ignored.
+		_, _ = d.checkPassword(ctx, d.dummyDN, password)
+		return User{}, false, nil
+	}
+	res, err := d.checkPassword(ctx, entry.DN, password)
+	if err != nil || !res.ok {
+		return User{}, false, err
+	}
+	u = d.userFrom(entry)
+	if u.Subject == "" || strings.Contains(u.Subject, ":") {
+		// The subject ends up in tokens that are split on ':'.
+		d.logger.Error("ldap entry has no usable subject: check Attributes.Subject",
+			"dn", entry.DN, "attribute", d.cfg.Attributes.Subject)
+		return User{}, false, nil
+	}
+	return u, true, nil
+}
+
+// Close closes every connection. Later calls to Authenticate fail with
+// ErrUnavailable.
+func (d *Directory) Close() error {
+	d.closed.Store(true)
+	d.svcMu.Lock()
+	if d.svc != nil {
+		d.svc.Close()
+		d.svc = nil
+	}
+	d.svcMu.Unlock()
+	d.poolMu.Lock()
+	idle := d.idle
+	d.idle = nil
+	d.poolMu.Unlock()
+	for _, c := range idle {
+		c.Close()
+	}
+	return nil
+}
+
+func validLogin(login string) bool {
+	if login == "" || len(login) > maxLoginBytes || !utf8.ValidString(login) {
+		return false
+	}
+	// NUL, CR, LF and other controls never belong to a login.
+	return strings.IndexFunc(login, unicode.IsControl) < 0
+}
+
+// findUser returns the single entry matching login, or nil when there is
+// none or more than one.
+func (d *Directory) findUser(ctx context.Context, login string) (*ldap.Entry, error) {
+	filter := strings.ReplaceAll(d.cfg.UserFilter, loginPlaceholder, ldap.EscapeFilter(login))
+	timeLimit := max(int(d.cfg.Timeout.Seconds()), 1)
+	// Size limit 2: enough to tell "exactly one" from "ambiguous".
+	req := ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+		2, timeLimit, false, filter, d.cfg.Attributes.list(), nil)
+
+	var res *ldap.SearchResult
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		c, err := d.serviceConn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res, err = c.Search(req)
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+			d.logger.Warn("ldap login matches several entries", "matches_at_least", len(res.Entries))
+			return nil, nil
+		}
+		if err != nil && (c.IsClosing() || transient(err)) {
+			// Servers drop idle connections: reconnect and retry once.
+			d.dropService(c)
+			if attempt == 0 {
+				continue
+			}
+			return nil, fmt.Errorf("%w: search: %w", ErrUnavailable, err)
+		}
+		if err != nil {
+			// Wrong BaseDN, service account without rights, ...: a
+			// configuration problem the person cannot fix.
+			d.logger.Error("ldap user search failed", "base_dn", d.cfg.BaseDN, "error", err)
+			return nil, fmt.Errorf("%w: search: %w", ErrUnavailable, err)
+		}
+		break
+	}
+	switch len(res.Entries) {
+	case 1:
+		return res.Entries[0], nil
+	case 0:
+		return nil, nil
+	default:
+		d.logger.Warn("ldap login matches several entries", "matches_at_least", len(res.Entries))
+		return nil, nil
+	}
+}
+
+func (d *Directory) userFrom(e *ldap.Entry) User {
+	a := d.cfg.Attributes
+	get := e.GetEqualFoldAttributeValue
+	return User{
+		DN:         e.DN,
+		Subject:    get(a.Subject),
+		Email:      get(a.Email),
+		Name:       get(a.Name),
+		GivenName:  get(a.GivenName),
+		FamilyName: get(a.FamilyName),
+		Username:   get(a.Username),
+	}
+}

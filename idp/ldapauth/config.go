@@ -1,0 +1,158 @@
+package ldapauth
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Config describes one directory (possibly several replicas). Zero values of
+// Attributes, UserFilter, Timeout and PoolSize get the documented defaults.
+type Config struct {
+	URLs     []string // tried in order for failover: ldap:// or ldaps://
+	StartTLS bool     // upgrade ldap:// connections; not allowed with ldaps://
+	CAFile   string   // PEM bundle, optional; used for ldaps and StartTLS (default: system roots)
+
+	BindDN, BindPassword string // read-only service account; both empty = anonymous search
+	BaseDN               string
+
+	// UserFilter finds the entry for a login; {login} is replaced by the
+	// escaped login. Default:
+	// (&(objectClass=inetOrgPerson)(|(uid={login})(mail={login})))
+	UserFilter string
+	Attributes Attributes
+	Timeout    time.Duration // per operation and per dial; default 5s
+	PoolSize   int           // idle user-bind connections kept; default 4
+}
+
+// Attributes names the LDAP attributes mapped to User fields.
+type Attributes struct {
+	Subject    string // default entryUUID; must be stable, non-empty and free of ':'
+	Email      string // default mail
+	Name       string // default cn
+	GivenName  string // default givenName
+	FamilyName string // default sn
+	Username   string // default uid
+}
+
+// defaultUserFilter is used when Config.UserFilter is empty.
+const defaultUserFilter = "(&(objectClass=inetOrgPerson)(|(uid={login})(mail={login})))"
+
+const (
+	defaultTimeout   = 5 * time.Second
+	defaultPoolSize  = 4
+	loginPlaceholder = "{login}"
+)
+
+func (a Attributes) withDefaults() Attributes {
+	def := func(v, d string) string {
+		if v == "" {
+			return d
+		}
+		return v
+	}
+	return Attributes{
+		Subject:    def(a.Subject, "entryUUID"),
+		Email:      def(a.Email, "mail"),
+		Name:       def(a.Name, "cn"),
+		GivenName:  def(a.GivenName, "givenName"),
+		FamilyName: def(a.FamilyName, "sn"),
+		Username:   def(a.Username, "uid"),
+	}
+}
+
+func (a Attributes) list() []string {
+	return []string{a.Subject, a.Email, a.Name, a.GivenName, a.FamilyName, a.Username}
+}
+
+// prepare applies defaults and reports every configuration problem at once.
+func (cfg Config) prepare() (Config, []*url.URL, *tls.Config, error) {
+	var errs []error
+	if cfg.UserFilter == "" {
+		cfg.UserFilter = defaultUserFilter
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = defaultTimeout
+	}
+	if cfg.PoolSize <= 0 {
+		cfg.PoolSize = defaultPoolSize
+	}
+	cfg.Attributes = cfg.Attributes.withDefaults()
+
+	if len(cfg.URLs) == 0 {
+		errs = append(errs, errors.New("no URL"))
+	}
+	urls := make([]*url.URL, 0, len(cfg.URLs))
+	for _, raw := range cfg.URLs {
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("URL %q: %w", raw, err))
+			continue
+		case u.Scheme != "ldap" && u.Scheme != "ldaps":
+			errs = append(errs, fmt.Errorf("URL %q: scheme must be ldap or ldaps", raw))
+			continue
+		case u.Hostname() == "":
+			errs = append(errs, fmt.Errorf("URL %q: no host", raw))
+			continue
+		case u.Scheme == "ldaps" && cfg.StartTLS:
+			errs = append(errs, fmt.Errorf("URL %q: StartTLS cannot be used with ldaps", raw))
+			continue
+		}
+		urls = append(urls, u)
+	}
+	if _, err := ldap.ParseDN(cfg.BaseDN); err != nil || cfg.BaseDN == "" {
+		errs = append(errs, fmt.Errorf("BaseDN %q is not a DN", cfg.BaseDN))
+	}
+	if cfg.BindDN != "" && cfg.BindPassword == "" {
+		// An empty password would make an unauthenticated (anonymous) bind.
+		errs = append(errs, errors.New("BindDN set without BindPassword"))
+	}
+	if cfg.BindDN == "" && cfg.BindPassword != "" {
+		errs = append(errs, errors.New("BindPassword set without BindDN"))
+	}
+	if strings.Count(cfg.UserFilter, loginPlaceholder) == 0 {
+		errs = append(errs, fmt.Errorf("UserFilter lacks %s", loginPlaceholder))
+	} else if _, err := ldap.CompileFilter(strings.ReplaceAll(cfg.UserFilter, loginPlaceholder, "x")); err != nil {
+		errs = append(errs, fmt.Errorf("UserFilter: %w", err))
+	}
+
+	var tlsCfg *tls.Config
+	needTLS := cfg.StartTLS
+	for _, u := range urls {
+		needTLS = needTLS || u.Scheme == "ldaps"
+	}
+	if needTLS || cfg.CAFile != "" {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.CAFile != "" {
+			pool, err := loadCAs(cfg.CAFile)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			tlsCfg.RootCAs = pool
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, nil, nil, fmt.Errorf("ldapauth: invalid config: %w", err)
+	}
+	return cfg, urls, tlsCfg, nil
+}
+
+func loadCAs(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("CAFile: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CAFile %s: no PEM certificate found", path)
+	}
+	return pool, nil
+}
