@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/deploy/dev"
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
+	"github.com/region-nouvelle-aquitaine/idp/idp/devdir"
+)
+
+const (
+	devIssuer   = "http://localhost:8080"
+	devClientID = "demo"
+)
+
+// devConfig is the embedded default: everything a newcomer needs to
+// click through, nothing outside the process. Keys are random at every
+// start, so nothing survives a restart.
+func devConfig(clientSecret string) *config.Config {
+	var cfg config.Config
+	cfg.Issuer = devIssuer
+	cfg.Listen = "localhost:8080"
+	cfg.InsecureLoopback = true
+	cfg.PublicURL = devIssuer
+	cfg.SupportURL = "https://mesdemarches.nouvelle-aquitaine.fr/"
+	cfg.Log = config.Log{Level: slog.LevelInfo, Format: config.LogText}
+	cfg.Redis.KeyPrefix = "idp:"
+	_, _ = rand.Read(cfg.Secrets.CryptoKey[:])
+	cfg.Secrets.CookieKey = make([]byte, 32)
+	_, _ = rand.Read(cfg.Secrets.CookieKey)
+	cfg.OIDC = config.OIDC{
+		SigningAlgorithm: config.RS256, AuthRequestLifetime: 15 * time.Minute, CodeLifetime: time.Minute,
+		AccessTokenLifetime: 15 * time.Minute, IDTokenLifetime: time.Hour, RefreshTokenLifetime: 12 * time.Hour,
+	}
+	cfg.Session = config.Session{IdleTimeout: 30 * time.Minute, Lifetime: 12 * time.Hour, CookieName: "idp_session"}
+	cfg.Clients = []config.Client{{
+		ID: devClientID, Name: "Site de démonstration",
+		SecretSHA256:           sha256.Sum256([]byte(clientSecret)),
+		RedirectURIs:           []string{devIssuer + "/demo/callback"},
+		PostLogoutRedirectURIs: []string{devIssuer + "/demo/"},
+		HomeURL:                devIssuer + "/demo/",
+		AccessTokenFormat:      config.AccessTokenOpaque,
+	}}
+	return &cfg
+}
+
+// buildDev starts the embedded default: an in-process Redis-compatible
+// server, the demo directory of deploy/dev and the demo site at /demo/.
+func buildDev(_ context.Context, out io.Writer) (*app, error) {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	secret := base64.RawURLEncoding.EncodeToString(b[:])
+	cfg := devConfig(secret)
+	log := newLogger(cfg.Log, os.Stderr)
+
+	dir, err := devdir.Parse(dev.Directory)
+	if err != nil {
+		return nil, err
+	}
+	mr := miniredis.NewMiniRedis()
+	mr.ClockTTL(true) // keys expire with the wall clock, as in Redis
+	if err := mr.Start(); err != nil {
+		return nil, fmt.Errorf("in-process redis: %w", err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	rp := demorp.New(demorp.Config{
+		Issuer: devIssuer, ClientID: devClientID, ClientSecret: secret,
+		BaseURL: devIssuer + "/demo", Log: log,
+	})
+	a, err := build(cfg, deps{
+		redis: rdb, directory: dir, log: log,
+		extra: map[string]http.Handler{
+			"/demo/":   rp,
+			"GET /{$}": http.RedirectHandler("/demo/", http.StatusFound),
+		},
+	})
+	if err != nil {
+		_ = rdb.Close()
+		mr.Close()
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error { mr.Close(); return nil }, rdb.Close)
+
+	fmt.Fprintf(out, "\nDEV MODE — never use in production: in-memory Redis, demo directory, random keys.\n\n")
+	fmt.Fprintf(out, "  Demo site:  %s/demo/\n  Issuer:     %s\n  Client:     %s  secret %s\n\n  Demo accounts (identifier / password):\n",
+		devIssuer, devIssuer, devClientID, secret)
+	for _, acc := range dir.Accounts() {
+		fmt.Fprintf(out, "    %-10s %-28s %s\n", acc.UID, acc.Password, acc.Mail)
+	}
+	fmt.Fprintln(out)
+	return a, nil
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+)
+
+// clock is a settable clock shared by the provider under test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// site is a test relying party served on its own loopback host, so that
+// its cookies never mix with the provider's or another site's.
+type site struct {
+	*demorp.RP
+	URL      string
+	ClientID string
+	Secret   string
+}
+
+// stack is a provider wired to real slapd and redis-server, with two
+// sites: one on 127.0.0.2, one on localhost.
+type stack struct {
+	Issuer string
+	Slapd  *testenv.Slapd
+	Redis  *testenv.Redis
+	Clock  *clock
+	Sites  []*site
+	Logs   *syncBuffer
+	cfg    *config.Config
+	app    *app
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func listen(t *testing.T, host string) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatalf("listen on %s: %v", host, err)
+	}
+	return ln, "http://" + ln.Addr().String()
+}
+
+func serveOn(t *testing.T, ln net.Listener, h http.Handler) {
+	t.Helper()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+func secret(t *testing.T) string {
+	t.Helper()
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// testConfig is what an operator would write, for the test hosts.
+func testConfig(issuer string, sites []*site) *config.Config {
+	cfg := devConfig("unused")
+	cfg.Issuer = issuer
+	cfg.PublicURL = issuer
+	cfg.Clients = nil
+	for _, s := range sites {
+		cfg.Clients = append(cfg.Clients, config.Client{
+			ID: s.ClientID, Name: "Site " + s.ClientID,
+			SecretSHA256:           sha256.Sum256([]byte(s.Secret)),
+			RedirectURIs:           []string{s.URL + "/callback"},
+			PostLogoutRedirectURIs: []string{s.URL + "/"},
+			HomeURL:                s.URL + "/",
+			AccessTokenFormat:      config.AccessTokenOpaque,
+		})
+	}
+	return cfg
+}
+
+// startStack starts slapd, redis-server, the provider and two sites.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	s := &stack{
+		Slapd: testenv.StartSlapd(t, testenv.SlapdOptions{}),
+		Redis: testenv.StartRedis(t),
+		Clock: &clock{t: time.Now()},
+		Logs:  &syncBuffer{},
+	}
+	idpLn, issuer := listen(t, "127.0.0.1")
+	s.Issuer = issuer
+	for i, host := range []string{"127.0.0.2", "localhost"} {
+		ln, base := listen(t, host)
+		st := &site{URL: base, ClientID: fmt.Sprintf("site%d", i+1), Secret: secret(t)}
+		st.RP = demorp.New(demorp.Config{Issuer: issuer, ClientID: st.ClientID, ClientSecret: st.Secret, BaseURL: base})
+		serveOn(t, ln, st.RP)
+		s.Sites = append(s.Sites, st)
+	}
+	s.cfg = testConfig(issuer, s.Sites)
+	s.app = s.build(t, s.cfg)
+	serveOn(t, idpLn, s.app.handler)
+	return s
+}
+
+func (s *stack) build(t *testing.T, cfg *config.Config) *app {
+	t.Helper()
+	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("provider logs:\n%s", s.Logs.String())
+		}
+	})
+	dir, err := ldapauth.New(ldapauth.Config{
+		URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.ReaderDN, BindPassword: s.Slapd.ReaderPassword,
+		BaseDN: s.Slapd.PeopleDN, UserFilter: config.DefaultUserFilter, Timeout: 5 * time.Second,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dir.Close() })
+	a, err := build(cfg, deps{redis: s.Redis.Client(t), directory: dir, now: s.Clock.Now, log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// noRedirect is an HTTP client that shows redirects instead of following.
+func noRedirect() *http.Client {
+	return &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func timeout(t *testing.T, parent context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

@@ -1,0 +1,247 @@
+// Package demorp is a minimal relying party built on coreos/go-oidc and
+// golang.org/x/oauth2 (a client we did not write): dev mode mounts it as
+// the demo site, and the tests use it as the sites a person signs in to.
+// It verifies the ID token (signature, iss, aud, exp, nonce) and shows
+// the claims.
+package demorp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+// Config configures the demo site.
+type Config struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string
+	// BaseURL is the site's own URL, e.g. http://localhost:8080/demo; the
+	// redirect URI is BaseURL + "/callback".
+	BaseURL string
+	Scopes  []string
+	// HTTPClient talks to the provider; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	Log        *slog.Logger
+}
+
+// Result is what one completed sign-in brought back.
+type Result struct {
+	IDToken     *oidc.IDToken
+	RawIDToken  string
+	Claims      map[string]any
+	Token       *oauth2.Token
+	UserInfo    map[string]any
+	UserInfoErr error
+}
+
+// RP is the demo relying party.
+type RP struct {
+	cfg  Config
+	path string
+
+	mu       sync.Mutex
+	provider *oidc.Provider
+	pending  map[string]pending // by state
+	results  map[string]*Result // by browser cookie
+	last     *Result
+}
+
+type pending struct{ nonce, verifier, browser string }
+
+// New returns the demo site. Discovery happens on first use, so the
+// provider may start after it.
+func New(cfg Config) *RP {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = []string{oidc.ScopeOpenID, "profile", "email"}
+	}
+	var path string
+	if u, err := url.Parse(cfg.BaseURL); err == nil {
+		path = strings.TrimSuffix(u.Path, "/")
+	}
+	return &RP{cfg: cfg, path: path, pending: map[string]pending{}, results: map[string]*Result{}}
+}
+
+// RedirectURI is the callback to register for the client.
+func (rp *RP) RedirectURI() string { return strings.TrimSuffix(rp.cfg.BaseURL, "/") + "/callback" }
+
+// Last is the most recent completed sign-in, for tests.
+func (rp *RP) Last() *Result {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	return rp.last
+}
+
+func (rp *RP) ctx(ctx context.Context) context.Context {
+	if rp.cfg.HTTPClient != nil {
+		return oidc.ClientContext(ctx, rp.cfg.HTTPClient)
+	}
+	return ctx
+}
+
+func (rp *RP) oauth(ctx context.Context) (*oidc.Provider, *oauth2.Config, error) {
+	rp.mu.Lock()
+	p := rp.provider
+	rp.mu.Unlock()
+	if p == nil {
+		var err error
+		if p, err = oidc.NewProvider(rp.ctx(ctx), rp.cfg.Issuer); err != nil {
+			return nil, nil, fmt.Errorf("discovery: %w", err)
+		}
+		rp.mu.Lock()
+		rp.provider = p
+		rp.mu.Unlock()
+	}
+	return p, &oauth2.Config{
+		ClientID: rp.cfg.ClientID, ClientSecret: rp.cfg.ClientSecret,
+		Endpoint: p.Endpoint(), RedirectURL: rp.RedirectURI(), Scopes: rp.cfg.Scopes,
+	}, nil
+}
+
+func (rp *RP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch strings.TrimPrefix(r.URL.Path, rp.path) {
+	case "", "/":
+		rp.home(w, r, "")
+	case "/start":
+		rp.start(w, r)
+	case "/callback":
+		rp.callback(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func random() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func (rp *RP) browser(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie("demorp"); err == nil && c.Value != "" {
+		return c.Value
+	}
+	id := random()
+	http.SetCookie(w, &http.Cookie{Name: "demorp", Value: id, Path: rp.path + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return id
+}
+
+func (rp *RP) home(w http.ResponseWriter, r *http.Request, problem string) {
+	b := rp.browser(w, r)
+	p := views.DemoPage{SignInURL: rp.path + "/start", Error: problem}
+	rp.mu.Lock()
+	res := rp.results[b]
+	rp.mu.Unlock()
+	if res != nil {
+		keys := make([]string, 0, len(res.Claims))
+		for k := range res.Claims {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			p.Claims = append(p.Claims, views.DemoClaim{Name: k, Value: fmt.Sprint(res.Claims[k])})
+		}
+	}
+	status := http.StatusOK
+	if problem != "" {
+		status = http.StatusBadGateway
+	}
+	if err := web.Render(w, r, status, views.Demo(p)); err != nil {
+		rp.cfg.Log.Error("demo page", "err", err)
+	}
+}
+
+func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
+	_, oc, err := rp.oauth(r.Context())
+	if err != nil {
+		rp.home(w, r, "Le fournisseur d’identité ne répond pas.")
+		return
+	}
+	st, nonce, verifier := random(), random(), oauth2.GenerateVerifier()
+	rp.mu.Lock()
+	rp.pending[st] = pending{nonce: nonce, verifier: verifier, browser: rp.browser(w, r)}
+	rp.mu.Unlock()
+	http.Redirect(w, r, oc.AuthCodeURL(st, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
+}
+
+func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	rp.mu.Lock()
+	pend, ok := rp.pending[q.Get("state")]
+	delete(rp.pending, q.Get("state"))
+	rp.mu.Unlock()
+	if !ok || pend.browser != rp.browser(w, r) {
+		rp.home(w, r, "Réponse inattendue : aucune connexion n’était en cours.")
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		rp.home(w, r, "Le fournisseur d’identité a répondu : "+e)
+		return
+	}
+	res, err := rp.exchange(r.Context(), q.Get("code"), pend)
+	if err != nil {
+		rp.cfg.Log.Warn("demo sign-in failed", "err", err)
+		rp.home(w, r, "La connexion n’a pas pu être vérifiée.")
+		return
+	}
+	rp.mu.Lock()
+	rp.results[pend.browser] = res
+	rp.last = res
+	rp.mu.Unlock()
+	http.Redirect(w, r, rp.path+"/", http.StatusSeeOther)
+}
+
+func (rp *RP) exchange(ctx context.Context, code string, pend pending) (*Result, error) {
+	p, oc, err := rp.oauth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx = rp.ctx(ctx)
+	tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(pend.verifier))
+	if err != nil {
+		return nil, fmt.Errorf("exchange: %w", err)
+	}
+	raw, ok := tok.Extra("id_token").(string)
+	if !ok {
+		return nil, fmt.Errorf("no id_token in the token response")
+	}
+	idt, err := p.Verifier(&oidc.Config{ClientID: rp.cfg.ClientID}).Verify(ctx, raw)
+	if err != nil {
+		return nil, fmt.Errorf("verify id_token: %w", err)
+	}
+	if idt.Nonce != pend.nonce {
+		return nil, fmt.Errorf("nonce mismatch")
+	}
+	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil && idt.AccessTokenHash != "" {
+		return nil, fmt.Errorf("at_hash: %w", err)
+	}
+	res := &Result{IDToken: idt, RawIDToken: raw, Token: tok}
+	if err := idt.Claims(&res.Claims); err != nil {
+		return nil, fmt.Errorf("claims: %w", err)
+	}
+	if slices.Contains(rp.cfg.Scopes, oidc.ScopeOpenID) {
+		ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err == nil {
+			err = ui.Claims(&res.UserInfo)
+		}
+		res.UserInfoErr = err
+	}
+	return res, nil
+}

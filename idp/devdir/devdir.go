@@ -1,0 +1,70 @@
+// Package devdir is the demo directory of dev mode: a handful of accounts
+// read from YAML, behind the same interface as the LDAP directory.
+package devdir
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+)
+
+// Account is one demo person.
+type Account struct {
+	UID        string `yaml:"uid"`
+	Password   string `yaml:"password"`
+	Mail       string `yaml:"mail"`
+	GivenName  string `yaml:"given_name"`
+	FamilyName string `yaml:"family_name"`
+	Subject    string `yaml:"subject"`
+}
+
+// Directory is an in-memory directory.
+type Directory struct{ accounts []Account }
+
+// Parse reads the demo directory file.
+func Parse(data []byte) (*Directory, error) {
+	var f struct {
+		Users []Account `yaml:"users"`
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(data)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("demo directory: %w", err)
+	}
+	for i, a := range f.Users {
+		if a.UID == "" || a.Password == "" || a.Subject == "" || strings.Contains(a.Subject, ":") {
+			return nil, fmt.Errorf("demo directory: user %d needs uid, password and a subject without ':'", i+1)
+		}
+	}
+	return &Directory{accounts: f.Users}, nil
+}
+
+// Accounts lists the demo accounts (for the start-up banner).
+func (d *Directory) Accounts() []Account { return d.accounts }
+
+// Authenticate finds the account by uid or mail and compares passwords.
+func (d *Directory) Authenticate(_ context.Context, login, password string) (ldapauth.User, bool, error) {
+	for _, a := range d.accounts {
+		if login != a.UID && !strings.EqualFold(login, a.Mail) {
+			continue
+		}
+		if subtle.ConstantTimeCompare([]byte(password), []byte(a.Password)) != 1 {
+			return ldapauth.User{}, false, nil
+		}
+		return ldapauth.User{
+			DN:         "uid=" + a.UID + ",ou=demo",
+			Subject:    a.Subject,
+			Email:      a.Mail,
+			Name:       strings.TrimSpace(a.GivenName + " " + a.FamilyName),
+			GivenName:  a.GivenName,
+			FamilyName: a.FamilyName,
+			Username:   a.UID,
+		}, true, nil
+	}
+	return ldapauth.User{}, false, nil
+}

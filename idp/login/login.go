@@ -1,0 +1,186 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+// Directory checks credentials. ok=false covers unknown account, wrong
+// password and locked account alike; err means the directory could not
+// be asked.
+type Directory interface {
+	Authenticate(ctx context.Context, login, password string) (u ldapauth.User, ok bool, err error)
+}
+
+// Provider is the part of the OpenID Provider the login UI drives.
+type Provider interface {
+	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
+	Client(id string) (*provider.Client, bool)
+	Complete(ctx context.Context, id string, who provider.Identity) error
+	CallbackURL(ctx context.Context, id string) string
+}
+
+// Forms issues and checks anti-forgery tokens.
+type Forms interface {
+	Token(w http.ResponseWriter, r *http.Request, purpose string) string
+	Valid(r *http.Request, purpose, token string) bool
+}
+
+// Config builds a Handler.
+type Config struct {
+	Provider  Provider
+	Directory Directory
+	Sessions  *Sessions
+	Forms     Forms
+	Pages     *web.Pages
+	// LostPasswordPath is the « Mot de passe perdu » page.
+	LostPasswordPath string
+	Now              func() time.Time
+	Log              *slog.Logger
+}
+
+// Handler serves /login.
+type Handler struct{ cfg Config }
+
+// New returns the login handler.
+func New(cfg Config) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{cfg: cfg}
+}
+
+// maxLogin bounds what is sent to the directory; identifiers and mail
+// addresses are far shorter.
+const maxLogin = 256
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.cfg.Pages.Handle(h.serve).ServeHTTP(w, r)
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return h.show(w, r)
+	case http.MethodPost:
+		return h.submit(w, r)
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		return web.Fail(http.StatusMethodNotAllowed, views.ErrMethodNotAllowed, nil)
+	}
+}
+
+// pending loads the sign-in named in the URL.
+func (h *Handler) pending(r *http.Request) (*store.AuthRequest, error) {
+	id := r.URL.Query().Get("authRequestID")
+	if id == "" {
+		return nil, web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("no authRequestID"))
+	}
+	ar, err := h.cfg.Provider.AuthRequest(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, web.Fail(http.StatusBadRequest, views.ErrSignInExpired, err)
+	case err != nil:
+		return nil, web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	return ar, nil
+}
+
+func (h *Handler) show(w http.ResponseWriter, r *http.Request) error {
+	ar, err := h.pending(r)
+	if err != nil {
+		return err
+	}
+	if sess, ok := h.cfg.Sessions.Current(r); ok && h.reusable(ar, sess) {
+		return h.finish(w, r, ar, sess)
+	}
+	return h.render(w, r, ar, http.StatusOK, views.LoginPage{Login: ar.LoginHint})
+}
+
+// reusable says whether the SSO session may answer this sign-in without
+// asking for the password again (OIDC-08).
+func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
+	if slices.Contains(ar.Prompt, "login") {
+		return false
+	}
+	if ar.MaxAge != nil && h.cfg.Now().Sub(s.AuthTime) > time.Duration(*ar.MaxAge)*time.Second {
+		return false
+	}
+	return true
+}
+
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
+	ar, err := h.pending(r)
+	if err != nil {
+		return err
+	}
+	if err := r.ParseForm(); err != nil {
+		return web.Fail(http.StatusBadRequest, views.ErrBadRequest, err)
+	}
+	if !h.cfg.Forms.Valid(r, "login:"+ar.ID, r.PostForm.Get("csrf_token")) {
+		return web.Fail(http.StatusForbidden, views.ErrFormExpired, errors.New("bad csrf token"))
+	}
+	login, password := r.PostForm.Get("login"), r.PostForm.Get("password")
+	keep := login
+	if !utf8.ValidString(keep) || len(keep) > maxLogin {
+		keep = "" // not worth echoing back
+	}
+	if login == "" || password == "" || len(login) > maxLogin || !utf8.ValidString(login) {
+		return h.render(w, r, ar, http.StatusOK, views.LoginPage{Login: keep, Failed: true})
+	}
+	u, ok, err := h.cfg.Directory.Authenticate(r.Context(), login, password)
+	if err != nil {
+		h.cfg.Log.WarnContext(r.Context(), "directory unavailable at sign-in", "request_id", web.RequestID(r.Context()), "err", err)
+		return h.render(w, r, ar, http.StatusServiceUnavailable, views.LoginPage{Login: keep, Unavailable: true})
+	}
+	if !ok {
+		h.cfg.Log.InfoContext(r.Context(), "sign-in failed", "client_id", ar.ClientID, "request_id", web.RequestID(r.Context()))
+		return h.render(w, r, ar, http.StatusOK, views.LoginPage{Login: keep, Failed: true})
+	}
+	sess, err := h.cfg.Sessions.Start(w, r, u)
+	if err != nil {
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	h.cfg.Log.InfoContext(r.Context(), "sign-in succeeded", "sub", u.Subject, "client_id", ar.ClientID, "request_id", web.RequestID(r.Context()))
+	return h.finish(w, r, ar, sess)
+}
+
+// finish completes the sign-in and sends the browser to the library's
+// callback, with 303 so the password is never re-posted (OIDC-09).
+func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, s *store.Session) error {
+	err := h.cfg.Provider.Complete(r.Context(), ar.ID, provider.Identity{
+		Subject: s.Subject, Claims: s.Claims, AuthTime: s.AuthTime, AMR: s.AMR, SessionID: s.ID,
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, err)
+	case err != nil:
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	http.Redirect(w, r, h.cfg.Provider.CallbackURL(r.Context(), ar.ID), http.StatusSeeOther)
+	return nil
+}
+
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, status int, p views.LoginPage) error {
+	p.Site = h.cfg.Pages.Site
+	q := url.Values{"authRequestID": {ar.ID}}.Encode()
+	p.Action = "/login?" + q
+	p.LostPasswordURL = h.cfg.LostPasswordPath + "?" + q
+	p.CSRFToken = h.cfg.Forms.Token(w, r, "login:"+ar.ID)
+	if c, ok := h.cfg.Provider.Client(ar.ClientID); ok {
+		p.ClientName = c.Name
+	}
+	return web.Render(w, r, status, views.Login(p))
+}

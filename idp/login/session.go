@@ -1,0 +1,111 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+)
+
+// SessionStore keeps SSO sessions.
+type SessionStore interface {
+	SaveSession(ctx context.Context, s *store.Session) error
+	Session(ctx context.Context, id string) (*store.Session, error)
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// SessionConfig configures Sessions.
+type SessionConfig struct {
+	Store SessionStore
+	// CookieName; "__Host-" names need Secure.
+	CookieName string
+	Secure     bool
+	// Lifetime is absolute; IdleTimeout ends a session nobody used.
+	Lifetime    time.Duration
+	IdleTimeout time.Duration
+	Now         func() time.Time
+	Log         *slog.Logger
+}
+
+// Sessions is the SSO session: a record in the store and an HttpOnly
+// cookie holding its id.
+type Sessions struct{ cfg SessionConfig }
+
+// NewSessions returns Sessions.
+func NewSessions(cfg SessionConfig) *Sessions {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Sessions{cfg: cfg}
+}
+
+// Start opens a new session for u, replacing any the browser had (a
+// fresh id at every sign-in, SEC-32).
+func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, u ldapauth.User) (*store.Session, error) {
+	if old, ok := s.Current(r); ok {
+		if err := s.cfg.Store.DeleteSession(r.Context(), old.ID); err != nil {
+			s.cfg.Log.WarnContext(r.Context(), "could not end the previous session", "err", err)
+		}
+	}
+	now := s.cfg.Now()
+	sess := &store.Session{
+		ID:      store.NewID(),
+		Subject: u.Subject,
+		Claims: store.Claims{
+			Email: u.Email,
+			// The directory's address is the one the account was
+			// created with; the Région's account creation confirms it.
+			EmailVerified:     u.Email != "",
+			Name:              u.Name,
+			GivenName:         u.GivenName,
+			FamilyName:        u.FamilyName,
+			PreferredUsername: u.Username,
+		},
+		AMR:       []string{"pwd"},
+		AuthTime:  now,
+		CreatedAt: now,
+		LastSeen:  now,
+		ExpiresAt: now.Add(s.cfg.Lifetime),
+	}
+	if err := s.cfg.Store.SaveSession(r.Context(), sess); err != nil {
+		return nil, fmt.Errorf("save session: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: s.cfg.CookieName, Value: sess.ID, Path: "/",
+		HttpOnly: true, Secure: s.cfg.Secure,
+		// Lax: the session must be seen on the top-level redirect from a
+		// relying party (SEC-34).
+		SameSite: http.SameSiteLaxMode,
+	})
+	return sess, nil
+}
+
+// Current returns the browser's live session, if any, and records that it
+// was used.
+func (s *Sessions) Current(r *http.Request) (*store.Session, bool) {
+	c, err := r.Cookie(s.cfg.CookieName)
+	if err != nil || c.Value == "" {
+		return nil, false
+	}
+	sess, err := s.cfg.Store.Session(r.Context(), c.Value)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.cfg.Log.WarnContext(r.Context(), "session lookup failed", "err", err)
+		}
+		return nil, false
+	}
+	now := s.cfg.Now()
+	if s.cfg.IdleTimeout > 0 && now.Sub(sess.LastSeen) > s.cfg.IdleTimeout {
+		return nil, false
+	}
+	sess.LastSeen = now
+	if err := s.cfg.Store.SaveSession(r.Context(), sess); err != nil {
+		s.cfg.Log.WarnContext(r.Context(), "session touch failed", "err", err)
+	}
+	return sess, true
+}

@@ -1,0 +1,15 @@
+// Package provider adapts zitadel/oidc's OpenID Provider to our Redis
+// store: it implements op.Storage, holds the registered clients and the
+// shared signing key, and exposes the few calls the login UI needs to
+// finish a pending sign-in.
+//
+// The flow: /authorize is validated by the library and lands in
+// CreateAuthRequest, which stores the request and sends the browser to
+// the client's LoginURL. The login UI checks the password and calls
+// Complete; the browser then follows CallbackURL, where the library mints
+// a single-use code (SaveAuthCode). The relying party redeems it at the
+// token endpoint (AuthRequestByCode consumes it with GETDEL).
+//
+// It never sees a password and never talks to a directory: the person's
+// claims arrive with Complete and travel in the token records.
+package provider

@@ -1,0 +1,121 @@
+package provider
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"sync"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
+)
+
+// signingKey is the provider's one private key, shared by every replica
+// through the store: the first replica to start generates it, the others
+// load it (SET NX).
+type signingKey struct {
+	id      string
+	alg     jose.SignatureAlgorithm
+	private crypto.Signer
+}
+
+func (k *signingKey) SignatureAlgorithm() jose.SignatureAlgorithm { return k.alg }
+func (k *signingKey) Key() any                                    { return k.private }
+func (k *signingKey) ID() string                                  { return k.id }
+
+type publicKey struct{ *signingKey }
+
+func (k publicKey) ID() string                         { return k.id }
+func (k publicKey) Algorithm() jose.SignatureAlgorithm { return k.alg }
+func (k publicKey) Use() string                        { return "sig" }
+func (k publicKey) Key() any                           { return k.private.Public() }
+
+// keyStore is what the key cache needs from the store.
+type keyStore interface {
+	SigningKey(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+}
+
+// keyCache loads the key once: SigningKey is called on every token.
+type keyCache struct {
+	store keyStore
+	alg   jose.SignatureAlgorithm
+
+	mu  sync.Mutex
+	key *signingKey
+}
+
+func (c *keyCache) get(ctx context.Context) (*signingKey, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.key != nil {
+		return c.key, nil
+	}
+	der, err := c.store.SigningKey(ctx, "signing:"+string(c.alg), func() ([]byte, error) { return generateKey(c.alg) })
+	if err != nil {
+		return nil, fmt.Errorf("load signing key: %w", err)
+	}
+	k, err := parseKey(c.alg, der)
+	if err != nil {
+		return nil, err
+	}
+	c.key = k
+	return k, nil
+}
+
+func generateKey(alg jose.SignatureAlgorithm) ([]byte, error) {
+	var k crypto.Signer
+	var err error
+	switch alg {
+	case jose.RS256:
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	default:
+		return nil, fmt.Errorf("unsupported signing algorithm %q", alg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("generate %s key: %w", alg, err)
+	}
+	return x509.MarshalPKCS8PrivateKey(k)
+}
+
+func parseKey(alg jose.SignatureAlgorithm, der []byte) (*signingKey, error) {
+	parsed, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse signing key: %w", err)
+	}
+	signer, ok := parsed.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("signing key is a %T", parsed)
+	}
+	switch signer.(type) {
+	case *rsa.PrivateKey:
+		if alg != jose.RS256 {
+			return nil, fmt.Errorf("stored key is RSA but %s is configured", alg)
+		}
+	case *ecdsa.PrivateKey:
+		if alg != jose.ES256 {
+			return nil, fmt.Errorf("stored key is ECDSA but %s is configured", alg)
+		}
+	}
+	pub, err := x509.MarshalPKIXPublicKey(signer.Public())
+	if err != nil {
+		return nil, fmt.Errorf("marshal public key: %w", err)
+	}
+	// The kid is derived from the public key so that every replica
+	// computes the same one.
+	sum := sha256.Sum256(pub)
+	return &signingKey{id: base64.RawURLEncoding.EncodeToString(sum[:12]), alg: alg, private: signer}, nil
+}
+
+var (
+	_ op.SigningKey = (*signingKey)(nil)
+	_ op.Key        = publicKey{}
+)

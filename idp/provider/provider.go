@@ -1,0 +1,176 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/rs/cors"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+)
+
+// Config is everything the provider is built from.
+type Config struct {
+	// Issuer is the configured public URL; never derived from Host (OIDC-13).
+	Issuer string
+	// CryptoKey encrypts codes and opaque access tokens; identical on
+	// every replica.
+	CryptoKey [32]byte
+	// SigningAlgorithm is RS256 (default) or ES256.
+	SigningAlgorithm string
+	Clients          []Client
+	Lifetimes        Lifetimes
+	// LoginPath is where the login UI lives; the auth request id is added
+	// as the authRequestID query parameter.
+	LoginPath string
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// Provider is the OpenID Provider.
+type Provider struct {
+	op      *op.Provider
+	storage *storage
+	issuer  string
+	clients map[string]*Client
+}
+
+// Identity is who the login UI authenticated.
+type Identity struct {
+	Subject   string
+	Claims    store.Claims
+	AuthTime  time.Time
+	AMR       []string
+	SessionID string
+}
+
+// New builds the provider. It does not touch Redis: the signing key is
+// loaded (or generated) on first use.
+func New(cfg Config, st Store) (*Provider, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	alg := jose.SignatureAlgorithm(cfg.SigningAlgorithm)
+	if alg == "" {
+		alg = jose.RS256
+	}
+	if alg != jose.RS256 && alg != jose.ES256 {
+		return nil, fmt.Errorf("unsupported signing algorithm %q", alg)
+	}
+	issuer := strings.TrimSuffix(cfg.Issuer, "/")
+	iu, err := url.Parse(issuer)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %w", err)
+	}
+	loginURL := issuer + cfg.LoginPath + "?authRequestID="
+	p := &Provider{issuer: issuer, clients: make(map[string]*Client)}
+	s := &storage{
+		store:   st,
+		clients: make(map[string]*opClient),
+		life:    cfg.Lifetimes,
+		now:     cfg.Now,
+		keys:    &keyCache{store: st, alg: alg},
+		log:     cfg.Logger,
+	}
+	var origins []string
+	for i := range cfg.Clients {
+		c := &cfg.Clients[i]
+		p.clients[c.ID] = c
+		s.clients[c.ID] = &opClient{
+			Client:      c,
+			idTokenLife: cfg.Lifetimes.IDToken,
+			loginURL:    func(id string) string { return loginURL + url.QueryEscape(id) },
+		}
+		for _, r := range c.RedirectURIs {
+			if u, err := url.Parse(r); err == nil {
+				origins = append(origins, u.Scheme+"://"+u.Host)
+			}
+		}
+	}
+	p.storage = s
+
+	opts := []op.Option{
+		// Browsers of registered sites only, and never with credentials:
+		// the default allows any origin with cookies.
+		op.WithCORSOptions(&cors.Options{
+			AllowedOrigins: origins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: []string{"Authorization", "Content-Type"},
+		}),
+	}
+	if iu.Scheme == "http" {
+		// Configuration refuses http unless insecure_loopback and a
+		// loopback host.
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	p.op, err = op.NewProvider(&op.Config{
+		CryptoKey:                cfg.CryptoKey,
+		CryptoKeyId:              "k1",
+		DefaultLogoutRedirectURI: "/",
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
+		SupportedUILocales:       []language.Tag{language.French},
+	}, s, op.StaticIssuer(issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create provider: %w", err)
+	}
+	return p, nil
+}
+
+// Handler serves the protocol endpoints (discovery, authorize, token,
+// userinfo, keys, ...).
+func (p *Provider) Handler() http.Handler { return p.op }
+
+// Issuer is the configured issuer, without a trailing slash.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// Client returns a registered client.
+func (p *Provider) Client(id string) (*Client, bool) {
+	c, ok := p.clients[id]
+	return c, ok
+}
+
+// AuthRequest returns a pending sign-in; store.ErrNotFound when it is
+// unknown or expired.
+func (p *Provider) AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error) {
+	return p.storage.store.AuthRequest(ctx, id)
+}
+
+// ErrAlreadyDone is returned when a sign-in was already completed for
+// another person.
+var ErrAlreadyDone = errors.New("auth request already completed")
+
+// Complete records who signed in; the browser then follows CallbackURL.
+func (p *Provider) Complete(ctx context.Context, id string, who Identity) error {
+	return p.storage.store.UpdateAuthRequest(ctx, id, func(ar *store.AuthRequest) error {
+		if ar.Done && ar.Subject != who.Subject {
+			return ErrAlreadyDone
+		}
+		ar.Done = true
+		ar.Subject = who.Subject
+		ar.Claims = who.Claims
+		ar.AuthTime = who.AuthTime
+		ar.AMR = who.AMR
+		ar.SessionID = who.SessionID
+		return nil
+	})
+}
+
+// CallbackURL is where the browser goes once the sign-in is complete:
+// the library mints the code there and redirects to the client.
+func (p *Provider) CallbackURL(ctx context.Context, id string) string {
+	return op.AuthCallbackURL(p.op)(op.ContextWithIssuer(ctx, p.issuer), id)
+}

@@ -1,0 +1,357 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+)
+
+// Store is what the provider needs from idp/store.
+type Store interface {
+	keyStore
+	SaveAuthRequest(ctx context.Context, ar *store.AuthRequest) error
+	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
+	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
+	DeleteAuthRequest(ctx context.Context, id string) error
+	SaveCode(ctx context.Context, code, authRequestID string, expiresAt time.Time) error
+	ConsumeCode(ctx context.Context, code string) (string, error)
+	SaveAccessToken(ctx context.Context, at *store.AccessToken) error
+	AccessToken(ctx context.Context, id string) (*store.AccessToken, error)
+	DeleteAccessToken(ctx context.Context, id string) error
+	CreateRefreshToken(ctx context.Context, rt *store.RefreshToken) (string, error)
+	RefreshToken(ctx context.Context, token string) (*store.RefreshToken, error)
+	RotateRefreshToken(ctx context.Context, oldToken string) (string, *store.RefreshToken, error)
+	RevokeRefreshFamily(ctx context.Context, familyID string) error
+	RefreshFamilyOf(token string) (string, bool)
+	Ping(ctx context.Context) error
+}
+
+// Lifetimes of what the provider issues.
+type Lifetimes struct {
+	AuthRequest  time.Duration
+	Code         time.Duration
+	AccessToken  time.Duration
+	IDToken      time.Duration
+	RefreshToken time.Duration
+}
+
+// storage implements op.Storage over Store.
+type storage struct {
+	store   Store
+	clients map[string]*opClient
+	life    Lifetimes
+	now     func() time.Time
+	keys    *keyCache
+	log     *slog.Logger
+}
+
+var (
+	_ op.Storage                   = (*storage)(nil)
+	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
+)
+
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
+	now := s.now()
+	ar := &store.AuthRequest{
+		ID:                  store.NewID(),
+		ClientID:            req.ClientID,
+		RedirectURI:         req.RedirectURI,
+		State:               req.State,
+		Nonce:               req.Nonce,
+		ResponseType:        string(req.ResponseType),
+		ResponseMode:        string(req.ResponseMode),
+		CodeChallenge:       req.CodeChallenge,
+		CodeChallengeMethod: string(req.CodeChallengeMethod),
+		LoginHint:           req.LoginHint,
+		IDTokenHintSubject:  hintSubject,
+		Scopes:              req.Scopes,
+		Prompt:              req.Prompt,
+		MaxAge:              req.MaxAge,
+		CreatedAt:           now,
+		ExpiresAt:           now.Add(s.life.AuthRequest),
+	}
+	for _, l := range req.UILocales {
+		ar.UILocales = append(ar.UILocales, l.String())
+	}
+	if err := s.store.SaveAuthRequest(ctx, ar); err != nil {
+		return nil, fmt.Errorf("save auth request: %w", err)
+	}
+	return authRequest{ar}, nil
+}
+
+func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	ar, err := s.store.AuthRequest(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return authRequest{ar}, nil
+}
+
+// AuthRequestByCode consumes the code: a second redemption finds nothing.
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	id, err := s.store.ConsumeCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	return s.AuthRequestByID(ctx, id)
+}
+
+func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	return s.store.SaveCode(ctx, code, id, s.now().Add(s.life.Code))
+}
+
+func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
+	return s.store.DeleteAuthRequest(ctx, id)
+}
+
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	at, err := s.accessToken(ctx, req, "")
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return at.ID, at.ExpiresAt, nil
+}
+
+func (s *storage) accessToken(ctx context.Context, req op.TokenRequest, family string) (*store.AccessToken, error) {
+	now := s.now()
+	at := &store.AccessToken{
+		ID:            store.NewID(),
+		Subject:       req.GetSubject(),
+		Audience:      req.GetAudience(),
+		Scopes:        req.GetScopes(),
+		RefreshFamily: family,
+		CreatedAt:     now,
+		ExpiresAt:     now.Add(s.life.AccessToken),
+	}
+	if r, ok := req.(op.IDTokenRequest); ok {
+		at.ClientID = r.GetClientID()
+		at.AMR = r.GetAMR()
+		at.AuthTime = r.GetAuthTime()
+	}
+	if r, ok := req.(withClaims); ok {
+		at.Claims = r.claims()
+	}
+	if err := s.store.SaveAccessToken(ctx, at); err != nil {
+		return nil, fmt.Errorf("save access token: %w", err)
+	}
+	return at, nil
+}
+
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	var (
+		token string
+		rt    *store.RefreshToken
+		err   error
+	)
+	if current == "" {
+		ar, ok := req.(authRequest)
+		if !ok {
+			return "", "", time.Time{}, fmt.Errorf("refresh token for a %T", req)
+		}
+		now := s.now()
+		rt = &store.RefreshToken{
+			ClientID:  ar.ClientID,
+			Subject:   ar.Subject,
+			Audience:  ar.GetAudience(),
+			Scopes:    ar.Scopes,
+			AMR:       ar.AMR,
+			AuthTime:  ar.AuthTime,
+			Claims:    ar.Claims,
+			SessionID: ar.SessionID,
+			CreatedAt: now,
+			ExpiresAt: now.Add(s.life.RefreshToken),
+		}
+		token, err = s.store.CreateRefreshToken(ctx, rt)
+	} else {
+		// The library looked the token up a moment ago; rotation checks
+		// again atomically, so a concurrent use of the same token loses.
+		token, rt, err = s.store.RotateRefreshToken(ctx, current)
+		if err != nil {
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithParent(err)
+		}
+		if r, ok := req.(*refreshRequest); ok {
+			rt.Scopes = r.Scopes
+		}
+	}
+	if err != nil {
+		return "", "", time.Time{}, fmt.Errorf("create refresh token: %w", err)
+	}
+	at, err := s.accessToken(ctx, &refreshRequest{RefreshToken: rt}, rt.FamilyID)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	return at.ID, token, at.ExpiresAt, nil
+}
+
+func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	rt, err := s.store.RefreshToken(ctx, token)
+	if err != nil {
+		if errors.Is(err, store.ErrRefreshReused) {
+			s.log.WarnContext(ctx, "refresh token reused: family revoked")
+		}
+		return nil, oidc.ErrInvalidGrant().WithParent(err)
+	}
+	return &refreshRequest{RefreshToken: rt, token: token}, nil
+}
+
+// TerminateSession is replaced by the logout of the OIDC issue; the
+// library only calls it from end_session.
+func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
+
+func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string) *oidc.Error {
+	if family, ok := s.store.RefreshFamilyOf(tokenOrID); ok {
+		rt, err := s.store.RefreshToken(ctx, tokenOrID)
+		if err != nil {
+			return nil // unknown tokens are not an error (RFC 7009)
+		}
+		if rt.ClientID != clientID {
+			return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
+		}
+		if err := s.store.RevokeRefreshFamily(ctx, family); err != nil {
+			return oidc.ErrServerError().WithParent(err)
+		}
+		return nil
+	}
+	at, err := s.store.AccessToken(ctx, tokenOrID)
+	if err != nil {
+		return nil
+	}
+	if at.ClientID != clientID {
+		return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
+	}
+	if err := s.store.DeleteAccessToken(ctx, at.ID); err != nil {
+		return oidc.ErrServerError().WithParent(err)
+	}
+	return nil
+}
+
+func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
+	rt, err := s.store.RefreshToken(ctx, token)
+	if err != nil || rt.ClientID != clientID {
+		return "", "", op.ErrInvalidRefreshToken
+	}
+	return rt.Subject, token, nil
+}
+
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	return s.keys.get(ctx)
+}
+
+func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
+	return []jose.SignatureAlgorithm{s.keys.alg}, nil
+}
+
+func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	k, err := s.keys.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return []op.Key{publicKey{k}}, nil
+}
+
+func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+	c, ok := s.clients[id]
+	if !ok {
+		return nil, errUnknownClient
+	}
+	return c, nil
+}
+
+func (s *storage) AuthorizeClientIDSecret(_ context.Context, id, secret string) error {
+	c, ok := s.clients[id]
+	if !ok || !c.secretMatches(secret) {
+		return oidc.ErrInvalidClient().WithDescription("client authentication failed")
+	}
+	return nil
+}
+
+// SetUserinfoFromScopes is deprecated in the library;
+// SetUserinfoFromRequest does the work.
+func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil
+}
+
+func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	var c store.Claims
+	if r, ok := req.(withClaims); ok {
+		c = r.claims()
+	}
+	setUserinfo(ui, req.GetSubject(), c, scopes)
+	return nil
+}
+
+// SetUserinfoFromToken answers /userinfo: the library only decrypted the
+// token, so a revoked or expired one is refused here.
+func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
+	at, err := s.store.AccessToken(ctx, tokenID)
+	if err != nil {
+		return fmt.Errorf("access token: %w", err)
+	}
+	if at.Subject != subject {
+		return errors.New("access token subject mismatch")
+	}
+	setUserinfo(ui, at.Subject, at.Claims, at.Scopes)
+	return nil
+}
+
+func (s *storage) SetIntrospectionFromToken(ctx context.Context, resp *oidc.IntrospectionResponse, tokenID, subject, clientID string) error {
+	at, err := s.store.AccessToken(ctx, tokenID)
+	if err != nil {
+		return fmt.Errorf("access token: %w", err)
+	}
+	if at.Subject != subject || !slices.Contains(at.Audience, clientID) {
+		return errors.New("token not introspectable by this client")
+	}
+	var ui oidc.UserInfo
+	setUserinfo(&ui, at.Subject, at.Claims, at.Scopes)
+	resp.SetUserInfo(&ui)
+	resp.Scope = at.Scopes
+	resp.ClientID = at.ClientID
+	resp.Audience = at.Audience
+	resp.Expiration = oidc.FromTime(at.ExpiresAt)
+	resp.IssuedAt = oidc.FromTime(at.CreatedAt)
+	resp.TokenType = oidc.BearerToken
+	return nil
+}
+
+func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("private_key_jwt is not supported")
+}
+
+func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errors.New("the JWT profile grant is not supported")
+}
+
+func (s *storage) Health(ctx context.Context) error { return s.store.Ping(ctx) }
+
+var errUnknownClient = errors.New("unknown client")
+
+// setUserinfo fills the claims that the granted scopes allow.
+func setUserinfo(ui *oidc.UserInfo, sub string, c store.Claims, scopes []string) {
+	ui.Subject = sub
+	for _, sc := range scopes {
+		switch sc {
+		case oidc.ScopeEmail:
+			ui.Email = c.Email
+			ui.EmailVerified = oidc.Bool(c.EmailVerified)
+		case oidc.ScopeProfile:
+			ui.Name = c.Name
+			ui.GivenName = c.GivenName
+			ui.FamilyName = c.FamilyName
+			ui.PreferredUsername = c.PreferredUsername
+		}
+	}
+}
