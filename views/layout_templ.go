@@ -23,7 +23,7 @@ const siteName = "Mes démarches en Nouvelle-Aquitaine"
 func pageTitle(step string, hasError bool) string {
 	t := step + " – " + siteName
 	if hasError {
-		return "Erreur : " + t
+		return "Erreur : " + t
 	}
 	return t
 }
@@ -117,7 +117,7 @@ func layout(site Site, title string) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "\">Accessibilité : partiellement conforme</a></li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "\">Accessibilité\u00a0: partiellement conforme</a></li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
@@ -22,17 +23,18 @@ import (
 )
 
 const (
-	devIssuer   = "http://localhost:8080"
+	devAddr     = "localhost:8080"
 	devClientID = "demo"
 )
 
 // devConfig is the embedded default: everything a newcomer needs to
 // click through, nothing outside the process. Keys are random at every
 // start, so nothing survives a restart.
-func devConfig(clientSecret string) *config.Config {
+func devConfig(addr, clientSecret string) *config.Config {
+	devIssuer := "http://" + addr
 	var cfg config.Config
 	cfg.Issuer = devIssuer
-	cfg.Listen = "localhost:8080"
+	cfg.Listen = addr
 	cfg.InsecureLoopback = true
 	cfg.PublicURL = devIssuer
 	cfg.SupportURL = "https://mesdemarches.nouvelle-aquitaine.fr/"
@@ -59,11 +61,15 @@ func devConfig(clientSecret string) *config.Config {
 
 // buildDev starts the embedded default: an in-process Redis-compatible
 // server, the demo directory of deploy/dev and the demo site at /demo/.
-func buildDev(_ context.Context, out io.Writer) (*app, error) {
+func buildDev(_ context.Context, out io.Writer, addr string) (*app, error) {
 	var b [24]byte
 	_, _ = rand.Read(b[:])
 	secret := base64.RawURLEncoding.EncodeToString(b[:])
-	cfg := devConfig(secret)
+	if host, _, err := net.SplitHostPort(addr); err != nil || !config.IsLoopback(host) {
+		return nil, fmt.Errorf("--addr %q: dev mode serves only on a loopback address such as localhost:8080", addr)
+	}
+	cfg := devConfig(addr, secret)
+	devIssuer := cfg.Issuer
 	log := newLogger(cfg.Log, os.Stderr)
 
 	dir, err := devdir.Parse(dev.Directory)

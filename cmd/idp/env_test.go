@@ -104,7 +104,7 @@ func secret(t *testing.T) string {
 
 // testConfig is what an operator would write, for the test hosts.
 func testConfig(issuer string, sites []*site) *config.Config {
-	cfg := devConfig("unused")
+	cfg := devConfig(devAddr, "unused")
 	cfg.Issuer = issuer
 	cfg.PublicURL = issuer
 	cfg.Clients = nil

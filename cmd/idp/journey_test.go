@@ -82,7 +82,7 @@ func TestJourneySignIn(t *testing.T) {
 	if loc := location(t, ctx); !strings.HasPrefix(loc, s.Issuer+"/login?") {
 		t.Fatalf("after a wrong password the browser is at %s", loc)
 	}
-	if got := text(t, ctx, "[role=alert]"); !strings.Contains(got, "Identifiant ou mot de passe incorrect.") || !strings.Contains(got, "« Mot de passe perdu »") {
+	if got := text(t, ctx, "[role=alert]"); !strings.Contains(got, "Identifiant ou mot de passe incorrect.") || !strings.Contains(got, "«\u00a0Mot de passe perdu\u00a0»") {
 		t.Fatalf("failure message = %q", got)
 	}
 	kept, err := chromedp.Run(ctx, chromedp.Value(field("Identifiant ou adresse e-mail")))
@@ -90,7 +90,7 @@ func TestJourneySignIn(t *testing.T) {
 		t.Fatalf("identifier after failure = %q (%v), want %q", kept, err, user.UID)
 	}
 	title, _ := chromedp.Run(ctx, chromedp.Title())
-	if !strings.HasPrefix(title, "Erreur : Connexion") {
+	if !strings.HasPrefix(title, "Erreur\u00a0: Connexion") {
 		t.Fatalf("title after failure = %q", title)
 	}
 	if rp.Last() != nil {

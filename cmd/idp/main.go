@@ -33,7 +33,8 @@ func main() {
 
 const usage = `usage:
   idp serve --config FILE   serve with the configuration in FILE
-  idp serve --dev           serve the embedded demo on http://localhost:8080 (never in production)`
+  idp serve --dev [--addr localhost:8080]
+                            serve the embedded demo on http://localhost:8080 (never in production)`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "serve" {
@@ -43,11 +44,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML)")
 	dev := fs.Bool("dev", false, "serve the embedded demo: in-memory Redis, demo directory and demo site")
+	addr := fs.String("addr", devAddr, "with --dev: the loopback host:port to serve on (the issuer is http://ADDR)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if *dev == (*configPath != "") {
 		return errors.New("give exactly one of --config FILE or --dev\n" + usage)
+	}
+	if !*dev && *addr != devAddr {
+		return errors.New("--addr only goes with --dev; the configuration file sets listen")
 	}
 
 	var (
@@ -55,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		err error
 	)
 	if *dev {
-		a, err = buildDev(ctx, stdout)
+		a, err = buildDev(ctx, stdout, *addr)
 	} else {
 		a, err = buildFromFile(ctx, *configPath)
 	}
