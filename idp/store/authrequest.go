@@ -2,9 +2,9 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -73,40 +73,68 @@ func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
 	return s.del(ctx, "auth request", s.authRequestKey(id))
 }
 
-// codeRecord is what a code key holds: only the SHA-256 of the code is in the key.
-type codeRecord struct {
-	AuthRequestID string    `json:"auth_request_id"`
-	ExpiresAt     time.Time `json:"expires_at"`
-}
-
 // SaveCode binds an authorization code to its auth request until expiresAt.
-func (s *Store) SaveCode(ctx context.Context, code, authRequestID string, expiresAt time.Time) error {
+// The code's hash is remembered until rememberUntil, so that a second
+// redemption is recognised as a replay rather than an unknown code.
+func (s *Store) SaveCode(ctx context.Context, code, authRequestID string, expiresAt, rememberUntil time.Time) error {
 	if code == "" {
 		return errors.New("store: empty code")
 	}
 	if err := checkRecord("code for auth request", authRequestID, expiresAt); err != nil {
 		return err
 	}
-	return s.putJSON(ctx, s.c, s.codeKey(code), codeRecord{AuthRequestID: authRequestID, ExpiresAt: expiresAt}, expiresAt)
+	rememberUntil = laterOf(rememberUntil, expiresAt)
+	key := s.codeKey(code)
+	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, "ar", authRequestID, "exp", ms(expiresAt), "keep", ms(rememberUntil))
+		p.PExpire(ctx, key, s.ttl(rememberUntil))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: save code: %w", err)
+	}
+	return nil
 }
 
-// ConsumeCode returns the auth request id of code and deletes the code in the
-// same step (GETDEL): of concurrent callers exactly one wins, the others and
-// every later call get ErrNotFound. An expired code is ErrNotFound (and gone).
+// consumeCode marks a code used in one step: of concurrent callers exactly
+// one sees it unused. Returns {auth request id, expiry ms, already used}.
+var consumeCode = redis.NewScript(`
+local ar = redis.call('HGET', KEYS[1], 'ar')
+if not ar then return false end
+local exp = redis.call('HGET', KEYS[1], 'exp')
+if redis.call('HSETNX', KEYS[1], 'used', '1') == 0 then return {ar, exp, 1} end
+return {ar, exp, 0}
+`)
+
+// ConsumeCode returns the auth request id of code and marks the code used:
+// of concurrent callers exactly one wins. An unknown or expired code is
+// ErrNotFound; a code presented again is ErrCodeReplayed, returned with the
+// auth request id so the caller can revoke what the first redemption got.
 func (s *Store) ConsumeCode(ctx context.Context, code string) (string, error) {
-	b, err := s.c.GetDel(ctx, s.codeKey(code)).Bytes()
+	res, err := consumeCode.Run(ctx, s.c, []string{s.codeKey(code)}).Slice()
 	if errors.Is(err, redis.Nil) {
 		return "", ErrNotFound
 	}
 	if err != nil {
 		return "", fmt.Errorf("store: consume code: %w", err)
 	}
-	var rec codeRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return "", fmt.Errorf("store: decode code: %w", err)
+	if len(res) != 3 {
+		return "", fmt.Errorf("store: consume code: unexpected reply %v", res)
 	}
-	if s.expired(rec.ExpiresAt) {
+	ar, _ := res[0].(string)
+	expMS, _ := strconv.ParseInt(fmt.Sprint(res[1]), 10, 64)
+	if used, _ := res[2].(int64); used == 1 {
+		return ar, ErrCodeReplayed
+	}
+	if s.expired(time.UnixMilli(expMS)) {
 		return "", ErrNotFound
 	}
-	return rec.AuthRequestID, nil
+	return ar, nil
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -10,13 +10,17 @@
 // Key families (Prefix defaults to "idp:"), their callers, and their TTLs:
 //
 //	ar:<id>            auth request JSON (oidc adapter creates, login completes)   ExpiresAt+Slack
-//	code:<sha256hex>   auth code → auth request id, GETDEL on use (oidc adapter)    ExpiresAt+Slack
+//	code:<sha256hex>   auth code hash: ar, exp, keep, used — marked used by one     keep+Slack
+//	                   script on first use, kept as a tombstone to detect replays
+//	grant:<ar id>      tokens issued from one code, revoked on its replay           ExpiresAt+Slack
 //	at:<id>            access token JSON (oidc adapter)                             ExpiresAt+Slack
 //	rt:{<family>}      refresh family hash: rec, exp, cur, u:<sha256>… (oidc)      family ExpiresAt+Slack,
 //	                                                                                stretched to outlive its access tokens
 //	sess:<id>          SSO session JSON (login)                                     ExpiresAt+Slack
 //	sub:<b64url(sub)>  per-person index: sorted set of s:<session>, f:<family>,     longest member+Slack
 //	                   a:<access token>, score = expiry ms
+//	reset:<id>         « Mot de passe perdu » flow JSON (reset)                      ExpiresAt+Slack
+//	resetlink:<hmac>   link token hash → flow id, GETDEL on use (reset)             ExpiresAt+Slack
 //	sigkey:<name>      signing key bytes (oidc adapter), SET NX                     none: must outlive any TTL
 //
 // Codes and refresh tokens are stored only as SHA-256 hashes, so a Redis dump
@@ -27,7 +31,8 @@
 // against the family on every read, so revoking a family revokes them at once.
 //
 // Atomicity: each family operation is one Lua script on one key; auth request
-// and session updates use WATCH/MULTI on one key; codes use GETDEL. The family
+// and session updates use WATCH/MULTI on one key; a code is consumed by one
+// script on its own key. The family
 // key carries a {hash tag} so that companion keys can join it in one Cluster
 // slot later. Operations across families, sessions and tokens (RevokeSubject)
 // are sequences of single-key commands: index entries are written before the

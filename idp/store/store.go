@@ -23,6 +23,8 @@ var (
 	ErrConflict = errors.New("store: conflict")
 	// ErrRefreshReused: a rotated-away refresh token was presented; its whole family has been revoked.
 	ErrRefreshReused = errors.New("store: refresh token reused, family revoked")
+	// ErrCodeReplayed: an authorization code was presented a second time.
+	ErrCodeReplayed = errors.New("store: authorization code replayed")
 )
 
 // Options configures a Store. Zero values get the documented defaults.
@@ -110,6 +112,7 @@ func sha256Hex(v string) string {
 // Key builders: the single place that spells key names (see doc.go).
 func (s *Store) authRequestKey(id string) string { return s.prefix + "ar:" + id }
 func (s *Store) codeKey(code string) string      { return s.prefix + "code:" + sha256Hex(code) }
+func (s *Store) grantKey(arID string) string     { return s.prefix + "grant:" + arID }
 func (s *Store) accessTokenKey(id string) string { return s.prefix + "at:" + id }
 func (s *Store) familyKey(fam string) string     { return s.prefix + "rt:{" + fam + "}" }
 func (s *Store) sessionKey(id string) string     { return s.prefix + "sess:" + id }

@@ -91,7 +91,7 @@ func BenchmarkConsumeCode(b *testing.B) {
 		codes := make([]string, b.N)
 		for i := range codes {
 			codes[i] = "code-" + store.NewID()
-			if err := s.SaveCode(b.Context(), codes[i], "ar-1", exp); err != nil {
+			if err := s.SaveCode(b.Context(), codes[i], "ar-1", exp, exp); err != nil {
 				b.Fatal(err)
 			}
 		}

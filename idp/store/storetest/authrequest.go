@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -150,16 +151,19 @@ func testCodes(t *testing.T, e *env) {
 	now := e.clock.Now()
 	code := "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..long-jwe-" + store.NewID()
 	other := "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..long-jwe-" + store.NewID()
-	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, "ar-1", now.Add(time.Minute)))
-	noErr(t, "SaveCode other", e.s.SaveCode(e.ctx, other, "ar-2", now.Add(time.Minute)))
+	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, "ar-1", now.Add(time.Minute), now.Add(time.Hour)))
+	noErr(t, "SaveCode other", e.s.SaveCode(e.ctx, other, "ar-2", now.Add(time.Minute), now.Add(time.Hour)))
 
 	id, err := e.s.ConsumeCode(e.ctx, code)
 	noErr(t, "ConsumeCode", err)
 	if id != "ar-1" {
 		t.Fatalf("ConsumeCode = %q, want ar-1", id)
 	}
-	_, err = e.s.ConsumeCode(e.ctx, code)
-	wantErr(t, "second consume", err, store.ErrNotFound)
+	id, err = e.s.ConsumeCode(e.ctx, code)
+	wantErr(t, "second consume", err, store.ErrCodeReplayed)
+	if id != "ar-1" {
+		t.Fatalf("replayed code names %q, want ar-1", id)
+	}
 	_, err = e.s.ConsumeCode(e.ctx, "never-issued")
 	wantErr(t, "unknown code", err, store.ErrNotFound)
 
@@ -167,27 +171,117 @@ func testCodes(t *testing.T, e *env) {
 	_, err = e.s.ConsumeCode(e.ctx, other)
 	wantErr(t, "expired code", err, store.ErrNotFound)
 	_, err = e.s.ConsumeCode(e.ctx, other)
-	wantErr(t, "expired code again", err, store.ErrNotFound)
+	wantErr(t, "expired code again", err, store.ErrCodeReplayed)
 
-	if err := e.s.SaveCode(e.ctx, "", "ar-1", now.Add(time.Hour)); err == nil {
+	if err := e.s.SaveCode(e.ctx, "", "ar-1", now.Add(time.Hour), now.Add(time.Hour)); err == nil {
 		t.Error("SaveCode accepted an empty code")
 	}
 }
 
 func testCodeConcurrentConsume(t *testing.T, e *env) {
 	code := "code-" + store.NewID()
-	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, "ar-1", e.clock.Now().Add(time.Minute)))
+	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, "ar-1", e.clock.Now().Add(time.Minute), e.clock.Now().Add(time.Hour)))
 	const n = 50
 	winners := 0
 	for i, err := range parallel(n, func(int) error { _, err := e.s.ConsumeCode(e.ctx, code); return err }) {
 		switch {
 		case err == nil:
 			winners++
-		case !errors.Is(err, store.ErrNotFound):
+		case !errors.Is(err, store.ErrCodeReplayed):
 			t.Fatalf("consumer %d: %v", i, err)
 		}
 	}
 	if winners != 1 {
 		t.Fatalf("%d consumers won, want exactly 1", winners)
+	}
+}
+
+// testGrantRevoke: replaying a code revokes what its first redemption got.
+func testGrantRevoke(t *testing.T, e *env) {
+	now := e.clock.Now()
+	fam := &store.RefreshToken{ClientID: "c", Subject: "s-" + store.NewID(), ExpiresAt: now.Add(time.Hour)}
+	token, err := e.s.CreateRefreshToken(e.ctx, fam)
+	noErr(t, "CreateRefreshToken", err)
+	at := &store.AccessToken{ID: store.NewID(), ClientID: "c", Subject: fam.Subject, RefreshFamily: fam.FamilyID, ExpiresAt: now.Add(10 * time.Minute)}
+	noErr(t, "SaveAccessToken", e.s.SaveAccessToken(e.ctx, at))
+	other := &store.AccessToken{ID: store.NewID(), ClientID: "c", Subject: fam.Subject, ExpiresAt: now.Add(10 * time.Minute)}
+	noErr(t, "SaveAccessToken other", e.s.SaveAccessToken(e.ctx, other))
+	ar := "ar-" + store.NewID()
+	noErr(t, "SaveGrant", e.s.SaveGrant(e.ctx, ar, store.Grant{AccessTokenIDs: []string{at.ID}, FamilyID: fam.FamilyID, ExpiresAt: now.Add(time.Hour)}))
+
+	noErr(t, "RevokeGrant", e.s.RevokeGrant(e.ctx, ar))
+	_, err = e.s.AccessToken(e.ctx, at.ID)
+	wantErr(t, "granted access token", err, store.ErrNotFound)
+	_, err = e.s.RefreshToken(e.ctx, token)
+	wantErr(t, "granted refresh token", err, store.ErrNotFound)
+	_, err = e.s.AccessToken(e.ctx, other.ID)
+	noErr(t, "unrelated access token", err)
+	noErr(t, "RevokeGrant again", e.s.RevokeGrant(e.ctx, ar))
+	noErr(t, "RevokeGrant unknown", e.s.RevokeGrant(e.ctx, "ar-unknown"))
+}
+
+// testResetFlow: flows expire by the clock, updates are atomic, a link is
+// readable any number of times and consumed once.
+func testResetFlow(t *testing.T, e *env) {
+	now := e.clock.Now()
+	f := &store.ResetFlow{ID: store.NewID(), Email: "a@example.org", CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
+	noErr(t, "SaveResetFlow", e.s.SaveResetFlow(e.ctx, f))
+	const n = 20
+	for i, err := range parallel(n, func(int) error {
+		return e.s.UpdateResetFlow(e.ctx, f.ID, func(f *store.ResetFlow) error { f.CodeTries++; return nil })
+	}) {
+		noErr(t, "UpdateResetFlow "+strconv.Itoa(i), err)
+	}
+	got, err := e.s.ResetFlow(e.ctx, f.ID)
+	noErr(t, "ResetFlow", err)
+	if got.CodeTries != n || got.Email != f.Email {
+		t.Fatalf("flow after %d updates: %+v", n, got)
+	}
+
+	noErr(t, "SaveResetLink", e.s.SaveResetLink(e.ctx, "h1", f.ID, now.Add(10*time.Minute)))
+	for range 2 {
+		id, err := e.s.ResetLink(e.ctx, "h1")
+		noErr(t, "ResetLink", err)
+		if id != f.ID {
+			t.Fatalf("ResetLink = %q", id)
+		}
+	}
+	id, err := e.s.ConsumeResetLink(e.ctx, "h1")
+	noErr(t, "ConsumeResetLink", err)
+	if id != f.ID {
+		t.Fatalf("ConsumeResetLink = %q", id)
+	}
+	_, err = e.s.ConsumeResetLink(e.ctx, "h1")
+	wantErr(t, "second consume", err, store.ErrNotFound)
+
+	noErr(t, "SaveResetLink", e.s.SaveResetLink(e.ctx, "h2", f.ID, now.Add(10*time.Minute)))
+	e.clock.Advance(10 * time.Minute)
+	_, err = e.s.ResetLink(e.ctx, "h2")
+	wantErr(t, "expired link", err, store.ErrNotFound)
+	e.clock.Advance(5 * time.Minute)
+	_, err = e.s.ResetFlow(e.ctx, f.ID)
+	wantErr(t, "expired flow", err, store.ErrNotFound)
+}
+
+// testCounters: fixed windows on the logical clock.
+func testCounters(t *testing.T, e *env) {
+	name := "test:" + store.NewID()
+	for want := int64(1); want <= 3; want++ {
+		c, _, err := e.s.Count(e.ctx, name, 15*time.Minute)
+		noErr(t, "Count", err)
+		if c != want {
+			t.Fatalf("count %d, want %d", c, want)
+		}
+	}
+	c, end, err := e.s.Peek(e.ctx, name, 15*time.Minute)
+	noErr(t, "Peek", err)
+	if c != 3 || !end.After(e.clock.Now()) {
+		t.Fatalf("peek %d end %v", c, end)
+	}
+	e.clock.Advance(end.Sub(e.clock.Now()))
+	c, _, err = e.s.Peek(e.ctx, name, 15*time.Minute)
+	noErr(t, "Peek after the window", err)
+	if c != 0 {
+		t.Fatalf("count after the window = %d", c)
 	}
 }

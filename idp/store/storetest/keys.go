@@ -102,9 +102,9 @@ func exercise(t *testing.T, e *env) (secrets []string, longest time.Duration) {
 	noErr(t, "SaveAuthRequest expired", e.s.SaveAuthRequest(e.ctx, old))
 
 	code := "code-" + store.NewID()
-	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, ar.ID, now.Add(time.Minute)))
+	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, ar.ID, now.Add(time.Minute), now.Add(time.Hour)))
 	consumed := "code-" + store.NewID()
-	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, consumed, ar.ID, now.Add(time.Minute)))
+	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, consumed, ar.ID, now.Add(time.Minute), now.Add(time.Hour)))
 	_, err := e.s.ConsumeCode(e.ctx, consumed)
 	noErr(t, "ConsumeCode", err)
 

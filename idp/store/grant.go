@@ -1,0 +1,48 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Grant is what one authorization code was exchanged for: if the code is
+// presented again, all of it is revoked (RFC 6749 §4.1.2, OIDC-04).
+type Grant struct {
+	AccessTokenIDs []string  `json:"access_token_ids,omitempty"`
+	FamilyID       string    `json:"family_id,omitempty"`
+	ExpiresAt      time.Time `json:"expires_at"`
+}
+
+// SaveGrant records the tokens issued for an auth request.
+func (s *Store) SaveGrant(ctx context.Context, authRequestID string, g Grant) error {
+	if err := checkRecord("grant", authRequestID, g.ExpiresAt); err != nil {
+		return err
+	}
+	return s.putJSON(ctx, s.c, s.grantKey(authRequestID), g, g.ExpiresAt)
+}
+
+// RevokeGrant revokes every token issued for an auth request. Nothing to
+// revoke is not an error.
+func (s *Store) RevokeGrant(ctx context.Context, authRequestID string) error {
+	var g Grant
+	err := getJSON(ctx, s.c, s.grantKey(authRequestID), &g)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store: grant: %w", err)
+	}
+	for _, id := range g.AccessTokenIDs {
+		if err := s.DeleteAccessToken(ctx, id); err != nil {
+			return err
+		}
+	}
+	if g.FamilyID != "" {
+		if err := s.RevokeRefreshFamily(ctx, g.FamilyID); err != nil {
+			return err
+		}
+	}
+	return s.del(ctx, "grant", s.grantKey(authRequestID))
+}
