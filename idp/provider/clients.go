@@ -52,9 +52,12 @@ func (c *opClient) LoginURL(id string) string        { return c.loginURL(id) }
 func (c *opClient) IDTokenLifetime() time.Duration   { return c.idTokenLife }
 func (c *opClient) ClockSkew() time.Duration         { return 0 }
 
+// Public clients are apps on the person's device (RFC 8252): the library
+// then accepts their https or loopback redirect URIs. Our guard still
+// demands an exact match.
 func (c *opClient) ApplicationType() op.ApplicationType {
 	if c.Public {
-		return op.ApplicationTypeUserAgent
+		return op.ApplicationTypeNative
 	}
 	return op.ApplicationTypeWeb
 }

@@ -3,13 +3,17 @@ package provider
 import (
 	"context"
 	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -46,6 +50,7 @@ type keyStore interface {
 type keyCache struct {
 	store keyStore
 	alg   jose.SignatureAlgorithm
+	seal  *sealer
 
 	mu  sync.Mutex
 	key *signingKey
@@ -57,9 +62,20 @@ func (c *keyCache) get(ctx context.Context) (*signingKey, error) {
 	if c.key != nil {
 		return c.key, nil
 	}
-	der, err := c.store.SigningKey(ctx, "signing:"+string(c.alg), func() ([]byte, error) { return generateKey(c.alg) })
+	name := "signing:" + string(c.alg)
+	sealed, err := c.store.SigningKey(ctx, name, func() ([]byte, error) {
+		der, err := generateKey(c.alg)
+		if err != nil {
+			return nil, err
+		}
+		return c.seal.seal(name, der), nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("load signing key: %w", err)
+	}
+	der, err := c.seal.open(name, sealed)
+	if err != nil {
+		return nil, err
 	}
 	k, err := parseKey(c.alg, der)
 	if err != nil {
@@ -119,3 +135,51 @@ var (
 	_ op.SigningKey = (*signingKey)(nil)
 	_ op.Key        = publicKey{}
 )
+
+// sealer encrypts the signing key at rest, so that a copy of Redis does not
+// let anyone sign tokens. Its key is derived from the configured crypto key
+// (HKDF, a label of its own), which never enters Redis.
+type sealer struct{ aead cipher.AEAD }
+
+const sealVersion = 1
+
+func newSealer(master [32]byte) (*sealer, error) {
+	k, err := hkdf.Key(sha256.New, master[:], nil, "idp: signing key sealing v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive sealing key: %w", err)
+	}
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, fmt.Errorf("sealing cipher: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("sealing cipher: %w", err)
+	}
+	return &sealer{aead: aead}, nil
+}
+
+// seal binds the ciphertext to the key's name, so one sealed key cannot be
+// passed off as another.
+func (s *sealer) seal(name string, plain []byte) []byte {
+	nonce := make([]byte, s.aead.NonceSize(), 1+s.aead.NonceSize()+len(plain)+s.aead.Overhead())
+	_, _ = rand.Read(nonce)
+	out := append([]byte{sealVersion}, nonce...)
+	return s.aead.Seal(out, nonce, plain, []byte(name))
+}
+
+// ErrSealedKey means the stored signing key cannot be opened: it was sealed
+// with another crypto key, or altered.
+var ErrSealedKey = errors.New("the signing key stored in Redis cannot be opened with the configured crypto_key")
+
+func (s *sealer) open(name string, sealed []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(sealed) < 1+n || sealed[0] != sealVersion {
+		return nil, ErrSealedKey
+	}
+	plain, err := s.aead.Open(nil, sealed[1:1+n], sealed[1+n:], []byte(name))
+	if err != nil {
+		return nil, ErrSealedKey
+	}
+	return plain, nil
+}

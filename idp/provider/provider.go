@@ -22,8 +22,9 @@ import (
 type Config struct {
 	// Issuer is the configured public URL; never derived from Host (OIDC-13).
 	Issuer string
-	// CryptoKey encrypts codes and opaque access tokens; identical on
-	// every replica.
+	// CryptoKey encrypts codes and opaque access tokens, and (through a
+	// derived key) the signing key stored in Redis; identical on every
+	// replica.
 	CryptoKey [32]byte
 	// SigningAlgorithm is RS256 (default) or ES256.
 	SigningAlgorithm string
@@ -75,13 +76,17 @@ func New(cfg Config, st Store) (*Provider, error) {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	loginURL := issuer + cfg.LoginPath + "?authRequestID="
+	seal, err := newSealer(cfg.CryptoKey)
+	if err != nil {
+		return nil, err
+	}
 	p := &Provider{issuer: issuer, clients: make(map[string]*Client)}
 	s := &storage{
 		store:   st,
 		clients: make(map[string]*opClient),
 		life:    cfg.Lifetimes,
 		now:     cfg.Now,
-		keys:    &keyCache{store: st, alg: alg},
+		keys:    &keyCache{store: st, alg: alg, seal: seal},
 		log:     cfg.Logger,
 	}
 	var origins []string

@@ -22,8 +22,10 @@ type Store interface {
 	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
 	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
 	DeleteAuthRequest(ctx context.Context, id string) error
-	SaveCode(ctx context.Context, code, authRequestID string, expiresAt time.Time) error
+	SaveCode(ctx context.Context, code, authRequestID string, expiresAt, rememberUntil time.Time) error
 	ConsumeCode(ctx context.Context, code string) (string, error)
+	SaveGrant(ctx context.Context, authRequestID string, g store.Grant) error
+	RevokeGrant(ctx context.Context, authRequestID string) error
 	SaveAccessToken(ctx context.Context, at *store.AccessToken) error
 	AccessToken(ctx context.Context, id string) (*store.AccessToken, error)
 	DeleteAccessToken(ctx context.Context, id string) error
@@ -60,6 +62,9 @@ var (
 )
 
 func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, hintSubject string) (op.AuthRequest, error) {
+	if err := s.checkAuthRequest(req); err != nil {
+		return nil, err
+	}
 	now := s.now()
 	ar := &store.AuthRequest{
 		ID:                  store.NewID(),
@@ -83,9 +88,33 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		ar.UILocales = append(ar.UILocales, l.String())
 	}
 	if err := s.store.SaveAuthRequest(ctx, ar); err != nil {
-		return nil, fmt.Errorf("save auth request: %w", err)
+		s.log.ErrorContext(ctx, "cannot save auth request", "err", err)
+		return nil, errTemporarilyUnavailable
 	}
 	return authRequest{ar}, nil
+}
+
+// errTemporarilyUnavailable tells the relying party to try again later
+// (RFC 6749 §4.1.2.1) when Redis cannot be reached.
+var errTemporarilyUnavailable = &oidc.Error{
+	ErrorType:   "temporarily_unavailable",
+	Description: "the authorization server cannot store the request right now",
+}
+
+// checkAuthRequest adds what the library leaves to storage: only OpenID
+// Connect requests, and PKCE with S256 only, required for public clients
+// (OIDC-03).
+func (s *storage) checkAuthRequest(req *oidc.AuthRequest) error {
+	if !slices.Contains(req.Scopes, oidc.ScopeOpenID) {
+		return oidc.ErrInvalidScope().WithDescription("the openid scope is required")
+	}
+	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		return oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	}
+	if c, ok := s.clients[req.ClientID]; ok && c.Public && req.CodeChallenge == "" {
+		return oidc.ErrInvalidRequest().WithDescription("PKCE (code_challenge with S256) is required for public clients")
+	}
+	return nil
 }
 
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
@@ -96,9 +125,17 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	return authRequest{ar}, nil
 }
 
-// AuthRequestByCode consumes the code: a second redemption finds nothing.
+// AuthRequestByCode consumes the code. A second redemption fails and
+// revokes what the first one obtained: the code has leaked (OIDC-04).
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
 	id, err := s.store.ConsumeCode(ctx, code)
+	if errors.Is(err, store.ErrCodeReplayed) {
+		s.log.WarnContext(ctx, "authorization code replayed: revoking the tokens issued from it")
+		if rerr := s.store.RevokeGrant(ctx, id); rerr != nil {
+			s.log.ErrorContext(ctx, "cannot revoke the tokens of a replayed code", "err", rerr)
+		}
+		return nil, err
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +143,26 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	return s.store.SaveCode(ctx, code, id, s.now().Add(s.life.Code))
+	now := s.now()
+	// Remember the code as long as tokens issued from it may live.
+	return s.store.SaveCode(ctx, code, id, now.Add(s.life.Code), now.Add(max(s.life.RefreshToken, s.life.AccessToken)))
+}
+
+// grant records what a code was exchanged for, to revoke it on replay.
+func (s *storage) grant(ctx context.Context, req op.TokenRequest, accessTokenID, family string) error {
+	ar, ok := req.(authRequest)
+	if !ok {
+		return nil
+	}
+	err := s.store.SaveGrant(ctx, ar.ID, store.Grant{
+		AccessTokenIDs: []string{accessTokenID},
+		FamilyID:       family,
+		ExpiresAt:      s.now().Add(max(s.life.RefreshToken, s.life.AccessToken)),
+	})
+	if err != nil {
+		return fmt.Errorf("save grant: %w", err)
+	}
+	return nil
 }
 
 func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
@@ -116,6 +172,9 @@ func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	at, err := s.accessToken(ctx, req, "")
 	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.grant(ctx, req, at.ID, ""); err != nil {
 		return "", time.Time{}, err
 	}
 	return at.ID, at.ExpiresAt, nil
@@ -187,6 +246,9 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 	}
 	at, err := s.accessToken(ctx, &refreshRequest{RefreshToken: rt}, rt.FamilyID)
 	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	if err := s.grant(ctx, req, at.ID, rt.FamilyID); err != nil {
 		return "", "", time.Time{}, err
 	}
 	return at.ID, token, at.ExpiresAt, nil
