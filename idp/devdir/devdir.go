@@ -47,16 +47,13 @@ func Parse(data []byte) (*Directory, error) {
 // Accounts lists the demo accounts (for the start-up banner).
 func (d *Directory) Accounts() []Account { return d.accounts }
 
-// Authenticate finds the account by uid or mail and compares passwords.
-func (d *Directory) Authenticate(_ context.Context, login, password string) (ldapauth.User, bool, error) {
+// Find finds the account by uid or mail.
+func (d *Directory) Find(_ context.Context, login string) (ldapauth.Candidate, error) {
 	for _, a := range d.accounts {
 		if login != a.UID && !strings.EqualFold(login, a.Mail) {
 			continue
 		}
-		if subtle.ConstantTimeCompare([]byte(password), []byte(a.Password)) != 1 {
-			return ldapauth.User{}, false, nil
-		}
-		return ldapauth.User{
+		return ldapauth.Candidate{User: ldapauth.User{
 			DN:         "uid=" + a.UID + ",ou=demo",
 			Subject:    a.Subject,
 			Email:      a.Mail,
@@ -64,7 +61,33 @@ func (d *Directory) Authenticate(_ context.Context, login, password string) (lda
 			GivenName:  a.GivenName,
 			FamilyName: a.FamilyName,
 			Username:   a.UID,
-		}, true, nil
+		}}, nil
+	}
+	return ldapauth.Candidate{}, nil
+}
+
+// Verify compares password with the account's; demo accounts have no
+// password policy, so a right password is always OK.
+func (d *Directory) Verify(_ context.Context, c ldapauth.Candidate, password string) (ldapauth.Result, error) {
+	for _, a := range d.accounts {
+		if c.Found() && a.UID == c.User.Username && password != "" &&
+			subtle.ConstantTimeCompare([]byte(password), []byte(a.Password)) == 1 {
+			return ldapauth.Result{OK: true, User: c.User}, nil
+		}
+	}
+	return ldapauth.Result{}, nil
+}
+
+// FindByMail finds a demo account by its address (« Mot de passe perdu »).
+func (d *Directory) FindByMail(_ context.Context, mail string) (ldapauth.User, bool, error) {
+	for _, a := range d.accounts {
+		if strings.EqualFold(mail, a.Mail) {
+			return ldapauth.User{
+				DN: "uid=" + a.UID + ",ou=demo", Subject: a.Subject, Email: a.Mail,
+				Name: strings.TrimSpace(a.GivenName + " " + a.FamilyName), GivenName: a.GivenName,
+				FamilyName: a.FamilyName, Username: a.UID,
+			}, true, nil
+		}
 	}
 	return ldapauth.User{}, false, nil
 }

@@ -84,37 +84,126 @@ func New(cfg Config, logger *slog.Logger) (*Directory, error) {
 	}, nil
 }
 
-// Authenticate verifies login and password. ok is false with a nil error for
-// every refusal; err (wrapping ErrUnavailable) means the directory could not
-// be asked and the caller should say so rather than "wrong password".
-func (d *Directory) Authenticate(ctx context.Context, login, password string) (u User, ok bool, err error) {
-	if !validLogin(login) || password == "" {
-		// An empty password would be an unauthenticated bind, which
-		// succeeds on most servers: it must never reach the directory.
-		return User{}, false, nil
+// Candidate is a login resolved against the directory: the one entry it
+// names, or nobody (unknown, ambiguous, or an entry without a usable
+// subject). Its zero value is nobody.
+type Candidate struct {
+	// User is the entry's person; zero for nobody. It is not a proof of
+	// anything: no password has been checked yet.
+	User User
+}
+
+// Found reports whether the login names an entry.
+func (c Candidate) Found() bool { return c.User.DN != "" }
+
+// State is what the directory's password policy (the ppolicy response
+// control) said about a password the bind proved right.
+type State int
+
+const (
+	// StateNone: nothing to report.
+	StateNone State = iota
+	// StateGrace: the password has expired and this bind used one of the
+	// grace logins; Result.GraceLogins are left. The person may sign in.
+	StateGrace
+	// StateMustChange: an administrator set the password and the directory
+	// wants a new one first (changeAfterReset). The bind succeeded, but the
+	// directory restricts such a session to changing the password.
+	StateMustChange
+	// StateExpired: the password has expired and no grace login is left.
+	StateExpired
+)
+
+// Result is the outcome of a password check.
+type Result struct {
+	// OK: the password is right and the person may be signed in (with
+	// StateGrace, better warned).
+	OK bool
+	// State is set only when the directory proved the password right; an
+	// unknown login, a wrong password and a locked account (the directory
+	// answers "locked" whatever the password) all give the zero Result.
+	State State
+	// GraceLogins left after this one, with StateGrace.
+	GraceLogins int
+	// User is set when the password was proved right (OK or a State).
+	User User
+}
+
+// PasswordRight reports whether the directory proved the password right,
+// whether or not the person may sign in with it.
+func (r Result) PasswordRight() bool { return r.OK || r.State != StateNone }
+
+// Authenticate verifies login and password: Find, then Verify.
+func (d *Directory) Authenticate(ctx context.Context, login, password string) (Result, error) {
+	c, err := d.Find(ctx, login)
+	if err != nil {
+		return Result{}, err
+	}
+	return d.Verify(ctx, c, password)
+}
+
+// Find resolves login to the one entry it names, without checking any
+// password, so that a caller can decide (throttling) before a password is
+// sent. Nobody is not an error; err (wrapping ErrUnavailable) means the
+// directory could not be asked.
+func (d *Directory) Find(ctx context.Context, login string) (Candidate, error) {
+	if !validLogin(login) {
+		return Candidate{}, nil
 	}
 	entry, err := d.findUser(ctx, login)
-	if err != nil {
-		return User{}, false, err
+	if err != nil || entry == nil {
+		return Candidate{}, err
 	}
-	if entry == nil {
-		// Same work as for a real account, so that the response time says
-		// little about whether the login exists (SEC-30). Result ignored.
-		_, _ = d.checkPassword(ctx, d.dummyDN, password)
-		return User{}, false, nil
-	}
-	res, err := d.checkPassword(ctx, entry.DN, password)
-	if err != nil || !res.ok {
-		return User{}, false, err
-	}
-	u = d.userFrom(entry)
+	u := d.userFrom(entry)
 	if u.Subject == "" || strings.Contains(u.Subject, ":") {
 		// The subject ends up in tokens that are split on ':'.
 		d.logger.Error("ldap entry has no usable subject: check Attributes.Subject",
 			"dn", entry.DN, "attribute", d.cfg.Attributes.Subject)
-		return User{}, false, nil
+		return Candidate{}, nil
 	}
-	return u, true, nil
+	return Candidate{User: u}, nil
+}
+
+// Verify checks password by a bind as c's entry. The zero Result answers
+// every refusal; err (wrapping ErrUnavailable) means the directory could
+// not be asked and the caller should say so rather than "wrong password".
+//
+// For nobody, a bind against a DN that cannot exist is still sent, so that
+// the response time says little about whether the login exists (SEC-30).
+//
+// The ppolicy control is read as slapd 2.5 sends it (checked in
+// ldapsync/testenv TestSlapdAccountStates): success with Grace ≥ 0 is a
+// grace login; success with changeAfterReset is StateMustChange; 49 with
+// passwordExpired comes only for the right password of an expired account,
+// so it is StateExpired; 49 with accountLocked comes whatever the password,
+// so it is a plain refusal.
+func (d *Directory) Verify(ctx context.Context, c Candidate, password string) (Result, error) {
+	if password == "" {
+		// An empty password would be an unauthenticated bind, which
+		// succeeds on most servers: it must never reach the directory.
+		return Result{}, nil
+	}
+	if !c.Found() {
+		_, _ = d.checkPassword(ctx, d.dummyDN, password) // result ignored: timing only
+		return Result{}, nil
+	}
+	res, err := d.checkPassword(ctx, c.User.DN, password)
+	if err != nil {
+		return Result{}, err
+	}
+	pol := res.policy
+	switch {
+	case res.ok && pol.err == ldap.BeheraChangeAfterReset:
+		return Result{State: StateMustChange, User: c.User}, nil
+	case res.ok && pol.grace >= 0:
+		return Result{OK: true, State: StateGrace, GraceLogins: int(pol.grace), User: c.User}, nil
+	case res.ok:
+		return Result{OK: true, User: c.User}, nil
+	case pol.err == ldap.BeheraPasswordExpired:
+		return Result{State: StateExpired, User: c.User}, nil
+	default:
+		return Result{}, nil
+	}
 }
 
 // Close closes every connection. Later calls to Authenticate fail with
@@ -148,7 +237,12 @@ func validLogin(login string) bool {
 // findUser returns the single entry matching login, or nil when there is
 // none or more than one.
 func (d *Directory) findUser(ctx context.Context, login string) (*ldap.Entry, error) {
-	filter := strings.ReplaceAll(d.cfg.UserFilter, loginPlaceholder, ldap.EscapeFilter(login))
+	return d.findOne(ctx, strings.ReplaceAll(d.cfg.UserFilter, loginPlaceholder, ldap.EscapeFilter(login)))
+}
+
+// findOne returns the single entry matching filter, or nil when there is
+// none or more than one.
+func (d *Directory) findOne(ctx context.Context, filter string) (*ldap.Entry, error) {
 	timeLimit := max(int(d.cfg.Timeout.Seconds()), 1)
 	// Size limit 2: enough to tell "exactly one" from "ambiguous".
 	req := ldap.NewSearchRequest(d.cfg.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,

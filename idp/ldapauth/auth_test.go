@@ -102,17 +102,18 @@ func TestAuthenticate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			u, ok, err := d.Authenticate(ctx, tc.login, tc.password)
+			res, err := d.Authenticate(ctx, tc.login, tc.password)
 			if err != nil {
 				t.Fatalf("Authenticate: %v", err)
 			}
+			u := res.User
 			if tc.wantUID == "" {
-				if ok || u != (User{}) {
-					t.Fatalf("ok = %v, user = %+v; want refusal", ok, u)
+				if res != (Result{}) {
+					t.Fatalf("result = %+v; want the zero Result (refusal)", res)
 				}
 				return
 			}
-			if !ok {
+			if !res.OK || res.State != StateNone {
 				t.Fatal("refused a correct password")
 			}
 			want := user(tc.wantUID)
@@ -139,20 +140,20 @@ func TestAuthenticateLockedAccount(t *testing.T) {
 	ctx := context.Background()
 	jd := user("jdupont")
 	for i := range 3 {
-		if _, ok, err := d.Authenticate(ctx, "jdupont", fmt.Sprintf("wrong-%d", i)); ok || err != nil {
-			t.Fatalf("wrong password: ok=%v err=%v", ok, err)
+		if res, err := d.Authenticate(ctx, "jdupont", fmt.Sprintf("wrong-%d", i)); res.PasswordRight() || err != nil {
+			t.Fatalf("wrong password: ok=%v err=%v", res.OK, err)
 		}
 	}
-	if _, ok, err := d.Authenticate(ctx, "jdupont", jd.Password); ok || err != nil {
-		t.Fatalf("locked account with the right password: ok=%v err=%v, want refusal", ok, err)
+	if res, err := d.Authenticate(ctx, "jdupont", jd.Password); res.PasswordRight() || err != nil {
+		t.Fatalf("locked account with the right password: ok=%v err=%v, want refusal", res.OK, err)
 	}
 	// The refusal came from the ppolicy control, not from a wrong password.
 	if !strings.Contains(logs.String(), "reason=\"Account locked\"") {
 		t.Errorf("no accountLocked reason in the logs:\n%s", logs)
 	}
 	// Other accounts are not affected.
-	if _, ok, err := d.Authenticate(ctx, "pmartin", user("pmartin").Password); !ok || err != nil {
-		t.Fatalf("pmartin: ok=%v err=%v", ok, err)
+	if res, err := d.Authenticate(ctx, "pmartin", user("pmartin").Password); !res.OK || err != nil {
+		t.Fatalf("pmartin: ok=%v err=%v", res.OK, err)
 	}
 }
 
@@ -162,21 +163,21 @@ func TestAuthenticateDirectoryDown(t *testing.T) {
 	d, _ := newDirectory(t, s, nil)
 	ctx := context.Background()
 	jd := user("jdupont")
-	if _, ok, err := d.Authenticate(ctx, "jdupont", jd.Password); !ok || err != nil {
-		t.Fatalf("before Stop: ok=%v err=%v", ok, err)
+	if res, err := d.Authenticate(ctx, "jdupont", jd.Password); !res.OK || err != nil {
+		t.Fatalf("before Stop: ok=%v err=%v", res.OK, err)
 	}
 
 	s.Stop(t)
 	for range 2 { // twice: the broken connections must not stick
-		_, ok, err := d.Authenticate(ctx, "jdupont", jd.Password)
-		if ok || !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("directory stopped: ok=%v err=%v, want ErrUnavailable", ok, err)
+		res, err := d.Authenticate(ctx, "jdupont", jd.Password)
+		if res.OK || !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("directory stopped: ok=%v err=%v, want ErrUnavailable", res.OK, err)
 		}
 	}
 
 	s.Start(t)
-	if _, ok, err := d.Authenticate(ctx, "jdupont", jd.Password); !ok || err != nil {
-		t.Fatalf("after Start: ok=%v err=%v", ok, err)
+	if res, err := d.Authenticate(ctx, "jdupont", jd.Password); !res.OK || err != nil {
+		t.Fatalf("after Start: ok=%v err=%v", res.OK, err)
 	}
 }
 
@@ -186,15 +187,15 @@ func TestAuthenticateReconnectsSilently(t *testing.T) {
 	d, _ := newDirectory(t, s, nil)
 	ctx := context.Background()
 	jd := user("jdupont")
-	if _, ok, err := d.Authenticate(ctx, "jdupont", jd.Password); !ok || err != nil {
-		t.Fatalf("first: ok=%v err=%v", ok, err)
+	if res, err := d.Authenticate(ctx, "jdupont", jd.Password); !res.OK || err != nil {
+		t.Fatalf("first: ok=%v err=%v", res.OK, err)
 	}
 	// A restart between two logins (like an idle timeout) closes the service
 	// and pooled connections; the next login must not see it.
 	s.Stop(t)
 	s.Start(t)
-	if _, ok, err := d.Authenticate(ctx, "jdupont", jd.Password); !ok || err != nil {
-		t.Fatalf("after restart: ok=%v err=%v", ok, err)
+	if res, err := d.Authenticate(ctx, "jdupont", jd.Password); !res.OK || err != nil {
+		t.Fatalf("after restart: ok=%v err=%v", res.OK, err)
 	}
 }
 
@@ -204,8 +205,8 @@ func TestAuthenticateFailover(t *testing.T) {
 	closed := fmt.Sprintf("ldap://127.0.0.1:%d", testenv.FreePort(t, "127.0.0.1"))
 	d, logs := newDirectory(t, s, func(c *Config) { c.URLs = []string{closed, s.URL} })
 	for range 2 {
-		if _, ok, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password); !ok || err != nil {
-			t.Fatalf("ok=%v err=%v", ok, err)
+		if res, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password); !res.OK || err != nil {
+			t.Fatalf("ok=%v err=%v", res.OK, err)
 		}
 	}
 	if got := d.preferred.Load(); got != 1 {
@@ -228,13 +229,13 @@ func TestAuthenticateConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 10 {
 				u := users[(g+i)%len(users)]
-				got, ok, err := d.Authenticate(context.Background(), u.UID, u.Password)
-				if err != nil || !ok || got.Username != u.UID {
-					errs <- fmt.Errorf("goroutine %d, %s: ok=%v err=%v user=%q", g, u.UID, ok, err, got.Username)
+				res, err := d.Authenticate(context.Background(), u.UID, u.Password)
+				if err != nil || !res.OK || res.User.Username != u.UID {
+					errs <- fmt.Errorf("goroutine %d, %s: ok=%v err=%v user=%q", g, u.UID, res.OK, err, res.User.Username)
 					return
 				}
-				if _, ok, err := d.Authenticate(context.Background(), "nobody", "x"); ok || err != nil {
-					errs <- fmt.Errorf("goroutine %d, unknown user: ok=%v err=%v", g, ok, err)
+				if res, err := d.Authenticate(context.Background(), "nobody", "x"); res.OK || err != nil {
+					errs <- fmt.Errorf("goroutine %d, unknown user: ok=%v err=%v", g, res.OK, err)
 					return
 				}
 			}
@@ -267,8 +268,8 @@ userPassword: Colon-Password-1
 		if login == "jdupont" {
 			pw = user("jdupont").Password
 		}
-		if _, ok, err := d.Authenticate(context.Background(), login, pw); ok || err != nil {
-			t.Errorf("%s: ok=%v err=%v, want refusal", login, ok, err)
+		if res, err := d.Authenticate(context.Background(), login, pw); res.OK || err != nil {
+			t.Errorf("%s: ok=%v err=%v, want refusal", login, res.OK, err)
 		}
 	}
 	if n := strings.Count(logs.String(), "no usable subject"); n != 2 {
@@ -280,9 +281,9 @@ func TestAuthenticateServiceAccountRefused(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartSlapd(t, testenv.SlapdOptions{})
 	d, logs := newDirectory(t, s, func(c *Config) { c.BindPassword = "not-the-password" })
-	_, ok, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password)
-	if ok || !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("ok=%v err=%v, want ErrUnavailable", ok, err)
+	res, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password)
+	if res.OK || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ok=%v err=%v, want ErrUnavailable", res.OK, err)
 	}
 	if !strings.Contains(logs.String(), "service account bind refused") || strings.Contains(logs.String(), "not-the-password") {
 		t.Errorf("logs:\n%s", logs)
@@ -293,8 +294,8 @@ func TestAuthenticateStartTLSRefused(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartSlapd(t, testenv.SlapdOptions{}) // no TLS configured
 	d, _ := newDirectory(t, s, func(c *Config) { c.StartTLS = true })
-	if _, ok, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password); ok || !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("ok=%v err=%v, want ErrUnavailable (never fall back to clear text)", ok, err)
+	if res, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password); res.OK || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("ok=%v err=%v, want ErrUnavailable (never fall back to clear text)", res.OK, err)
 	}
 }
 
@@ -304,12 +305,12 @@ func TestAuthenticateContextAndClose(t *testing.T) {
 	d, _ := newDirectory(t, s, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, ok, err := d.Authenticate(ctx, "jdupont", user("jdupont").Password); ok || !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled context: ok=%v err=%v", ok, err)
+	if res, err := d.Authenticate(ctx, "jdupont", user("jdupont").Password); res.OK || !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: ok=%v err=%v", res.OK, err)
 	}
 	d.Close()
-	if _, ok, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password); ok || !errors.Is(err, ErrUnavailable) {
-		t.Errorf("after Close: ok=%v err=%v", ok, err)
+	if res, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password); res.OK || !errors.Is(err, ErrUnavailable) {
+		t.Errorf("after Close: ok=%v err=%v", res.OK, err)
 	}
 }
 
@@ -320,16 +321,16 @@ func BenchmarkAuthenticate(b *testing.B) {
 	ctx := context.Background()
 	b.Run("serial", func(b *testing.B) {
 		for b.Loop() {
-			if _, ok, err := d.Authenticate(ctx, "jdupont", jd.Password); !ok || err != nil {
-				b.Fatalf("ok=%v err=%v", ok, err)
+			if res, err := d.Authenticate(ctx, "jdupont", jd.Password); !res.OK || err != nil {
+				b.Fatalf("ok=%v err=%v", res.OK, err)
 			}
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, ok, err := d.Authenticate(ctx, "jdupont", jd.Password); !ok || err != nil {
-					b.Errorf("ok=%v err=%v", ok, err)
+				if res, err := d.Authenticate(ctx, "jdupont", jd.Password); !res.OK || err != nil {
+					b.Errorf("ok=%v err=%v", res.OK, err)
 					return
 				}
 			}

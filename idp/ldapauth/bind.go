@@ -9,7 +9,7 @@ import (
 
 // bindResult is the outcome of a password check. policy keeps what the
 // ppolicy response control said (expired, grace logins, must change after
-// reset, locked); Authenticate only uses ok for now.
+// reset, locked); Verify turns it into a Result.
 type bindResult struct {
 	ok     bool
 	policy passwordPolicy

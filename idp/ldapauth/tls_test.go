@@ -94,9 +94,9 @@ func TestAuthenticateLDAPS(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			d, _ := newDirectory(t, s, func(c *Config) { c.URLs, c.CAFile = []string{url}, tc.caFile })
-			_, ok, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password)
-			if !errors.Is(err, tc.wantErr) || ok != (tc.wantErr == nil) {
-				t.Fatalf("ok=%v err=%v, want err %v", ok, err, tc.wantErr)
+			res, err := d.Authenticate(context.Background(), "jdupont", user("jdupont").Password)
+			if !errors.Is(err, tc.wantErr) || res.OK != (tc.wantErr == nil) {
+				t.Fatalf("ok=%v err=%v, want err %v", res.OK, err, tc.wantErr)
 			}
 		})
 	}

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"time"
-	"unicode/utf8"
 
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
@@ -17,11 +20,14 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
 
-// Directory checks credentials. ok=false covers unknown account, wrong
-// password and locked account alike; err means the directory could not
-// be asked.
+// Directory checks credentials in two steps (see ldapauth.Directory):
+// Find names the account without a bind, so the throttle can decide
+// first; Verify binds. The zero Result covers unknown account, wrong
+// password and locked account alike; err means the directory could not be
+// asked.
 type Directory interface {
-	Authenticate(ctx context.Context, login, password string) (u ldapauth.User, ok bool, err error)
+	Find(ctx context.Context, login string) (ldapauth.Candidate, error)
+	Verify(ctx context.Context, c ldapauth.Candidate, password string) (ldapauth.Result, error)
 }
 
 // Provider is the part of the OpenID Provider the login UI drives.
@@ -30,6 +36,7 @@ type Provider interface {
 	Client(id string) (*provider.Client, bool)
 	Complete(ctx context.Context, id string, who provider.Identity) error
 	CallbackURL(ctx context.Context, id string) string
+	FailAuthRequest(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, e *oidc.Error)
 }
 
 // Forms issues and checks anti-forgery tokens.
@@ -47,8 +54,16 @@ type Config struct {
 	Pages     *web.Pages
 	// LostPasswordPath is the « Mot de passe perdu » page.
 	LostPasswordPath string
-	Now              func() time.Time
-	Log              *slog.Logger
+	// Throttle holds back password guessing; nil switches it off (tests
+	// that measure timing only).
+	Throttle Throttle
+	// Identifiers hashes typed identifiers for the throttle and the audit
+	// log, which never hold them in clear.
+	Identifiers audit.Identifiers
+	// TrustedProxies may set X-Forwarded-For (see web.ClientIP).
+	TrustedProxies []netip.Prefix
+	Now            func() time.Time
+	Log            *slog.Logger
 }
 
 // Handler serves /login.
@@ -106,60 +121,38 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) error {
 	if sess, ok := h.cfg.Sessions.Current(r); ok && h.reusable(ar, sess) {
 		return h.finish(w, r, ar, sess)
 	}
+	if slices.Contains(ar.Prompt, oidc.PromptNone) {
+		// No usable session and no UI allowed: back to the site (OIDC-08).
+		h.cfg.Provider.FailAuthRequest(w, r, ar, oidc.ErrLoginRequired())
+		return nil
+	}
 	return h.render(w, r, ar, http.StatusOK, views.LoginPage{Login: ar.LoginHint})
 }
 
 // reusable says whether the SSO session may answer this sign-in without
 // asking for the password again (OIDC-08).
 func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
-	if slices.Contains(ar.Prompt, "login") {
+	if slices.Contains(ar.Prompt, oidc.PromptLogin) {
 		return false
 	}
-	if ar.MaxAge != nil && h.cfg.Now().Sub(s.AuthTime) > time.Duration(*ar.MaxAge)*time.Second {
+	if ar.MaxAge != nil && (*ar.MaxAge == 0 || h.cfg.Now().Sub(s.AuthTime) > time.Duration(*ar.MaxAge)*time.Second) {
 		return false
 	}
 	return true
 }
 
-func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
-	ar, err := h.pending(r)
-	if err != nil {
-		return err
-	}
-	if err := r.ParseForm(); err != nil {
-		return web.Fail(http.StatusBadRequest, views.ErrBadRequest, err)
-	}
-	if !h.cfg.Forms.Valid(r, "login:"+ar.ID, r.PostForm.Get("csrf_token")) {
-		return web.Fail(http.StatusForbidden, views.ErrFormExpired, errors.New("bad csrf token"))
-	}
-	login, password := r.PostForm.Get("login"), r.PostForm.Get("password")
-	keep := login
-	if !utf8.ValidString(keep) || len(keep) > maxLogin {
-		keep = "" // not worth echoing back
-	}
-	if login == "" || password == "" || len(login) > maxLogin || !utf8.ValidString(login) {
-		return h.render(w, r, ar, http.StatusOK, views.LoginPage{Login: keep, Failed: true})
-	}
-	u, ok, err := h.cfg.Directory.Authenticate(r.Context(), login, password)
-	if err != nil {
-		h.cfg.Log.WarnContext(r.Context(), "directory unavailable at sign-in", "request_id", web.RequestID(r.Context()), "err", err)
-		return h.render(w, r, ar, http.StatusServiceUnavailable, views.LoginPage{Login: keep, Unavailable: true})
-	}
-	if !ok {
-		h.cfg.Log.InfoContext(r.Context(), "sign-in failed", "client_id", ar.ClientID, "request_id", web.RequestID(r.Context()))
-		return h.render(w, r, ar, http.StatusOK, views.LoginPage{Login: keep, Failed: true})
-	}
-	sess, err := h.cfg.Sessions.Start(w, r, u)
-	if err != nil {
-		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
-	}
-	h.cfg.Log.InfoContext(r.Context(), "sign-in succeeded", "sub", u.Subject, "client_id", ar.ClientID, "request_id", web.RequestID(r.Context()))
-	return h.finish(w, r, ar, sess)
-}
-
 // finish completes the sign-in and sends the browser to the library's
 // callback, with 303 so the password is never re-posted (OIDC-09).
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, s *store.Session) error {
+	if err := h.complete(r, ar, s); err != nil {
+		return err
+	}
+	http.Redirect(w, r, h.cfg.Provider.CallbackURL(r.Context(), ar.ID), http.StatusSeeOther)
+	return nil
+}
+
+// complete hands the signed-in person to the provider for this sign-in.
+func (h *Handler) complete(r *http.Request, ar *store.AuthRequest, s *store.Session) error {
 	err := h.cfg.Provider.Complete(r.Context(), ar.ID, provider.Identity{
 		Subject: s.Subject, Claims: s.Claims, AuthTime: s.AuthTime, AMR: s.AMR, SessionID: s.ID,
 	})
@@ -169,7 +162,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar *store.AuthR
 	case err != nil:
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
-	http.Redirect(w, r, h.cfg.Provider.CallbackURL(r.Context(), ar.ID), http.StatusSeeOther)
+	h.cfg.Sessions.AddClient(r.Context(), s.ID, ar.ClientID)
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
@@ -16,7 +17,11 @@ import (
 type SessionStore interface {
 	SaveSession(ctx context.Context, s *store.Session) error
 	Session(ctx context.Context, id string) (*store.Session, error)
+	UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) error
 	DeleteSession(ctx context.Context, id string) error
+	RefreshFamiliesOf(ctx context.Context, subject string) ([]string, error)
+	RefreshFamily(ctx context.Context, familyID string) (*store.RefreshToken, error)
+	RevokeRefreshFamily(ctx context.Context, familyID string) error
 }
 
 // SessionConfig configures Sessions.
@@ -108,4 +113,54 @@ func (s *Sessions) Current(r *http.Request) (*store.Session, bool) {
 		s.cfg.Log.WarnContext(r.Context(), "session touch failed", "err", err)
 	}
 	return sess, true
+}
+
+// AddClient records that the session signed the person in to clientID:
+// logout and revocation need to know which sites were involved.
+func (s *Sessions) AddClient(ctx context.Context, id, clientID string) {
+	err := s.cfg.Store.UpdateSession(ctx, id, func(sess *store.Session) error {
+		if !slices.Contains(sess.Clients, clientID) {
+			sess.Clients = append(sess.Clients, clientID)
+		}
+		return nil
+	})
+	if err != nil {
+		s.cfg.Log.WarnContext(ctx, "cannot record the session's client", "err", err)
+	}
+}
+
+// End ends the browser's session: the record, the refresh tokens obtained
+// through it (OIDC-11) and the cookie.
+func (s *Sessions) End(w http.ResponseWriter, r *http.Request, sess *store.Session) error {
+	ctx := r.Context()
+	families, err := s.cfg.Store.RefreshFamiliesOf(ctx, sess.Subject)
+	if err != nil {
+		return fmt.Errorf("list refresh families: %w", err)
+	}
+	for _, fam := range families {
+		rt, err := s.cfg.Store.RefreshFamily(ctx, fam)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("refresh family: %w", err)
+		}
+		if rt.SessionID == sess.ID {
+			if err := s.cfg.Store.RevokeRefreshFamily(ctx, fam); err != nil {
+				return fmt.Errorf("revoke refresh family: %w", err)
+			}
+		}
+	}
+	if err := s.cfg.Store.DeleteSession(ctx, sess.ID); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	s.clearCookie(w)
+	return nil
+}
+
+func (s *Sessions) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name: s.cfg.CookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.cfg.Secure, SameSite: http.SameSiteLaxMode,
+	})
 }

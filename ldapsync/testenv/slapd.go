@@ -20,6 +20,11 @@ type SlapdOptions struct {
 	InHistory  int  // pwdInHistory; default 0 = off
 	MustChange bool // pwdMustChange: a password set by the rootdn must be changed at next bind
 
+	// Policies and Accounts seed extra password policies and people in a
+	// given state (expired, must change, locked); see Account.
+	Policies []Policy
+	Accounts []Account
+
 	// ExtraLDIF is appended to the seed (for example more users). A
 	// userPassword may be {SSHA} or clear text: slapadd stores it as given and
 	// slapd accepts both for a simple bind.

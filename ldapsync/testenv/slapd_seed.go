@@ -108,6 +108,9 @@ func (s *Slapd) seedLDIF(opts SlapdOptions) string {
 		policy = append(policy, "pwdInHistory", fmt.Sprint(opts.InHistory))
 	}
 	w.entry(s.policyDN(), policy...)
+	for _, p := range opts.Policies {
+		s.policyEntry(&w, p, opts)
+	}
 	// Service accounts get a policy without lockout, so that a test that
 	// hammers a wrong password never locks the provider out of the directory.
 	w.entry("cn=services,ou=policies,"+s.BaseDN,
@@ -131,6 +134,9 @@ func (s *Slapd) seedLDIF(opts SlapdOptions) string {
 			"objectClass", "inetOrgPerson",
 			"uid", u.UID, "cn", u.CN(), "givenName", u.GivenName, "sn", u.Surname,
 			"mail", u.Mail, "userPassword", ssha(u.Password))
+	}
+	for _, a := range opts.Accounts {
+		s.accountEntry(&w, a)
 	}
 	out := w.b.String()
 	if extra := strings.TrimSpace(opts.ExtraLDIF); extra != "" {

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+)
+
+// stackOptions vary startStack for one test.
+type stackOptions struct {
+	// Slapd seeds the directory (extra accounts in given states, …).
+	Slapd testenv.SlapdOptions
+	// Config edits the configuration before the provider is built.
+	Config func(*config.Config)
+}
+
+// startStackWith is startStack with options.
+func startStackWith(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	s := &stack{
+		Slapd: testenv.StartSlapd(t, opts.Slapd),
+		Redis: testenv.StartRedis(t),
+		SMTP:  testenv.StartSMTP(t),
+		Clock: &clock{t: time.Now()},
+		Logs:  &syncBuffer{},
+	}
+	idpLn, issuer := listen(t, "127.0.0.1")
+	s.Issuer = issuer
+	for i, host := range []string{"127.0.0.2", "localhost"} {
+		ln, base := listen(t, host)
+		st := &site{URL: base, ClientID: fmt.Sprintf("site%d", i+1), Secret: secret(t)}
+		st.RP = demorp.New(demorp.Config{Issuer: issuer, ClientID: st.ClientID, ClientSecret: st.Secret, BaseURL: base})
+		serveOn(t, ln, st.RP)
+		s.Sites = append(s.Sites, st)
+	}
+	s.cfg = testConfig(issuer, s.Sites)
+	s.cfg.Mail.Host, s.cfg.Mail.Port, s.cfg.Mail.TLS = "127.0.0.1", s.SMTP.Port, config.MailPlain
+	if opts.Config != nil {
+		opts.Config(s.cfg)
+	}
+	s.app = s.build(t, s.cfg)
+	serveOn(t, idpLn, s.app.handler)
+	return s
+}
+
+// withThrottle switches the throttle on with its defaults (the built-in
+// test configuration has it off).
+func withThrottle(c *config.Config) { c.Throttle = config.DefaultThrottle() }
+
+// person is an extra directory account for one test.
+func person(uid string) testenv.User {
+	return testenv.User{UID: uid, Password: "Right-Password-" + uid, Mail: uid + "@example.org", GivenName: "Test", Surname: uid}
+}

@@ -1,0 +1,166 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+// HintVerifier checks an id_token_hint and names the client it was
+// issued to.
+type HintVerifier interface {
+	VerifyIDTokenHint(ctx context.Context, hint string) (provider.HintClaims, error)
+	Client(id string) (*provider.Client, bool)
+}
+
+// LogoutConfig builds a Logout.
+type LogoutConfig struct {
+	Provider HintVerifier
+	Sessions *Sessions
+	Forms    Forms
+	Pages    *web.Pages
+	// Path is where the confirmation form posts.
+	Path string
+	Log  *slog.Logger
+}
+
+// Logout ends SSO sessions: from the landing page, after a confirmation,
+// or at a relying party's request (OIDC RP-Initiated Logout, OIDC-12).
+type Logout struct{ cfg LogoutConfig }
+
+// NewLogout returns the logout handlers.
+func NewLogout(cfg LogoutConfig) *Logout { return &Logout{cfg: cfg} }
+
+const logoutPurpose = "logout"
+
+// Landing serves / : who is signed in, with « Se déconnecter ».
+func (l *Logout) Landing() http.Handler {
+	return l.cfg.Pages.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		p := views.Landing{Site: l.cfg.Pages.Site, LogoutURL: l.cfg.Path}
+		if sess, ok := l.cfg.Sessions.Current(r); ok {
+			p.Name, p.Email = sess.Claims.Name, sess.Claims.Email
+			if p.Name == "" {
+				p.Name = sess.Claims.PreferredUsername
+			}
+			p.CSRFToken = l.cfg.Forms.Token(w, r, logoutPurpose)
+		}
+		return web.Render(w, r, http.StatusOK, views.LandingPage(p))
+	})
+}
+
+// Confirm serves the confirmation page (GET) and ends the session (POST).
+func (l *Logout) Confirm() http.Handler {
+	return l.cfg.Pages.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			if _, ok := l.cfg.Sessions.Current(r); !ok {
+				return l.loggedOut(w, r)
+			}
+			return l.confirmPage(w, r)
+		case http.MethodPost:
+			if err := r.ParseForm(); err != nil {
+				return web.Fail(http.StatusBadRequest, views.ErrBadRequest, err)
+			}
+			if !l.cfg.Forms.Valid(r, logoutPurpose, r.PostForm.Get("csrf_token")) {
+				return web.Fail(http.StatusForbidden, views.ErrFormExpired, errors.New("bad csrf token"))
+			}
+			if sess, ok := l.cfg.Sessions.Current(r); ok {
+				if err := l.end(w, r, sess, ""); err != nil {
+					return err
+				}
+			}
+			return l.loggedOut(w, r)
+		default:
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			return web.Fail(http.StatusMethodNotAllowed, views.ErrMethodNotAllowed, nil)
+		}
+	})
+}
+
+// EndSession is the end_session_endpoint. post_logout_redirect_uri is
+// honoured only with a valid id_token_hint of a client that registered it;
+// without a hint, or for another person than the one signed in here, the
+// person confirms first and stays on the provider.
+func (l *Logout) EndSession() http.Handler {
+	return l.cfg.Pages.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
+			w.Header().Set("Allow", "GET, POST")
+			return web.Fail(http.StatusMethodNotAllowed, views.ErrMethodNotAllowed, nil)
+		}
+		if err := r.ParseForm(); err != nil {
+			return web.Fail(http.StatusBadRequest, views.ErrBadLogout, err)
+		}
+		f := r.Form
+		hint, redirect := f.Get("id_token_hint"), f.Get("post_logout_redirect_uri")
+		sess, signedIn := l.cfg.Sessions.Current(r)
+		if hint == "" {
+			if !signedIn {
+				return l.loggedOut(w, r)
+			}
+			return l.confirmPage(w, r)
+		}
+		claims, err := l.cfg.Provider.VerifyIDTokenHint(r.Context(), hint)
+		if err != nil {
+			return web.Fail(http.StatusBadRequest, views.ErrBadLogout, err)
+		}
+		if id := f.Get("client_id"); id != "" && id != claims.ClientID {
+			return web.Fail(http.StatusBadRequest, views.ErrBadLogout, errors.New("client_id does not match the hint"))
+		}
+		client, ok := l.cfg.Provider.Client(claims.ClientID)
+		if !ok {
+			return web.Fail(http.StatusBadRequest, views.ErrBadLogout, errors.New("hint for an unknown client"))
+		}
+		if redirect != "" && !slices.Contains(client.PostLogoutRedirectURIs, redirect) {
+			return web.Fail(http.StatusBadRequest, views.ErrBadLogout, errors.New("unregistered post_logout_redirect_uri"))
+		}
+		if signedIn && sess.Subject != claims.Subject {
+			return l.confirmPage(w, r)
+		}
+		if signedIn {
+			if err := l.end(w, r, sess, claims.ClientID); err != nil {
+				return err
+			}
+		}
+		if redirect == "" {
+			return l.loggedOut(w, r)
+		}
+		u, err := url.Parse(redirect)
+		if err != nil {
+			return web.Fail(http.StatusBadRequest, views.ErrBadLogout, err)
+		}
+		if st := f.Get("state"); st != "" {
+			q := u.Query()
+			q.Set("state", st)
+			u.RawQuery = q.Encode()
+		}
+		http.Redirect(w, r, u.String(), http.StatusFound)
+		return nil
+	})
+}
+
+func (l *Logout) end(w http.ResponseWriter, r *http.Request, sess *store.Session, clientID string) error {
+	if err := l.cfg.Sessions.End(w, r, sess); err != nil {
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	l.cfg.Log.InfoContext(r.Context(), "signed out", "audit", "logout", "sub", sess.Subject, "client_id", clientID,
+		"request_id", web.RequestID(r.Context()))
+	return nil
+}
+
+func (l *Logout) confirmPage(w http.ResponseWriter, r *http.Request) error {
+	return web.Render(w, r, http.StatusOK, views.LogoutConfirmPage(views.LogoutConfirm{
+		Site: l.cfg.Pages.Site, Action: l.cfg.Path, CSRFToken: l.cfg.Forms.Token(w, r, logoutPurpose),
+	}))
+}
+
+func (l *Logout) loggedOut(w http.ResponseWriter, r *http.Request) error {
+	return web.Render(w, r, http.StatusOK, views.LoggedOutPage(views.LoggedOut{Site: l.cfg.Pages.Site}))
+}

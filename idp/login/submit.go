@@ -1,0 +1,216 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+// Throttle holds back password guessing (idp/throttle.Limiter).
+type Throttle interface {
+	CheckNetwork(ctx context.Context, ip netip.Addr) (throttle.Block, error)
+	Attempt(ctx context.Context, account string, ip netip.Addr) (throttle.Decision, error)
+	Succeeded(ctx context.Context, d throttle.Decision) error
+	Cancel(ctx context.Context, d throttle.Decision) error
+}
+
+// submit checks the password. The order matters:
+//
+//  1. the client address is looked at before anything else, so a flood
+//     from one address does not reach the directory;
+//  2. the login is resolved (a search, no bind) to name the account: the
+//     person's subject, or a hash of the typed identifier when nobody has
+//     it, so unknown identifiers are counted and held back exactly like
+//     real ones;
+//  3. the throttle decides — a held-back account is not tried against the
+//     directory, so its own lockout (ppolicy) never strikes first;
+//  4. only then the bind.
+//
+// Every outcome that does not prove the password right — unknown login,
+// wrong password, locked in the directory — gets the one generic message
+// (SEC-30), with the same extra sentence when attempts are held back,
+// whatever the identifier.
+func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
+	ar, err := h.pending(r)
+	if err != nil {
+		return err
+	}
+	if err := r.ParseForm(); err != nil {
+		return web.Fail(http.StatusBadRequest, views.ErrBadRequest, err)
+	}
+	if !h.cfg.Forms.Valid(r, "login:"+ar.ID, r.PostForm.Get("csrf_token")) {
+		return web.Fail(http.StatusForbidden, views.ErrFormExpired, errors.New("bad csrf token"))
+	}
+	login, password := r.PostForm.Get("login"), r.PostForm.Get("password")
+	plausible := utf8.ValidString(login) && len(login) <= maxLogin
+	page := views.LoginPage{Login: login}
+	if !plausible {
+		page.Login = "" // not worth echoing back
+	}
+	if login == "" || password == "" {
+		page.MissingLogin, page.MissingPassword = login == "", password == ""
+		return h.render(w, r, ar, http.StatusOK, page)
+	}
+	ctx := r.Context()
+	ev := audit.Event{
+		ClientID: ar.ClientID, IP: web.ClientIP(r, h.cfg.TrustedProxies),
+		Identifier: h.cfg.Identifiers.Hash(login), RequestID: web.RequestID(ctx),
+	}
+	if !plausible {
+		// No identifier looks like that: refused without asking anyone.
+		h.audit(ctx, ev, audit.SignInFailure, "invalid_identifier")
+		page.Failed = true
+		return h.render(w, r, ar, http.StatusOK, page)
+	}
+
+	if h.cfg.Throttle != nil {
+		b, err := h.cfg.Throttle.CheckNetwork(ctx, ev.IP)
+		if err != nil {
+			return h.unavailable(w, r, ar, page, err)
+		}
+		if b.Kind != throttle.None {
+			return h.held(w, r, ar, page, ev, throttle.Decision{Block: b})
+		}
+	}
+	cand, err := h.cfg.Directory.Find(ctx, login)
+	if err != nil {
+		return h.unavailable(w, r, ar, page, err)
+	}
+	account := "id:" + ev.Identifier
+	if cand.Found() {
+		account, ev.Subject = "sub:"+cand.User.Subject, cand.User.Subject
+	}
+	dec := throttle.Decision{Allowed: true}
+	if h.cfg.Throttle != nil {
+		if dec, err = h.cfg.Throttle.Attempt(ctx, account, ev.IP); err != nil {
+			return h.unavailable(w, r, ar, page, err)
+		}
+		if !dec.Allowed {
+			return h.held(w, r, ar, page, ev, dec)
+		}
+	}
+
+	res, err := h.cfg.Directory.Verify(ctx, cand, password)
+	if err != nil {
+		if h.cfg.Throttle != nil {
+			if cerr := h.cfg.Throttle.Cancel(context.WithoutCancel(ctx), dec); cerr != nil {
+				h.cfg.Log.WarnContext(ctx, "could not take back a throttled attempt", "err", cerr, "request_id", ev.RequestID)
+			}
+		}
+		return h.unavailable(w, r, ar, page, err)
+	}
+	if res.PasswordRight() && h.cfg.Throttle != nil {
+		// The person knows the password, whatever the directory thinks of
+		// it: the failures in a row end here.
+		if err := h.cfg.Throttle.Succeeded(context.WithoutCancel(ctx), dec); err != nil {
+			h.cfg.Log.WarnContext(ctx, "could not reset the sign-in failures", "err", err, "request_id", ev.RequestID)
+		}
+	}
+	switch {
+	case res.OK:
+		return h.signedIn(w, r, ar, ev, res)
+	case res.State == ldapauth.StateExpired:
+		h.audit(ctx, ev, audit.SignInFailure, "password_expired")
+		page.PasswordExpired = true
+	case res.State == ldapauth.StateMustChange:
+		h.audit(ctx, ev, audit.SignInFailure, "password_must_change")
+		page.MustChange = true
+	default:
+		h.audit(ctx, ev, audit.SignInFailure, "invalid_credentials")
+		if dec.Block.Kind == throttle.Lock {
+			h.audit(ctx, ev, audit.SignInLockout, "lock_started")
+		}
+		page.Failed, page.Hold = true, h.hold(dec.Block)
+	}
+	return h.render(w, r, ar, http.StatusOK, page)
+}
+
+// signedIn opens the session and hands the sign-in back to the provider;
+// after a grace login it first says how many are left.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result) error {
+	sess, err := h.cfg.Sessions.Start(w, r, res.User)
+	if err != nil {
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	ev.Subject = res.User.Subject
+	if res.State != ldapauth.StateGrace {
+		h.audit(r.Context(), ev, audit.SignInSuccess, "")
+		return h.finish(w, r, ar, sess)
+	}
+	h.audit(r.Context(), ev, audit.SignInSuccess, "password_expired_grace")
+	if err := h.complete(r, ar, sess); err != nil {
+		return err
+	}
+	p := views.PasswordGrace{
+		Site: h.cfg.Pages.Site, GraceLogins: res.GraceLogins,
+		ContinueURL:     h.cfg.Provider.CallbackURL(r.Context(), ar.ID),
+		LostPasswordURL: h.lostPasswordURL(ar),
+	}
+	if c, ok := h.cfg.Provider.Client(ar.ClientID); ok {
+		p.ClientName = c.Name
+	}
+	return web.Render(w, r, http.StatusOK, views.PasswordGracePage(p))
+}
+
+// held answers an attempt the throttle refused; nothing was checked.
+func (h *Handler) held(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, page views.LoginPage, ev audit.Event, d throttle.Decision) error {
+	status := http.StatusOK // as for a wrong password: the same page for every identifier
+	switch d.Block.Kind {
+	case throttle.Network:
+		// Nothing about the identifier here: the whole address waits.
+		h.audit(r.Context(), ev, audit.SignInDelayed, "network_limit")
+		wait := max(d.Block.Until.Sub(h.cfg.Now()), time.Second)
+		page.NetworkHold = views.Hold{Kind: views.HoldLock, Wait: wait}
+		w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		status = http.StatusTooManyRequests
+	case throttle.Lock:
+		h.audit(r.Context(), ev, audit.SignInLockout, "attempt_while_locked")
+		page.Failed, page.Hold = true, h.hold(d.Block)
+	default:
+		h.audit(r.Context(), ev, audit.SignInDelayed, "attempt_while_delayed")
+		page.Failed, page.Hold = true, h.hold(d.Block)
+	}
+	return h.render(w, r, ar, status, page)
+}
+
+// hold turns a throttle block into what the page says.
+func (h *Handler) hold(b throttle.Block) views.Hold {
+	wait := b.Until.Sub(h.cfg.Now())
+	switch {
+	case b.Kind == throttle.None || wait <= 0:
+		return views.Hold{}
+	case b.Kind == throttle.Delay:
+		return views.Hold{Kind: views.HoldDelay, Wait: wait}
+	default:
+		return views.Hold{Kind: views.HoldLock, Wait: wait}
+	}
+}
+
+// lostPasswordURL keeps the pending sign-in, so the person can finish
+// signing in to the site once a new password is set.
+func (h *Handler) lostPasswordURL(ar *store.AuthRequest) string {
+	return h.cfg.LostPasswordPath + "?" + url.Values{"authRequestID": {ar.ID}}.Encode()
+}
+
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, page views.LoginPage, err error) error {
+	h.cfg.Log.WarnContext(r.Context(), "sign-in could not be checked", "request_id", web.RequestID(r.Context()), "err", err)
+	page.Unavailable = true
+	return h.render(w, r, ar, http.StatusServiceUnavailable, page)
+}
+
+func (h *Handler) audit(ctx context.Context, ev audit.Event, name audit.Name, reason string) {
+	ev.Name, ev.Reason = name, reason
+	audit.Log(ctx, h.cfg.Log, ev)
+}

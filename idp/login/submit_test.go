@@ -1,0 +1,188 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+)
+
+// calls records what the fakes were asked, in order.
+type calls []string
+
+func (c *calls) add(s string) { *c = append(*c, s) }
+
+type fakeDirectory struct {
+	c         *calls
+	findErr   error
+	found     bool
+	verify    ldapauth.Result
+	verifyErr error
+}
+
+func (d *fakeDirectory) Find(_ context.Context, login string) (ldapauth.Candidate, error) {
+	d.c.add("find")
+	if d.findErr != nil || !d.found {
+		return ldapauth.Candidate{}, d.findErr
+	}
+	return ldapauth.Candidate{User: ldapauth.User{DN: "uid=" + login, Subject: "uuid-" + login}}, nil
+}
+
+func (d *fakeDirectory) Verify(context.Context, ldapauth.Candidate, string) (ldapauth.Result, error) {
+	d.c.add("verify")
+	return d.verify, d.verifyErr
+}
+
+type fakeThrottle struct {
+	c          *calls
+	networkErr error
+	attempt    throttle.Decision
+	attemptErr error
+	account    string
+}
+
+func (f *fakeThrottle) CheckNetwork(context.Context, netip.Addr) (throttle.Block, error) {
+	f.c.add("network")
+	return throttle.Block{}, f.networkErr
+}
+
+func (f *fakeThrottle) Attempt(_ context.Context, account string, _ netip.Addr) (throttle.Decision, error) {
+	f.c.add("attempt")
+	f.account = account
+	return f.attempt, f.attemptErr
+}
+
+func (f *fakeThrottle) Succeeded(context.Context, throttle.Decision) error {
+	f.c.add("succeeded")
+	return nil
+}
+
+func (f *fakeThrottle) Cancel(context.Context, throttle.Decision) error {
+	f.c.add("cancel")
+	return nil
+}
+
+type fakeProvider struct{}
+
+func (fakeProvider) AuthRequest(_ context.Context, id string) (*store.AuthRequest, error) {
+	return &store.AuthRequest{ID: id, ClientID: "rp"}, nil
+}
+func (fakeProvider) Client(string) (*provider.Client, bool)                    { return nil, false }
+func (fakeProvider) Complete(context.Context, string, provider.Identity) error { return nil }
+func (fakeProvider) CallbackURL(context.Context, string) string                { return "/callback" }
+func (fakeProvider) FailAuthRequest(http.ResponseWriter, *http.Request, *store.AuthRequest, *oidc.Error) {
+}
+
+type anyForm struct{}
+
+func (anyForm) Token(http.ResponseWriter, *http.Request, string) string { return "t" }
+func (anyForm) Valid(*http.Request, string, string) bool                { return true }
+
+// TestSubmitOrder: what is asked, in which order, for each outcome — the
+// throttle before the bind, nothing after an outage, a failure taken back
+// when the directory could not check the password.
+func TestSubmitOrder(t *testing.T) {
+	t.Parallel()
+	down := errors.New("down")
+	allowed := throttle.Decision{Allowed: true}
+	locked := throttle.Decision{Block: throttle.Block{Kind: throttle.Lock, Until: time.Unix(1000+900, 0)}}
+	tests := []struct {
+		name       string
+		dir        fakeDirectory
+		thr        fakeThrottle
+		wantCalls  string
+		wantStatus int
+		wantIn     string
+	}{
+		{"throttle down", fakeDirectory{}, fakeThrottle{networkErr: down}, "network", 503, "momentanément indisponible"},
+		{"directory down at search", fakeDirectory{findErr: down}, fakeThrottle{}, "network find", 503, "momentanément indisponible"},
+		{"throttle down at attempt", fakeDirectory{found: true}, fakeThrottle{attemptErr: down}, "network find attempt", 503, "momentanément indisponible"},
+		{"locked: no bind", fakeDirectory{found: true}, fakeThrottle{attempt: locked}, "network find attempt", 200, "suspendue pendant 15"},
+		{"directory down at bind", fakeDirectory{found: true, verifyErr: down}, fakeThrottle{attempt: allowed}, "network find attempt verify cancel", 503, "momentanément indisponible"},
+		{"wrong password", fakeDirectory{found: true}, fakeThrottle{attempt: allowed}, "network find attempt verify", 200, "Identifiant ou mot de passe incorrect."},
+		{"expired: the password was right", fakeDirectory{found: true, verify: ldapauth.Result{State: ldapauth.StateExpired}}, fakeThrottle{attempt: allowed}, "network find attempt verify succeeded", 200, "Votre mot de passe a expiré."},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var c calls
+			tc.dir.c, tc.thr.c = &c, &c
+			resp := submit(t, &tc.dir, &tc.thr, "jdupont")
+			if got := strings.Join(c, " "); got != tc.wantCalls {
+				t.Errorf("calls %q, want %q", got, tc.wantCalls)
+			}
+			if resp.status != tc.wantStatus || !strings.Contains(resp.body, tc.wantIn) {
+				t.Errorf("%d, want %d with %q:\n%s", resp.status, tc.wantStatus, tc.wantIn, resp.body)
+			}
+		})
+	}
+}
+
+// TestSubmitAccountKey: the throttle counts the person when the directory
+// knows the login, else a hash of the identifier, never the text.
+func TestSubmitAccountKey(t *testing.T) {
+	t.Parallel()
+	for _, found := range []bool{true, false} {
+		var c calls
+		thr := &fakeThrottle{c: &c, attempt: throttle.Decision{Allowed: true}}
+		submit(t, &fakeDirectory{c: &c, found: found}, thr, "JDupont")
+		want := "sub:uuid-JDupont"
+		if !found {
+			want = "id:" + audit.NewIdentifiers([]byte("k")).Hash("jdupont")
+		}
+		if thr.account != want {
+			t.Errorf("found=%v: account %q, want %q", found, thr.account, want)
+		}
+	}
+}
+
+// TestSubmitWithoutThrottle: a nil Throttle is allowed (timing tests).
+func TestSubmitWithoutThrottle(t *testing.T) {
+	t.Parallel()
+	var c calls
+	resp := submit(t, &fakeDirectory{c: &c, found: true}, nil, "jdupont")
+	if strings.Join(c, " ") != "find verify" || resp.status != 200 {
+		t.Errorf("calls %v, status %d", c, resp.status)
+	}
+}
+
+type answer struct {
+	status int
+	body   string
+}
+
+func submit(t *testing.T, dir Directory, thr *fakeThrottle, login string) answer {
+	t.Helper()
+	cfg := Config{
+		Provider: fakeProvider{}, Directory: dir, Forms: anyForm{},
+		Pages:       &web.Pages{Log: slog.New(slog.DiscardHandler)},
+		Identifiers: audit.NewIdentifiers([]byte("k")),
+		Now:         func() time.Time { return time.Unix(1000, 0) },
+		Log:         slog.New(slog.DiscardHandler), LostPasswordPath: "/mot-de-passe-perdu",
+	}
+	if thr != nil {
+		cfg.Throttle = thr
+	}
+	form := url.Values{"csrf_token": {"t"}, "login": {login}, "password": {"Some-Password-1"}}
+	r := httptest.NewRequest(http.MethodPost, "/login?authRequestID=ar1", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	w := httptest.NewRecorder()
+	New(cfg).ServeHTTP(w, r)
+	body, _ := io.ReadAll(w.Result().Body)
+	return answer{w.Code, string(body)}
+}

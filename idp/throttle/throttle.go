@@ -1,0 +1,274 @@
+package throttle
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Policy holds the numbers. Zero fields get the documented defaults.
+type Policy struct {
+	// DelayAfter consecutive failures of one account start the delays;
+	// default 5.
+	DelayAfter int
+	// Delay is the wait after the DelayAfter-th failure, doubled at each
+	// further failure up to MaxDelay; defaults 1s and 1m.
+	Delay, MaxDelay time.Duration
+	// LockAfter consecutive failures lock the account for LockDuration;
+	// defaults 10 and 15m.
+	LockAfter    int
+	LockDuration time.Duration
+	// ForgetAfter without a failure forgets an account's failures; default
+	// 24h.
+	ForgetAfter time.Duration
+	// IPFailures failures from one client address within IPWindow block it
+	// until the window ends; defaults 100 and 15m.
+	IPFailures int
+	IPWindow   time.Duration
+}
+
+// DefaultPolicy is the policy of SEC-31.
+func DefaultPolicy() Policy {
+	return Policy{
+		DelayAfter: 5, Delay: time.Second, MaxDelay: time.Minute,
+		LockAfter: 10, LockDuration: 15 * time.Minute, ForgetAfter: 24 * time.Hour,
+		IPFailures: 100, IPWindow: 15 * time.Minute,
+	}
+}
+
+func (p Policy) withDefaults() Policy {
+	d := DefaultPolicy()
+	pick := func(v *int, def int) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pickD := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	pick(&p.DelayAfter, d.DelayAfter)
+	pickD(&p.Delay, d.Delay)
+	pickD(&p.MaxDelay, d.MaxDelay)
+	pick(&p.LockAfter, d.LockAfter)
+	pickD(&p.LockDuration, d.LockDuration)
+	pickD(&p.ForgetAfter, d.ForgetAfter)
+	pick(&p.IPFailures, d.IPFailures)
+	pickD(&p.IPWindow, d.IPWindow)
+	return p
+}
+
+// Options configures a Limiter. Zero values get the documented defaults.
+type Options struct {
+	// Client is required: a single node, Sentinel or Cluster client.
+	Client redis.UniversalClient
+	// Prefix starts every key; default "idp:throttle:".
+	Prefix string
+	// Now is the clock of every decision; default time.Now.
+	Now func() time.Time
+	// Slack is added to the Redis TTLs, which only clean up; default 1m.
+	Slack  time.Duration
+	Policy Policy
+}
+
+// Limiter counts failures. It is safe for concurrent use.
+type Limiter struct {
+	c      redis.UniversalClient
+	prefix string
+	now    func() time.Time
+	slack  time.Duration
+	p      Policy
+}
+
+// New applies defaults and returns a Limiter. It does not contact Redis.
+func New(opts Options) *Limiter {
+	if opts.Prefix == "" {
+		opts.Prefix = "idp:throttle:"
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Slack <= 0 {
+		opts.Slack = time.Minute
+	}
+	return &Limiter{c: opts.Client, prefix: opts.Prefix, now: opts.Now, slack: opts.Slack, p: opts.Policy.withDefaults()}
+}
+
+// Policy returns the effective policy (defaults applied).
+func (l *Limiter) Policy() Policy { return l.p }
+
+// Kind says what holds attempts back.
+type Kind int
+
+const (
+	// None: nothing; attempts go ahead.
+	None Kind = iota
+	// Delay: the account must wait a little before the next attempt.
+	Delay
+	// Lock: the account is locked (LockAfter consecutive failures).
+	Lock
+	// Network: too many failures from the client's address.
+	Network
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Delay:
+		return "delay"
+	case Lock:
+		return "lock"
+	case Network:
+		return "network"
+	default:
+		return "none"
+	}
+}
+
+// Block is a hold on attempts until a time.
+type Block struct {
+	Kind  Kind
+	Until time.Time // zero with None
+}
+
+// Decision answers Attempt.
+type Decision struct {
+	// Allowed: check the password now. The attempt is already counted as a
+	// failure; call Succeeded or Cancel when it was not one.
+	Allowed bool
+	// Block: when refused, the hold in force; when allowed, the hold that
+	// this attempt brings if it fails (None for the first failures).
+	Block Block
+	// Failures of the account in a row, this attempt included when allowed.
+	Failures int
+
+	account string // Redis key; "" when not counted
+	ip      string // Redis key; "" when not counted
+	ipStart int64  // the address window this attempt was counted in
+}
+
+// Attempt decides whether a password check for account from ip may go
+// ahead, and if so counts it as a failure in advance.
+func (l *Limiter) Attempt(ctx context.Context, account string, ip netip.Addr) (Decision, error) {
+	now := l.now()
+	ipKey := l.ipKey(ip)
+	ipRes, err := attemptIP.Run(ctx, l.c, []string{ipKey},
+		now.UnixMilli(), l.p.IPFailures, l.p.IPWindow.Milliseconds(), l.slack.Milliseconds()).Int64Slice()
+	if err != nil {
+		return Decision{}, fmt.Errorf("throttle: count address: %w", err)
+	}
+	if ipRes[0] == 0 {
+		return Decision{Block: Block{Kind: Network, Until: time.UnixMilli(ipRes[2])}}, nil
+	}
+	d := Decision{ip: ipKey, ipStart: ipRes[2]}
+
+	acctKey := l.accountKey(account)
+	res, err := attemptAccount.Run(ctx, l.c, []string{acctKey},
+		now.UnixMilli(), l.p.DelayAfter, l.p.Delay.Milliseconds(), l.p.MaxDelay.Milliseconds(),
+		l.p.LockAfter, l.p.LockDuration.Milliseconds(), l.p.ForgetAfter.Milliseconds(), l.slack.Milliseconds()).Int64Slice()
+	if err != nil {
+		l.refundIP(ctx, d)
+		return Decision{}, fmt.Errorf("throttle: count account: %w", err)
+	}
+	d.Failures = int(res[1])
+	d.Block = l.block(d.Failures, res[2])
+	if res[0] == 0 {
+		// Refused without a check: it is not a failure of this address.
+		l.refundIP(ctx, d)
+		return Decision{Block: d.Block, Failures: d.Failures}, nil
+	}
+	d.Allowed, d.account = true, acctKey
+	return d, nil
+}
+
+// block names the hold of an account with failures in a row until ms.
+func (l *Limiter) block(failures int, untilMS int64) Block {
+	switch {
+	case untilMS == 0:
+		return Block{}
+	case failures >= l.p.LockAfter:
+		return Block{Kind: Lock, Until: time.UnixMilli(untilMS)}
+	default:
+		return Block{Kind: Delay, Until: time.UnixMilli(untilMS)}
+	}
+}
+
+// Succeeded records that the allowed attempt d proved the password right:
+// the account's failures are forgotten and the address's advance failure
+// is taken back.
+func (l *Limiter) Succeeded(ctx context.Context, d Decision) error {
+	if !d.Allowed {
+		return nil
+	}
+	l.refundIP(ctx, d)
+	if err := l.c.Del(ctx, d.account).Err(); err != nil {
+		return fmt.Errorf("throttle: reset account: %w", err)
+	}
+	return nil
+}
+
+// Cancel takes back the allowed attempt d, whose password could not be
+// checked (directory unavailable): it was no failure.
+func (l *Limiter) Cancel(ctx context.Context, d Decision) error {
+	if !d.Allowed {
+		return nil
+	}
+	l.refundIP(ctx, d)
+	if err := refundAccount.Run(ctx, l.c, []string{d.account}, d.Failures).Err(); err != nil {
+		return fmt.Errorf("throttle: cancel account failure: %w", err)
+	}
+	return nil
+}
+
+// refundIP takes back an advance failure of the address, best effort: an
+// error only leaves one failure too many in a window of a hundred.
+func (l *Limiter) refundIP(ctx context.Context, d Decision) {
+	if d.ip != "" {
+		_ = refundIP.Run(ctx, l.c, []string{d.ip}, d.ipStart).Err()
+	}
+}
+
+// CheckNetwork reports whether ip is blocked, without counting anything:
+// a cheap look before the directory is asked.
+func (l *Limiter) CheckNetwork(ctx context.Context, ip netip.Addr) (Block, error) {
+	vals, err := l.c.HMGet(ctx, l.ipKey(ip), "start", "n").Result()
+	if err != nil {
+		return Block{}, fmt.Errorf("throttle: read address: %w", err)
+	}
+	start, n := int64Of(vals[0]), int64Of(vals[1])
+	end := start + l.p.IPWindow.Milliseconds()
+	if start > 0 && l.now().UnixMilli() < end && n >= int64(l.p.IPFailures) {
+		return Block{Kind: Network, Until: time.UnixMilli(end)}, nil
+	}
+	return Block{}, nil
+}
+
+func int64Of(v any) int64 {
+	s, _ := v.(string)
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+func (l *Limiter) accountKey(account string) string {
+	return l.prefix + "a:" + base64.RawURLEncoding.EncodeToString([]byte(account))
+}
+
+// ipKey counts IPv6 clients per /64: one household or phone usually has a
+// whole /64, and could otherwise rotate through it.
+func (l *Limiter) ipKey(ip netip.Addr) string {
+	ip = ip.Unmap()
+	switch {
+	case !ip.IsValid():
+		return l.prefix + "ip:unknown"
+	case ip.Is6():
+		p, _ := ip.WithZone("").Prefix(64)
+		return l.prefix + "ip:" + p.String()
+	default:
+		return l.prefix + "ip:" + ip.String()
+	}
+}
