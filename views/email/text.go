@@ -1,0 +1,27 @@
+package email
+
+import "strings"
+
+// ResetCodeText is the plain-text part of the ResetCode mail: the same
+// sentences as ResetCodeHTML, the link written out after « cliquer ici »
+// and the code alone on its line.
+func ResetCodeText(p ResetCode) string {
+	var b strings.Builder
+	para := func(lines ...string) {
+		for _, l := range lines {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		b.WriteByte('\n')
+	}
+	para("Ce message a été généré automatiquement - merci de ne pas y répondre.")
+	para("Votre demande de réinitialisation de mot de passe a bien été prise en compte.")
+	para("Pour réinitialiser votre mot de passe, merci de cliquer ici\u00a0:", p.Link)
+	para("Si pour une raison quelconque ce lien ne fonctionne pas, vous pouvez copier et coller le code suivant dans le formulaire de réinitialisation de mot de passe\u00a0:")
+	para(p.Code)
+	para("Ce code et ce lien sont valables " + validity(p.Validity) + ".")
+	para("Si vous n’êtes pas l’initiateur de cette réinitialisation, merci de ne pas prendre en compte ce message.")
+	para("Bonne continuation,", "L’équipe technique de la Région Nouvelle-Aquitaine")
+	b.WriteString("Conformément à la loi Informatique et Libertés du 06/01/1978, vous disposez d’un droit d’accès, de rectification et de suppression pour toutes les informations vous concernant. Vous pouvez exercer ce droit en écrivant par courrier au Conseil régional de Nouvelle-Aquitaine - 14 rue François de Sourdais - 33077 Bordeaux\n")
+	return b.String()
+}
