@@ -1,27 +1,256 @@
-// Package reset will serve the « Mot de passe perdu » journey. Until it
-// ships, the link on the login screen leads to a page that says so and
-// offers the way back to the pending sign-in.
 package reset
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
 
-// ComingSoon answers the « Mot de passe perdu » link.
-func ComingSoon(pages *web.Pages, loginPath string) http.Handler {
-	return pages.Handle(func(w http.ResponseWriter, r *http.Request) error {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			return web.Fail(http.StatusMethodNotAllowed, views.ErrMethodNotAllowed, nil)
+// Store is what the journey keeps in Redis.
+type Store interface {
+	SaveResetFlow(ctx context.Context, f *store.ResetFlow) error
+	ResetFlow(ctx context.Context, id string) (*store.ResetFlow, error)
+	UpdateResetFlow(ctx context.Context, id string, fn func(*store.ResetFlow) error) error
+	SaveResetLink(ctx context.Context, hash, flowID string, expiresAt time.Time) error
+	ResetLink(ctx context.Context, hash string) (string, error)
+	ConsumeResetLink(ctx context.Context, hash string) (string, error)
+	DeleteResetLink(ctx context.Context, hash string) error
+	Count(ctx context.Context, name string, window time.Duration) (int64, time.Time, error)
+	Peek(ctx context.Context, name string, window time.Duration) (int64, time.Time, error)
+	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
+	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
+}
+
+// Accounts finds the account an address belongs to (read-only).
+type Accounts interface {
+	FindByMail(ctx context.Context, mail string) (u ldapauth.User, found bool, err error)
+}
+
+// Mail is one message to queue for sending.
+type Mail struct{ To, Subject, Text, HTML string }
+
+// Outbox queues mail; the sending happens elsewhere.
+type Outbox interface {
+	Enqueue(ctx context.Context, m Mail) error
+}
+
+// Composer renders the code mail.
+type Composer func(ctx context.Context, code, link string, validity time.Duration) (subject, text, html string, err error)
+
+// Forms issues and checks anti-forgery tokens.
+type Forms interface {
+	Token(w http.ResponseWriter, r *http.Request, purpose string) string
+	Valid(r *http.Request, purpose, token string) bool
+}
+
+// Profile is a choice of the first step; URL is where élus and agents go
+// (from configuration, never from the request, SEC-07). The usager profile
+// has no URL: it continues here.
+type Profile struct {
+	Value, Label, Hint, URL string
+}
+
+// Limits are the journey's numbers (REQUIREMENTS SEC-03, SEC-13, SEC-15).
+type Limits struct {
+	FlowLifetime time.Duration // 15 min
+	CodeLifetime time.Duration // 10 min
+	CodeTries    int           // 5 a code
+	// AccountFailures wrong codes in AccountWindow suspend the account's
+	// resets for the rest of the window.
+	AccountFailures int           // 10
+	AccountWindow   time.Duration // 24 h
+	// Mails to one address: ShortMails per ShortWindow and DayMails a day.
+	ShortMails  int           // 3
+	ShortWindow time.Duration // 15 min
+	DayMails    int           // 10
+	// Requests from one address IP per hour.
+	IPRequests int // 30
+}
+
+// DefaultLimits are the numbers of REQUIREMENTS.md.
+var DefaultLimits = Limits{
+	FlowLifetime: 15 * time.Minute, CodeLifetime: 10 * time.Minute, CodeTries: 5,
+	AccountFailures: 10, AccountWindow: 24 * time.Hour,
+	ShortMails: 3, ShortWindow: 15 * time.Minute, DayMails: 10, IPRequests: 30,
+}
+
+// Config builds a Handler.
+type Config struct {
+	Store    Store
+	Accounts Accounts
+	Outbox   Outbox
+	Compose  Composer
+	Forms    Forms
+	Pages    *web.Pages
+	Profiles []Profile
+	Limits   Limits
+	// Key keys the HMACs of codes and link tokens (never in Redis).
+	Key []byte
+	// PublicURL starts every link put in a mail (MAIL-01).
+	PublicURL string
+	// Path is where the journey lives; LoginPath the login screen.
+	Path, LoginPath string
+	// HomeURL is where « Continuer » goes when the pending sign-in is gone.
+	HomeURL  func(clientID string) string
+	Secure   bool
+	ClientIP func(*http.Request) string
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Handler serves the journey.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+	// background work (lookup + mail) still running, for a clean stop.
+	wg  sync.WaitGroup
+	sem chan struct{}
+}
+
+// New returns the journey's handler, to be mounted at cfg.Path and
+// cfg.Path + "/".
+func New(cfg Config) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ClientIP == nil {
+		cfg.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
+	}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), sem: make(chan struct{}, 64)}
+	p := cfg.Path
+	h.mux.Handle("GET "+p, h.page(h.showProfile))
+	h.mux.Handle("POST "+p, h.page(h.chooseProfile))
+	h.mux.Handle("GET "+p+"/adresse", h.page(h.showEmail))
+	h.mux.Handle("POST "+p+"/adresse", h.page(h.submitEmail))
+	h.mux.Handle("GET "+p+"/code", h.page(h.showCode))
+	h.mux.Handle("POST "+p+"/code", h.page(h.submitCode))
+	h.mux.Handle("POST "+p+"/renvoyer", h.page(h.resend))
+	h.mux.Handle("GET "+p+"/lien", h.page(h.showLink))
+	h.mux.Handle("POST "+p+"/lien", h.page(h.useLink))
+	h.mux.Handle("GET "+p+"/nouveau", h.page(h.showVerified))
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Reset pages must not leak their URLs (a link token) to other sites.
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	if _, pattern := h.mux.Handler(r); pattern == "" {
+		if h.knownPath(r.URL.Path) {
+			w.Header().Set("Allow", "GET, HEAD, POST")
+			h.cfg.Pages.ErrorPage(w, r, http.StatusMethodNotAllowed, views.ErrMethodNotAllowed)
+			return
 		}
-		p := views.LostPasswordSoon{Site: pages.Site}
-		if id := r.URL.Query().Get("authRequestID"); id != "" {
-			p.BackURL = loginPath + "?" + url.Values{"authRequestID": {id}}.Encode()
-		}
-		return web.Render(w, r, http.StatusOK, views.LostPasswordComingSoon(p))
+		h.cfg.Pages.ErrorPage(w, r, http.StatusNotFound, views.ErrNotFound)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+func (h *Handler) knownPath(p string) bool {
+	switch strings.TrimPrefix(p, h.cfg.Path) {
+	case "", "/adresse", "/code", "/renvoyer", "/lien", "/nouveau":
+		return true
+	}
+	return false
+}
+
+// Wait blocks until background deliveries are done (graceful stop, tests).
+func (h *Handler) Wait() { h.wg.Wait() }
+
+func (h *Handler) page(fn func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return h.cfg.Pages.Handle(fn)
+}
+
+// --- the flow cookie: binds a flow to the browser that started it (SEC-12)
+
+func (h *Handler) cookieName() string {
+	if h.cfg.Secure {
+		return "__Host-idp_reset"
+	}
+	return "idp_reset"
+}
+
+func (h *Handler) setFlowCookie(w http.ResponseWriter, id string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: h.cookieName(), Value: id, Path: "/", MaxAge: int(h.cfg.Limits.FlowLifetime / time.Second),
+		HttpOnly: true, Secure: h.cfg.Secure, SameSite: http.SameSiteStrictMode,
 	})
+}
+
+var errNoFlow = errors.New("no reset flow")
+
+// flow loads this browser's flow; errNoFlow when it has none or it expired.
+func (h *Handler) flow(r *http.Request) (*store.ResetFlow, error) {
+	c, err := r.Cookie(h.cookieName())
+	if err != nil || c.Value == "" {
+		return nil, errNoFlow
+	}
+	f, err := h.cfg.Store.ResetFlow(r.Context(), c.Value)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoFlow
+	}
+	if err != nil {
+		return nil, web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	return f, nil
+}
+
+// restart sends the person back to the first step, saying why.
+func (h *Handler) restart(w http.ResponseWriter, r *http.Request) error {
+	http.Redirect(w, r, h.cfg.Path+"?expire=1", http.StatusSeeOther)
+	return nil
+}
+
+// mac keys a code or token to this deployment; kind separates uses.
+func (h *Handler) mac(kind, v string) string {
+	m := hmac.New(sha256.New, h.cfg.Key)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(v))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (h *Handler) checkForm(r *http.Request, purpose string) error {
+	if err := r.ParseForm(); err != nil {
+		return web.Fail(http.StatusBadRequest, views.ErrBadRequest, err)
+	}
+	if !h.cfg.Forms.Valid(r, purpose, r.PostForm.Get("csrf_token")) {
+		return web.Fail(http.StatusForbidden, views.ErrFormExpired, errors.New("bad csrf token"))
+	}
+	return nil
+}
+
+// continueURL is where « Continuer » leads after the journey: the login
+// screen of the pending sign-in when it is still there and this browser
+// started the flow, else the site's home page or the provider's own page.
+func (h *Handler) continueURL(ctx context.Context, f *store.ResetFlow) string {
+	if f.AuthRequestID == "" {
+		return "/"
+	}
+	ar, err := h.cfg.Store.AuthRequest(ctx, f.AuthRequestID)
+	if err != nil {
+		return "/"
+	}
+	if f.OtherBrowser {
+		if h.cfg.HomeURL != nil {
+			if u := h.cfg.HomeURL(ar.ClientID); u != "" {
+				return u
+			}
+		}
+		return "/"
+	}
+	return h.cfg.LoginPath + "?" + url.Values{"authRequestID": {f.AuthRequestID}}.Encode()
 }

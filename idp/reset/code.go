@@ -1,0 +1,199 @@
+package reset
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+// codeAlphabet has no 0/O or 1/I: 32 symbols, so a code of 6 carries 30
+// bits (SEC-10), and a byte masked to 5 bits picks one uniformly.
+const codeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+const codeLength = 6
+
+func newCode() string {
+	b := make([]byte, codeLength)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = codeAlphabet[b[i]&31]
+	}
+	return string(b)
+}
+
+// normalizeCode accepts what people type or paste: « t3a8 xq », « T3A8-XQ »
+// (A11Y-06).
+func normalizeCode(s string) string {
+	s = strings.ToUpper(s)
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '-', '.', '\t', '\u00a0', '\u202f':
+			return -1
+		}
+		return r
+	}, s)
+}
+
+func newLinkToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// deliver runs after the response: the directory lookup, a new code and
+// link bound to the flow, and the mail to the address the directory holds
+// (SEC-05). An unknown address ends here, silently.
+func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
+	u, found, err := h.cfg.Accounts.FindByMail(ctx, typed)
+	if err != nil {
+		h.cfg.Log.ErrorContext(ctx, "reset: directory lookup failed", "err", err)
+		return
+	}
+	if !found || u.Email == "" {
+		h.cfg.Log.InfoContext(ctx, "reset: no account for the address", "audit", "reset.requested", "found", false)
+		return
+	}
+	code, token := newCode(), newLinkToken()
+	now := h.cfg.Now()
+	exp := now.Add(h.cfg.Limits.CodeLifetime)
+	var oldLink string
+	err = h.cfg.Store.UpdateResetFlow(ctx, flowID, func(f *store.ResetFlow) error {
+		oldLink = f.LinkHash
+		f.Subject = u.Subject
+		f.CodeHash = h.mac("code:"+f.ID, code)
+		f.LinkHash = h.mac("link", token)
+		f.CodeExpiresAt = exp
+		f.CodeTries = 0
+		f.CodesSent++
+		return nil
+	})
+	if err != nil {
+		h.cfg.Log.WarnContext(ctx, "reset: flow gone before the code was made", "err", err)
+		return
+	}
+	// A new request invalidates the previous code and link (SEC-14).
+	if oldLink != "" {
+		_ = h.cfg.Store.DeleteResetLink(ctx, oldLink)
+	}
+	if err := h.cfg.Store.SaveResetLink(ctx, h.mac("link", token), flowID, exp); err != nil {
+		h.cfg.Log.ErrorContext(ctx, "reset: cannot save the link", "err", err)
+		return
+	}
+	link := strings.TrimSuffix(h.cfg.PublicURL, "/") + h.cfg.Path + "/lien?t=" + token
+	subject, text, html, err := h.cfg.Compose(ctx, code, link, h.cfg.Limits.CodeLifetime)
+	if err != nil {
+		h.cfg.Log.ErrorContext(ctx, "reset: cannot render the mail", "err", err)
+		return
+	}
+	if err := h.cfg.Outbox.Enqueue(ctx, Mail{To: u.Email, Subject: subject, Text: text, HTML: html}); err != nil {
+		h.cfg.Log.ErrorContext(ctx, "reset: cannot queue the mail", "err", err)
+		return
+	}
+	h.cfg.Log.InfoContext(ctx, "reset: code mailed", "audit", "reset.mailed", "sub", u.Subject)
+}
+
+func (h *Handler) showCode(w http.ResponseWriter, r *http.Request) error {
+	f, err := h.flow(r)
+	if err != nil {
+		if err == errNoFlow {
+			return h.restart(w, r)
+		}
+		return err
+	}
+	if f.Email == "" {
+		http.Redirect(w, r, h.cfg.Path+"/adresse", http.StatusSeeOther)
+		return nil
+	}
+	return h.codePage(w, r, f, views.CodeOK)
+}
+
+func (h *Handler) codePage(w http.ResponseWriter, r *http.Request, f *store.ResetFlow, e views.CodeError) error {
+	return web.Render(w, r, http.StatusOK, views.ResetCodeForm(views.ResetCodePage{
+		Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/code", ResendURL: h.cfg.Path + "/renvoyer",
+		CSRFToken: h.cfg.Forms.Token(w, r, h.flowPurpose(f)), Validity: h.cfg.Limits.CodeLifetime,
+		Error: e, Cooldown: h.cooldown(r.Context(), f), Resent: r.URL.Query().Get("renvoi") == "1",
+	}))
+}
+
+// accountKey names the account for the daily failure count; an address
+// without an account is counted the same way, so nothing tells them apart.
+func (h *Handler) accountKey(f *store.ResetFlow) string {
+	if f.Subject != "" {
+		return "reset-fail:" + addressKey("sub:"+f.Subject)
+	}
+	return "reset-fail:" + addressKey(f.Email)
+}
+
+var errCode = errors.New("code refused")
+
+func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
+	f, err := h.flow(r)
+	if err != nil {
+		if err == errNoFlow {
+			return h.restart(w, r)
+		}
+		return err
+	}
+	if err := h.checkForm(r, h.flowPurpose(f)); err != nil {
+		return err
+	}
+	code := normalizeCode(r.PostForm.Get("code"))
+	if code == "" {
+		return h.codePage(w, r, f, views.CodeMissing)
+	}
+	ctx := r.Context()
+	l := h.cfg.Limits
+	if n, _, err := h.cfg.Store.Peek(ctx, h.accountKey(f), l.AccountWindow); err != nil {
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	} else if n >= int64(l.AccountFailures) {
+		return h.codePage(w, r, f, views.CodeSuspended)
+	}
+	outcome := views.CodeOK
+	err = h.cfg.Store.UpdateResetFlow(ctx, f.ID, func(cur *store.ResetFlow) error {
+		*f = *cur
+		switch {
+		case cur.CodeHash == "" && cur.CodesSent == 0:
+			outcome = views.CodeWrong // nothing was sent: no account, or not yet
+		case cur.CodeHash == "" || !h.cfg.Now().Before(cur.CodeExpiresAt) || cur.CodeTries >= l.CodeTries:
+			outcome = views.CodeDead
+			return errCode
+		case !hmac.Equal([]byte(h.mac("code:"+cur.ID, code)), []byte(cur.CodeHash)):
+			cur.CodeTries++
+			outcome = views.CodeWrong
+			if cur.CodeTries >= l.CodeTries {
+				cur.CodeHash = "" // five strikes: this code is dead (SEC-15)
+			}
+		default:
+			cur.Verified = true
+			cur.CodeHash = ""
+			outcome = views.CodeOK
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errCode) {
+		return h.storeError(w, r, err)
+	}
+	switch outcome {
+	case views.CodeOK:
+		if f.LinkHash != "" {
+			_ = h.cfg.Store.DeleteResetLink(ctx, f.LinkHash) // used: the link dies with the code
+		}
+		h.cfg.Log.InfoContext(ctx, "reset: code accepted", "audit", "reset.code_accepted", "sub", f.Subject)
+		http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
+		return nil
+	case views.CodeWrong:
+		if _, _, err := h.cfg.Store.Count(ctx, h.accountKey(f), l.AccountWindow); err != nil {
+			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+		}
+		h.cfg.Log.InfoContext(ctx, "reset: code refused", "audit", "reset.code_refused", "sub", f.Subject)
+	}
+	return h.codePage(w, r, f, outcome)
+}

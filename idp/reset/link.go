@@ -1,0 +1,115 @@
+package reset
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+const linkPurpose = "reset:link"
+
+func (h *Handler) linkCookie() string {
+	if h.cfg.Secure {
+		return "__Host-idp_reset_link"
+	}
+	return "idp_reset_link"
+}
+
+// showLink answers the mail's link. With the token in the URL it moves it
+// into a cookie and redirects, so the token leaves the address bar and the
+// history (SEC-18); then it shows « Continuer ». A GET or HEAD never uses
+// the link up (SEC-17): mail scanners fetch links.
+func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
+	if t := r.URL.Query().Get("t"); t != "" {
+		// Lax: the first request comes from a mail client, another site.
+		http.SetCookie(w, &http.Cookie{
+			Name: h.linkCookie(), Value: t, Path: h.cfg.Path, MaxAge: int(h.cfg.Limits.CodeLifetime / time.Second),
+			HttpOnly: true, Secure: h.cfg.Secure, SameSite: http.SameSiteLaxMode,
+		})
+		http.Redirect(w, r, h.cfg.Path+"/lien", http.StatusSeeOther)
+		return nil
+	}
+	p := views.ResetLinkPage{Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/lien", RetryURL: h.cfg.Path}
+	if _, err := h.linkFlow(r, false); err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+		}
+		p.Invalid = true
+	} else {
+		p.CSRFToken = h.cfg.Forms.Token(w, r, linkPurpose)
+	}
+	return web.Render(w, r, http.StatusOK, views.ResetLinkForm(p))
+}
+
+// linkFlow finds the flow of the link token in the cookie.
+func (h *Handler) linkFlow(r *http.Request, consume bool) (string, error) {
+	c, err := r.Cookie(h.linkCookie())
+	if err != nil || c.Value == "" {
+		return "", store.ErrNotFound
+	}
+	hash := h.mac("link", c.Value)
+	if consume {
+		return h.cfg.Store.ConsumeResetLink(r.Context(), hash)
+	}
+	return h.cfg.Store.ResetLink(r.Context(), hash)
+}
+
+// useLink is the POST of « Continuer »: the link works once, from any
+// browser; that browser then carries the flow on.
+func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
+	if err := h.checkForm(r, linkPurpose); err != nil {
+		return err
+	}
+	id, err := h.linkFlow(r, true)
+	if errors.Is(err, store.ErrNotFound) {
+		return web.Render(w, r, http.StatusOK, views.ResetLinkForm(views.ResetLinkPage{
+			Site: h.cfg.Pages.Site, Invalid: true, RetryURL: h.cfg.Path,
+		}))
+	}
+	if err != nil {
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	mine := false
+	if c, err := r.Cookie(h.cookieName()); err == nil && c.Value == id {
+		mine = true
+	}
+	var sub string
+	err = h.cfg.Store.UpdateResetFlow(r.Context(), id, func(f *store.ResetFlow) error {
+		f.Verified = true
+		f.CodeHash = ""
+		f.OtherBrowser = f.OtherBrowser || !mine
+		sub = f.Subject
+		return nil
+	})
+	if err != nil {
+		return h.storeError(w, r, err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: h.linkCookie(), Value: "", Path: h.cfg.Path, MaxAge: -1, HttpOnly: true, Secure: h.cfg.Secure})
+	h.setFlowCookie(w, id)
+	h.cfg.Log.InfoContext(r.Context(), "reset: link used", "audit", "reset.code_accepted", "sub", sub, "other_browser", !mine)
+	http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
+	return nil
+}
+
+// showVerified is the door to step 5: only a verified flow gets in
+// (SEC-28).
+func (h *Handler) showVerified(w http.ResponseWriter, r *http.Request) error {
+	f, err := h.flow(r)
+	if err != nil {
+		if err == errNoFlow {
+			return h.restart(w, r)
+		}
+		return err
+	}
+	if !f.Verified {
+		http.Redirect(w, r, h.cfg.Path+"/code", http.StatusSeeOther)
+		return nil
+	}
+	return web.Render(w, r, http.StatusOK, views.ResetVerified(views.ResetVerifiedPage{
+		Site: h.cfg.Pages.Site, ContinueURL: h.continueURL(r.Context(), f),
+	}))
+}
