@@ -33,6 +33,10 @@ type Config struct {
 	Session          Session
 	Clients          []Client // at least one; IDs unique
 	LDAP             LDAP
+	Reset            Reset
+	Throttle         Throttle
+	Limits           Limits
+	Mail             Mail // optional section: empty Host means no relay
 }
 
 // Log configures log/slog.
@@ -89,6 +93,20 @@ type Session struct {
 	Lifetime    time.Duration // default 12h
 	CookieName  string        // default "__Host-idp_session" ("idp_session" with InsecureLoopback)
 }
+
+// Limits bounds what a request may carry.
+type Limits struct {
+	// MaxBodyBytes bounds every request body (forms, token endpoint, any
+	// POST): larger ones get 413. Default 65536, from 1024 to 1048576.
+	MaxBodyBytes int
+}
+
+// Bounds of limits.max_body_bytes: below 1 KiB a sign-in form with a long
+// identifier no longer fits; nothing the provider receives needs 1 MiB.
+const (
+	MinBodyBytes = 1 << 10
+	MaxBodyBytes = 1 << 20
+)
 
 // Access token formats.
 const (

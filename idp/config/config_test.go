@@ -152,6 +152,7 @@ func TestMinimalDefaults(t *testing.T) {
 		{"timeout", c.LDAP.Timeout, 5 * time.Second},
 		{"pool_size", c.LDAP.PoolSize, 4},
 		{"attributes", c.LDAP.Attributes, LDAPAttributes{"entryUUID", "mail", "cn", "givenName", "sn", "uid"}},
+		{"max_body_bytes", c.Limits.MaxBodyBytes, 65536},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -191,6 +192,9 @@ func TestExampleFileParses(t *testing.T) {
 	if len(c.LDAP.URLs) != 2 || c.LDAP.CAFile != "/etc/idp/ldap-ca.pem" {
 		t.Errorf("ldap = %+v", c.LDAP)
 	}
+	if c.Limits.MaxBodyBytes != 65536 {
+		t.Errorf("limits.max_body_bytes = %d, want the documented 65536", c.Limits.MaxBodyBytes)
+	}
 }
 
 func TestFullConfig(t *testing.T) {
@@ -209,6 +213,7 @@ oidc:
 session:
   idle_timeout: 1h
   lifetime: 1h
+limits: {max_body_bytes: 1_024}
 `,
 		"  addrs: [\"127.0.0.1:6379\"]\n", `  addrs: [s1:26379, s2:26379]
   master_name: mymaster
@@ -258,6 +263,9 @@ session:
 	}
 	if c.LDAP.Attributes.Subject != "uid" || c.LDAP.Attributes.Email != "mail;lang-fr" || c.LDAP.Attributes.Name != "cn" {
 		t.Errorf("attributes = %+v", c.LDAP.Attributes)
+	}
+	if c.Limits.MaxBodyBytes != 1024 {
+		t.Errorf("max_body_bytes = %d, want 1024", c.Limits.MaxBodyBytes)
 	}
 	if c.Clients[1].SecretSHA256 != [32]byte{} || c.Clients[1].Name != "Native" || c.LDAP.PoolSize != 1 {
 		t.Errorf("clients/pool = %+v %d", c.Clients, c.LDAP.PoolSize)

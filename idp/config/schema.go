@@ -31,6 +31,10 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 		c.Clients = append(c.Clients, d.decodeClient(d.mapping(item, indexPath("clients", i))))
 	}
 	d.decodeLDAP(m.sub("ldap"), &c.LDAP)
+	d.decodeThrottle(m.sub("throttle"), &c.Throttle)
+	d.decodeLimits(m.sub("limits"), &c.Limits)
+	d.decodeMail(m.sub("mail"), &c.Mail)
+	d.decodeReset(m.sub("reset"), &c.Reset)
 	m.done()
 	return c
 }
@@ -85,6 +89,11 @@ func (d *decoder) decodeSession(m *mapping, s *Session) {
 	m.duration("idle_timeout", &s.IdleTimeout)
 	m.duration("lifetime", &s.Lifetime)
 	m.str("cookie_name", &s.CookieName)
+	m.done()
+}
+
+func (d *decoder) decodeLimits(m *mapping, l *Limits) {
+	m.integer("max_body_bytes", &l.MaxBodyBytes)
 	m.done()
 }
 
@@ -226,6 +235,7 @@ func (d *decoder) applyDefaults(c *Config) {
 	def("oidc.access_token_lifetime", func() { c.OIDC.AccessTokenLifetime = 15 * time.Minute })
 	def("oidc.id_token_lifetime", func() { c.OIDC.IDTokenLifetime = time.Hour })
 	def("oidc.refresh_token_lifetime", func() { c.OIDC.RefreshTokenLifetime = 12 * time.Hour })
+	def("limits.max_body_bytes", func() { c.Limits.MaxBodyBytes = 64 << 10 })
 	def("session.idle_timeout", func() { c.Session.IdleTimeout = 30 * time.Minute })
 	def("session.lifetime", func() { c.Session.Lifetime = 12 * time.Hour })
 	def("session.cookie_name", func() {
@@ -251,4 +261,9 @@ func (d *decoder) applyDefaults(c *Config) {
 	def("ldap.attributes.given_name", func() { a.GivenName = "givenName" })
 	def("ldap.attributes.family_name", func() { a.FamilyName = "sn" })
 	def("ldap.attributes.username", func() { a.Username = "uid" })
+	d.throttleDefaults(&c.Throttle)
+	d.mailDefaults(&c.Mail)
+	if c.Reset.SupportURL == "" {
+		c.Reset.SupportURL = c.SupportURL
+	}
 }

@@ -29,6 +29,10 @@ func (d *decoder) validate(c *Config) {
 	v.session()
 	v.clients()
 	v.ldap()
+	v.throttle()
+	v.limits()
+	v.mail()
+	v.reset()
 }
 
 // report records a problem at path unless something there was reported already.
@@ -261,6 +265,12 @@ func (v *validator) ldap() {
 		if !attributeName.MatchString(attr.value) {
 			v.report("ldap.attributes."+attr.key, "%q is not an LDAP attribute name such as \"mail\"", attr.value)
 		}
+	}
+}
+
+func (v *validator) limits() {
+	if n := v.c.Limits.MaxBodyBytes; n < MinBodyBytes || n > MaxBodyBytes {
+		v.report("limits.max_body_bytes", "must be between %d and %d bytes, not %d", MinBodyBytes, MaxBodyBytes, n)
 	}
 }
 
