@@ -4,7 +4,12 @@ PKGS    := ./...
 # Integration tests start slapd, redis-server and Chromium themselves.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: run build test check generate fmt vet bench clean
+# axe-core for the accessibility tests (ldapsync/testenv/axe.go finds it
+# there): version and integrity hash pinned by the package-lock.json.
+AXE_DIR := ldapsync/testenv/testdata/axe
+AXE_JS  := $(AXE_DIR)/node_modules/axe-core/axe.min.js
+
+.PHONY: run build test check generate fmt vet bench clean axe
 
 run:
 	$(GO) run ./cmd/idp serve --dev
@@ -25,11 +30,18 @@ vet:
 check: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: check
+test: check axe
 	$(GO) test $(TESTFLAGS) $(PKGS)
+
+axe: $(AXE_JS)
+
+$(AXE_JS): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to install axe-core for the accessibility tests: apt-get install npm"; exit 1; }
+	npm ci --prefix $(AXE_DIR) --no-audit --no-fund --ignore-scripts
+	@touch $@
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 clean:
-	rm -rf bin
+	rm -rf bin $(AXE_DIR)/node_modules

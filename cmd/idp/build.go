@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,16 +16,19 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/csrf"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
+	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/server"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
+	"github.com/region-nouvelle-aquitaine/idp/views/email"
 )
 
 // app is the built program.
@@ -46,6 +52,11 @@ func (a *app) close() {
 type deps struct {
 	redis     redis.UniversalClient
 	directory login.Directory
+	accounts  reset.Accounts
+	// outbox replaces the SMTP pipeline (dev mode prints mail instead).
+	outbox reset.Outbox
+	// mailTweak adjusts the mail pipeline (tests shorten its delays).
+	mailTweak func(*mail.Config)
 	now       func() time.Time
 	log       *slog.Logger
 	// extra routes (the demo site).
@@ -67,7 +78,7 @@ func buildFromFile(_ context.Context, path string) (*app, error) {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("ldap: %w", err)
 	}
-	a, err := build(cfg, deps{redis: rdb, directory: dir, log: log})
+	a, err := build(cfg, deps{redis: rdb, directory: dir, accounts: dir, log: log})
 	if err != nil {
 		_ = dir.Close()
 		_ = rdb.Close()
@@ -169,17 +180,139 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	loginHandler := login.New(login.Config{
 		Provider: prov, Directory: d.directory, Sessions: sessions, Forms: forms, Pages: pages,
 		LostPasswordPath: server.LostPasswordPath, Now: d.now, Log: d.log,
+		Throttle: newThrottle(cfg, d), Identifiers: audit.NewIdentifiers(cfg.Secrets.CookieKey),
+		TrustedProxies: cfg.TrustedProxies,
+	})
+	logout := login.NewLogout(login.LogoutConfig{
+		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath, Log: d.log,
+	})
+	outbox, runMail, err := mailPipeline(cfg, d)
+	if err != nil {
+		return nil, err
+	}
+	resetKey, err := hkdf.Key(sha256.New, cfg.Secrets.CookieKey, nil, "idp: reset codes v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the reset key: %w", err)
+	}
+	lost := reset.New(reset.Config{
+		Store: st, Accounts: d.accounts, Outbox: outbox, Compose: composeResetMail, Forms: forms, Pages: pages,
+		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: resetKey,
+		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: server.LoginPath,
+		HomeURL: func(id string) string {
+			if c, ok := prov.Client(id); ok {
+				return c.HomeURL
+			}
+			return ""
+		},
+		Secure: secure, ClientIP: func(r *http.Request) string { return web.ClientIP(r, cfg.TrustedProxies).String() },
+		Now: d.now, Log: d.log,
 	})
 	handler := server.New(server.Config{
 		Provider:     prov,
 		Login:        loginHandler,
-		LostPassword: reset.ComingSoon(pages, server.LoginPath),
+		LostPassword: lost,
+		Logout:       logout.Confirm(),
+		EndSession:   logout.EndSession(),
+		Landing:      logout.Landing(),
 		Pages:        pages,
 		CrossOrigin: forms.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pages.ErrorPage(w, r, http.StatusForbidden, views.ErrFormExpired)
 		})),
-		Extra: d.extra,
-		Log:   d.log,
+		Extra:        d.extra,
+		Log:          d.log,
+		RedirectURIs: clientURIs(cfg.Clients),
+		MaxBodyBytes: int64(cfg.Limits.MaxBodyBytes),
 	})
-	return &app{listen: cfg.Listen, issuer: cfg.Issuer, handler: handler, provider: prov, log: d.log}, nil
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := runMail(ctx); err != nil {
+			d.log.Error("mail sender stopped", "err", err)
+		}
+	}()
+	a := &app{listen: cfg.Listen, issuer: cfg.Issuer, handler: handler, provider: prov, log: d.log}
+	a.closers = append(a.closers, func() error {
+		lost.Wait()
+		stop()
+		<-done
+		return nil
+	})
+	return a, nil
+}
+
+// mailPipeline builds the durable outbox and its sender from the
+// configuration; dev mode brings its own outbox.
+func mailPipeline(cfg *config.Config, d deps) (reset.Outbox, func(context.Context) error, error) {
+	if d.outbox != nil {
+		return d.outbox, func(ctx context.Context) error { <-ctx.Done(); return nil }, nil
+	}
+	if cfg.Mail.Host == "" {
+		return nil, nil, errors.New("mail.host is required: « Mot de passe perdu » sends its codes by mail")
+	}
+	key, err := mail.DeriveKey(cfg.Secrets.CryptoKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := cfg.Mail
+	mc := mail.Config{
+		Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Key: key,
+		SMTP: mail.SMTP{
+			Host: m.Host, Port: m.Port, TLS: mail.TLSMode(m.TLS), Username: m.Username, Password: m.Password,
+			CAFile: m.CAFile, HELO: m.HELO, Timeout: m.Timeout,
+		},
+		FromName: m.FromName, FromAddress: m.FromAddress, GiveUpAfter: m.GiveUpAfter, Now: d.now,
+	}
+	if d.mailTweak != nil {
+		d.mailTweak(&mc)
+	}
+	ob, err := mail.NewOutbox(mc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mail outbox: %w", err)
+	}
+	sender, err := mail.NewSender(mc, d.log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mail sender: %w", err)
+	}
+	return outboxAdapter{ob}, sender.Run, nil
+}
+
+type outboxAdapter struct{ *mail.Outbox }
+
+func (o outboxAdapter) Enqueue(ctx context.Context, m reset.Mail) error {
+	return o.Outbox.Enqueue(ctx, mail.Message{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML})
+}
+
+func composeResetMail(ctx context.Context, code, link string, validity time.Duration) (string, string, string, error) {
+	m, err := email.RenderResetCode(ctx, email.ResetCode{Code: code, Link: link, Validity: validity})
+	return m.Subject, m.Text, m.HTML, err
+}
+
+// resetProfiles: the guide's five choices; those without a configured
+// address are not offered.
+func resetProfiles(cfg *config.Config) []reset.Profile {
+	urls := map[string]string{
+		views.ProfileElu: cfg.Reset.EluURL, views.ProfileAgentLycees: cfg.Reset.AgentLyceesURL,
+		views.ProfileAgentSiege: cfg.Reset.AgentSiegeURL, views.ProfileSupport: cfg.Reset.SupportURL,
+	}
+	var out []reset.Profile
+	for _, p := range views.ResetProfiles() {
+		u := urls[p.Value]
+		if p.Value != views.ProfileUsager && u == "" {
+			continue
+		}
+		out = append(out, reset.Profile{Value: p.Value, Label: p.Label, Hint: p.Hint, URL: u})
+	}
+	return out
+}
+
+// clientURIs lists every URI a browser may be sent to after one of our
+// forms (the CSP form-action of the pages).
+func clientURIs(clients []config.Client) []string {
+	var uris []string
+	for _, c := range clients {
+		uris = append(uris, c.RedirectURIs...)
+		uris = append(uris, c.PostLogoutRedirectURIs...)
+	}
+	return uris
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/devdir"
+	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 )
 
 const (
@@ -47,6 +48,13 @@ func devConfig(addr, clientSecret string) *config.Config {
 		SigningAlgorithm: config.RS256, AuthRequestLifetime: 15 * time.Minute, CodeLifetime: time.Minute,
 		AccessTokenLifetime: 15 * time.Minute, IDTokenLifetime: time.Hour, RefreshTokenLifetime: 12 * time.Hour,
 	}
+	cfg.Mail = config.DefaultMail()
+	cfg.Reset = config.Reset{
+		EluURL:         "https://www.nouvelle-aquitaine.fr/",
+		AgentLyceesURL: "https://www.nouvelle-aquitaine.fr/",
+		AgentSiegeURL:  "https://www.nouvelle-aquitaine.fr/",
+		SupportURL:     cfg.SupportURL,
+	}
 	cfg.Session = config.Session{IdleTimeout: 30 * time.Minute, Lifetime: 12 * time.Hour, CookieName: "idp_session"}
 	cfg.Clients = []config.Client{{
 		ID: devClientID, Name: "Site de démonstration",
@@ -57,6 +65,15 @@ func devConfig(addr, clientSecret string) *config.Config {
 		AccessTokenFormat:      config.AccessTokenOpaque,
 	}}
 	return &cfg
+}
+
+// consoleOutbox prints mail instead of sending it: dev mode has no relay,
+// and the newcomer reads the security code in the terminal.
+type consoleOutbox struct{ out io.Writer }
+
+func (c consoleOutbox) Enqueue(_ context.Context, m reset.Mail) error {
+	_, err := fmt.Fprintf(c.out, "\n──── mail (dev mode: not sent) ────\nTo: %s\nSubject: %s\n\n%s\n───────────────────────────────────\n", m.To, m.Subject, m.Text)
+	return err
 }
 
 // buildDev starts the embedded default: an in-process Redis-compatible
@@ -87,11 +104,8 @@ func buildDev(_ context.Context, out io.Writer, addr string) (*app, error) {
 		BaseURL: devIssuer + "/demo", Log: log,
 	})
 	a, err := build(cfg, deps{
-		redis: rdb, directory: dir, log: log,
-		extra: map[string]http.Handler{
-			"/demo/":   rp,
-			"GET /{$}": http.RedirectHandler("/demo/", http.StatusFound),
-		},
+		redis: rdb, directory: dir, accounts: dir, log: log, outbox: consoleOutbox{out: out},
+		extra: map[string]http.Handler{"/demo/": rp},
 	})
 	if err != nil {
 		_ = rdb.Close()

@@ -64,11 +64,11 @@ func TestDevModeClickThrough(t *testing.T) {
 	}
 
 	b := testenv.Browser(t)
-	if err := chromedp.Do(timeout(t, b), chromedp.Navigate("http://"+addr+"/"), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+	if err := chromedp.Do(timeout(t, b), chromedp.Navigate("http://"+addr+"/demo/"), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
 		t.Fatal(err)
 	}
 	if h1 := text(t, b, "h1"); h1 != "Site de démonstration" {
-		t.Fatalf("/ leads to %q, want the demo site", h1)
+		t.Fatalf("/demo/ shows %q, want the demo site", h1)
 	}
 	if _, err := chromedp.RunResponse(timeout(t, b), chromedp.Click(chromedp.Search(`//a[contains(., "Se connecter")]`))); err != nil {
 		t.Fatal(err)

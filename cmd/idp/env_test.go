@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
@@ -53,6 +53,7 @@ type stack struct {
 	Issuer string
 	Slapd  *testenv.Slapd
 	Redis  *testenv.Redis
+	SMTP   *testenv.SMTPSink
 	Clock  *clock
 	Sites  []*site
 	Logs   *syncBuffer
@@ -118,31 +119,24 @@ func testConfig(issuer string, sites []*site) *config.Config {
 			AccessTokenFormat:      config.AccessTokenOpaque,
 		})
 	}
+	// Two more clients on the first site's host: a public one (PKCE
+	// required) and one that wants JWT access tokens.
+	base := sites[0].URL
+	cfg.Clients = append(cfg.Clients,
+		config.Client{ID: "public", Name: "Application publique", Public: true, RedirectURIs: []string{base + "/public/callback"}},
+		config.Client{
+			ID: "jwt", Name: "API", SecretSHA256: sha256.Sum256([]byte(jwtClientSecret)),
+			RedirectURIs: []string{base + "/jwt/callback"}, AccessTokenFormat: config.AccessTokenJWT,
+		})
 	return cfg
 }
+
+const jwtClientSecret = "jwt-client-secret-for-tests-only-0123456789"
 
 // startStack starts slapd, redis-server, the provider and two sites.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{
-		Slapd: testenv.StartSlapd(t, testenv.SlapdOptions{}),
-		Redis: testenv.StartRedis(t),
-		Clock: &clock{t: time.Now()},
-		Logs:  &syncBuffer{},
-	}
-	idpLn, issuer := listen(t, "127.0.0.1")
-	s.Issuer = issuer
-	for i, host := range []string{"127.0.0.2", "localhost"} {
-		ln, base := listen(t, host)
-		st := &site{URL: base, ClientID: fmt.Sprintf("site%d", i+1), Secret: secret(t)}
-		st.RP = demorp.New(demorp.Config{Issuer: issuer, ClientID: st.ClientID, ClientSecret: st.Secret, BaseURL: base})
-		serveOn(t, ln, st.RP)
-		s.Sites = append(s.Sites, st)
-	}
-	s.cfg = testConfig(issuer, s.Sites)
-	s.app = s.build(t, s.cfg)
-	serveOn(t, idpLn, s.app.handler)
-	return s
+	return startStackWith(t, stackOptions{})
 }
 
 func (s *stack) build(t *testing.T, cfg *config.Config) *app {
@@ -161,10 +155,17 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dir.Close() })
-	a, err := build(cfg, deps{redis: s.Redis.Client(t), directory: dir, now: s.Clock.Now, log: log})
+	a, err := build(cfg, deps{
+		redis: s.Redis.Client(t), directory: dir, accounts: dir, now: s.Clock.Now, log: log,
+		mailTweak: func(c *mail.Config) {
+			// Retry within the test's patience, not the production minutes.
+			c.RetryDelay, c.MaxRetryDelay, c.Block = 100*time.Millisecond, 500*time.Millisecond, 200*time.Millisecond
+		},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.close)
 	return a
 }
 

@@ -68,6 +68,9 @@ func (b *browserless) authorize(st *site, extra url.Values) (loginURL, verifier 
 func (b *browserless) login(loginURL, user, password string) *http.Response {
 	b.t.Helper()
 	resp := b.get(loginURL)
+	if resp.StatusCode == http.StatusSeeOther {
+		return resp // an SSO session answered without the form
+	}
 	body := readAll(b.t, resp)
 	m := csrfField.FindStringSubmatch(body)
 	if m == nil {

@@ -19,7 +19,6 @@ type Protector struct {
 	key    []byte
 	cookie string
 	secure bool
-	cop    *http.CrossOriginProtection
 }
 
 // Config configures a Protector.
@@ -37,13 +36,18 @@ func New(cfg Config) *Protector {
 	if cfg.Secure {
 		name = "__Host-idp_csrf"
 	}
-	return &Protector{key: cfg.Key, cookie: name, secure: cfg.Secure, cop: http.NewCrossOriginProtection()}
+	return &Protector{key: cfg.Key, cookie: name, secure: cfg.Secure}
 }
 
-// Middleware refuses cross-origin unsafe requests with onDeny.
+// Middleware refuses cross-origin unsafe requests (POST and the like)
+// with onDeny: a browser's Sec-Fetch-Site other than same-origin or none,
+// or, from older browsers, an Origin whose host is not the request's.
+// Requests without either header (not from a browser) pass; the form
+// token still stops them. Each call has its own deny handler.
 func (p *Protector) Middleware(onDeny http.Handler) func(http.Handler) http.Handler {
-	p.cop.SetDenyHandler(onDeny)
-	return p.cop.Handler
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(onDeny)
+	return cop.Handler
 }
 
 // Token returns the token for purpose, setting the browser cookie it is

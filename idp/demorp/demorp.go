@@ -124,6 +124,12 @@ func (rp *RP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/callback":
 		rp.callback(w, r)
 	default:
+		// The page links /static/style.css: on its own host (tests) the
+		// site serves it; in dev mode the provider's route answers first.
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			http.FileServerFS(views.Static).ServeHTTP(w, r)
+			return
+		}
 		http.NotFound(w, r)
 	}
 }

@@ -1,13 +1,13 @@
 // Package server owns the one route table and the middleware every
-// request goes through: request id, panic recovery, access log, security
-// headers, cross-origin protection of our forms, and French pages where
-// the OIDC library would answer a person in English.
+// request goes through: request id, access log, security headers with a
+// CSP nonce per response, panic recovery, a body size limit (413),
+// cross-origin protection of our forms, and French pages where the OIDC
+// library would answer a person in English.
 package server
 
 import (
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +20,8 @@ import (
 const (
 	LoginPath        = "/login"
 	LostPasswordPath = "/mot-de-passe-perdu"
+	LogoutPath       = "/deconnexion"
+	EndSessionPath   = "/end_session"
 )
 
 // Config lists what the routes are made of.
@@ -30,51 +32,57 @@ type Config struct {
 	Pages        *web.Pages
 	// CrossOrigin wraps the form handlers (net/http CrossOriginProtection).
 	CrossOrigin func(http.Handler) http.Handler
+	// Logout serves the confirmation form and its POST; EndSession the
+	// RP-initiated logout endpoint; Landing the page at / .
+	Logout     http.Handler
+	EndSession http.Handler
+	Landing    http.Handler
 	// Extra routes, e.g. the demo site in dev mode.
 	Extra map[string]http.Handler
 	Log   *slog.Logger
+	// RedirectURIs are every redirect and post-logout redirect URI of the
+	// registered clients: the CSP form-action lets a form's redirect chain
+	// end there.
+	RedirectURIs []string
+	// MaxBodyBytes bounds every request body (413 beyond);
+	// zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
 }
 
 // New returns the provider's whole HTTP handler.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.FileServerFS(views.Static))
-	mux.Handle(LoginPath, cfg.CrossOrigin(cfg.Login))
+	iss := cfg.Provider.Issuer()
+	mux.Handle(LoginPath, withIssuer(iss, cfg.CrossOrigin(cfg.Login)))
 	mux.Handle(LostPasswordPath, cfg.CrossOrigin(cfg.LostPassword))
+	mux.Handle(LostPasswordPath+"/", cfg.CrossOrigin(cfg.LostPassword))
+	mux.Handle(LogoutPath, cfg.CrossOrigin(cfg.Logout))
+	mux.Handle(EndSessionPath, cfg.EndSession)
+	mux.Handle("GET /{$}", cfg.Landing)
 	for pattern, h := range cfg.Extra {
 		mux.Handle(pattern, h)
 	}
+	mux.Handle("GET /.well-known/openid-configuration", cfg.Provider.Discovery())
 	op := cfg.Provider.Handler()
-	mux.Handle("/authorize", guardAuthorize(cfg.Provider, cfg.Pages, frenchErrors(cfg.Pages, op)))
+	mux.Handle("/authorize", guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op))))
+	mux.Handle("/authorize/callback", withIssuer(iss, frenchErrors(cfg.Pages, op)))
+	mux.Handle("/oauth/token", pkceAsInvalidGrant(op))
 	mux.Handle("/", frenchErrors(cfg.Pages, op))
 
+	maxBody := cfg.MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = DefaultMaxBodyBytes
+	}
+	// Outermost first: request id, access log (which then sees the 500 of
+	// a panic), security headers and the CSP nonce (so that even the page
+	// of a panic has them), panic recovery, body limit.
 	var h http.Handler = mux
-	h = securityHeaders(h)
-	h = accessLog(cfg.Log, h)
+	h = limitBodies(maxBody, cfg.Pages, h)
 	h = recoverPanics(cfg.Pages, h)
+	h = securityHeaders(newHeaderPolicy(iss, cfg.RedirectURIs), h)
+	h = accessLog(cfg.Log, h)
 	return web.WithRequestID(h)
-}
-
-// guardAuthorize answers an unknown client or an unregistered
-// redirect_uri with a French page before the library sees the request:
-// such errors must never redirect (OIDC-01, OIDC-02).
-func guardAuthorize(p *provider.Provider, pages *web.Pages, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadAuthRequest)
-			return
-		}
-		c, ok := p.Client(r.Form.Get("client_id"))
-		if !ok {
-			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrUnknownClient)
-			return
-		}
-		if !slices.Contains(c.RedirectURIs, r.Form.Get("redirect_uri")) {
-			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadRedirect)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // frenchErrors replaces the library's plain-text error answers to a
@@ -133,25 +141,6 @@ func (c *errorCatcher) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the real writer.
 func (c *errorCatcher) Unwrap() http.ResponseWriter { return c.ResponseWriter }
-
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'")
-		// Pages, tokens and userinfo are personal: never stored by a cache
-		// (RFC 6749 §5.1). Only public, unchanging documents may be.
-		if !cacheable(r.URL.Path) {
-			h.Set("Cache-Control", "no-store")
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func cacheable(path string) bool {
-	return strings.HasPrefix(path, "/static/") || path == "/keys" || path == "/.well-known/openid-configuration"
-}
 
 type statusRecorder struct {
 	http.ResponseWriter
