@@ -15,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
@@ -467,4 +468,70 @@ func TestResetJourney(t *testing.T) {
 	if loc := location(t, ctx); loc != rp.URL+"/" {
 		t.Fatalf("after sign-in the browser is at %s", loc)
 	}
+}
+
+func TestResetSteps(t *testing.T) {
+	s := startStackWith(t, stackOptions{Config: func(c *config.Config) {
+		c.Reset.EluURL = "https://elus.example/mdp"
+		c.Reset.AgentLyceesURL = "" // not offered
+		c.Reset.SupportURL = "https://support.example/"
+	}})
+
+	t.Run("profiles go where configuration says, never where the request says", func(t *testing.T) {
+		b := resetClient{newBrowserless(t, s)}
+		tok, page := b.formToken("/mot-de-passe-perdu?next=https://evil.example")
+		if strings.Contains(page, "agent-lycees") {
+			t.Error("a profile without a configured address is offered")
+		}
+		for _, c := range []struct{ profile, want string }{
+			{"elu", "https://elus.example/mdp"},
+			{"support", "https://support.example/"},
+		} {
+			resp, _ := b.post("/mot-de-passe-perdu?next=https://evil.example", url.Values{"csrf_token": {tok}, "profil": {c.profile}, "url": {"https://evil.example"}}, nil)
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != c.want {
+				t.Errorf("%s: %d %q", c.profile, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		for _, bad := range []url.Values{{"profil": {"https://evil.example"}}, {"profil": {"agent-lycees"}}, {}, {"profil": {"usager", "elu"}}} {
+			bad.Set("csrf_token", tok)
+			resp, body := b.post("/mot-de-passe-perdu", bad, nil)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || !strings.Contains(body, "Choisissez le cas qui vous concerne") {
+				t.Errorf("%v: %d %q", bad, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+	})
+
+	t.Run("steps cannot be skipped", func(t *testing.T) {
+		fresh := resetClient{newBrowserless(t, s)}
+		for _, path := range []string{"/mot-de-passe-perdu/adresse", "/mot-de-passe-perdu/code", "/mot-de-passe-perdu/nouveau"} {
+			resp := fresh.get(s.Issuer + path)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu" {
+				t.Errorf("%s without a flow: %d %q", path, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		half := resetClient{newBrowserless(t, s)}
+		half.start()
+		half.email(url.Values{"email": {testenv.Users()[1].Mail}}, nil)
+		resp := half.get(s.Issuer + "/mot-de-passe-perdu/nouveau")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu/code" {
+			t.Errorf("new password before the code: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+
+	t.Run("an expired flow starts again at the address", func(t *testing.T) {
+		b := resetClient{newBrowserless(t, s)}
+		b.start()
+		s.Clock.Advance(16 * time.Minute)
+		resp := b.get(s.Issuer + "/mot-de-passe-perdu/code")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu/adresse?expire=1" {
+			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		_, page := b.formToken("/mot-de-passe-perdu/adresse?expire=1")
+		if !strings.Contains(page, "Votre demande précédente a expiré") {
+			t.Error("the address page does not say why")
+		}
+	})
 }

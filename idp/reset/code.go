@@ -103,10 +103,7 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 func (h *Handler) showCode(w http.ResponseWriter, r *http.Request) error {
 	f, err := h.flow(r)
 	if err != nil {
-		if err == errNoFlow {
-			return h.restart(w, r)
-		}
-		return err
+		return h.noFlow(w, r, err)
 	}
 	if f.Email == "" {
 		http.Redirect(w, r, h.cfg.Path+"/adresse", http.StatusSeeOther)
@@ -137,10 +134,7 @@ var errCode = errors.New("code refused")
 func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 	f, err := h.flow(r)
 	if err != nil {
-		if err == errNoFlow {
-			return h.restart(w, r)
-		}
-		return err
+		return h.noFlow(w, r, err)
 	}
 	if err := h.checkForm(r, h.flowPurpose(f)); err != nil {
 		return err

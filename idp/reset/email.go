@@ -19,18 +19,15 @@ func (h *Handler) flowPurpose(f *store.ResetFlow) string { return "reset:" + f.I
 func (h *Handler) showEmail(w http.ResponseWriter, r *http.Request) error {
 	f, err := h.flow(r)
 	if err != nil {
-		if err == errNoFlow {
-			return h.restart(w, r)
-		}
-		return err
+		return h.noFlow(w, r, err)
 	}
-	return h.emailPage(w, r, f, http.StatusOK, f.Email, false)
+	return h.emailPage(w, r, f, http.StatusOK, f.Email, false, r.URL.Query().Get("expire") == "1")
 }
 
-func (h *Handler) emailPage(w http.ResponseWriter, r *http.Request, f *store.ResetFlow, status int, email string, invalid bool) error {
+func (h *Handler) emailPage(w http.ResponseWriter, r *http.Request, f *store.ResetFlow, status int, email string, invalid, expired bool) error {
 	return web.Render(w, r, status, views.ResetEmailForm(views.ResetEmailPage{
 		Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/adresse", CSRFToken: h.cfg.Forms.Token(w, r, h.flowPurpose(f)),
-		Email: email, Invalid: invalid,
+		Email: email, Invalid: invalid, Expired: expired,
 	}))
 }
 
@@ -47,10 +44,7 @@ func validAddress(s string) bool {
 func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) error {
 	f, err := h.flow(r)
 	if err != nil {
-		if err == errNoFlow {
-			return h.restart(w, r)
-		}
-		return err
+		return h.noFlow(w, r, err)
 	}
 	if err := h.checkForm(r, h.flowPurpose(f)); err != nil {
 		return err
@@ -65,7 +59,7 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) error {
 		if len(keep) > 254 {
 			keep = ""
 		}
-		return h.emailPage(w, r, f, http.StatusOK, keep, true)
+		return h.emailPage(w, r, f, http.StatusOK, keep, true, false)
 	}
 	if err := h.cfg.Store.UpdateResetFlow(r.Context(), f.ID, func(f *store.ResetFlow) error {
 		f.Email = typed
@@ -83,10 +77,7 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) resend(w http.ResponseWriter, r *http.Request) error {
 	f, err := h.flow(r)
 	if err != nil {
-		if err == errNoFlow {
-			return h.restart(w, r)
-		}
-		return err
+		return h.noFlow(w, r, err)
 	}
 	if err := h.checkForm(r, h.flowPurpose(f)); err != nil {
 		return err
@@ -102,7 +93,7 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, err error) error {
 	if err == store.ErrNotFound {
-		return h.restart(w, r)
+		return h.noFlow(w, r, errFlowExpired)
 	}
 	return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 }

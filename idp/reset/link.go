@@ -100,10 +100,7 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) showVerified(w http.ResponseWriter, r *http.Request) error {
 	f, err := h.flow(r)
 	if err != nil {
-		if err == errNoFlow {
-			return h.restart(w, r)
-		}
-		return err
+		return h.noFlow(w, r, err)
 	}
 	if !f.Verified {
 		http.Redirect(w, r, h.cfg.Path+"/code", http.StatusSeeOther)

@@ -18,8 +18,7 @@ const profilePurpose = "reset:profile"
 func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request, status int, missing bool) error {
 	p := views.ResetProfilePage{
 		Site: h.cfg.Pages.Site, CSRFToken: h.cfg.Forms.Token(w, r, profilePurpose), Missing: missing,
-		Action:  h.cfg.Path,
-		Expired: r.URL.Query().Get("expire") == "1",
+		Action: h.cfg.Path,
 	}
 	if id := r.URL.Query().Get("authRequestID"); id != "" {
 		p.Action = h.cfg.Path + "?" + url.Values{"authRequestID": {id}}.Encode()

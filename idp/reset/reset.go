@@ -190,9 +190,13 @@ func (h *Handler) setFlowCookie(w http.ResponseWriter, id string) {
 	})
 }
 
-var errNoFlow = errors.New("no reset flow")
+var (
+	errNoFlow      = errors.New("no reset flow")
+	errFlowExpired = errors.New("reset flow expired")
+)
 
-// flow loads this browser's flow; errNoFlow when it has none or it expired.
+// flow loads this browser's flow: errNoFlow when it has none,
+// errFlowExpired when it had one that ran out of time.
 func (h *Handler) flow(r *http.Request) (*store.ResetFlow, error) {
 	c, err := r.Cookie(h.cookieName())
 	if err != nil || c.Value == "" {
@@ -200,7 +204,7 @@ func (h *Handler) flow(r *http.Request) (*store.ResetFlow, error) {
 	}
 	f, err := h.cfg.Store.ResetFlow(r.Context(), c.Value)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errNoFlow
+		return nil, errFlowExpired
 	}
 	if err != nil {
 		return nil, web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
@@ -208,10 +212,26 @@ func (h *Handler) flow(r *http.Request) (*store.ResetFlow, error) {
 	return f, nil
 }
 
-// restart sends the person back to the first step, saying why.
-func (h *Handler) restart(w http.ResponseWriter, r *http.Request) error {
-	http.Redirect(w, r, h.cfg.Path+"?expire=1", http.StatusSeeOther)
-	return nil
+// noFlow answers a step reached without a live flow (SEC-28): never
+// started, back to the first step; expired, a fresh flow at the address
+// step, saying why (the profile was already chosen).
+func (h *Handler) noFlow(w http.ResponseWriter, r *http.Request, err error) error {
+	switch err {
+	case errNoFlow:
+		http.Redirect(w, r, h.cfg.Path, http.StatusSeeOther)
+		return nil
+	case errFlowExpired:
+		now := h.cfg.Now()
+		f := &store.ResetFlow{ID: store.NewID(), CreatedAt: now, ExpiresAt: now.Add(h.cfg.Limits.FlowLifetime)}
+		if err := h.cfg.Store.SaveResetFlow(r.Context(), f); err != nil {
+			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+		}
+		h.setFlowCookie(w, f.ID)
+		http.Redirect(w, r, h.cfg.Path+"/adresse?expire=1", http.StatusSeeOther)
+		return nil
+	default:
+		return err
+	}
 }
 
 // mac keys a code or token to this deployment; kind separates uses.
