@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -184,7 +185,8 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		TrustedProxies: cfg.TrustedProxies,
 	})
 	logout := login.NewLogout(login.LogoutConfig{
-		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath, Log: d.log,
+		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath,
+		TrustedProxies: cfg.TrustedProxies, Log: d.log,
 	})
 	outbox, runMail, err := mailPipeline(cfg, d)
 	if err != nil {
@@ -204,7 +206,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 			}
 			return ""
 		},
-		Secure: secure, ClientIP: func(r *http.Request) string { return web.ClientIP(r, cfg.TrustedProxies).String() },
+		Secure: secure, ClientIP: func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) },
 		Now: d.now, Log: d.log,
 	})
 	handler := server.New(server.Config{

@@ -49,6 +49,7 @@ func devConfig(addr, clientSecret string) *config.Config {
 		AccessTokenLifetime: 15 * time.Minute, IDTokenLifetime: time.Hour, RefreshTokenLifetime: 12 * time.Hour,
 	}
 	cfg.Mail = config.DefaultMail()
+	cfg.Throttle = config.DefaultThrottle()
 	cfg.Reset = config.Reset{
 		EluURL:         "https://www.nouvelle-aquitaine.fr/",
 		AgentLyceesURL: "https://www.nouvelle-aquitaine.fr/",

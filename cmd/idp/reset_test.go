@@ -392,6 +392,23 @@ func TestResetAbuse(t *testing.T) {
 		}
 	})
 
+	t.Run("no code, link token or typed address in the logs", func(t *testing.T) {
+		logs := s.Logs.String()
+		if !strings.Contains(logs, `"audit":"reset.mailed"`) || !strings.Contains(logs, `"audit":"reset.code_refused"`) {
+			t.Error("the reset audit events are missing")
+		}
+		for _, msg := range s.SMTP.Messages() {
+			m := parseResetMail(t, msg)
+			token := m.Link[strings.Index(m.Link, "t=")+2:]
+			if strings.Contains(logs, m.Code) || strings.Contains(logs, token) {
+				t.Fatalf("a code or a link token is in the logs")
+			}
+		}
+		if strings.Contains(logs, u.Mail) || strings.Contains(logs, "attacker@evil.example") {
+			t.Error("an address is in the logs")
+		}
+	})
+
 	t.Run("SMTP down: the page does not wait, the mail comes later", func(t *testing.T) {
 		s.Clock.Advance(16 * time.Minute)
 		s.SMTP.Stop(t)

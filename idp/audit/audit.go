@@ -37,6 +37,15 @@ const (
 	// little, or because its client address failed too often.
 	SignInDelayed Name = "signin.delayed"
 	Logout        Name = "logout"
+
+	// « Mot de passe perdu »: an address was submitted (ResetRequested,
+	// whether or not it matches an account), a code was mailed, a code or
+	// link was accepted or refused, a request was over a limit.
+	ResetRequested    Name = "reset.requested"
+	ResetMailed       Name = "reset.mailed"
+	ResetCodeAccepted Name = "reset.code_accepted"
+	ResetCodeRefused  Name = "reset.code_refused"
+	ResetLimited      Name = "reset.limited"
 )
 
 // Event is one audit record. Empty fields are left out.

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
@@ -29,7 +31,9 @@ type LogoutConfig struct {
 	Pages    *web.Pages
 	// Path is where the confirmation form posts.
 	Path string
-	Log  *slog.Logger
+	// TrustedProxies may tell the client's address (audit).
+	TrustedProxies []netip.Prefix
+	Log            *slog.Logger
 }
 
 // Logout ends SSO sessions: from the landing page, after a confirmation,
@@ -150,8 +154,10 @@ func (l *Logout) end(w http.ResponseWriter, r *http.Request, sess *store.Session
 	if err := l.cfg.Sessions.End(w, r, sess); err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
-	l.cfg.Log.InfoContext(r.Context(), "signed out", "audit", "logout", "sub", sess.Subject, "client_id", clientID,
-		"request_id", web.RequestID(r.Context()))
+	audit.Log(r.Context(), l.cfg.Log, audit.Event{
+		Name: audit.Logout, Subject: sess.Subject, ClientID: clientID,
+		IP: web.ClientIP(r, l.cfg.TrustedProxies), RequestID: web.RequestID(r.Context()),
+	})
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
@@ -58,7 +59,7 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 		return
 	}
 	if !found || u.Email == "" {
-		h.cfg.Log.InfoContext(ctx, "reset: no account for the address", "audit", "reset.requested", "found", false)
+		h.cfg.Log.DebugContext(ctx, "reset: no account for the address")
 		return
 	}
 	code, token := newCode(), newLinkToken()
@@ -97,7 +98,7 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 		h.cfg.Log.ErrorContext(ctx, "reset: cannot queue the mail", "err", err)
 		return
 	}
-	h.cfg.Log.InfoContext(ctx, "reset: code mailed", "audit", "reset.mailed", "sub", u.Subject)
+	audit.Log(ctx, h.cfg.Log, audit.Event{Name: audit.ResetMailed, Subject: u.Subject})
 }
 
 func (h *Handler) showCode(w http.ResponseWriter, r *http.Request) error {
@@ -180,14 +181,14 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 		if f.LinkHash != "" {
 			_ = h.cfg.Store.DeleteResetLink(ctx, f.LinkHash) // used: the link dies with the code
 		}
-		h.cfg.Log.InfoContext(ctx, "reset: code accepted", "audit", "reset.code_accepted", "sub", f.Subject)
+		h.audit(r, audit.ResetCodeAccepted, f.Subject, "code")
 		http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 		return nil
 	case views.CodeWrong:
 		if _, _, err := h.cfg.Store.Count(ctx, h.accountKey(f), l.AccountWindow); err != nil {
 			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 		}
-		h.cfg.Log.InfoContext(ctx, "reset: code refused", "audit", "reset.code_refused", "sub", f.Subject)
+		h.audit(r, audit.ResetCodeRefused, f.Subject, "wrong_code")
 	}
 	return h.codePage(w, r, f, outcome)
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
@@ -110,20 +111,21 @@ func addressKey(email string) string {
 func (h *Handler) request(r *http.Request, f *store.ResetFlow) {
 	ctx := r.Context()
 	l := h.cfg.Limits
-	ipCount, _, err := h.cfg.Store.Count(ctx, "reset-ip:"+addressKey(h.cfg.ClientIP(r)), time.Hour)
+	h.audit(r, audit.ResetRequested, "", "")
+	ipCount, _, err := h.cfg.Store.Count(ctx, "reset-ip:"+addressKey(h.cfg.ClientIP(r).String()), time.Hour)
 	if err != nil || ipCount > int64(l.IPRequests) {
-		h.logLimited(ctx, "ip", err)
+		h.logLimited(r, "ip", err)
 		return
 	}
 	addr := addressKey(f.Email)
 	short, _, err := h.cfg.Store.Count(ctx, "reset-mail:"+addr, l.ShortWindow)
 	if err != nil || short > int64(l.ShortMails) {
-		h.logLimited(ctx, "address", err)
+		h.logLimited(r, "address", err)
 		return
 	}
 	day, _, err := h.cfg.Store.Count(ctx, "reset-mail-day:"+addr, 24*time.Hour)
 	if err != nil || day > int64(l.DayMails) {
-		h.logLimited(ctx, "address-day", err)
+		h.logLimited(r, "address-day", err)
 		return
 	}
 	select {
@@ -142,12 +144,12 @@ func (h *Handler) request(r *http.Request, f *store.ResetFlow) {
 	}()
 }
 
-func (h *Handler) logLimited(ctx context.Context, what string, err error) {
+func (h *Handler) logLimited(r *http.Request, what string, err error) {
 	if err != nil {
-		h.cfg.Log.ErrorContext(ctx, "reset: counter unavailable", "err", err)
+		h.cfg.Log.ErrorContext(r.Context(), "reset: counter unavailable", "err", err)
 		return
 	}
-	h.cfg.Log.InfoContext(ctx, "reset: request over the limit", "audit", "reset.limited", "limit", what)
+	h.audit(r, audit.ResetLimited, "", what)
 }
 
 // cooldown is how long before the flow's address may get another mail.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
@@ -90,7 +91,7 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	}
 	http.SetCookie(w, &http.Cookie{Name: h.linkCookie(), Value: "", Path: h.cfg.Path, MaxAge: -1, HttpOnly: true, Secure: h.cfg.Secure})
 	h.setFlowCookie(w, id)
-	h.cfg.Log.InfoContext(r.Context(), "reset: link used", "audit", "reset.code_accepted", "sub", sub, "other_browser", !mine)
+	h.audit(r, audit.ResetCodeAccepted, sub, "link")
 	http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 	return nil
 }

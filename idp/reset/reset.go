@@ -8,11 +8,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
@@ -104,9 +106,10 @@ type Config struct {
 	// Path is where the journey lives; LoginPath the login screen.
 	Path, LoginPath string
 	// HomeURL is where « Continuer » goes when the pending sign-in is gone.
-	HomeURL  func(clientID string) string
-	Secure   bool
-	ClientIP func(*http.Request) string
+	HomeURL func(clientID string) string
+	Secure  bool
+	// ClientIP is the client's address (audit, per-address limits).
+	ClientIP func(*http.Request) netip.Addr
 	Now      func() time.Time
 	Log      *slog.Logger
 }
@@ -127,7 +130,7 @@ func New(cfg Config) *Handler {
 		cfg.Now = time.Now
 	}
 	if cfg.ClientIP == nil {
-		cfg.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
+		cfg.ClientIP = func(r *http.Request) netip.Addr { return web.ClientIP(r, nil) }
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), sem: make(chan struct{}, 64)}
 	p := cfg.Path
@@ -241,6 +244,12 @@ func (h *Handler) mac(kind, v string) string {
 	m.Write([]byte{0})
 	m.Write([]byte(v))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (h *Handler) audit(r *http.Request, name audit.Name, sub, reason string) {
+	audit.Log(r.Context(), h.cfg.Log, audit.Event{
+		Name: name, Subject: sub, Reason: reason, IP: h.cfg.ClientIP(r), RequestID: web.RequestID(r.Context()),
+	})
 }
 
 func (h *Handler) checkForm(r *http.Request, purpose string) error {
