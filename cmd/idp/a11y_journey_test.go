@@ -142,7 +142,7 @@ func TestAccessibility(t *testing.T) {
 	}
 	a.check(t, "logged out", "Vous êtes déconnecté", "Vous êtes déconnecté"+siteTitle, true)
 	a.navigate(t, s.Issuer+"/")
-	a.check(t, "landing, signed out", "Connexion à Mes démarches en Nouvelle-Aquitaine", "Connexion"+siteTitle, true)
+	a.check(t, "landing, signed out", "Connexion à Mes démarches en Nouvelle-Aquitaine", "Accueil"+siteTitle, true)
 	a.tabWalk(t, "landing, signed out", []string{"a Aller au contenu", "a J’ai besoin de support", "a Accessibilité : partiellement conforme"})
 
 	// The directory down: the login screen says so, not « incorrect ».

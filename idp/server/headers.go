@@ -35,7 +35,8 @@ func newHeaderPolicy(issuer string, redirectURIs []string) headerPolicy {
 // nonce={ templ.GetNonce(ctx) }.
 func (p headerPolicy) csp(nonce string) string {
 	n := "'nonce-" + nonce + "'"
-	return "default-src 'none'; script-src " + n + "; style-src 'self' " + n + "; img-src 'self'" +
+	// connect-src 'self': the waiting screen asks for the change's status.
+	return "default-src 'none'; script-src " + n + "; style-src 'self' " + n + "; img-src 'self'; connect-src 'self'" +
 		"; form-action " + p.formAction +
 		"; frame-ancestors 'none'; object-src 'none'; base-uri 'none'"
 }
