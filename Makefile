@@ -16,6 +16,7 @@ run:
 
 build:
 	$(GO) build -o bin/idp ./cmd/idp
+	$(GO) build -o bin/ldapsync ./cmd/ldapsync
 
 generate:
 	$(GO) tool templ generate -include-version=false -path views

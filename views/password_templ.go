@@ -38,7 +38,7 @@ func passwordProblemText(p PasswordProblem, min, max int) string {
 	case PasswordTooLong:
 		return "Ce mot de passe est trop long : il doit contenir au plus " + strconv.Itoa(max) + " caractères."
 	case PasswordBlocklisted:
-		return "Ce mot de passe est trop courant et figure dans les listes de mots de passe connus des pirates. Choisissez-en un autre."
+		return "Ce mot de passe est trop courant ou trop facile à deviner. Choisissez-en un autre."
 	case PasswordContainsContext:
 		return "Ce mot de passe contient un mot trop facile à deviner (le nom de la Région, votre identifiant ou votre adresse e-mail). Choisissez-en un autre."
 	case PasswordInvalidChars:
@@ -327,48 +327,53 @@ func Waiting(p WaitingPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, "\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 24, "\"><p id=\"etat-normal\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			if p.Slow {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, "<p>L’annuaire de la Région ne répond pas pour le moment. Votre demande est conservée et sera appliquée dès que possible&nbsp;: vous pouvez patienter ici.</p>")
-				if templ_7745c5c3_Err != nil {
-					return templ_7745c5c3_Err
-				}
-			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, "<p>Votre nouveau mot de passe est en cours d’enregistrement. Cela ne prend en général que quelques secondes.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 25, " hidden")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "</div><p>Votre mot de passe actuel reste valable tant que la modification n’est pas terminée.</p><form method=\"get\" action=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 26, ">Votre nouveau mot de passe est en cours d’enregistrement. Cela ne prend en général que quelques secondes.</p><p id=\"etat-lent\"")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			if !p.Slow {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, " hidden")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, ">L’annuaire de la Région ne répond pas pour le moment. Votre demande est conservée et sera appliquée dès que possible&nbsp;: vous pouvez patienter ici.</p></div><p>Votre mot de passe actuel reste valable tant que la modification n’est pas terminée.</p><form method=\"get\" action=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var13 string
 			templ_7745c5c3_Var13, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(p.CheckURL)).ResolveURL(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `password.templ`, Line: 159, Col: 55}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `password.templ`, Line: 156, Col: 55}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var13)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "\"><button type=\"submit\">Vérifier</button></form><script src=\"/static/waiting.js\" nonce=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "\"><button type=\"submit\">Vérifier</button></form><script src=\"/static/waiting.js\" nonce=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var14 string
 			templ_7745c5c3_Var14, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.GetNonce(ctx)).Resolve(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `password.templ`, Line: 162, Col: 62}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `password.templ`, Line: 159, Col: 62}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var14)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 29, "\" defer></script>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 30, "\" defer></script>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -417,20 +422,20 @@ func ChangeDone(p ChangeDonePage) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 30, "<h1>Votre mot de passe a été modifié</h1><p role=\"status\">Votre nouveau mot de passe est enregistré. Vous pouvez dès lors vous connecter avec votre nouveau mot de passe.</p><p><a class=\"button\" href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "<h1>Votre mot de passe a été modifié</h1><p role=\"status\">Votre nouveau mot de passe est enregistré. Vous pouvez dès lors vous connecter avec votre nouveau mot de passe.</p><p><a class=\"button\" href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var17 string
 			templ_7745c5c3_Var17, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(p.ContinueURL)).ResolveURL(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `password.templ`, Line: 176, Col: 58}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `password.templ`, Line: 173, Col: 58}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var17)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "\">Continuer</a></p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "\">Continuer</a></p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -444,10 +449,13 @@ func ChangeDone(p ChangeDonePage) templ.Component {
 	})
 }
 
-// ChangeFailedPage says truthfully that nothing changed.
+// ChangeFailedPage says truthfully what happened: nothing changed, or,
+// when the directory could not confirm a write that was sent, that we do
+// not know.
 type ChangeFailedPage struct {
-	Site     Site
-	RetryURL string
+	Site        Site
+	RetryURL    string
+	Unconfirmed bool
 }
 
 func ChangeFailed(p ChangeFailedPage) templ.Component {
@@ -479,20 +487,31 @@ func ChangeFailed(p ChangeFailedPage) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 32, "<h1>Votre mot de passe n’a pas été modifié</h1><p role=\"status\">L’annuaire de la Région n’a pas pu enregistrer votre nouveau mot de passe. Votre mot de passe actuel reste valable.</p><p>Vous pouvez réessayer dans quelques minutes, ou utiliser le lien «&nbsp;J’ai besoin de support&nbsp;».</p><p><a href=\"")
+			if p.Unconfirmed {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "<h1>La modification de votre mot de passe n’a pas pu être confirmée</h1><p role=\"status\">L’annuaire de la Région n’a pas confirmé l’enregistrement de votre nouveau mot de passe. Essayez de vous connecter avec votre nouveau mot de passe, puis, s’il ne fonctionne pas, avec l’ancien.</p>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			} else {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<h1>Votre mot de passe n’a pas été modifié</h1><p role=\"status\">L’annuaire de la Région n’a pas pu enregistrer votre nouveau mot de passe. Votre mot de passe actuel reste valable.</p>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, " <p>Vous pouvez réessayer dans quelques minutes, ou utiliser le lien «&nbsp;J’ai besoin de support&nbsp;».</p><p><a href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var20 string
 			templ_7745c5c3_Var20, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(p.RetryURL)).ResolveURL(ctx)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `password.templ`, Line: 191, Col: 40}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `password.templ`, Line: 196, Col: 40}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var20)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 33, "\">Réessayer</a></p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 36, "\">Réessayer</a></p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -81,7 +81,40 @@ func TestAccessibilityReset(t *testing.T) {
 	}
 	a.check(t, "link", "Réinitialiser votre mot de passe", title("Confirmer la réinitialisation", false), true)
 	do(chromedp.Click(button("Continuer")))
-	a.check(t, "verified", "Saisir votre nouveau mot de passe", title("Saisir votre nouveau mot de passe", false), true)
+	a.check(t, "new password", "Saisir votre nouveau mot de passe", title("Saisir votre nouveau mot de passe", false), true)
+	if got := attr(t, a, "#nouveau", "aria-describedby"); !strings.Contains(got, "regles") {
+		t.Errorf("the rules are not linked to the field: aria-describedby=%q (A11Y-09)", got)
+	}
+	do(chromedp.SendKeys(field("Nouveau mot de passe"), "Une phrase assez longue"),
+		chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), "Une autre phrase longue"), chromedp.Click(button("Valider")))
+	a.check(t, "new password, mismatch", "Saisir votre nouveau mot de passe", title("Saisir votre nouveau mot de passe", true), true)
+	if got := attr(t, a, "#confirmation", "aria-invalid"); got != "true" {
+		t.Errorf("the mismatch is not on the confirmation field (A11Y-09)")
+	}
+	do(chromedp.SendKeys(field("Nouveau mot de passe"), "azertyuiop12"),
+		chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), "azertyuiop12"), chromedp.Click(button("Valider")))
+	a.check(t, "new password, blocklisted", "Saisir votre nouveau mot de passe", title("Saisir votre nouveau mot de passe", true), true)
+	// The directory is down while the change is queued: the waiting
+	// screen waits, says so, and moves on by itself once it is back.
+	s.Slapd.Stop(t)
+	const pw = "Une phrase de passe accessible"
+	do(chromedp.SendKeys(field("Nouveau mot de passe"), pw), chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), pw), chromedp.Click(button("Valider")))
+	a.check(t, "waiting", "Modification de votre mot de passe en cours", title("Modification en cours", false), true)
+	if err := chromedp.Do(timeout(t, a.ctx), chromedp.WaitVisible(chromedp.ID("etat-lent"))); err != nil {
+		t.Fatalf("the waiting screen never said the directory is slow: %v", err)
+	}
+	a.axe.Check(t, a.ctx, "waiting, directory slow")
+	s.Slapd.Start(t)
+	if err := chromedp.Do(timeout(t, a.ctx), chromedp.WaitVisible(chromedp.Search(`//h1[normalize-space()="Votre mot de passe a été modifié"]`))); err != nil {
+		t.Fatalf("no success page: %v", err)
+	}
+	a.check(t, "success", "Votre mot de passe a été modifié", title("Mot de passe modifié", false), true)
+
+	// The waiting screen and the failure page, shown for what they say.
+	a.navigate(t, s.Issuer+"/mot-de-passe-perdu/echec")
+	a.check(t, "failure", "Votre mot de passe n’a pas été modifié", title("Mot de passe non modifié", false), true)
+	a.navigate(t, s.Issuer+"/mot-de-passe-perdu/echec?inconnu=1")
+	a.check(t, "failure, unconfirmed", "La modification de votre mot de passe n’a pas pu être confirmée", title("Mot de passe non modifié", false), true)
 	a.navigate(t, fresh.Link)
 	a.check(t, "link, used", "Ce lien n’est plus valable", title("Lien expiré", false), true)
 }

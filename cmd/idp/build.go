@@ -23,11 +23,13 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
+	"github.com/region-nouvelle-aquitaine/idp/idp/password"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/server"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 	"github.com/region-nouvelle-aquitaine/idp/views/email"
 )
@@ -58,8 +60,10 @@ type deps struct {
 	outbox reset.Outbox
 	// mailTweak adjusts the mail pipeline (tests shorten its delays).
 	mailTweak func(*mail.Config)
-	now       func() time.Time
-	log       *slog.Logger
+	// worker, when set, runs ldapsync in this process (dev mode, tests).
+	worker func(context.Context) error
+	now    func() time.Time
+	log    *slog.Logger
 	// extra routes (the demo site).
 	extra map[string]http.Handler
 }
@@ -196,8 +200,14 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive the reset key: %w", err)
 	}
+	changes, err := passwordChanges(cfg, d)
+	if err != nil {
+		return nil, err
+	}
 	lost := reset.New(reset.Config{
-		Store: st, Accounts: d.accounts, Outbox: outbox, Compose: composeResetMail, Forms: forms, Pages: pages,
+		Policy:  passwordPolicy{password.DefaultPolicy(password.LoadBlocklist())},
+		Changes: changes,
+		Store:   st, Accounts: d.accounts, Outbox: outbox, Compose: composeResetMail, Forms: forms, Pages: pages,
 		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: resetKey,
 		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: server.LoginPath,
 		HomeURL: func(id string) string {
@@ -233,14 +243,42 @@ func build(cfg *config.Config, d deps) (*app, error) {
 			d.log.Error("mail sender stopped", "err", err)
 		}
 	}()
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		if d.worker == nil {
+			return
+		}
+		if err := d.worker(ctx); err != nil {
+			d.log.Error("in-process ldapsync stopped", "err", err)
+		}
+	}()
 	a := &app{listen: cfg.Listen, issuer: cfg.Issuer, handler: handler, provider: prov, log: d.log}
 	a.closers = append(a.closers, func() error {
 		lost.Wait()
 		stop()
 		<-done
+		<-workerDone
 		return nil
 	})
 	return a, nil
+}
+
+// passwordChanges queues new passwords for ldapsync, sealed to its key.
+func passwordChanges(cfg *config.Config, d deps) (reset.Changes, error) {
+	if cfg.Ldapsync.PublicKey == "" {
+		return nil, errors.New("ldapsync.public_key is required: new passwords are sealed to the ldapsync workers' key (see `ldapsync keygen`)")
+	}
+	pk, err := job.ParsePublicKey(cfg.Ldapsync.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("ldapsync.public_key: %w", err)
+	}
+	seal, err := job.NewSealer(pk)
+	if err != nil {
+		return nil, err
+	}
+	q := job.NewQueue(job.Options{Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Now: d.now})
+	return jobChanges{queue: q, seal: seal, now: d.now, life: reset.DefaultLimits.FlowLifetime}, nil
 }
 
 // mailPipeline builds the durable outbox and its sender from the

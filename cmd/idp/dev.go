@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -21,6 +22,8 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/devdir"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
 const (
@@ -105,8 +108,21 @@ func buildDev(_ context.Context, out io.Writer, addr string) (*app, error) {
 		Issuer: devIssuer, ClientID: devClientID, ClientSecret: secret,
 		BaseURL: devIssuer + "/demo", Log: log,
 	})
+	// ldapsync runs in-process, writing to the demo directory.
+	key, err := job.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Ldapsync.PublicKey = job.MarshalPublicKey(key.PublicKey())
+	worker, err := ldapsync.New(ldapsync.Options{
+		Redis: rdb, Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{key}, Writer: dir, Log: log,
+		RetryBackoff: time.Second, PollInterval: 100 * time.Millisecond,
+	})
+	if err != nil {
+		return nil, err
+	}
 	a, err := build(cfg, deps{
-		redis: rdb, directory: dir, accounts: dir, log: log, outbox: consoleOutbox{out: out},
+		redis: rdb, directory: dir, accounts: dir, log: log, outbox: consoleOutbox{out: out}, worker: worker.Run,
 		extra: map[string]http.Handler{"/demo/": rp},
 	})
 	if err != nil {

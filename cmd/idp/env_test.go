@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,25 +18,30 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
 // clock is a settable clock shared by the provider under test.
+// clock runs with real time, and tests move it forward: background
+// workers (the mail sender, ldapsync) see time pass, and expiry is tested
+// without sleeping.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu     sync.Mutex
+	offset time.Duration
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.t
+	return time.Now().Add(c.offset)
 }
 
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	c.offset += d
 }
 
 // site is a test relying party served on its own loopback host, so that
@@ -59,6 +65,8 @@ type stack struct {
 	Logs   *syncBuffer
 	cfg    *config.Config
 	app    *app
+	// workerKey is the in-process ldapsync's private key.
+	workerKey hpke.PrivateKey
 }
 
 type syncBuffer struct {
@@ -157,6 +165,7 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app {
 	t.Cleanup(func() { _ = dir.Close() })
 	a, err := build(cfg, deps{
 		redis: s.Redis.Client(t), directory: dir, accounts: dir, now: s.Clock.Now, log: log,
+		worker: s.worker(t, cfg, log),
 		mailTweak: func(c *mail.Config) {
 			// Retry within the test's patience, not the production minutes.
 			c.RetryDelay, c.MaxRetryDelay, c.Block = 100*time.Millisecond, 500*time.Millisecond, 200*time.Millisecond
@@ -167,6 +176,29 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app {
 	}
 	t.Cleanup(a.close)
 	return a
+}
+
+// worker runs ldapsync against the test slapd as its writer account, with
+// delays short enough for a test.
+func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(context.Context) error {
+	t.Helper()
+	w, err := directory.New(directory.Config{
+		URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.WriterDN, BindPassword: s.Slapd.WriterPassword,
+		BaseDN: s.Slapd.PeopleDN, Timeout: 2 * time.Second,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wk, err := ldapsync.New(ldapsync.Options{
+		Redis: s.Redis.Client(t), Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{s.workerKey},
+		Writer: w, Now: s.Clock.Now, Log: log,
+		Lease: 5 * time.Second, RetryBackoff: 200 * time.Millisecond, MaxRetryBackoff: time.Second,
+		RetryLimit: 20, PollInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wk.Run
 }
 
 // noRedirect is an HTTP client that shows redirects instead of following.

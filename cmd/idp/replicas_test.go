@@ -21,6 +21,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
@@ -60,6 +61,11 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 	slapd := testenv.StartSlapd(t, testenv.SlapdOptions{})
 	rds := testenv.StartRedis(t)
 	sink := testenv.StartSMTP(t)
+	workerKey, err := job.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	workerPub := job.MarshalPublicKey(workerKey.PublicKey())
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "idp")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
@@ -99,7 +105,9 @@ mail:
   host: 127.0.0.1
   port: %d
   tls: plain
-`, issuer, port, rds.Addr, hex.EncodeToString(sum[:]), cb, slapd.URL, slapd.ReaderDN, slapd.PeopleDN, sink.Port)
+ldapsync:
+  public_key: %s
+`, issuer, port, rds.Addr, hex.EncodeToString(sum[:]), cb, slapd.URL, slapd.ReaderDN, slapd.PeopleDN, sink.Port, workerPub)
 		path := filepath.Join(dir, fmt.Sprintf("idp-%d.yaml", port))
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)

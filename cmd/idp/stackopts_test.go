@@ -3,10 +3,10 @@ package main
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
@@ -25,7 +25,7 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 		Slapd: testenv.StartSlapd(t, opts.Slapd),
 		Redis: testenv.StartRedis(t),
 		SMTP:  testenv.StartSMTP(t),
-		Clock: &clock{t: time.Now()},
+		Clock: &clock{},
 		Logs:  &syncBuffer{},
 	}
 	idpLn, issuer := listen(t, "127.0.0.1")
@@ -39,6 +39,12 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 	}
 	s.cfg = testConfig(issuer, s.Sites)
 	s.cfg.Mail.Host, s.cfg.Mail.Port, s.cfg.Mail.TLS = "127.0.0.1", s.SMTP.Port, config.MailPlain
+	key, err := job.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.workerKey = key
+	s.cfg.Ldapsync.PublicKey = job.MarshalPublicKey(key.PublicKey())
 	if opts.Config != nil {
 		opts.Config(s.cfg)
 	}

@@ -46,6 +46,8 @@ const (
 	ResetCodeAccepted Name = "reset.code_accepted"
 	ResetCodeRefused  Name = "reset.code_refused"
 	ResetLimited      Name = "reset.limited"
+	// ResetQueued: a new password was handed to the directory writer.
+	ResetQueued Name = "reset.queued"
 )
 
 // Event is one audit record. Empty fields are left out.

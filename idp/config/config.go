@@ -34,6 +34,7 @@ type Config struct {
 	Clients          []Client // at least one; IDs unique
 	LDAP             LDAP
 	Reset            Reset
+	Ldapsync         Ldapsync
 	Throttle         Throttle
 	Limits           Limits
 	Mail             Mail // optional section: empty Host means no relay

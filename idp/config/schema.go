@@ -35,6 +35,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	d.decodeLimits(m.sub("limits"), &c.Limits)
 	d.decodeMail(m.sub("mail"), &c.Mail)
 	d.decodeReset(m.sub("reset"), &c.Reset)
+	d.decodeLdapsync(m.sub("ldapsync"), &c.Ldapsync)
 	m.done()
 	return c
 }

@@ -33,6 +33,7 @@ func (d *decoder) validate(c *Config) {
 	v.limits()
 	v.mail()
 	v.reset()
+	v.ldapsync()
 }
 
 // report records a problem at path unless something there was reported already.

@@ -6,11 +6,15 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 )
 
 // Account is one demo person.
@@ -24,7 +28,11 @@ type Account struct {
 }
 
 // Directory is an in-memory directory.
-type Directory struct{ accounts []Account }
+type Directory struct {
+	mu       sync.RWMutex
+	accounts []Account
+	changes  map[string]int // password changes per uid, the Writer's mark
+}
 
 // Parse reads the demo directory file.
 func Parse(data []byte) (*Directory, error) {
@@ -45,10 +53,16 @@ func Parse(data []byte) (*Directory, error) {
 }
 
 // Accounts lists the demo accounts (for the start-up banner).
-func (d *Directory) Accounts() []Account { return d.accounts }
+func (d *Directory) Accounts() []Account {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return slices.Clone(d.accounts)
+}
 
 // Find finds the account by uid or mail.
 func (d *Directory) Find(_ context.Context, login string) (ldapauth.Candidate, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	for _, a := range d.accounts {
 		if login != a.UID && !strings.EqualFold(login, a.Mail) {
 			continue
@@ -69,6 +83,8 @@ func (d *Directory) Find(_ context.Context, login string) (ldapauth.Candidate, e
 // Verify compares password with the account's; demo accounts have no
 // password policy, so a right password is always OK.
 func (d *Directory) Verify(_ context.Context, c ldapauth.Candidate, password string) (ldapauth.Result, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	for _, a := range d.accounts {
 		if c.Found() && a.UID == c.User.Username && password != "" &&
 			subtle.ConstantTimeCompare([]byte(password), []byte(a.Password)) == 1 {
@@ -80,6 +96,8 @@ func (d *Directory) Verify(_ context.Context, c ldapauth.Candidate, password str
 
 // FindByMail finds a demo account by its address (« Mot de passe perdu »).
 func (d *Directory) FindByMail(_ context.Context, mail string) (ldapauth.User, bool, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
 	for _, a := range d.accounts {
 		if strings.EqualFold(mail, a.Mail) {
 			return ldapauth.User{
@@ -90,4 +108,57 @@ func (d *Directory) FindByMail(_ context.Context, mail string) (ldapauth.User, b
 		}
 	}
 	return ldapauth.User{}, false, nil
+}
+
+// The in-process ldapsync of dev mode writes new passwords here
+// (ldapsync.Writer).
+
+func (d *Directory) find(login string) (int, bool) {
+	for i, a := range d.accounts {
+		if login == a.UID || strings.EqualFold(login, a.Mail) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// Lookup finds the account the job names.
+func (d *Directory) Lookup(_ context.Context, login string) (directory.Entry, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	i, ok := d.find(login)
+	if !ok {
+		return directory.Entry{}, directory.ErrNoSuchUser
+	}
+	a := d.accounts[i]
+	return directory.Entry{DN: "uid=" + a.UID + ",ou=demo", Subject: a.Subject, Mark: strconv.Itoa(d.changes[a.UID])}, nil
+}
+
+// Write sets the account's password; the demo directory has no policy.
+func (d *Directory) Write(_ context.Context, e directory.Entry, pw string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i, a := range d.accounts {
+		if a.Subject == e.Subject {
+			d.accounts[i].Password = pw
+			if d.changes == nil {
+				d.changes = map[string]int{}
+			}
+			d.changes[a.UID]++
+			return nil
+		}
+	}
+	return directory.ErrNoSuchUser
+}
+
+// Changed reports whether the password changed since e was read.
+func (d *Directory) Changed(_ context.Context, e directory.Entry) (bool, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, a := range d.accounts {
+		if a.Subject == e.Subject {
+			return strconv.Itoa(d.changes[a.UID]) != e.Mark, nil
+		}
+	}
+	return false, directory.ErrNoSuchUser
 }

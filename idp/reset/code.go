@@ -69,6 +69,7 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 	err = h.cfg.Store.UpdateResetFlow(ctx, flowID, func(f *store.ResetFlow) error {
 		oldLink = f.LinkHash
 		f.Subject = u.Subject
+		f.Login = u.Username
 		f.CodeHash = h.mac("code:"+f.ID, code)
 		f.LinkHash = h.mac("link", token)
 		f.CodeExpiresAt = exp

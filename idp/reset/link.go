@@ -95,19 +95,3 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 	return nil
 }
-
-// showVerified is the door to step 5: only a verified flow gets in
-// (SEC-28).
-func (h *Handler) showVerified(w http.ResponseWriter, r *http.Request) error {
-	f, err := h.flow(r)
-	if err != nil {
-		return h.noFlow(w, r, err)
-	}
-	if !f.Verified {
-		http.Redirect(w, r, h.cfg.Path+"/code", http.StatusSeeOther)
-		return nil
-	}
-	return web.Render(w, r, http.StatusOK, views.ResetVerified(views.ResetVerifiedPage{
-		Site: h.cfg.Pages.Site, ContinueURL: h.continueURL(r.Context(), f),
-	}))
-}

@@ -95,6 +95,8 @@ type Config struct {
 	Accounts Accounts
 	Outbox   Outbox
 	Compose  Composer
+	Policy   Policy
+	Changes  Changes
 	Forms    Forms
 	Pages    *web.Pages
 	Profiles []Profile
@@ -143,7 +145,12 @@ func New(cfg Config) *Handler {
 	h.mux.Handle("POST "+p+"/renvoyer", h.page(h.resend))
 	h.mux.Handle("GET "+p+"/lien", h.page(h.showLink))
 	h.mux.Handle("POST "+p+"/lien", h.page(h.useLink))
-	h.mux.Handle("GET "+p+"/nouveau", h.page(h.showVerified))
+	h.mux.Handle("GET "+p+"/nouveau", h.page(h.showPassword))
+	h.mux.Handle("POST "+p+"/nouveau", h.page(h.submitPassword))
+	h.mux.Handle("GET "+p+"/attente", h.page(h.showWaiting))
+	h.mux.Handle("GET "+p+"/attente/etat", h.page(h.waitingStatus))
+	h.mux.Handle("GET "+p+"/termine", h.page(h.showDone))
+	h.mux.Handle("GET "+p+"/echec", h.page(h.showFailed))
 	return h
 }
 
@@ -164,7 +171,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) knownPath(p string) bool {
 	switch strings.TrimPrefix(p, h.cfg.Path) {
-	case "", "/adresse", "/code", "/renvoyer", "/lien", "/nouveau":
+	case "", "/adresse", "/code", "/renvoyer", "/lien", "/nouveau", "/attente", "/attente/etat", "/termine", "/echec":
 		return true
 	}
 	return false

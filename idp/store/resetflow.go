@@ -22,8 +22,10 @@ type ResetFlow struct {
 	CreatedAt     time.Time `json:"created_at,omitzero"`
 	ExpiresAt     time.Time `json:"expires_at"`
 
-	// Set off the request path when the address matched one account.
+	// Set off the request path when the address matched one account:
+	// Subject is the person's sub, Login how the directory writer finds them.
 	Subject string `json:"subject,omitempty"`
+	Login   string `json:"login,omitempty"`
 	// CodeHash and LinkHash are HMACs of the current code and link token.
 	CodeHash      string    `json:"code_hash,omitempty"`
 	LinkHash      string    `json:"link_hash,omitempty"`
@@ -36,6 +38,11 @@ type ResetFlow struct {
 	// OtherBrowser: verified through the link in a browser that did not
 	// start the flow, which must never resume the pending sign-in.
 	OtherBrowser bool `json:"other_browser,omitempty"`
+
+	// JobID is the password change queued for ldapsync (step 5); Changed
+	// is set once the directory confirmed it.
+	JobID   string `json:"job_id,omitempty"`
+	Changed bool   `json:"changed,omitempty"`
 }
 
 // linkRecord is what a link key holds; only the token's hash is in the key.

@@ -1,0 +1,190 @@
+// Command ldapsync is the worker that writes new passwords into the
+// directory for the identity provider (see package ldapsync).
+//
+//	ldapsync run --config /etc/ldapsync/ldapsync.yaml   apply queued password changes
+//	ldapsync keygen [--out FILE]                        make the key pair jobs are sealed to
+//	ldapsync pubkey --key FILE                          print the public key of a private key file
+//
+// main reads as load → build → run; every dependency is built here.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage:
+  ldapsync run --config FILE   apply queued password changes, with the configuration in FILE
+  ldapsync keygen [--out FILE] make a key pair: the private key file (printed, or written to FILE
+                               with mode 0600) and the public key for the web tier's configuration
+  ldapsync pubkey --key FILE   print the public key of a private key file`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	switch args[0] {
+	case "run":
+		path := fs.String("config", "", "configuration file (YAML)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *path == "" || fs.NArg() > 0 {
+			return errors.New(usage)
+		}
+		data, err := os.ReadFile(*path)
+		if err != nil {
+			return fmt.Errorf("configuration: %w", err)
+		}
+		l := &loader{name: *path, env: env, readFile: os.ReadFile}
+		cfg, err := l.parse(data)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, stderr)
+	case "keygen":
+		out := fs.String("out", "", "write the private key to this new file (mode 0600) instead of printing it")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return keygen(*out, stdout)
+	case "pubkey":
+		path := fs.String("key", "", "private key file")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if *path == "" {
+			return errors.New(usage)
+		}
+		data, err := os.ReadFile(*path)
+		if err != nil {
+			return err
+		}
+		k, err := job.ParsePrivateKey(data)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(stdout, job.MarshalPublicKey(k.PublicKey()))
+		return err
+	}
+	return errors.New(usage)
+}
+
+// keygen makes a key pair. The private key file starts with a comment
+// holding the public key, so `ldapsync keygen > key.pem` keeps both.
+func keygen(out string, stdout io.Writer) error {
+	k, err := job.GenerateKey()
+	if err != nil {
+		return err
+	}
+	pemBytes, err := job.MarshalPrivateKey(k)
+	if err != nil {
+		return err
+	}
+	pub := job.MarshalPublicKey(k.PublicKey())
+	content := "# ldapsync private key: only ldapsync reads it; keep it secret (mode 0600).\n" +
+		"# Its public key, for the web tier's configuration:\n# " + pub + "\n" + string(pemBytes)
+	if out == "" {
+		_, err = io.WriteString(stdout, content)
+		return err
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("keygen: %w (an existing key file is never overwritten)", err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, pub)
+	return err
+}
+
+// serve builds the worker from cfg and runs it until ctx ends.
+func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	rdb, err := newRedis(cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	dir, err := directory.New(cfg.directory, log)
+	if err != nil {
+		return err
+	}
+	f := cfg.file
+	w, err := ldapsync.New(ldapsync.Options{
+		Redis: rdb, Prefix: f.Queue.KeyPrefix, StatusTTL: f.Queue.StatusTTL,
+		PrivateKeys: cfg.keys, Writer: dir, Log: log,
+		Name: f.Worker.Name, Lease: f.Worker.Lease,
+		RetryBackoff: f.Worker.RetryBackoff, MaxRetryBackoff: f.Worker.MaxRetryBackoff,
+		RetryLimit: f.Worker.RetryLimit, PollInterval: f.Worker.PollInterval,
+	})
+	if err != nil {
+		return err
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		log.Warn("ldapsync: Redis does not answer yet; the worker keeps trying", "err", err)
+	}
+	return w.Run(ctx)
+}
+
+func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.file.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func newRedis(cfg *config) (redis.UniversalClient, error) {
+	r := cfg.file.Redis
+	opts := &redis.UniversalOptions{
+		Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username, Password: cfg.redisPass, DB: r.DB,
+		ClientName: "ldapsync",
+	}
+	if r.TLS {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if r.CAFile != "" {
+			pem, err := os.ReadFile(r.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("redis CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("redis CA %s: no certificate found", r.CAFile)
+			}
+			opts.TLSConfig.RootCAs = pool
+		}
+	}
+	return redis.NewUniversalClient(opts), nil
+}

@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+)
+
+func noEnv(string) (string, bool) { return "", false }
+
+func TestRunArguments(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{nil, {"start"}, {"run"}, {"run", "--config"}, {"pubkey"}, {"run", "--config", "/nonexistent.yaml"}} {
+		if err := run(context.Background(), args, io.Discard, io.Discard, noEnv); err == nil {
+			t.Errorf("run(%q) accepted", args)
+		}
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"keygen"}, &out, io.Discard, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	k, err := job.ParsePrivateKey(out.Bytes())
+	if err != nil {
+		t.Fatalf("the printed key does not parse: %v", err)
+	}
+	pub := job.MarshalPublicKey(k.PublicKey())
+	if !strings.Contains(out.String(), "# "+pub+"\n") {
+		t.Error("the printed key file does not show its public key")
+	}
+
+	path := filepath.Join(t.TempDir(), "hpke.key")
+	out.Reset()
+	if err := run(context.Background(), []string{"keygen", "--out", path}, &out, io.Discard, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v", err, fi.Mode())
+	}
+	printed := strings.TrimSpace(out.String())
+	if _, err := job.ParsePublicKey(printed); err != nil || strings.Contains(printed, "PRIVATE") {
+		t.Fatalf("keygen --out printed %q: %v", printed, err)
+	}
+	if err := run(context.Background(), []string{"keygen", "--out", path}, io.Discard, io.Discard, noEnv); err == nil {
+		t.Error("keygen overwrote an existing key file")
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"pubkey", "--key", path}, &out, io.Discard, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out.String()) != printed {
+		t.Error("pubkey and keygen disagree")
+	}
+}
+
+// TestRunEndToEnd runs `ldapsync run` against slapd and redis-server and
+// has it apply a job sealed with the key keygen made.
+func TestRunEndToEnd(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSlapd(t, testenv.SlapdOptions{MinLength: 12, InHistory: 3})
+	r := testenv.StartRedis(t)
+	dir := t.TempDir()
+	keyPath := filepath.Join(dir, "hpke.key")
+	var pub bytes.Buffer
+	if err := run(context.Background(), []string{"keygen", "--out", keyPath}, &pub, io.Discard, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "ldapsync.yaml")
+	cfg := fmt.Sprintf(`log: {level: debug, format: text}
+redis:
+  addrs: [%q]
+private_key_files: [%q]
+directory:
+  urls: [%q]
+  bind_dn: %q
+  bind_password_env: WRITER_PASSWORD
+  base_dn: %q
+  timeout: 2s
+worker:
+  poll_interval: 10ms
+`, r.Addr, keyPath, s.URL, s.WriterDN, s.BaseDN)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(k string) (string, bool) {
+		if k == "WRITER_PASSWORD" {
+			return s.WriterPassword, true
+		}
+		return "", false
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"run", "--config", cfgPath}, io.Discard, &logs, env) }()
+
+	// The web tier's side: seal with the public key, queue.
+	pk, err := job.ParsePublicKey(pub.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, _ := job.NewSealer(pk)
+	q := job.NewQueue(job.Options{Client: r.Client(t)})
+	const pw = "Nouveau-mot-de-passe-1"
+	j := job.Job{ID: job.NewID(), Subject: s.EntryUUID(t, "jdupont"), Login: "jdupont", ExpiresAt: time.Now().Add(time.Minute)}
+	if j.Sealed, err = sealer.Seal(j, pw); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Enqueue(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	var st job.Status
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st, err = q.Status(context.Background(), j.ID); err == nil && st.State.Settled() {
+			break
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if st.State != job.Done {
+		t.Fatalf("status = %+v\n%s", st, logs.String())
+	}
+	c, err := ldap.DialURL(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind("uid=jdupont,"+s.PeopleDN, pw); err != nil {
+		t.Errorf("the new password does not bind: %v", err)
+	}
+	for _, secret := range []string{pw, s.WriterPassword} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the logs contain a password")
+		}
+	}
+	if !strings.Contains(logs.String(), "password changed") {
+		t.Errorf("logs:\n%s", logs.String())
+	}
+}

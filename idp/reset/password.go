@@ -1,0 +1,252 @@
+package reset
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+// Policy checks a new password before anything is queued; its refusal is
+// a views.PasswordProblem.
+type Policy interface {
+	Check(password string, context ...string) views.PasswordProblem
+	Lengths() (min, max int)
+}
+
+// ChangeState is where a queued change stands, without any secret.
+type ChangeState struct {
+	// Pending: queued or being written; Slow: the directory did not answer
+	// yet and the change is being retried.
+	Pending, Slow bool
+	Done          bool
+	// Refused: the directory's policy refused the password (Problem says
+	// why): the person picks another one.
+	Refused bool
+	Problem views.PasswordProblem
+	// Failed: given up; nothing changed, unless Unconfirmed (a write was
+	// sent and whether it was applied is unknown).
+	Failed, Unconfirmed bool
+}
+
+// Changes hands a new password to the directory writer (ldapsync): the
+// web tier never writes the directory itself.
+type Changes interface {
+	Submit(ctx context.Context, subject, login, password string) (jobID string, err error)
+	State(ctx context.Context, jobID string) (ChangeState, error)
+}
+
+const passwordPurpose = "reset:password"
+
+// verifiedFlow loads a flow that passed the code or the link; anything
+// else goes back where it belongs (SEC-28).
+func (h *Handler) verifiedFlow(w http.ResponseWriter, r *http.Request) (*store.ResetFlow, bool, error) {
+	f, err := h.flow(r)
+	if err != nil {
+		return nil, false, h.noFlow(w, r, err)
+	}
+	if !f.Verified {
+		http.Redirect(w, r, h.cfg.Path+"/code", http.StatusSeeOther)
+		return nil, false, nil
+	}
+	return f, true, nil
+}
+
+func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request, f *store.ResetFlow, problem views.PasswordProblem) error {
+	min, max := h.cfg.Policy.Lengths()
+	return web.Render(w, r, http.StatusOK, views.NewPasswordForm(views.NewPasswordPage{
+		Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/nouveau", CSRFToken: h.cfg.Forms.Token(w, r, h.flowPurpose(f)),
+		MinLength: min, MaxLength: max, Problem: problem,
+	}))
+}
+
+// showPassword is step 5: the new password, unless a change is already
+// under way or done.
+func (h *Handler) showPassword(w http.ResponseWriter, r *http.Request) error {
+	f, ok, err := h.verifiedFlow(w, r)
+	if !ok {
+		return err
+	}
+	switch {
+	case f.Changed:
+		http.Redirect(w, r, h.cfg.Path+"/termine", http.StatusSeeOther)
+		return nil
+	case f.JobID != "":
+		http.Redirect(w, r, h.cfg.Path+"/attente", http.StatusSeeOther)
+		return nil
+	}
+	return h.passwordPage(w, r, f, problemFromCode(r.URL.Query().Get("refus")))
+}
+
+func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
+	f, ok, err := h.verifiedFlow(w, r)
+	if !ok {
+		return err
+	}
+	if err := h.checkForm(r, h.flowPurpose(f)); err != nil {
+		return err
+	}
+	if f.Changed || f.JobID != "" {
+		return h.showPassword(w, r)
+	}
+	pw, confirm := r.PostForm.Get("password"), r.PostForm.Get("confirmation")
+	switch {
+	case pw == "":
+		return h.passwordPage(w, r, f, views.PasswordMissing)
+	case pw != confirm:
+		return h.passwordPage(w, r, f, views.PasswordMismatch)
+	}
+	if p := h.cfg.Policy.Check(pw, f.Login, localPart(f.Email)); p != views.PasswordOK {
+		return h.passwordPage(w, r, f, p)
+	}
+	if f.Subject == "" {
+		// A verified flow always has its account; be safe anyway.
+		return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("verified flow without account"))
+	}
+	jobID, err := h.cfg.Changes.Submit(r.Context(), f.Subject, f.Login, pw)
+	if err != nil {
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	if err := h.cfg.Store.UpdateResetFlow(r.Context(), f.ID, func(f *store.ResetFlow) error {
+		f.JobID = jobID
+		return nil
+	}); err != nil {
+		return h.storeError(w, r, err)
+	}
+	h.audit(r, audit.ResetQueued, f.Subject, "")
+	http.Redirect(w, r, h.cfg.Path+"/attente", http.StatusSeeOther)
+	return nil
+}
+
+func localPart(mail string) string {
+	if i := strings.LastIndexByte(mail, '@'); i > 0 {
+		return mail[:i]
+	}
+	return mail
+}
+
+// settle reads the change's state and moves the flow on when it is
+// settled; next is where the person goes ("" while pending).
+func (h *Handler) settle(ctx context.Context, f *store.ResetFlow) (next string, st ChangeState, err error) {
+	if f.Changed {
+		return h.cfg.Path + "/termine", ChangeState{Done: true}, nil
+	}
+	if f.JobID == "" {
+		return h.cfg.Path + "/nouveau", ChangeState{}, nil
+	}
+	st, err = h.cfg.Changes.State(ctx, f.JobID)
+	if err != nil {
+		return "", st, err
+	}
+	switch {
+	case st.Done:
+		next = h.cfg.Path + "/termine"
+	case st.Refused:
+		next = h.cfg.Path + "/nouveau?refus=" + problemCode(st.Problem)
+	case st.Failed && st.Unconfirmed:
+		next = h.cfg.Path + "/echec?inconnu=1"
+	case st.Failed:
+		next = h.cfg.Path + "/echec"
+	default:
+		return "", st, nil
+	}
+	err = h.cfg.Store.UpdateResetFlow(ctx, f.ID, func(f *store.ResetFlow) error {
+		f.Changed = st.Done
+		// Settled: refused or failed, the verified flow may try again.
+		f.JobID = ""
+		return nil
+	})
+	return next, st, err
+}
+
+// showWaiting is the « mire d'attente ».
+func (h *Handler) showWaiting(w http.ResponseWriter, r *http.Request) error {
+	f, ok, err := h.verifiedFlow(w, r)
+	if !ok {
+		return err
+	}
+	next, st, err := h.settle(r.Context(), f)
+	if err != nil {
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	if next != "" {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
+	return web.Render(w, r, http.StatusOK, views.Waiting(views.WaitingPage{
+		Site: h.cfg.Pages.Site, CheckURL: h.cfg.Path + "/attente", StatusURL: h.cfg.Path + "/attente/etat", Slow: st.Slow,
+	}))
+}
+
+// waitingStatus answers the waiting screen's script.
+func (h *Handler) waitingStatus(w http.ResponseWriter, r *http.Request) error {
+	f, err := h.flow(r)
+	var next string
+	var st ChangeState
+	switch {
+	case err != nil:
+		next = h.cfg.Path
+	case !f.Verified:
+		next = h.cfg.Path + "/code"
+	default:
+		if next, st, err = h.settle(r.Context(), f); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(struct {
+		Next string `json:"next,omitempty"`
+		Slow bool   `json:"slow,omitempty"`
+	}{next, st.Slow})
+}
+
+func (h *Handler) showDone(w http.ResponseWriter, r *http.Request) error {
+	f, ok, err := h.verifiedFlow(w, r)
+	if !ok {
+		return err
+	}
+	if !f.Changed {
+		http.Redirect(w, r, h.cfg.Path+"/attente", http.StatusSeeOther)
+		return nil
+	}
+	return web.Render(w, r, http.StatusOK, views.ChangeDone(views.ChangeDonePage{
+		Site: h.cfg.Pages.Site, ContinueURL: h.continueURL(r.Context(), f),
+	}))
+}
+
+func (h *Handler) showFailed(w http.ResponseWriter, r *http.Request) error {
+	if _, ok, err := h.verifiedFlow(w, r); !ok {
+		return err
+	}
+	return web.Render(w, r, http.StatusOK, views.ChangeFailed(views.ChangeFailedPage{
+		Site: h.cfg.Pages.Site, RetryURL: h.cfg.Path + "/nouveau", Unconfirmed: r.URL.Query().Get("inconnu") == "1",
+	}))
+}
+
+// The directory's refusal travels in the URL as a word, not a number.
+var problemCodes = map[views.PasswordProblem]string{
+	views.PasswordTooShort: "court", views.PasswordInHistory: "historique", views.PasswordTooYoung: "recent",
+	views.PasswordQuality: "qualite", views.PasswordRefused: "refus",
+}
+
+func problemCode(p views.PasswordProblem) string {
+	if c, ok := problemCodes[p]; ok {
+		return c
+	}
+	return "refus"
+}
+
+func problemFromCode(c string) views.PasswordProblem {
+	for p, code := range problemCodes {
+		if code == c {
+			return p
+		}
+	}
+	return views.PasswordOK
+}

@@ -1,0 +1,89 @@
+package directory
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Errors callers branch on (errors.Is). A refusal by the password policy
+// is a *PolicyError, which is ErrRejectedByPolicy.
+var (
+	// ErrRejectedByPolicy: the directory's password policy refused the new
+	// password; errors.As gives the *PolicyError with the reason.
+	ErrRejectedByPolicy = errors.New("directory: new password rejected by the password policy")
+	// ErrNoSuchUser: the login names no entry, or more than one, or the
+	// entry disappeared before the write.
+	ErrNoSuchUser = errors.New("directory: no such user")
+	// ErrUnavailable: temporary; the directory could not be reached, timed
+	// out, was busy, or the writer account could not bind. Nothing was
+	// applied, unless the error is also ErrOutcomeUnknown.
+	ErrUnavailable = errors.New("directory: unavailable")
+	// ErrOutcomeUnknown comes with ErrUnavailable: the write was sent, the
+	// answer was lost, and the directory could not be asked afterwards
+	// whether it was applied.
+	ErrOutcomeUnknown = errors.New("directory: write sent, outcome unknown")
+	// ErrRefused: the directory refused the operation itself (the writer
+	// lacks rights, a bad DN, ...): a configuration problem, not temporary.
+	ErrRefused = errors.New("directory: operation refused")
+)
+
+// PolicyError is a new password refused by the directory's password
+// policy (OpenLDAP ppolicy, Behera draft).
+type PolicyError struct {
+	// Code is the ppolicy error of the response control:
+	// ldap.BeheraInsufficientPasswordQuality (5), BeheraPasswordTooShort
+	// (6), BeheraPasswordTooYoung (7), BeheraPasswordInHistory (8), ...;
+	// -1 when the directory gave no detail (a constraint violation
+	// without the control).
+	Code int8
+	// ResultCode is the LDAP result (19, constraint violation, usually).
+	ResultCode uint16
+}
+
+func (e *PolicyError) Error() string {
+	detail := "no detail"
+	if text, ok := ldap.BeheraPasswordPolicyErrorMap[e.Code]; ok {
+		detail = text
+	}
+	return fmt.Sprintf("%s: %s (ppolicy %d, LDAP result %d)", ErrRejectedByPolicy, detail, e.Code, e.ResultCode)
+}
+
+// Is makes errors.Is(err, ErrRejectedByPolicy) true.
+func (e *PolicyError) Is(target error) bool { return target == ErrRejectedByPolicy }
+
+// ppolicyFromErr finds the ppolicy response control of a failed operation.
+// go-ldap drops response controls when Extended or Modify fail; they are
+// still in the response packet kept in the *ldap.Error.
+func ppolicyFromErr(err error) *ldap.ControlBeheraPasswordPolicy {
+	var le *ldap.Error
+	if !errors.As(err, &le) || le.Packet == nil || len(le.Packet.Children) < 3 {
+		return nil
+	}
+	for _, ch := range le.Packet.Children[2].Children {
+		if c, e := ldap.DecodeControl(ch); e == nil {
+			if pp, ok := c.(*ldap.ControlBeheraPasswordPolicy); ok {
+				return pp
+			}
+		}
+	}
+	return nil
+}
+
+// transient reports errors another attempt (or another replica) may fix:
+// network failures and timeouts, busy or unavailable servers.
+func transient(err error) bool {
+	var le *ldap.Error
+	if !errors.As(err, &le) {
+		return true // go-ldap reports some write failures as plain errors
+	}
+	switch le.ResultCode {
+	case ldap.ErrorNetwork, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable,
+		ldap.LDAPResultTimeLimitExceeded, ldap.LDAPResultAdminLimitExceeded,
+		ldap.LDAPResultOther, ldap.LDAPResultTimeout, ldap.LDAPResultServerDown,
+		ldap.LDAPResultConnectError:
+		return true
+	}
+	return false
+}

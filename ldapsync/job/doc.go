@@ -1,0 +1,62 @@
+// Package job is the password-change queue contract shared by the web
+// tier and ldapsync: the Job and Status records, sealing the new password
+// to the worker's public key (Sealer, Opener; see seal.go), and the Queue
+// in Redis over a go-redis UniversalClient. It knows nothing of LDAP.
+//
+// # Life of a job
+//
+// The web tier makes a Job (NewID, Subject, Login, ExpiresAt), seals the
+// password for it and calls Enqueue. A worker calls Claim, which holds the
+// job under a lease (a random token and an end time); Renew extends it.
+// The worker then Completes it (Done, Rejected with the policy's reason, or
+// Failed), or Retries it later (the directory was unreachable). Complete
+// deletes the job and its sealed password, keeps the Status for StatusTTL
+// for the waiting screen, and publishes an Event on EventsStream, in one
+// script. A worker that dies leaves its lease to run out: the next Claim
+// of any worker puts the job back and hands it out again (Attempt counts
+// every claim). Every call on a held job checks the claim's token, so a
+// worker whose lease ran out can no longer settle or retry the job
+// another worker now holds (ErrLeaseLost).
+//
+// Before its first write a worker records a Mark (what the directory
+// showed before writing; opaque here): a worker that later claims the
+// same job compares it with the directory to learn whether an earlier
+// write was applied. A job past its ExpiresAt is never handed out for a
+// first write: Claim settles it Failed/ReasonExpired, unless it carries a
+// mark, which only a worker can resolve.
+//
+// Only one unsettled job per subject exists at a time (Enqueue answers
+// *PendingError), so two changes of one person can never be applied in
+// the wrong order.
+//
+// Expiry is logical: decisions compare with Options.Now; Redis TTLs, the
+// logical life plus Options.Slack, only clean up.
+//
+// # Keys
+//
+// Prefix defaults to "idp:". Every key carries the {pwchange} hash tag, so
+// each script works on one Cluster slot; per-job keys are named inside the
+// scripts from that common base.
+//
+//	{pwchange}:ready           sorted set: job id → due time (ms)        no TTL
+//	{pwchange}:leases          sorted set: job id → lease end (ms)       no TTL
+//	{pwchange}:job:<id>        hash: job (JSON: id, sub, login, times),   ExpiresAt + Slack
+//	                           sealed, exp, sub, pk, attempts, token,
+//	                           worker, until, mark
+//	{pwchange}:status:<id>     hash: state, reason, attempts, updated,    while the job lives: ExpiresAt +
+//	                           exp (logical expiry, ms)                   StatusTTL + Slack; settled: StatusTTL + Slack
+//	{pwchange}:pending:<b64url(sub)>  the subject's unsettled job id     ExpiresAt + Slack
+//	{pwchange}:events          stream of settled jobs: job, sub, state,   no TTL; MAXLEN ~ EventsMaxLen
+//	                           reason, attempts, at
+//
+// Nothing in these keys reveals a password: the only secret is the HPKE
+// ciphertext, which lives no longer than its job.
+//
+// # Guarantees
+//
+// Claim is atomic: one job is held by at most one claim at a time. A
+// worker stalled past its lease while another holds the job could still
+// be writing; Worker renews its lease well before it runs out so that only
+// a frozen process gets there. Redis must run with AOF and
+// maxmemory-policy noeviction for the queue to be durable.
+package job

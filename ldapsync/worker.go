@@ -1,0 +1,251 @@
+package ldapsync
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
+)
+
+// Writer is what the worker needs of a directory. *directory.Writer is
+// the OpenLDAP one; dev mode brings an in-memory one. Errors follow
+// package directory: *directory.PolicyError, directory.ErrNoSuchUser,
+// directory.ErrUnavailable (with ErrOutcomeUnknown), directory.ErrRefused.
+type Writer interface {
+	Lookup(ctx context.Context, login string) (directory.Entry, error)
+	Write(ctx context.Context, e directory.Entry, newPassword string) error
+	Changed(ctx context.Context, e directory.Entry) (bool, error)
+}
+
+// Worker applies password-change jobs. Configure it by its fields; zero
+// values get the documented defaults. Run as many as wanted, in one
+// process or several: each job is held by one of them at a time.
+type Worker struct {
+	Queue  *job.Queue  // required
+	Opener *job.Opener // required: the private keys jobs are sealed to
+	Writer Writer      // required
+	// Clock decides backoffs and expiry; default time.Now. Give it the
+	// Queue's clock.
+	Clock func() time.Time
+	// Log receives one record per settled job and per failure; default
+	// discards. It never receives a password, a sealed password or a login.
+	Log *slog.Logger
+	// Name identifies this worker in the queue and the logs; default
+	// "<hostname>-<pid>".
+	Name string
+	// Lease is how long a claimed job stays ours without renewal; it is
+	// renewed every third of it while the job runs. A worker that dies
+	// leaves its job to the others this long. Default 1m.
+	Lease time.Duration
+	// RetryBackoff is the wait after the first failed attempt while the
+	// directory is unreachable, doubled after each further one, at most
+	// MaxRetryBackoff. Defaults 5s and 1m.
+	RetryBackoff, MaxRetryBackoff time.Duration
+	// RetryLimit is how many retries follow the first attempt before the
+	// job fails as unavailable; 0 means 5, negative means none. Keep
+	// the sum of the backoffs shorter than the web tier's flow.
+	RetryLimit int
+	// PollInterval is the wait when no job is due; default 250ms.
+	PollInterval time.Duration
+}
+
+// bookkeeping bounds the Redis writes that settle a job, even when Run's
+// context has ended: an applied password must be recorded as such.
+const bookkeeping = 5 * time.Second
+
+// Run claims and applies jobs until ctx ends, then returns nil after the
+// job in hand (its Redis bookkeeping is bounded by a few seconds). Redis
+// and directory failures are logged and retried, never returned; only a
+// Worker without Queue, Opener or Writer is an error.
+func (w *Worker) Run(ctx context.Context) error {
+	s, err := w.withDefaults()
+	if err != nil {
+		return err
+	}
+	s.Log.Info("ldapsync: worker started")
+	pause := time.Duration(0)
+	for ctx.Err() == nil {
+		j, err := s.Queue.Claim(ctx, s.Name, s.Lease)
+		switch {
+		case errors.Is(err, job.ErrEmpty):
+			sleep(ctx, s.PollInterval)
+			continue
+		case err != nil:
+			if ctx.Err() != nil {
+				continue
+			}
+			pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
+			s.Log.Warn("ldapsync: queue unavailable", "err", err, "retry_in", pause)
+			sleep(ctx, pause)
+			continue
+		}
+		pause = 0
+		s.handle(ctx, j)
+	}
+	s.Log.Info("ldapsync: worker stopped")
+	return nil
+}
+
+func (w *Worker) withDefaults() (*Worker, error) {
+	s := *w
+	if s.Queue == nil || s.Opener == nil || s.Writer == nil {
+		return nil, errors.New("ldapsync: Worker needs a Queue, an Opener and a Writer")
+	}
+	if s.Clock == nil {
+		s.Clock = time.Now
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	if s.Name == "" {
+		host, _ := os.Hostname()
+		s.Name = host + "-" + strconv.Itoa(os.Getpid())
+	}
+	s.Log = s.Log.With("component", "ldapsync", "worker", s.Name)
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&s.Lease, time.Minute)
+	def(&s.RetryBackoff, 5*time.Second)
+	def(&s.MaxRetryBackoff, time.Minute)
+	def(&s.PollInterval, 250*time.Millisecond)
+	switch {
+	case s.RetryLimit == 0:
+		s.RetryLimit = 5
+	case s.RetryLimit < 0:
+		s.RetryLimit = 0
+	}
+	return &s, nil
+}
+
+// outcome is what became of one attempt.
+type outcome struct {
+	state  job.State  // Done, Rejected or Failed: settle; "": try again later
+	reason job.Reason // why (for a retry: what the status shows meanwhile)
+	lost   bool       // the lease is gone: another worker has the job
+}
+
+func settled(state job.State, reason job.Reason) outcome {
+	return outcome{state: state, reason: reason}
+}
+func retry(reason job.Reason) outcome { return outcome{reason: reason} }
+
+// handle applies one claimed job, renewing its lease meanwhile, and
+// records the outcome.
+func (w *Worker) handle(ctx context.Context, j *job.Job) {
+	log := w.Log.With("job", j.ID, "attempt", j.Attempt)
+	jctx, cancel := context.WithCancel(ctx)
+	renewing := w.keepLease(jctx, cancel, j, log)
+	out := w.apply(jctx, j, log)
+	cancel()
+	<-renewing
+	w.record(ctx, j, out, log)
+}
+
+// keepLease renews j's lease every third of Lease until ctx ends; if the
+// lease is lost, it cancels the job's work.
+func (w *Worker) keepLease(ctx context.Context, cancel context.CancelFunc, j *job.Job, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(w.Lease / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			err := w.Queue.Renew(ctx, j, w.Lease)
+			switch {
+			case errors.Is(err, job.ErrLeaseLost):
+				log.Warn("ldapsync: lease lost while working; stopping this job")
+				cancel()
+				return
+			case err != nil && ctx.Err() == nil:
+				log.Warn("ldapsync: lease not renewed", "err", err)
+			}
+		}
+	}()
+	return done
+}
+
+// record settles the job, or puts it back, as out says.
+func (w *Worker) record(ctx context.Context, j *job.Job, out outcome, log *slog.Logger) {
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), bookkeeping)
+	defer cancel()
+	var err error
+	switch {
+	case out.lost:
+		return
+	case out.state != "":
+		err = w.Queue.Complete(bg, j, job.Status{State: out.state, Reason: out.reason})
+		if err == nil {
+			logSettled(log, j, out)
+		}
+	case ctx.Err() != nil:
+		// Stopping: hand it back at once rather than after the lease. The
+		// directory was not at fault, unless a write is unconfirmed.
+		reason := out.reason
+		if reason == job.ReasonUnavailable {
+			reason = job.ReasonNone
+		}
+		err = w.Queue.Retry(bg, j, w.Clock(), reason)
+		if err == nil {
+			log.Info("ldapsync: stopping; job handed back")
+		}
+	case j.Attempt > w.RetryLimit:
+		err = w.Queue.Complete(bg, j, job.Status{State: job.Failed, Reason: out.reason})
+		if err == nil {
+			log.Error("ldapsync: password not changed: retry limit reached", "sub", j.Subject, "reason", out.reason)
+		}
+	default:
+		wait := w.backoff(j.Attempt)
+		err = w.Queue.Retry(bg, j, w.Clock().Add(wait), out.reason)
+		if err == nil {
+			log.Warn("ldapsync: will retry", "reason", out.reason, "retry_in", wait)
+		}
+	}
+	switch {
+	case errors.Is(err, job.ErrLeaseLost):
+		log.Warn("ldapsync: lease lost before the outcome was recorded; another worker has the job")
+	case err != nil:
+		log.Error("ldapsync: outcome not recorded; the job comes back after its lease", "err", err)
+	}
+}
+
+func logSettled(log *slog.Logger, j *job.Job, out outcome) {
+	switch out.state {
+	case job.Done:
+		log.Info("ldapsync: password changed", "sub", j.Subject)
+	case job.Rejected:
+		log.Info("ldapsync: password refused by the directory's policy", "sub", j.Subject, "reason", out.reason)
+	default:
+		log.Error("ldapsync: password not changed", "sub", j.Subject, "reason", out.reason)
+	}
+}
+
+// backoff is the wait after the n-th attempt failed.
+func (w *Worker) backoff(n int) time.Duration {
+	d := w.RetryBackoff
+	for i := 1; i < n && d < w.MaxRetryBackoff; i++ {
+		d *= 2
+	}
+	return min(d, w.MaxRetryBackoff)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,22 @@
+// The waiting screen follows the change by itself: it asks for the status
+// and goes on when the change is settled. The « Vérifier » button does the
+// same without JavaScript (A11Y-10: no meta refresh).
+(function () {
+  var region = document.getElementById('etat');
+  if (!region || !window.fetch) return;
+  var url = region.getAttribute('data-status-url');
+  function poll() {
+    fetch(url, { credentials: 'same-origin', cache: 'no-store' })
+      .then(function (r) { return r.json(); })
+      .then(function (s) {
+        if (s.next) { window.location.assign(s.next); return; }
+        if (s.slow) {
+          document.getElementById('etat-normal').hidden = true;
+          document.getElementById('etat-lent').hidden = false;
+        }
+        setTimeout(poll, 1500);
+      })
+      .catch(function () { setTimeout(poll, 3000); });
+  }
+  setTimeout(poll, 1000);
+})();
