@@ -66,7 +66,8 @@ type stack struct {
 	cfg    *config.Config
 	app    *app
 	// workerKey is the in-process ldapsync's private key.
-	workerKey hpke.PrivateKey
+	workerKey     hpke.PrivateKey
+	workerRetries int
 }
 
 type syncBuffer struct {
@@ -193,7 +194,7 @@ func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(
 		Redis: s.Redis.Client(t), Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{s.workerKey},
 		Writer: w, Now: s.Clock.Now, Log: log,
 		Lease: 5 * time.Second, RetryBackoff: 200 * time.Millisecond, MaxRetryBackoff: time.Second,
-		RetryLimit: 20, PollInterval: 50 * time.Millisecond,
+		RetryLimit: s.workerRetries, PollInterval: 50 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -85,6 +86,9 @@ func TestResetNewPassword(t *testing.T) {
 		if !binds(t, s, u.UID, u.Password) {
 			t.Error("the old password stopped working")
 		}
+		if dump := dumpRedis(t, s); strings.Contains(dump, "{pwchange}:job:") || strings.Contains(dump, "{pwchange}:status:") {
+			t.Error("a refused password was queued for the directory")
+		}
 	})
 
 	t.Run("refused by the directory, then a good one in the same flow", func(t *testing.T) {
@@ -166,4 +170,122 @@ func TestResetJourneyNewPassword(t *testing.T) {
 	if binds(t, s, u.UID, u.Password) {
 		t.Error("the old password still works")
 	}
+}
+
+// The directory stays down past the worker's retries: a truthful failure
+// page, and the old password still works once the directory is back.
+func TestResetNewPasswordDirectoryDown(t *testing.T) {
+	s := startStackWith(t, stackOptions{WorkerRetries: 2})
+	u := testenv.Users()[0]
+	r := verifiedReset(t, s, u.Mail)
+	s.Slapd.Stop(t)
+	const fresh = "Une phrase qui ne sera pas enregistrée"
+	path, body := r.setPassword(fresh, fresh)
+	if path != "/mot-de-passe-perdu/echec" || !strings.Contains(body, "Votre mot de passe n’a pas été modifié") {
+		t.Fatalf("directory down: at %s", path)
+	}
+	s.Slapd.Start(t)
+	if !binds(t, s, u.UID, u.Password) || binds(t, s, u.UID, fresh) {
+		t.Fatal("after a failure the old password must be the one that works")
+	}
+	// The verified flow may try again without a new code.
+	path, _ = r.setPassword(fresh, fresh)
+	if path != "/mot-de-passe-perdu/termine" || !binds(t, s, u.UID, fresh) {
+		t.Fatalf("second try: at %s", path)
+	}
+}
+
+// Through the mail's link, in a browser that did not ask: the change
+// works, and « Continuer » never enters the first browser's sign-in.
+func TestResetNewPasswordThroughLink(t *testing.T) {
+	s := startStack(t)
+	u := testenv.Users()[1]
+	a := resetClient{newBrowserless(t, s)}
+	loginURL, _ := a.authorize(s.Sites[0], nil)
+	authID := loginURL[strings.Index(loginURL, "authRequestID=")+len("authRequestID="):]
+	tok, _ := a.formToken("/mot-de-passe-perdu?authRequestID=" + authID)
+	a.post("/mot-de-passe-perdu?authRequestID="+authID, url.Values{"csrf_token": {tok}, "profil": {"usager"}}, nil)
+	a.email(url.Values{"email": {u.Mail}}, nil)
+	m := waitMail(t, s, 1)
+
+	b := resetClient{newBrowserless(t, s)}
+	b.get(m.Link).Body.Close()
+	tok, _ = b.formToken("/mot-de-passe-perdu/lien")
+	if resp, _ := b.post("/mot-de-passe-perdu/lien", url.Values{"csrf_token": {tok}}, nil); resp.Header.Get("Location") != "/mot-de-passe-perdu/nouveau" {
+		t.Fatalf("link: %q", resp.Header.Get("Location"))
+	}
+	const fresh = "Changé depuis un autre navigateur"
+	path, body := b.setPassword(fresh, fresh)
+	if path != "/mot-de-passe-perdu/termine" {
+		t.Fatalf("at %s", path)
+	}
+	if strings.Contains(body, "authRequestID") {
+		t.Error("« Continuer » in the other browser leads into the first browser's pending sign-in")
+	}
+	if !binds(t, s, u.UID, fresh) || binds(t, s, u.UID, u.Password) {
+		t.Fatal("the directory does not have the new password")
+	}
+}
+
+// After the journeys, nothing in Redis reveals a password, a code or a
+// link token.
+func TestResetLeavesNoSecretInRedis(t *testing.T) {
+	s := startStack(t)
+	u := testenv.Users()[0]
+	r := verifiedReset(t, s, u.Mail)
+	const fresh = "Secret qui ne doit pas traîner"
+	if path, _ := r.setPassword(fresh, fresh); path != "/mot-de-passe-perdu/termine" {
+		t.Fatalf("at %s", path)
+	}
+	m := parseResetMail(t, s.SMTP.Messages()[0])
+	token := m.Link[strings.Index(m.Link, "t=")+2:]
+	dump := dumpRedis(t, s)
+	if !strings.Contains(dump, "reset:") {
+		t.Fatal("the dump does not contain the reset flow: the check would prove nothing")
+	}
+	for what, secret := range map[string]string{"new password": fresh, "old password": u.Password, "code": m.Code, "link token": token} {
+		if strings.Contains(dump, secret) {
+			t.Errorf("the %s is in Redis", what)
+		}
+	}
+}
+
+// dumpRedis reads every key of every type as text.
+func dumpRedis(t *testing.T, s *stack) string {
+	t.Helper()
+	ctx := t.Context()
+	rdb := s.Redis.Client(t)
+	var sb strings.Builder
+	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		sb.WriteString(k + "\n")
+		typ, _ := rdb.Type(ctx, k).Result()
+		switch typ {
+		case "string":
+			v, _ := rdb.Get(ctx, k).Result()
+			sb.WriteString(v)
+		case "hash":
+			for f, v := range rdb.HGetAll(ctx, k).Val() {
+				sb.WriteString(f + "=" + v + "\n")
+			}
+		case "zset":
+			sb.WriteString(strings.Join(rdb.ZRange(ctx, k, 0, -1).Val(), "\n"))
+		case "set":
+			sb.WriteString(strings.Join(rdb.SMembers(ctx, k).Val(), "\n"))
+		case "list":
+			sb.WriteString(strings.Join(rdb.LRange(ctx, k, 0, -1).Val(), "\n"))
+		case "stream":
+			for _, m := range rdb.XRange(ctx, k, "-", "+").Val() {
+				for f, v := range m.Values {
+					sb.WriteString(f + "=" + fmt.Sprint(v) + "\n")
+				}
+			}
+		}
+		sb.WriteString("\n")
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return sb.String()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"testing"
 
@@ -16,6 +17,9 @@ type stackOptions struct {
 	Slapd testenv.SlapdOptions
 	// Config edits the configuration before the provider is built.
 	Config func(*config.Config)
+	// WorkerRetries bounds the in-process ldapsync's retries while the
+	// directory is down; 0 means 20.
+	WorkerRetries int
 }
 
 // startStackWith is startStack with options.
@@ -44,6 +48,7 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 		t.Fatal(err)
 	}
 	s.workerKey = key
+	s.workerRetries = cmp.Or(opts.WorkerRetries, 20)
 	s.cfg.Ldapsync.PublicKey = job.MarshalPublicKey(key.PublicKey())
 	if opts.Config != nil {
 		opts.Config(s.cfg)
