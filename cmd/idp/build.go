@@ -23,7 +23,6 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
-	"github.com/region-nouvelle-aquitaine/idp/idp/password"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/server"
@@ -205,7 +204,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		return nil, err
 	}
 	lost := reset.New(reset.Config{
-		Policy:  passwordPolicy{password.DefaultPolicy(password.LoadBlocklist())},
+		Policy:  newPasswordPolicy(cfg.Reset.StrictPasswords),
 		Changes: changes,
 		Store:   st, Accounts: d.accounts, Outbox: outbox, Compose: composeResetMail, Forms: forms, Pages: pages,
 		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: resetKey,

@@ -14,6 +14,14 @@ import (
 // passwordPolicy shows idp/password's refusals as the page's problems.
 type passwordPolicy struct{ password.Policy }
 
+// newPasswordPolicy: 12 characters at least, or 15 when strict.
+func newPasswordPolicy(strict bool) passwordPolicy {
+	if strict {
+		return passwordPolicy{password.StrictPolicy(password.LoadBlocklist())}
+	}
+	return passwordPolicy{password.DefaultPolicy(password.LoadBlocklist())}
+}
+
 func (p passwordPolicy) Check(pw string, context ...string) views.PasswordProblem {
 	err := p.Policy.Check(pw, context...)
 	if err == nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
@@ -288,4 +290,75 @@ func dumpRedis(t *testing.T, s *stack) string {
 		t.Fatal(err)
 	}
 	return sb.String()
+}
+
+// The mail's link opened in a second Chromium (another person's browser
+// profile): the journey goes on there to the new password, and
+// « Continuer » leads to the site's home page, never into the first
+// browser's pending sign-in.
+func TestResetJourneyThroughLinkInAnotherBrowser(t *testing.T) {
+	s := startStack(t)
+	first, second := testenv.Browser(t), testenv.Browser(t)
+	rp := s.Sites[0]
+	u := testenv.Users()[2]
+	click := func(ctx context.Context, sel chromedp.Search) {
+		t.Helper()
+		if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(sel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startAt(t, first, rp)
+	click(first, link("Mot de passe perdu"))
+	if err := chromedp.Do(timeout(t, first), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
+		t.Fatal(err)
+	}
+	click(first, button("Continuer"))
+	if err := chromedp.Do(timeout(t, first), chromedp.SendKeys(field("Adresse e-mail"), u.Mail)); err != nil {
+		t.Fatal(err)
+	}
+	click(first, button("Recevoir un code"))
+	m := waitMail(t, s, 1)
+
+	if _, err := chromedp.RunResponse(timeout(t, second), chromedp.Navigate(m.Link)); err != nil {
+		t.Fatal(err)
+	}
+	if loc := location(t, second); strings.Contains(loc, "t=") {
+		t.Errorf("the token stays in the address bar: %s", loc)
+	}
+	click(second, button("Continuer"))
+	const fresh = "Depuis le navigateur du téléphone"
+	if err := chromedp.Do(timeout(t, second),
+		chromedp.SendKeys(field("Nouveau mot de passe"), fresh),
+		chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), fresh),
+	); err != nil {
+		t.Fatal(err)
+	}
+	click(second, button("Valider"))
+	if err := chromedp.Do(timeout(t, second), chromedp.WaitVisible(chromedp.Search(`//h1[normalize-space()="Votre mot de passe a été modifié"]`))); err != nil {
+		t.Fatalf("no success page: %v", err)
+	}
+	href, err := chromedp.Run(timeout(t, second), chromedp.AttributeValue(link("Continuer"), "href"))
+	if err != nil || href.Value != rp.URL+"/" {
+		t.Errorf("« Continuer » in the other browser leads to %q, want the site's home page", href.Value)
+	}
+	// The first browser signs in to its pending sign-in with the new password.
+	startAt(t, first, rp)
+	signIn(t, first, u.UID, fresh)
+	if loc := location(t, first); loc != rp.URL+"/" {
+		t.Fatalf("signing in with the new password: at %s", loc)
+	}
+}
+
+// reset.strict_passwords asks for 15 characters: 14 are refused on the
+// page, before anything is queued.
+func TestResetStrictPasswords(t *testing.T) {
+	s := startStackWith(t, stackOptions{Config: func(c *config.Config) { c.Reset.StrictPasswords = true }})
+	r := verifiedReset(t, s, testenv.Users()[0].Mail)
+	path, body := r.setPassword("quatorze-chars", "quatorze-chars")
+	if path != "/mot-de-passe-perdu/nouveau" || !strings.Contains(body, "au moins 15 caractères") {
+		t.Fatalf("14 characters in strict mode: at %s", path)
+	}
+	if path, _ := r.setPassword("quinze-caractère", "quinze-caractère"); path != "/mot-de-passe-perdu/termine" {
+		t.Fatalf("15 characters in strict mode: at %s", path)
+	}
 }

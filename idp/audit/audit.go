@@ -48,6 +48,12 @@ const (
 	ResetLimited      Name = "reset.limited"
 	// ResetQueued: a new password was handed to the directory writer.
 	ResetQueued Name = "reset.queued"
+	// The directory writer settled the change (idp/completion): written,
+	// refused by the directory's policy (Reason says why), or failed
+	// (Reason says why).
+	ResetWritten Name = "reset.written"
+	ResetRefused Name = "reset.refused"
+	ResetFailed  Name = "reset.failed"
 )
 
 // Event is one audit record. Empty fields are left out.

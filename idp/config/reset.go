@@ -8,6 +8,9 @@ type Reset struct {
 	AgentLyceesURL string // « Je suis un agent des lycées »
 	AgentSiegeURL  string // « Je suis un agent du siège »
 	SupportURL     string // « J’ai besoin de support »; default the top-level support_url
+	// StrictPasswords asks for 15 characters at least instead of 12
+	// (NIST SP 800-63B-4 for a password used alone; REQUIREMENTS SEC-20).
+	StrictPasswords bool
 }
 
 func (d *decoder) decodeReset(m *mapping, c *Reset) {
@@ -15,6 +18,7 @@ func (d *decoder) decodeReset(m *mapping, c *Reset) {
 	m.str("agent_lycees_url", &c.AgentLyceesURL)
 	m.str("agent_siege_url", &c.AgentSiegeURL)
 	m.str("support_url", &c.SupportURL)
+	m.boolean("strict_passwords", &c.StrictPasswords)
 	m.done()
 }
 

@@ -110,6 +110,23 @@ func (d *Directory) FindByMail(_ context.Context, mail string) (ldapauth.User, b
 	return ldapauth.User{}, false, nil
 }
 
+// FindBySubject finds a demo account by its subject (the notification
+// after a password change).
+func (d *Directory) FindBySubject(_ context.Context, sub string) (ldapauth.User, bool, error) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	for _, a := range d.accounts {
+		if a.Subject == sub {
+			return ldapauth.User{
+				DN: "uid=" + a.UID + ",ou=demo", Subject: a.Subject, Email: a.Mail,
+				Name: strings.TrimSpace(a.GivenName + " " + a.FamilyName), GivenName: a.GivenName,
+				FamilyName: a.FamilyName, Username: a.UID,
+			}, true, nil
+		}
+	}
+	return ldapauth.User{}, false, nil
+}
+
 // The in-process ldapsync of dev mode writes new passwords here
 // (ldapsync.Writer).
 

@@ -25,3 +25,27 @@ func ResetCodeText(p ResetCode) string {
 	b.WriteString("Conformément à la loi Informatique et Libertés du 06/01/1978, vous disposez d’un droit d’accès, de rectification et de suppression pour toutes les informations vous concernant. Vous pouvez exercer ce droit en écrivant par courrier au Conseil régional de Nouvelle-Aquitaine - 14 rue François de Sourdais - 33077 Bordeaux\n")
 	return b.String()
 }
+
+// PasswordChangedText is the plain-text part of the PasswordChanged mail:
+// the same sentences as PasswordChangedHTML, each link written out on its
+// own line after the sentence that gives its purpose.
+func PasswordChangedText(p PasswordChanged, when string) string {
+	var b strings.Builder
+	para := func(lines ...string) {
+		for _, l := range lines {
+			b.WriteString(l)
+			b.WriteByte('\n')
+		}
+		b.WriteByte('\n')
+	}
+	para("Ce message a été généré automatiquement - merci de ne pas y répondre.")
+	para("Le mot de passe de votre compte a été modifié " + when + " (heure de Paris).")
+	para("Par sécurité, toutes vos connexions en cours ont été fermées\u00a0: reconnectez-vous avec votre nouveau mot de passe.")
+	para("Si vous êtes à l’origine de ce changement, vous n’avez rien d’autre à faire.")
+	para("Si vous n’êtes pas à l’origine de ce changement, quelqu’un connaît peut-être votre mot de passe ou a accès à votre messagerie\u00a0:")
+	para("- choisissez sans attendre un nouveau mot de passe en demandant un nouveau code de sécurité\u00a0:", p.ResetURL)
+	para("- prévenez le support en passant par la page J’ai besoin de support\u00a0:", p.SupportURL)
+	para("Bonne continuation,", "L’équipe technique de la Région Nouvelle-Aquitaine")
+	b.WriteString("Conformément à la loi Informatique et Libertés du 06/01/1978, vous disposez d’un droit d’accès, de rectification et de suppression pour toutes les informations vous concernant. Vous pouvez exercer ce droit en écrivant par courrier au Conseil régional de Nouvelle-Aquitaine - 14 rue François de Sourdais - 33077 Bordeaux\n")
+	return b.String()
+}
