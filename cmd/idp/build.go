@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/csrf"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
@@ -59,6 +60,8 @@ type deps struct {
 	outbox reset.Outbox
 	// mailTweak adjusts the mail pipeline (tests shorten its delays).
 	mailTweak func(*mail.Config)
+	// completionTweak adjusts the consumer of settled changes (tests).
+	completionTweak func(*completion.Config)
 	// worker, when set, runs ldapsync in this process (dev mode, tests).
 	worker func(context.Context) error
 	now    func() time.Time
@@ -203,6 +206,10 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	runCompletion, err := completionConsumer(cfg, d, st, outbox)
+	if err != nil {
+		return nil, err
+	}
 	lost := reset.New(reset.Config{
 		Policy:  newPasswordPolicy(cfg.Reset.StrictPasswords),
 		Changes: changes,
@@ -242,6 +249,13 @@ func build(cfg *config.Config, d deps) (*app, error) {
 			d.log.Error("mail sender stopped", "err", err)
 		}
 	}()
+	completionDone := make(chan struct{})
+	go func() {
+		defer close(completionDone)
+		if err := runCompletion(ctx); err != nil {
+			d.log.Error("completion consumer stopped", "err", err)
+		}
+	}()
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
@@ -257,6 +271,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		lost.Wait()
 		stop()
 		<-done
+		<-completionDone
 		<-workerDone
 		return nil
 	})

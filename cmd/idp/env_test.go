@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
@@ -171,6 +172,7 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app {
 			// Retry within the test's patience, not the production minutes.
 			c.RetryDelay, c.MaxRetryDelay, c.Block = 100*time.Millisecond, 500*time.Millisecond, 200*time.Millisecond
 		},
+		completionTweak: func(c *completion.Config) { c.Block, c.ClaimAfter = 200*time.Millisecond, 500*time.Millisecond },
 	})
 	if err != nil {
 		t.Fatal(err)

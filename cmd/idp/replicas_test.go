@@ -86,6 +86,7 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 		cfg := fmt.Sprintf(`issuer: %s
 listen: "127.0.0.1:%d"
 insecure_loopback: true
+support_url: https://mesdemarches.nouvelle-aquitaine.fr/support
 log: {level: info, format: json}
 redis:
   addrs: ["%s"]

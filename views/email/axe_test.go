@@ -19,6 +19,17 @@ import (
 // pageOnlyRules.
 func TestResetCodeAxe(t *testing.T) {
 	t.Parallel()
+	m, err := RenderResetCode(context.Background(), seedProps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	axeCheck(t, m.HTML)
+}
+
+// axeCheck runs axe-core on a mail's HTML part as a browser (or a
+// webmail) shows it.
+func axeCheck(t *testing.T, page string) {
+	t.Helper()
 	// axe's best practices for a whole page (one main landmark, content
 	// inside landmarks, one h1) do not apply: a mail is shown inside the
 	// mail client's page, which has those, and its own wrapper is the
@@ -26,13 +37,9 @@ func TestResetCodeAxe(t *testing.T) {
 	// allowed only while axe tags them as best practice, not as WCAG.
 	pageOnlyRules := map[string]bool{"landmark-one-main": true, "region": true, "page-has-heading-one": true}
 	axe := testenv.LoadAxe(t)
-	m, err := RenderResetCode(context.Background(), seedProps)
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(m.HTML))
+		_, _ = w.Write([]byte(page))
 	}))
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(testenv.Browser(t), 30*time.Second)
