@@ -94,7 +94,15 @@ func PasswordChangedHTML(p PasswordChanged, when string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" style=\"color: #0b4f9c; text-decoration: underline;\">J’ai besoin de support</a>.</li></ul><p>Bonne continuation,<br>L’équipe technique de la Région Nouvelle-Aquitaine</p><p style=\"margin-top: 32px; font-size: 13px; color: #555555;\">Conformément à la loi Informatique et Libertés du 06/01/1978, vous disposez d’un droit d’accès, de rectification et de suppression pour toutes les informations vous concernant. Vous pouvez exercer ce droit en écrivant par courrier au Conseil régional de Nouvelle-Aquitaine - 14 rue François de Sourdais - 33077 Bordeaux</p></div></body></html>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "\" style=\"color: #0b4f9c; text-decoration: underline;\">J’ai besoin de support</a>.</li></ul>")
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = closing().Render(ctx, templ_7745c5c3_Buffer)
+		if templ_7745c5c3_Err != nil {
+			return templ_7745c5c3_Err
+		}
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "</div></body></html>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -21,8 +21,8 @@ func ResetCodeText(p ResetCode) string {
 	para(p.Code)
 	para("Ce code et ce lien sont valables " + validity(p.Validity) + ".")
 	para("Si vous n’êtes pas l’initiateur de cette réinitialisation, merci de ne pas prendre en compte ce message.")
-	para("Bonne continuation,", "L’équipe technique de la Région Nouvelle-Aquitaine")
-	b.WriteString("Conformément à la loi Informatique et Libertés du 06/01/1978, vous disposez d’un droit d’accès, de rectification et de suppression pour toutes les informations vous concernant. Vous pouvez exercer ce droit en écrivant par courrier au Conseil régional de Nouvelle-Aquitaine - 14 rue François de Sourdais - 33077 Bordeaux\n")
+	para(signature, team)
+	b.WriteString(legalNotice + "\n")
 	return b.String()
 }
 
@@ -45,7 +45,14 @@ func PasswordChangedText(p PasswordChanged, when string) string {
 	para("Si vous n’êtes pas à l’origine de ce changement, quelqu’un connaît peut-être votre mot de passe ou a accès à votre messagerie\u00a0:")
 	para("- choisissez sans attendre un nouveau mot de passe en demandant un nouveau code de sécurité\u00a0:", p.ResetURL)
 	para("- prévenez le support en passant par la page J’ai besoin de support\u00a0:", p.SupportURL)
-	para("Bonne continuation,", "L’équipe technique de la Région Nouvelle-Aquitaine")
-	b.WriteString("Conformément à la loi Informatique et Libertés du 06/01/1978, vous disposez d’un droit d’accès, de rectification et de suppression pour toutes les informations vous concernant. Vous pouvez exercer ce droit en écrivant par courrier au Conseil régional de Nouvelle-Aquitaine - 14 rue François de Sourdais - 33077 Bordeaux\n")
+	para(signature, team)
+	b.WriteString(legalNotice + "\n")
 	return b.String()
 }
+
+// Every mail ends with the guide's signature and legal notice.
+const (
+	signature   = "Bonne continuation,"
+	team        = "L’équipe technique de la Région Nouvelle-Aquitaine"
+	legalNotice = "Conformément à la loi Informatique et Libertés du 06/01/1978, vous disposez d’un droit d’accès, de rectification et de suppression pour toutes les informations vous concernant. Vous pouvez exercer ce droit en écrivant par courrier au Conseil régional de Nouvelle-Aquitaine - 14 rue François de Sourdais - 33077 Bordeaux"
+)
