@@ -184,15 +184,9 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		Store: st, CookieName: cfg.Session.CookieName, Secure: secure,
 		Lifetime: cfg.Session.Lifetime, IdleTimeout: cfg.Session.IdleTimeout, Now: d.now, Log: d.log,
 	})
-	loginHandler := login.New(login.Config{
-		Provider: prov, Directory: d.directory, Sessions: sessions, Forms: forms, Pages: pages,
-		LostPasswordPath: server.LostPasswordPath, Now: d.now, Log: d.log,
-		Throttle: newThrottle(cfg, d), Identifiers: audit.NewIdentifiers(cfg.Secrets.CookieKey),
-		TrustedProxies: cfg.TrustedProxies,
-	})
 	logout := login.NewLogout(login.LogoutConfig{
 		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath,
-		TrustedProxies: cfg.TrustedProxies, Log: d.log,
+		ChangePasswordPath: server.ChangePasswordPath, TrustedProxies: cfg.TrustedProxies, Log: d.log,
 	})
 	outbox, runMail, err := mailPipeline(cfg, d)
 	if err != nil {
@@ -202,7 +196,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive the reset key: %w", err)
 	}
-	changes, err := passwordChanges(cfg, d)
+	changes, err := passwordChanges(cfg, d, st)
 	if err != nil {
 		return nil, err
 	}
@@ -225,14 +219,22 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		Secure: secure, ClientIP: func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) },
 		Now: d.now, Log: d.log,
 	})
+	loginHandler := login.New(login.Config{
+		Provider: prov, Directory: d.directory, Sessions: sessions, Forms: forms, Pages: pages,
+		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
+		Now: d.now, Log: d.log,
+		Throttle: newThrottle(cfg, d), Identifiers: audit.NewIdentifiers(cfg.Secrets.CookieKey),
+		TrustedProxies: cfg.TrustedProxies,
+	})
 	handler := server.New(server.Config{
-		Provider:     prov,
-		Login:        loginHandler,
-		LostPassword: lost,
-		Logout:       logout.Confirm(),
-		EndSession:   logout.EndSession(),
-		Landing:      logout.Landing(),
-		Pages:        pages,
+		Provider:       prov,
+		Login:          loginHandler,
+		LostPassword:   lost,
+		ChangePassword: loginHandler.ChangePassword(),
+		Logout:         logout.Confirm(),
+		EndSession:     logout.EndSession(),
+		Landing:        logout.Landing(),
+		Pages:          pages,
 		CrossOrigin: forms.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pages.ErrorPage(w, r, http.StatusForbidden, views.ErrFormExpired)
 		})),
@@ -279,7 +281,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 }
 
 // passwordChanges queues new passwords for ldapsync, sealed to its key.
-func passwordChanges(cfg *config.Config, d deps) (reset.Changes, error) {
+func passwordChanges(cfg *config.Config, d deps, keep sessionKeeper) (reset.Changes, error) {
 	if cfg.Ldapsync.PublicKey == "" {
 		return nil, errors.New("ldapsync.public_key is required: new passwords are sealed to the ldapsync workers' key (see `ldapsync keygen`)")
 	}
@@ -292,7 +294,7 @@ func passwordChanges(cfg *config.Config, d deps) (reset.Changes, error) {
 		return nil, err
 	}
 	q := job.NewQueue(job.Options{Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Now: d.now})
-	return jobChanges{queue: q, seal: seal, now: d.now, life: reset.DefaultLimits.FlowLifetime}, nil
+	return jobChanges{queue: q, seal: seal, keep: keep, now: d.now, life: reset.DefaultLimits.FlowLifetime}, nil
 }
 
 // mailPipeline builds the durable outbox and its sender from the

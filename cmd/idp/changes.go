@@ -22,7 +22,9 @@ func newPasswordPolicy(strict bool) passwordPolicy {
 	return passwordPolicy{password.DefaultPolicy(password.LoadBlocklist())}
 }
 
-func (p passwordPolicy) Check(pw string, context ...string) views.PasswordProblem {
+func (p passwordPolicy) Lengths(context.Context) (min, max int) { return p.Policy.Lengths() }
+
+func (p passwordPolicy) Check(_ context.Context, pw string, context ...string) views.PasswordProblem {
 	err := p.Policy.Check(pw, context...)
 	if err == nil {
 		return views.PasswordOK
@@ -53,19 +55,32 @@ func (p passwordPolicy) Check(pw string, context ...string) views.PasswordProble
 type jobChanges struct {
 	queue *job.Queue
 	seal  *job.Sealer
+	keep  sessionKeeper
 	now   func() time.Time
 	// life bounds the job: no write starts after the person's flow ended.
 	life time.Duration
 }
 
-func (c jobChanges) Submit(ctx context.Context, subject, login, pw string) (string, error) {
+// sessionKeeper records the session a change made while signed in keeps
+// (*store.Store; read back by idp/completion).
+type sessionKeeper interface {
+	KeepSessionFor(ctx context.Context, jobID, keepSession string, exp time.Time) error
+}
+
+func (c jobChanges) Submit(ctx context.Context, ch reset.Change) (string, error) {
 	now := c.now()
-	j := job.Job{ID: job.NewID(), Subject: subject, Login: login, CreatedAt: now, ExpiresAt: now.Add(c.life)}
-	sealed, err := c.seal.Seal(j, pw)
+	j := job.Job{ID: job.NewID(), Subject: ch.Subject, Login: ch.Login, CreatedAt: now, ExpiresAt: now.Add(c.life)}
+	sealed, err := c.seal.Seal(j, ch.Password)
 	if err != nil {
 		return "", err
 	}
 	j.Sealed = sealed
+	if ch.KeepSession != "" {
+		// Before the job exists, so that its completion always finds it.
+		if err := c.keep.KeepSessionFor(ctx, j.ID, ch.KeepSession, j.ExpiresAt.Add(time.Hour)); err != nil {
+			return "", err
+		}
+	}
 	err = c.queue.Enqueue(ctx, j)
 	var pending *job.PendingError
 	if errors.As(err, &pending) {

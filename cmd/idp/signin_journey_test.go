@@ -103,28 +103,55 @@ func TestJourneyLockout(t *testing.T) {
 	}
 }
 
-// TestJourneyExpiredPassword: the right but expired password (ppolicy, no
-// grace left) gets the expired message, whose « Mot de passe perdu » link
-// leads to the lost-password page; the same account with a wrong password
-// gets only the generic message.
-func TestJourneyExpiredPassword(t *testing.T) {
+// TestJourneyPasswordMustChange: a right password the directory wants
+// changed (expired with no grace left, or set by an administrator) leads
+// straight to the new-password step, saying why; once written by
+// ldapsync, « Continuer » goes back to the login screen and the new
+// password signs in. The same accounts with a wrong password get only the
+// generic message.
+func TestJourneyPasswordMustChange(t *testing.T) {
 	s := startStackWith(t, stackOptions{Slapd: stateAccounts(), Config: withThrottle})
-	ctx := testenv.Browser(t)
-	rp := s.Sites[0]
-	expired := person("expired")
-
-	startAt(t, ctx, rp)
-	signIn(t, ctx, expired.UID, "Wrong-Password-1")
-	if alert := text(t, ctx, "[role=alert]"); !strings.Contains(alert, "Identifiant ou mot de passe incorrect.") || strings.Contains(alert, "expiré") {
-		t.Fatalf("wrong password of an expired account: %q", alert)
+	for _, tc := range []struct{ uid, why string }{
+		{"expired", "Votre mot de passe a expiré"},
+		{"reset", "Votre mot de passe a été réinitialisé par un administrateur"},
+	} {
+		t.Run(tc.uid, func(t *testing.T) {
+			ctx := testenv.Browser(t)
+			rp := s.Sites[0]
+			p := person(tc.uid)
+			before := rp.Last()
+			startAt(t, ctx, rp)
+			loginURL := location(t, ctx)
+			signIn(t, ctx, p.UID, "Wrong-Password-1")
+			if alert := text(t, ctx, "[role=alert]"); !strings.Contains(alert, "Identifiant ou mot de passe incorrect.") || strings.Contains(alert, "expiré") {
+				t.Fatalf("wrong password: %q", alert)
+			}
+			signIn(t, ctx, p.UID, p.Password)
+			if h1, intro := text(t, ctx, "h1"), text(t, ctx, "main > p"); h1 != "Saisir votre nouveau mot de passe" || !strings.HasPrefix(intro, tc.why) {
+				t.Fatalf("right password: %q, %q at %s", h1, intro, location(t, ctx))
+			}
+			if rp.Last() != before {
+				t.Fatal("the site got a result before the change")
+			}
+			const fresh = "Une phrase neuve pour repartir"
+			if err := chromedp.Do(timeout(t, ctx),
+				chromedp.SendKeys(field("Nouveau mot de passe"), fresh),
+				chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), fresh),
+				chromedp.Click(button("Valider")),
+				chromedp.WaitVisible(chromedp.Search(`//h1[normalize-space()="Votre mot de passe a été modifié"]`)),
+			); err != nil {
+				t.Fatalf("never reached the success page: %v (at %s)", err, location(t, ctx))
+			}
+			if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(link("Continuer"))); err != nil {
+				t.Fatal(err)
+			}
+			if loc := location(t, ctx); loc != loginURL {
+				t.Fatalf("« Continuer » leads to %s, want the login screen %s", loc, loginURL)
+			}
+			signIn(t, ctx, p.UID, fresh)
+			if loc := location(t, ctx); loc != rp.URL+"/" || rp.Last() == before {
+				t.Fatalf("the new password did not sign in: at %s, page %q", loc, text(t, ctx, "main"))
+			}
+		})
 	}
-	signIn(t, ctx, expired.UID, expired.Password)
-	alert := text(t, ctx, "[role=alert]")
-	if !strings.Contains(alert, "Votre mot de passe a expiré.") || !strings.Contains(alert, "«\u00a0Mot de passe perdu\u00a0»") {
-		t.Fatalf("right, expired password: %q", alert)
-	}
-	if strings.Contains(alert, "incorrect") || rp.Last() != nil {
-		t.Fatalf("expired password: %q, site result %+v", alert, rp.Last())
-	}
-	followLostPassword(t, ctx, s)
 }

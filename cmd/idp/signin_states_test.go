@@ -44,15 +44,15 @@ func TestSignInDirectoryStates(t *testing.T) {
 		wantOut   string // not in the page
 	}{
 		{"expired, wrong password", "expired", false, generic, "expiré"},
-		{"expired, right password", "expired", true, "Votre mot de passe a expiré.", generic},
+		{"expired, right password", "expired", true, "Votre mot de passe a expiré&nbsp;: choisissez-en un nouveau", generic},
 		{"must change, wrong password", "reset", false, generic, "changer"},
-		{"must change, right password", "reset", true, "Vous devez changer votre mot de passe.", generic},
+		{"must change, right password", "reset", true, "Votre mot de passe a été réinitialisé par un administrateur&nbsp;: choisissez-en un nouveau", generic},
 		{"locked in the directory, wrong password", "locked", false, generic, "suspendue"},
 		{"locked in the directory, right password", "locked", true, generic, "suspendue"},
 		{"grace, wrong password", "grace", false, generic, "expiré"},
 		{"grace, first", "grace", true, "Il vous reste 1\u00a0connexion avec ce mot de passe", generic},
 		{"grace, last", "grace", true, "C’était votre dernière connexion avec ce mot de passe", generic},
-		{"grace used up", "grace", true, "Votre mot de passe a expiré.", generic},
+		{"grace used up", "grace", true, "Votre mot de passe a expiré&nbsp;: choisissez-en un nouveau", generic},
 	}
 	for _, tc := range tests { // in order: grace logins are used up
 		b := newBrowserless(t, s)
@@ -62,12 +62,26 @@ func TestSignInDirectoryStates(t *testing.T) {
 			pw = person(tc.uid).Password
 		}
 		resp := b.login(loginURL, tc.uid, pw)
+		if resp.StatusCode == http.StatusSeeOther {
+			// Proved right, but a new password is wanted first: straight to
+			// the new-password step, no code needed.
+			if loc := resp.Header.Get("Location"); loc != "/mot-de-passe-perdu/nouveau" {
+				t.Errorf("%s: redirected to %q", tc.name, loc)
+				continue
+			}
+			resp.Body.Close()
+			resp = b.get(s.Issuer + "/mot-de-passe-perdu/nouveau")
+		}
 		body := readAll(t, resp)
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, tc.wantIn) || strings.Contains(body, tc.wantOut) {
 			t.Errorf("%s: %d, want %q without %q in:\n%s", tc.name, resp.StatusCode, tc.wantIn, tc.wantOut, body)
 			continue
 		}
-		if !strings.Contains(body, `>Mot de passe perdu</a>`) {
+		if strings.Contains(body, "choisissez-en un nouveau") {
+			if !strings.Contains(body, `autocomplete="new-password"`) {
+				t.Errorf("%s: no new-password form", tc.name)
+			}
+		} else if !strings.Contains(body, `>Mot de passe perdu</a>`) && !strings.HasPrefix(tc.name, "grace, ") {
 			t.Errorf("%s: no « Mot de passe perdu » link", tc.name)
 		}
 		if !strings.HasPrefix(tc.name, "grace, ") || !tc.right {

@@ -54,6 +54,17 @@ const (
 	ResetWritten Name = "reset.written"
 	ResetRefused Name = "reset.refused"
 	ResetFailed  Name = "reset.failed"
+	// ResetPartial: written in some directories and not in others (Targets
+	// names those still holding the old password): IT must act. Logged at
+	// Error.
+	ResetPartial Name = "reset.partial"
+
+	// Change while signed in or at sign-in: the current password was
+	// checked and the new-password step started (Reason: why), or the
+	// current password typed was wrong (nothing queued). What follows is
+	// logged as for a reset (reset.queued, reset.written…).
+	PasswordChangeStarted Name = "password.change_started"
+	PasswordChangeRefused Name = "password.change_refused"
 )
 
 // Event is one audit record. Empty fields are left out.
@@ -69,15 +80,20 @@ type Event struct {
 	// Identifier is Identifiers.Hash of what was typed, never the text.
 	Identifier string
 	RequestID  string
+	// Targets names directory targets (configuration names, not people).
+	Targets []string
 }
 
 // Log writes e as one record, at Warn for lockouts and Info otherwise.
 func Log(ctx context.Context, logger *slog.Logger, e Event) {
 	level := slog.LevelInfo
-	if e.Name == SignInLockout {
+	switch e.Name {
+	case SignInLockout:
 		level = slog.LevelWarn
+	case ResetPartial:
+		level = slog.LevelError
 	}
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 8)
 	add := func(key, value string) {
 		if value = clean(value); value != "" {
 			attrs = append(attrs, slog.String(key, value))
@@ -92,6 +108,7 @@ func Log(ctx context.Context, logger *slog.Logger, e Event) {
 	add("reason", e.Reason)
 	add("identifier", e.Identifier)
 	add("request_id", e.RequestID)
+	add("targets", strings.Join(e.Targets, ","))
 	logger.LogAttrs(ctx, level, "audit", attrs...)
 }
 

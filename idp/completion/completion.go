@@ -17,9 +17,11 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 )
 
-// Sessions ends everything a person is signed in with (*store.Store).
+// Sessions ends everything a person is signed in with, except the session
+// a change was made from (*store.Store).
 type Sessions interface {
-	RevokeSubject(ctx context.Context, subject string) error
+	RevokeSubject(ctx context.Context, subject, keepSession string) error
+	SessionKeptFor(ctx context.Context, jobID string) (string, error)
 }
 
 // People finds the account of a subject in the directory, for the address

@@ -28,11 +28,19 @@ type fakes struct {
 	logs    bytes.Buffer
 }
 
-func (f *fakes) RevokeSubject(_ context.Context, sub string) error {
+func (f *fakes) RevokeSubject(_ context.Context, sub, keep string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.revoked = append(f.revoked, sub)
+	f.revoked = append(f.revoked, sub+keep)
 	return nil
+}
+
+// SessionKeptFor keeps "-kept" for the jobs whose id ends with "keep".
+func (f *fakes) SessionKeptFor(_ context.Context, jobID string) (string, error) {
+	if strings.HasSuffix(jobID, "keep") {
+		return "-kept", nil
+	}
+	return "", nil
 }
 
 func (f *fakes) FindBySubject(_ context.Context, sub string) (ldapauth.User, bool, error) {
@@ -128,12 +136,14 @@ func TestConsumer(t *testing.T) {
 		at                    time.Time
 		wantRevoked, wantMail bool
 		wantAudit             string
+		keep                  bool // the change was made while signed in
 	}{
-		{"written", "alice", job.Done, "", now, true, true, `"audit":"reset.written","sub":"alice"`},
-		{"refused by the policy", "bob", job.Rejected, job.ReasonInHistory, now, false, false, `"audit":"reset.refused","sub":"bob","reason":"in_history"`},
-		{"failed", "carol", job.Failed, job.ReasonUnavailable, now, false, false, `"audit":"reset.failed","sub":"carol","reason":"unavailable"`},
-		{"written, no account any more", "nobody", job.Done, "", now, true, false, `"audit":"reset.written","sub":"nobody"`},
-		{"too old", "dave", job.Done, "", now.Add(-25 * time.Hour), false, false, ""},
+		{"written", "alice", job.Done, "", now, true, true, `"audit":"reset.written","sub":"alice"`, false},
+		{"refused by the policy", "bob", job.Rejected, job.ReasonInHistory, now, false, false, `"audit":"reset.refused","sub":"bob","reason":"in_history"`, false},
+		{"failed", "carol", job.Failed, job.ReasonUnavailable, now, false, false, `"audit":"reset.failed","sub":"carol","reason":"unavailable"`, false},
+		{"written, no account any more", "nobody", job.Done, "", now, true, false, `"audit":"reset.written","sub":"nobody"`, false},
+		{"too old", "dave", job.Done, "", now.Add(-25 * time.Hour), false, false, "", false},
+		{"written while signed in", "erin", job.Done, "", now, true, true, `"audit":"reset.written","sub":"erin"`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,10 +151,14 @@ func TestConsumer(t *testing.T) {
 			rdb := testenv.StartRedis(t).Client(t)
 			f := &fakes{}
 			start(t, rdb, f, "web-1", time.Now)
-			id := publish(t, rdb, job.NewID(), tt.sub, tt.state, tt.reason, tt.at)
+			jobID, wantRevoked := job.NewID(), tt.sub
+			if tt.keep {
+				jobID, wantRevoked = jobID+"keep", tt.sub+"-kept"
+			}
+			id := publish(t, rdb, jobID, tt.sub, tt.state, tt.reason, tt.at)
 			settled(t, rdb, id)
 			revoked, mails, logs := f.snapshot()
-			if got := len(revoked) == 1 && revoked[0] == tt.sub; got != tt.wantRevoked {
+			if got := len(revoked) == 1 && revoked[0] == wantRevoked; got != tt.wantRevoked {
 				t.Errorf("revoked %v, want revoked=%v", revoked, tt.wantRevoked)
 			}
 			if got := len(mails) == 1 && mails[0].To == tt.sub+"@example.org"; got != tt.wantMail || (!tt.wantMail && len(mails) > 0) {

@@ -88,10 +88,14 @@ func (c *Consumer) written(ctx context.Context, e job.Event) error {
 		log.Error("completion: written change without subject: nothing revoked, nobody told", "job", e.JobID)
 		return nil
 	}
-	if err := c.cfg.Sessions.RevokeSubject(ctx, e.Subject); err != nil {
+	keep, err := c.cfg.Sessions.SessionKeptFor(ctx, e.JobID)
+	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
-	log.Info("completion: sessions and tokens revoked", "job", e.JobID, "sub", e.Subject)
+	if err := c.cfg.Sessions.RevokeSubject(ctx, e.Subject, keep); err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	log.Info("completion: sessions and tokens revoked", "job", e.JobID, "sub", e.Subject, "session_kept", keep != "")
 	u, found, err := c.cfg.People.FindBySubject(ctx, e.Subject)
 	if err != nil {
 		return fmt.Errorf("find the account: %w", err)

@@ -52,8 +52,14 @@ type Config struct {
 	Sessions  *Sessions
 	Forms     Forms
 	Pages     *web.Pages
-	// LostPasswordPath is the « Mot de passe perdu » page.
-	LostPasswordPath string
+	// LostPasswordPath is the « Mot de passe perdu » page;
+	// ChangePasswordPath « Changer mon mot de passe ».
+	LostPasswordPath   string
+	ChangePasswordPath string
+	// Changes starts the new-password step once the current password was
+	// checked: on « Changer mon mot de passe », and at sign-in when the
+	// directory wants a new password first.
+	Changes PasswordChanges
 	// Throttle holds back password guessing; nil switches it off (tests
 	// that measure timing only).
 	Throttle Throttle

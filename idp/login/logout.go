@@ -29,8 +29,9 @@ type LogoutConfig struct {
 	Sessions *Sessions
 	Forms    Forms
 	Pages    *web.Pages
-	// Path is where the confirmation form posts.
-	Path string
+	// Path is where the confirmation form posts; ChangePasswordPath is
+	// « Changer mon mot de passe », offered on the landing page.
+	Path, ChangePasswordPath string
 	// TrustedProxies may tell the client's address (audit).
 	TrustedProxies []netip.Prefix
 	Log            *slog.Logger
@@ -55,6 +56,7 @@ func (l *Logout) Landing() http.Handler {
 				p.Name = sess.Claims.PreferredUsername
 			}
 			p.CSRFToken = l.cfg.Forms.Token(w, r, logoutPurpose)
+			p.ChangePasswordURL = l.cfg.ChangePasswordPath
 		}
 		return web.Render(w, r, http.StatusOK, views.LandingPage(p))
 	})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
@@ -122,11 +123,12 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	case res.OK:
 		return h.signedIn(w, r, ar, ev, res)
 	case res.State == ldapauth.StateExpired:
+		// The password was proved right: a new one now, then back here.
 		h.audit(ctx, ev, audit.SignInFailure, "password_expired")
-		page.PasswordExpired = true
+		return h.cfg.Changes.Begin(w, r, reset.Verified{User: res.User, Purpose: store.PurposeExpired, AuthRequestID: ar.ID})
 	case res.State == ldapauth.StateMustChange:
 		h.audit(ctx, ev, audit.SignInFailure, "password_must_change")
-		page.MustChange = true
+		return h.cfg.Changes.Begin(w, r, reset.Verified{User: res.User, Purpose: store.PurposeMustChange, AuthRequestID: ar.ID})
 	default:
 		h.audit(ctx, ev, audit.SignInFailure, "invalid_credentials")
 		if dec.Block.Kind == throttle.Lock {
@@ -155,8 +157,8 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.Aut
 	}
 	p := views.PasswordGrace{
 		Site: h.cfg.Pages.Site, GraceLogins: res.GraceLogins,
-		ContinueURL:     h.cfg.Provider.CallbackURL(r.Context(), ar.ID),
-		LostPasswordURL: h.lostPasswordURL(ar),
+		ContinueURL:       h.cfg.Provider.CallbackURL(r.Context(), ar.ID),
+		ChangePasswordURL: h.cfg.ChangePasswordPath + "?" + url.Values{"authRequestID": {ar.ID}}.Encode(),
 	}
 	if c, ok := h.cfg.Provider.Client(ar.ClientID); ok {
 		p.ClientName = c.Name
@@ -196,12 +198,6 @@ func (h *Handler) hold(b throttle.Block) views.Hold {
 	default:
 		return views.Hold{Kind: views.HoldLock, Wait: wait}
 	}
-}
-
-// lostPasswordURL keeps the pending sign-in, so the person can finish
-// signing in to the site once a new password is set.
-func (h *Handler) lostPasswordURL(ar *store.AuthRequest) string {
-	return h.cfg.LostPasswordPath + "?" + url.Values{"authRequestID": {ar.ID}}.Encode()
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, page views.LoginPage, err error) error {

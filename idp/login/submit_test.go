@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
+	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
@@ -116,7 +118,8 @@ func TestSubmitOrder(t *testing.T) {
 		{"locked: no bind", fakeDirectory{found: true}, fakeThrottle{attempt: locked}, "network find attempt", 200, "suspendue pendant 15"},
 		{"directory down at bind", fakeDirectory{found: true, verifyErr: down}, fakeThrottle{attempt: allowed}, "network find attempt verify cancel", 503, "momentanément indisponible"},
 		{"wrong password", fakeDirectory{found: true}, fakeThrottle{attempt: allowed}, "network find attempt verify", 200, "Identifiant ou mot de passe incorrect."},
-		{"expired: the password was right", fakeDirectory{found: true, verify: ldapauth.Result{State: ldapauth.StateExpired}}, fakeThrottle{attempt: allowed}, "network find attempt verify succeeded", 200, "Votre mot de passe a expiré."},
+		{"expired: the password was right", fakeDirectory{found: true, verify: ldapauth.Result{State: ldapauth.StateExpired}}, fakeThrottle{attempt: allowed}, "network find attempt verify succeeded begin:expired", 303, ""},
+		{"must change: the password was right", fakeDirectory{found: true, verify: ldapauth.Result{State: ldapauth.StateMustChange}}, fakeThrottle{attempt: allowed}, "network find attempt verify succeeded begin:must_change", 303, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +177,7 @@ func submit(t *testing.T, dir Directory, thr *fakeThrottle, login string) answer
 		Identifiers: audit.NewIdentifiers([]byte("k")),
 		Now:         func() time.Time { return time.Unix(1000, 0) },
 		Log:         slog.New(slog.DiscardHandler), LostPasswordPath: "/mot-de-passe-perdu",
+		Changes: fakeChanges{c: callsOf(dir)},
 	}
 	if thr != nil {
 		cfg.Throttle = thr
@@ -185,4 +189,25 @@ func submit(t *testing.T, dir Directory, thr *fakeThrottle, login string) answer
 	New(cfg).ServeHTTP(w, r)
 	body, _ := io.ReadAll(w.Result().Body)
 	return answer{w.Code, string(body)}
+}
+
+// fakeChanges records the start of a new-password step.
+type fakeChanges struct{ c *calls }
+
+func (f fakeChanges) Begin(w http.ResponseWriter, r *http.Request, v reset.Verified) error {
+	if f.c != nil {
+		*f.c = append(*f.c, "begin:"+v.Purpose)
+	}
+	if v.AuthRequestID != "ar1" || v.KeepSession != "" {
+		return fmt.Errorf("begin %+v: want the pending sign-in and no session", v)
+	}
+	http.Redirect(w, r, "/mot-de-passe-perdu/nouveau", http.StatusSeeOther)
+	return nil
+}
+
+func callsOf(d Directory) *calls {
+	if f, ok := d.(*fakeDirectory); ok {
+		return f.c
+	}
+	return nil
 }

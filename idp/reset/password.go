@@ -13,11 +13,12 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
 
-// Policy checks a new password before anything is queued; its refusal is
-// a views.PasswordProblem.
+// Policy checks a new password before anything is queued, against the
+// provider's rules and those every directory target published; its
+// refusal is a views.PasswordProblem.
 type Policy interface {
-	Check(password string, context ...string) views.PasswordProblem
-	Lengths() (min, max int)
+	Check(ctx context.Context, password string, context ...string) views.PasswordProblem
+	Lengths(ctx context.Context) (min, max int)
 }
 
 // ChangeState is where a queued change stands, without any secret.
@@ -33,12 +34,24 @@ type ChangeState struct {
 	// Failed: given up; nothing changed, unless Unconfirmed (a write was
 	// sent and whether it was applied is unknown).
 	Failed, Unconfirmed bool
+	// Partial: Done in some directories, not in those NotChangedIn names
+	// (their labels, in French).
+	Partial      bool
+	NotChangedIn []string
+}
+
+// Change is one new password to apply.
+type Change struct {
+	Subject, Login, Mail string
+	Password             string
+	// KeepSession survives the revocation that follows the change.
+	KeepSession string
 }
 
 // Changes hands a new password to the directory writer (ldapsync): the
 // web tier never writes the directory itself.
 type Changes interface {
-	Submit(ctx context.Context, subject, login, password string) (jobID string, err error)
+	Submit(ctx context.Context, c Change) (jobID string, err error)
 	State(ctx context.Context, jobID string) (ChangeState, error)
 }
 
@@ -59,10 +72,10 @@ func (h *Handler) verifiedFlow(w http.ResponseWriter, r *http.Request) (*store.R
 }
 
 func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request, f *store.ResetFlow, problem views.PasswordProblem) error {
-	min, max := h.cfg.Policy.Lengths()
+	min, max := h.cfg.Policy.Lengths(r.Context())
 	return web.Render(w, r, http.StatusOK, views.NewPasswordForm(views.NewPasswordPage{
 		Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/nouveau", CSRFToken: h.cfg.Forms.Token(w, r, h.flowPurpose(f)),
-		MinLength: min, MaxLength: max, Problem: problem,
+		MinLength: min, MaxLength: max, Problem: problem, Why: why(f.Purpose),
 	}))
 }
 
@@ -102,14 +115,20 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
 	case pw != confirm:
 		return h.passwordPage(w, r, f, views.PasswordMismatch)
 	}
-	if p := h.cfg.Policy.Check(pw, f.Login, localPart(f.Email)); p != views.PasswordOK {
+	if p := h.cfg.Policy.Check(r.Context(), pw, f.Login, localPart(f.Email)); p != views.PasswordOK {
 		return h.passwordPage(w, r, f, p)
 	}
 	if f.Subject == "" {
 		// A verified flow always has its account; be safe anyway.
 		return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("verified flow without account"))
 	}
-	jobID, err := h.cfg.Changes.Submit(r.Context(), f.Subject, f.Login, pw)
+	mail := ""
+	if f.Purpose != "" {
+		mail = f.Email // the directory's address (a reset's is as typed)
+	}
+	jobID, err := h.cfg.Changes.Submit(r.Context(), Change{
+		Subject: f.Subject, Login: f.Login, Mail: mail, Password: pw, KeepSession: f.KeepSession,
+	})
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
@@ -145,7 +164,7 @@ func (h *Handler) settle(ctx context.Context, f *store.ResetFlow) (next string, 
 		return "", st, err
 	}
 	switch {
-	case st.Done:
+	case st.Done, st.Partial:
 		next = h.cfg.Path + "/termine"
 	case st.Refused:
 		next = h.cfg.Path + "/nouveau?refus=" + problemCode(st.Problem)
@@ -157,7 +176,8 @@ func (h *Handler) settle(ctx context.Context, f *store.ResetFlow) (next string, 
 		return "", st, nil
 	}
 	err = h.cfg.Store.UpdateResetFlow(ctx, f.ID, func(f *store.ResetFlow) error {
-		f.Changed = st.Done
+		f.Changed = st.Done || st.Partial
+		f.NotChangedIn = st.NotChangedIn
 		// Settled: refused or failed, the verified flow may try again.
 		f.JobID = ""
 		return nil
@@ -217,6 +237,7 @@ func (h *Handler) showDone(w http.ResponseWriter, r *http.Request) error {
 	}
 	return web.Render(w, r, http.StatusOK, views.ChangeDone(views.ChangeDonePage{
 		Site: h.cfg.Pages.Site, ContinueURL: h.continueURL(r.Context(), f),
+		StillSignedIn: f.KeepSession != "", NotChangedIn: f.NotChangedIn,
 	}))
 }
 
@@ -249,4 +270,16 @@ func problemFromCode(c string) views.PasswordProblem {
 		}
 	}
 	return views.PasswordOK
+}
+
+func why(purpose string) views.NewPasswordWhy {
+	switch purpose {
+	case store.PurposeChange:
+		return views.ForChange
+	case store.PurposeMustChange:
+		return views.ForMustChange
+	case store.PurposeExpired:
+		return views.ForExpired
+	}
+	return views.ForLostPassword
 }

@@ -20,8 +20,10 @@ import (
 const (
 	LoginPath        = "/login"
 	LostPasswordPath = "/mot-de-passe-perdu"
-	LogoutPath       = "/deconnexion"
-	EndSessionPath   = "/end_session"
+	// ChangePasswordPath is « Changer mon mot de passe » (signed in).
+	ChangePasswordPath = "/compte/mot-de-passe"
+	LogoutPath         = "/deconnexion"
+	EndSessionPath     = "/end_session"
 )
 
 // Config lists what the routes are made of.
@@ -29,7 +31,9 @@ type Config struct {
 	Provider     *provider.Provider
 	Login        http.Handler
 	LostPassword http.Handler
-	Pages        *web.Pages
+	// ChangePassword serves ChangePasswordPath.
+	ChangePassword http.Handler
+	Pages          *web.Pages
 	// CrossOrigin wraps the form handlers (net/http CrossOriginProtection).
 	CrossOrigin func(http.Handler) http.Handler
 	// Logout serves the confirmation form and its POST; EndSession the
@@ -58,6 +62,7 @@ func New(cfg Config) http.Handler {
 	mux.Handle(LostPasswordPath, cfg.CrossOrigin(cfg.LostPassword))
 	mux.Handle(LostPasswordPath+"/", cfg.CrossOrigin(cfg.LostPassword))
 	mux.Handle(LogoutPath, cfg.CrossOrigin(cfg.Logout))
+	mux.Handle(ChangePasswordPath, cfg.CrossOrigin(cfg.ChangePassword))
 	mux.Handle(EndSessionPath, cfg.EndSession)
 	mux.Handle("GET /{$}", cfg.Landing)
 	for pattern, h := range cfg.Extra {

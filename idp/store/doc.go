@@ -21,6 +21,7 @@
 //	                   a:<access token>, score = expiry ms
 //	reset:<id>         « Mot de passe perdu » flow JSON (reset)                      ExpiresAt+Slack
 //	resetlink:<hmac>   link token hash → flow id, GETDEL on use (reset)             ExpiresAt+Slack
+//	keep:<job id>      session kept by the revocation after that password change    ExpiresAt+Slack
 //	sigkey:<name>      signing key bytes (oidc adapter), SET NX                     none: must outlive any TTL
 //
 // Codes and refresh tokens are stored only as SHA-256 hashes, so a Redis dump

@@ -40,10 +40,28 @@ type ResetFlow struct {
 	OtherBrowser bool `json:"other_browser,omitempty"`
 
 	// JobID is the password change queued for ldapsync (step 5); Changed
-	// is set once the directory confirmed it.
-	JobID   string `json:"job_id,omitempty"`
-	Changed bool   `json:"changed,omitempty"`
+	// is set once the directory confirmed it. NotChangedIn names the
+	// services (their labels) that still hold the old password when the
+	// change reached only some of them.
+	JobID        string   `json:"job_id,omitempty"`
+	Changed      bool     `json:"changed,omitempty"`
+	NotChangedIn []string `json:"not_changed_in,omitempty"`
+
+	// Purpose says why the person sets a new password: "" after a lost
+	// password, else one of the Purpose constants (the current password
+	// was checked instead of a code).
+	Purpose string `json:"purpose,omitempty"`
+	// KeepSession is the SSO session a change was made from: it survives
+	// the revocation that follows.
+	KeepSession string `json:"keep_session,omitempty"`
 }
+
+// Why a verified flow did not start with a code.
+const (
+	PurposeChange     = "change"      // signed in, from the landing page
+	PurposeMustChange = "must_change" // at sign-in, after an administrator's reset
+	PurposeExpired    = "expired"     // at sign-in or signed in, the password has expired
+)
 
 // linkRecord is what a link key holds; only the token's hash is in the key.
 type linkRecord struct {

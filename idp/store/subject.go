@@ -138,10 +138,11 @@ func (s *Store) liveMembers(ctx context.Context, subject, kind string, alive fun
 }
 
 // RevokeSubject deletes every session, refresh family and access token of
-// subject. Not atomic across
+// subject, except the session keepSession ("" keeps none): a person who
+// changed the password while signed in stays signed in there. Not atomic across
 // keys (they live in different Cluster slots): a record created concurrently
 // may survive; the records that existed when it started are all deleted.
-func (s *Store) RevokeSubject(ctx context.Context, subject string) error {
+func (s *Store) RevokeSubject(ctx context.Context, subject, keepSession string) error {
 	if subject == "" {
 		return errors.New("store: revoke empty subject")
 	}
@@ -156,6 +157,9 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string) error {
 	p := s.c.Pipeline()
 	done := make([]any, 0, len(members))
 	for _, m := range members {
+		if keepSession != "" && m == memberSession+keepSession {
+			continue
+		}
 		switch {
 		case strings.HasPrefix(m, memberSession):
 			p.Del(ctx, s.sessionKey(m[len(memberSession):]))
@@ -166,6 +170,9 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string) error {
 		}
 		done = append(done, m)
 	}
+	if len(done) == 0 {
+		return nil
+	}
 	if _, err := p.Exec(ctx); err != nil {
 		return fmt.Errorf("store: revoke subject: %w", err)
 	}
@@ -175,3 +182,31 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string) error {
 	}
 	return nil
 }
+
+// KeepSessionFor records that the session keepSession must survive the
+// revocation that follows job jobID (a change made while signed in), until
+// exp. It is written before the job is queued, so the completion consumer
+// always finds it.
+func (s *Store) KeepSessionFor(ctx context.Context, jobID, keepSession string, exp time.Time) error {
+	if jobID == "" || keepSession == "" {
+		return errors.New("store: KeepSessionFor needs a job and a session")
+	}
+	if err := s.c.Set(ctx, s.keptKey(jobID), keepSession, s.ttl(exp)).Err(); err != nil {
+		return fmt.Errorf("store: keep session: %w", err)
+	}
+	return nil
+}
+
+// SessionKeptFor returns the session to keep after job jobID, or "".
+func (s *Store) SessionKeptFor(ctx context.Context, jobID string) (string, error) {
+	v, err := s.c.Get(ctx, s.keptKey(jobID)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("store: kept session: %w", err)
+	}
+	return v, nil
+}
+
+func (s *Store) keptKey(jobID string) string { return s.prefix + "keep:" + jobID }

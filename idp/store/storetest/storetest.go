@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UpdateSessionConcurrent", testUpdateSessionConcurrent},
 		{"SubjectIndex", testSubjectIndex},
 		{"RevokeSubject", testRevokeSubject},
+		{"RevokeSubjectKeepsOneSession", testRevokeSubjectKeeping},
 		{"SigningKey", testSigningKey},
 		{"SigningKeyRace", testSigningKeyRace},
 		{"KeysHaveTTL", testKeysHaveTTL},

@@ -153,9 +153,9 @@ func testRevokeSubject(t *testing.T, e *env) {
 	}
 	anne, bob := build("anne"), build("bob")
 
-	noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, "anne"))
-	noErr(t, "RevokeSubject again", e.s.RevokeSubject(e.ctx, "anne"))
-	noErr(t, "RevokeSubject unknown", e.s.RevokeSubject(e.ctx, "nobody"))
+	noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, "anne", ""))
+	noErr(t, "RevokeSubject again", e.s.RevokeSubject(e.ctx, "anne", ""))
+	noErr(t, "RevokeSubject unknown", e.s.RevokeSubject(e.ctx, "nobody", ""))
 
 	for _, tc := range []struct {
 		who  string
@@ -184,7 +184,45 @@ func testRevokeSubject(t *testing.T, e *env) {
 	if s, _ := e.s.SessionsOf(e.ctx, "bob"); len(s) != 2 {
 		t.Fatalf("SessionsOf(bob) = %v, want 2 sessions", s)
 	}
-	if err := e.s.RevokeSubject(e.ctx, ""); err == nil {
+	if err := e.s.RevokeSubject(e.ctx, "", ""); err == nil {
 		t.Fatal("RevokeSubject(\"\") succeeded")
 	}
+}
+
+// A change made while signed in ends the person's other sessions and every
+// refresh family, and keeps the session it was made from.
+func testRevokeSubjectKeeping(t *testing.T, e *env) {
+	here := saveSession(t, e, "anne", 8*time.Hour)
+	other := saveSession(t, e, "anne", 8*time.Hour)
+	_, tok := createFamily(t, e, "anne")
+
+	exp := e.clock.Now().Add(15 * time.Minute)
+	noErr(t, "KeepSessionFor", e.s.KeepSessionFor(e.ctx, "job-1", here.ID, exp))
+	kept, err := e.s.SessionKeptFor(e.ctx, "job-1")
+	noErr(t, "SessionKeptFor", err)
+	if kept != here.ID {
+		t.Fatalf("SessionKeptFor = %q, want the session recorded", kept)
+	}
+	if none, err := e.s.SessionKeptFor(e.ctx, "job-2"); err != nil || none != "" {
+		t.Fatalf("SessionKeptFor(unknown job) = %q, %v; want \"\", nil", none, err)
+	}
+	if err := e.s.KeepSessionFor(e.ctx, "job-3", "", exp); err == nil {
+		t.Fatal("KeepSessionFor without a session succeeded")
+	}
+
+	noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, "anne", kept))
+	_, err = e.s.Session(e.ctx, here.ID)
+	wantErr(t, "kept session", err, nil)
+	_, err = e.s.Session(e.ctx, other.ID)
+	wantErr(t, "other session", err, store.ErrNotFound)
+	_, err = e.s.RefreshToken(e.ctx, tok)
+	wantErr(t, "refresh token", err, store.ErrNotFound)
+	if s, _ := e.s.SessionsOf(e.ctx, "anne"); len(s) != 1 || s[0] != here.ID {
+		t.Fatalf("SessionsOf(anne) = %v, want only the kept session", s)
+	}
+	// Keeping again is harmless; without keeping, the last one goes too.
+	noErr(t, "RevokeSubject again", e.s.RevokeSubject(e.ctx, "anne", kept))
+	noErr(t, "RevokeSubject all", e.s.RevokeSubject(e.ctx, "anne", ""))
+	_, err = e.s.Session(e.ctx, here.ID)
+	wantErr(t, "kept session after a full revocation", err, store.ErrNotFound)
 }

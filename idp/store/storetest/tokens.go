@@ -93,7 +93,7 @@ func testAccessTokenOfFamily(t *testing.T, e *env) {
 	// …but not RevokeSubject, although its family is over (and pruned from the
 	// person's index by a later login).
 	saveSession(t, e, "sub-1", time.Hour)
-	noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, "sub-1"))
+	noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, "sub-1", ""))
 	_, err = e.s.AccessToken(e.ctx, at2.ID)
 	wantErr(t, "access token after RevokeSubject", err, store.ErrNotFound)
 }
