@@ -200,7 +200,7 @@ func (h *Handler) showWaiting(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return web.Render(w, r, http.StatusOK, views.Waiting(views.WaitingPage{
-		Site: h.cfg.Pages.Site, CheckURL: h.cfg.Path + "/attente", StatusURL: h.cfg.Path + "/attente/etat", Slow: st.Slow,
+		Site: h.cfg.Pages.Site, CheckURL: h.cfg.Path + "/attente", StatusURL: h.cfg.Path + "/attente/etat", Slow: st.Slow, Why: why(f.Purpose),
 	}))
 }
 
@@ -236,17 +236,18 @@ func (h *Handler) showDone(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return web.Render(w, r, http.StatusOK, views.ChangeDone(views.ChangeDonePage{
-		Site: h.cfg.Pages.Site, ContinueURL: h.continueURL(r.Context(), f),
+		Site: h.cfg.Pages.Site, ContinueURL: h.continueURL(r.Context(), f), Why: why(f.Purpose),
 		StillSignedIn: f.KeepSession != "", NotChangedIn: f.NotChangedIn,
 	}))
 }
 
 func (h *Handler) showFailed(w http.ResponseWriter, r *http.Request) error {
-	if _, ok, err := h.verifiedFlow(w, r); !ok {
+	f, ok, err := h.verifiedFlow(w, r)
+	if !ok {
 		return err
 	}
 	return web.Render(w, r, http.StatusOK, views.ChangeFailed(views.ChangeFailedPage{
-		Site: h.cfg.Pages.Site, RetryURL: h.cfg.Path + "/nouveau", Unconfirmed: r.URL.Query().Get("inconnu") == "1",
+		Site: h.cfg.Pages.Site, RetryURL: h.cfg.Path + "/nouveau", Unconfirmed: r.URL.Query().Get("inconnu") == "1", Why: why(f.Purpose),
 	}))
 }
 
