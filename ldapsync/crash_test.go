@@ -24,6 +24,7 @@ type stepWriter struct {
 	reached    chan struct{} // closed when the hold is reached
 	once       sync.Once
 	writes     atomic.Int32
+	lookups    atomic.Int32
 	writesByDN sync.Map // DN → *atomic.Int32
 }
 
@@ -34,6 +35,7 @@ func (w *stepWriter) hold(ctx context.Context) error {
 }
 
 func (w *stepWriter) Lookup(ctx context.Context, login string) (directory.Entry, error) {
+	w.lookups.Add(1)
 	if w.holdLookup {
 		return directory.Entry{}, errors.Join(directory.ErrUnavailable, w.hold(ctx))
 	}

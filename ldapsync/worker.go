@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -24,11 +25,17 @@ type Writer interface {
 
 // Worker applies password-change jobs. Configure it by its fields; zero
 // values get the documented defaults. Run as many as wanted, in one
-// process or several: each job is held by one of them at a time.
+// process or several: each job is held by one of them at a time. Workers
+// sharing a queue must have the same Targets.
 type Worker struct {
 	Queue  *job.Queue  // required
 	Opener *job.Opener // required: the private keys jobs are sealed to
-	Writer Writer      // required
+	// Targets are the directories every change is written to, in this
+	// order (see Target). Required, unless Writer is given instead.
+	Targets []Target
+	// Writer alone stands for one target named "annuaire", labelled
+	// « l’annuaire », that finds people by uid and checks their subject.
+	Writer Writer
 	// Clock decides backoffs and expiry; default time.Now. Give it the
 	// Queue's clock.
 	Clock func() time.Time
@@ -52,6 +59,10 @@ type Worker struct {
 	RetryLimit int
 	// PollInterval is the wait when no job is due; default 250ms.
 	PollInterval time.Duration
+	// PolicyInterval is how often the targets' password policies are read
+	// and published (at start, then at this interval), each live three
+	// intervals; default 1m.
+	PolicyInterval time.Duration
 }
 
 // bookkeeping bounds the Redis writes that settle a job, even when Run's
@@ -61,13 +72,20 @@ const bookkeeping = 5 * time.Second
 // Run claims and applies jobs until ctx ends, then returns nil after the
 // job in hand (its Redis bookkeeping is bounded by a few seconds). Redis
 // and directory failures are logged and retried, never returned; only a
-// Worker without Queue, Opener or Writer is an error.
+// Worker without Queue, Opener or targets, or with bad targets, is an
+// error. Meanwhile it publishes the targets' password policies.
 func (w *Worker) Run(ctx context.Context) error {
 	s, err := w.withDefaults()
 	if err != nil {
 		return err
 	}
-	s.Log.Info("ldapsync: worker started")
+	names := make([]string, len(s.Targets))
+	for i, t := range s.Targets {
+		names[i] = t.Name
+	}
+	s.Log.Info("ldapsync: worker started", "targets", names)
+	publishing := s.publishPolicies(ctx)
+	defer func() { <-publishing }()
 	pause := time.Duration(0)
 	for ctx.Err() == nil {
 		j, err := s.Queue.Claim(ctx, s.Name, s.Lease)
@@ -93,9 +111,14 @@ func (w *Worker) Run(ctx context.Context) error {
 
 func (w *Worker) withDefaults() (*Worker, error) {
 	s := *w
-	if s.Queue == nil || s.Opener == nil || s.Writer == nil {
-		return nil, errors.New("ldapsync: Worker needs a Queue, an Opener and a Writer")
+	if s.Queue == nil || s.Opener == nil {
+		return nil, errors.New("ldapsync: Worker needs a Queue and an Opener")
 	}
+	targets, err := resolveTargets(s.Targets, s.Writer)
+	if err != nil {
+		return nil, err
+	}
+	s.Targets, s.Writer = targets, nil
 	if s.Clock == nil {
 		s.Clock = time.Now
 	}
@@ -116,6 +139,7 @@ func (w *Worker) withDefaults() (*Worker, error) {
 	def(&s.RetryBackoff, 5*time.Second)
 	def(&s.MaxRetryBackoff, time.Minute)
 	def(&s.PollInterval, 250*time.Millisecond)
+	def(&s.PolicyInterval, time.Minute)
 	switch {
 	case s.RetryLimit == 0:
 		s.RetryLimit = 5
@@ -125,11 +149,14 @@ func (w *Worker) withDefaults() (*Worker, error) {
 	return &s, nil
 }
 
-// outcome is what became of one attempt.
+// outcome is what became of one attempt, or of one target in it.
 type outcome struct {
-	state  job.State  // Done, Rejected or Failed: settle; "": try again later
+	state  job.State  // Done, Rejected, Failed or Partial: settle; "": try again later
 	reason job.Reason // why (for a retry: what the status shows meanwhile)
 	lost   bool       // the lease is gone: another worker has the job
+	// targets are every target in order, as this attempt leaves them
+	// (for a whole job only).
+	targets []job.TargetOutcome
 }
 
 func settled(state job.State, reason job.Reason) outcome {
@@ -186,31 +213,44 @@ func (w *Worker) record(ctx context.Context, j *job.Job, out outcome, log *slog.
 	case out.lost:
 		return
 	case out.state != "":
-		err = w.Queue.Complete(bg, j, job.Status{State: out.state, Reason: out.reason})
+		err = w.Queue.Complete(bg, j, job.Status{State: out.state, Reason: out.reason, Targets: out.targets})
 		if err == nil {
 			logSettled(log, j, out)
 		}
 	case ctx.Err() != nil:
 		// Stopping: hand it back at once rather than after the lease. The
-		// directory was not at fault, unless a write is unconfirmed.
+		// directories were not at fault, unless a write is unconfirmed.
 		reason := out.reason
 		if reason == job.ReasonUnavailable {
 			reason = job.ReasonNone
 		}
-		err = w.Queue.Retry(bg, j, w.Clock(), reason)
+		targets := slices.Clone(out.targets)
+		for i, t := range targets {
+			if t.State == job.Queued && t.Reason == job.ReasonUnavailable {
+				targets[i].Reason = job.ReasonNone
+			}
+		}
+		err = w.Queue.Retry(bg, j, w.Clock(), reason, targets...)
 		if err == nil {
 			log.Info("ldapsync: stopping; job handed back")
 		}
 	case j.Attempt > w.RetryLimit:
-		err = w.Queue.Complete(bg, j, job.Status{State: job.Failed, Reason: out.reason})
+		out = giveUp(out.targets)
+		err = w.Queue.Complete(bg, j, job.Status{State: out.state, Reason: out.reason, Targets: out.targets})
 		if err == nil {
-			log.Error("ldapsync: password not changed: retry limit reached", "sub", j.Subject, "reason", out.reason)
+			msg := "ldapsync: password not changed: retry limit reached"
+			if out.state == job.Partial {
+				msg = "ldapsync: password changed in some directories only: retry limit reached"
+			}
+			log.Error(msg, "sub", j.Subject, "reason", out.reason,
+				"written", targetNames(out.targets, job.Done), "not_written", notWritten(out.targets))
 		}
 	default:
 		wait := w.backoff(j.Attempt)
-		err = w.Queue.Retry(bg, j, w.Clock().Add(wait), out.reason)
+		err = w.Queue.Retry(bg, j, w.Clock().Add(wait), out.reason, out.targets...)
 		if err == nil {
-			log.Warn("ldapsync: will retry", "reason", out.reason, "retry_in", wait)
+			log.Warn("ldapsync: will retry", "reason", out.reason, "retry_in", wait,
+				"written", targetNames(out.targets, job.Done), "pending", targetNames(out.targets, job.Queued))
 		}
 	}
 	switch {
@@ -224,12 +264,38 @@ func (w *Worker) record(ctx context.Context, j *job.Job, out outcome, log *slog.
 func logSettled(log *slog.Logger, j *job.Job, out outcome) {
 	switch out.state {
 	case job.Done:
-		log.Info("ldapsync: password changed", "sub", j.Subject)
+		log.Info("ldapsync: password changed", "sub", j.Subject, "written", targetNames(out.targets, job.Done))
 	case job.Rejected:
-		log.Info("ldapsync: password refused by the directory's policy", "sub", j.Subject, "reason", out.reason)
+		log.Info("ldapsync: password refused by the directory's policy", "sub", j.Subject, "reason", out.reason,
+			"refused_by", targetNames(out.targets, job.Rejected))
+	case job.Partial:
+		log.Error("ldapsync: password changed in some directories only", "sub", j.Subject, "reason", out.reason,
+			"written", targetNames(out.targets, job.Done), "not_written", notWritten(out.targets))
 	default:
 		log.Error("ldapsync: password not changed", "sub", j.Subject, "reason", out.reason)
 	}
+}
+
+// targetNames are the names of the targets in state st.
+func targetNames(ts []job.TargetOutcome, st job.State) []string {
+	var names []string
+	for _, t := range ts {
+		if t.State == st {
+			names = append(names, t.Name)
+		}
+	}
+	return names
+}
+
+// notWritten names the targets not written, with why.
+func notWritten(ts []job.TargetOutcome) []string {
+	var out []string
+	for _, t := range ts {
+		if t.State != job.Done {
+			out = append(out, t.Name+":"+string(t.State)+"/"+string(t.Reason))
+		}
+	}
+	return out
 }
 
 // backoff is the wait after the n-th attempt failed.

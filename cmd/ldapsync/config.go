@@ -14,8 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
@@ -42,28 +44,46 @@ type fileConfig struct {
 		KeyPrefix string        `yaml:"key_prefix"`
 		StatusTTL time.Duration `yaml:"status_ttl"`
 	} `yaml:"queue"`
-	PrivateKeyFiles []string `yaml:"private_key_files"`
-	Directory       struct {
-		URLs             []string      `yaml:"urls"`
-		StartTLS         bool          `yaml:"start_tls"`
-		CAFile           string        `yaml:"ca_file"`
-		BindDN           string        `yaml:"bind_dn"`
-		BindPassword     yaml.Node     `yaml:"bind_password"` // refused, as above
-		BindPasswordFile string        `yaml:"bind_password_file"`
-		BindPasswordEnv  string        `yaml:"bind_password_env"`
-		BaseDN           string        `yaml:"base_dn"`
-		UserFilter       string        `yaml:"user_filter"`
-		SubjectAttribute string        `yaml:"subject_attribute"`
-		Timeout          time.Duration `yaml:"timeout"`
-	} `yaml:"directory"`
-	Worker struct {
+	PrivateKeyFiles []string        `yaml:"private_key_files"`
+	Directories     []directoryFile `yaml:"directories"`
+	Directory       yaml.Node       `yaml:"directory"` // refused: replaced by directories
+	Worker          struct {
 		Name            string        `yaml:"name"`
 		Lease           time.Duration `yaml:"lease"`
 		RetryBackoff    time.Duration `yaml:"retry_backoff"`
 		MaxRetryBackoff time.Duration `yaml:"max_retry_backoff"`
 		RetryLimit      int           `yaml:"retry_limit"`
 		PollInterval    time.Duration `yaml:"poll_interval"`
+		PolicyInterval  time.Duration `yaml:"policy_interval"`
 	} `yaml:"worker"`
+}
+
+// directoryFile is one item of directories: a target every change is
+// written to, in the order of the list.
+type directoryFile struct {
+	Name             string        `yaml:"name"`
+	Label            string        `yaml:"label"`
+	FindBy           string        `yaml:"find_by"`
+	URLs             []string      `yaml:"urls"`
+	StartTLS         bool          `yaml:"start_tls"`
+	CAFile           string        `yaml:"ca_file"`
+	BindDN           string        `yaml:"bind_dn"`
+	BindPassword     yaml.Node     `yaml:"bind_password"` // refused, as above
+	BindPasswordFile string        `yaml:"bind_password_file"`
+	BindPasswordEnv  string        `yaml:"bind_password_env"`
+	BaseDN           string        `yaml:"base_dn"`
+	UserFilter       string        `yaml:"user_filter"`
+	SubjectAttribute string        `yaml:"subject_attribute"`
+	PolicyDN         string        `yaml:"policy_dn"`
+	Timeout          time.Duration `yaml:"timeout"`
+}
+
+// target is a checked directories item: the worker's Target without its
+// Writer, and the writer's configuration.
+type target struct {
+	name, label, findBy, policyDN string
+	checkSubject                  bool
+	directory                     directory.Config
 }
 
 // config is a checked fileConfig with its secrets and keys resolved.
@@ -72,7 +92,7 @@ type config struct {
 	logLevel  slog.Level
 	redisPass string
 	keys      []hpke.PrivateKey
-	directory directory.Config
+	targets   []target
 }
 
 // loader reads a configuration file; env and readFile are injected so
@@ -82,24 +102,42 @@ type loader struct {
 	env      func(string) (string, bool)
 	readFile func(string) ([]byte, error)
 	lines    map[string]int // key path → line, for messages
+	values   map[string]int // key path → line of its value, when a mapping or a list
 	problems []problem
 }
 
-// problem is one message and its line (0: not in the file).
+// problem is one message, its line (0: not in the file) and key path.
 type problem struct {
 	line int
+	path string
 	text string
 }
 
 func (l *loader) problem(path, format string, args ...any) {
-	where, n := l.name, l.lines[path]
+	where, n := l.name, l.line(path)
 	if n > 0 {
 		where += ":" + strconv.Itoa(n)
 	}
 	if path != "" {
 		where += ": " + path
 	}
-	l.problems = append(l.problems, problem{n, where + ": " + fmt.Sprintf(format, args...)})
+	l.problems = append(l.problems, problem{n, path, where + ": " + fmt.Sprintf(format, args...)})
+}
+
+// line is the line of path, or of its nearest ancestor in the file (a
+// key missing from a list item is reported at the item).
+func (l *loader) line(path string) int {
+	for p := path; p != ""; {
+		if n := l.lines[p]; n > 0 {
+			return n
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return 0
 }
 
 // parse decodes data strictly (unknown keys, wrong types and duplicate
@@ -110,8 +148,8 @@ func (l *loader) parse(data []byte) (*config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, fmt.Errorf("%s: %w", l.name, err)
 	}
-	l.lines = map[string]int{}
-	recordLines(&root, "", l.lines)
+	l.lines, l.values = map[string]int{}, map[string]int{}
+	recordLines(&root, "", l.lines, l.values)
 
 	var c config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -152,26 +190,14 @@ func (l *loader) check(c *config) {
 		l.problem("redis.addrs", "give at least one host:port")
 	}
 	c.redisPass = l.secret("redis.password", f.Redis.Password, f.Redis.PasswordFile, f.Redis.PasswordEnv, false)
-	if f.Directory.BindDN == "" {
-		l.problem("directory.bind_dn", "required: the writer account (non-root, write access to userPassword)")
+	if f.Directory.Kind != 0 {
+		l.problem("directory", "replaced by directories, a list of directories each with a name and a label (see deploy/config/ldapsync.yaml)")
+	} else if len(f.Directories) == 0 && !l.reported("directories") {
+		l.problem("directories", "give at least one directory to write to")
 	}
-	if len(f.Directory.URLs) == 0 {
-		l.problem("directory.urls", "give at least one ldap:// or ldaps:// URL")
-	}
-	if f.Directory.BaseDN == "" {
-		l.problem("directory.base_dn", "required")
-	}
-	d := f.Directory
-	c.directory = directory.Config{
-		URLs: d.URLs, StartTLS: d.StartTLS, CAFile: d.CAFile, BindDN: d.BindDN, BaseDN: d.BaseDN,
-		UserFilter: d.UserFilter, SubjectAttribute: d.SubjectAttribute, Timeout: d.Timeout,
-		BindPassword: l.secret("directory.bind_password", d.BindPassword, d.BindPasswordFile, d.BindPasswordEnv, true),
-	}
-	if len(d.URLs) > 0 && d.BindDN != "" && d.BaseDN != "" && c.directory.BindPassword != "" {
-		// The rest (URL schemes, DN syntax, filter, CA file) as the writer checks it.
-		if _, err := directory.New(c.directory, nil); err != nil {
-			l.problem("directory", "%v", strings.TrimPrefix(err.Error(), "directory: invalid config: "))
-		}
+	seen := map[string]int{}
+	for i := range f.Directories {
+		l.checkDirectory(c, i, seen)
 	}
 	if len(f.PrivateKeyFiles) == 0 {
 		l.problem("private_key_files", "give the file made by `ldapsync keygen` (two during a rotation)")
@@ -190,21 +216,89 @@ func (l *loader) check(c *config) {
 		}
 		c.keys = append(c.keys, k)
 	}
-	for path, d := range map[string]time.Duration{
-		"queue.status_ttl": f.Queue.StatusTTL, "directory.timeout": f.Directory.Timeout,
-		"worker.lease": f.Worker.Lease, "worker.retry_backoff": f.Worker.RetryBackoff,
+	durations := map[string]time.Duration{
+		"queue.status_ttl": f.Queue.StatusTTL,
+		"worker.lease":     f.Worker.Lease, "worker.retry_backoff": f.Worker.RetryBackoff,
 		"worker.max_retry_backoff": f.Worker.MaxRetryBackoff, "worker.poll_interval": f.Worker.PollInterval,
-	} {
+		"worker.policy_interval": f.Worker.PolicyInterval,
+	}
+	longest, longestPath := 5*time.Second, ""
+	for i, d := range f.Directories {
+		path := fmt.Sprintf("directories[%d].timeout", i)
+		durations[path] = d.Timeout
+		if d.Timeout > longest {
+			longest, longestPath = d.Timeout, path
+		}
+	}
+	for path, d := range durations {
 		if d < 0 {
 			l.problem(path, "must not be negative")
 		}
 	}
-	if f.Worker.Lease > 0 && f.Worker.Lease < 3*orDuration(f.Directory.Timeout, 5*time.Second) {
-		l.problem("worker.lease", "must be at least three times directory.timeout, or a slow write outlives it")
+	if f.Worker.Lease > 0 && f.Worker.Lease < 3*longest {
+		what := "the directories' timeout (5s by default)"
+		if longestPath != "" {
+			what = longestPath
+		}
+		l.problem("worker.lease", "must be at least three times %s, or a slow write outlives it", what)
 	}
 	if f.Worker.RetryLimit < -1 {
 		l.problem("worker.retry_limit", "must be -1 (no retry), 0 (default 5) or more")
 	}
+}
+
+// checkDirectory checks directories[i] and adds its target to c. seen
+// maps the names met so far to their index.
+func (l *loader) checkDirectory(c *config, i int, seen map[string]int) {
+	d := c.file.Directories[i]
+	at := func(key string) string { return fmt.Sprintf("directories[%d].%s", i, key) }
+	switch prev, dup := seen[d.Name]; {
+	case d.Name == "":
+		l.problem(at("name"), "required: a short id such as annuaire (a-z, 0-9, _ and -)")
+	case !job.ValidTargetName(d.Name):
+		l.problem(at("name"), "%q: use 1 to 32 characters among a-z, 0-9, _ and -", d.Name)
+	case dup:
+		l.problem(at("name"), "%q is the name of directories[%d] already; names must be unique", d.Name, prev)
+	default:
+		seen[d.Name] = i
+	}
+	if strings.TrimSpace(d.Label) == "" {
+		l.problem(at("label"), "required: what the person reads, e.g. « l’annuaire des usagers »")
+	}
+	findBy := orDefault(d.FindBy, ldapsync.FindByUID)
+	if findBy != ldapsync.FindByUID && findBy != ldapsync.FindByMail {
+		l.problem(at("find_by"), "must be uid or mail")
+	}
+	if d.BindDN == "" {
+		l.problem(at("bind_dn"), "required: the writer account (non-root, write access to userPassword)")
+	}
+	if len(d.URLs) == 0 {
+		l.problem(at("urls"), "give at least one ldap:// or ldaps:// URL")
+	}
+	if d.BaseDN == "" {
+		l.problem(at("base_dn"), "required")
+	}
+	if d.PolicyDN != "" {
+		if _, err := ldap.ParseDN(d.PolicyDN); err != nil {
+			l.problem(at("policy_dn"), "%q is not a DN", d.PolicyDN)
+		}
+	}
+	t := target{
+		name: d.Name, label: d.Label, findBy: findBy, policyDN: d.PolicyDN,
+		checkSubject: d.SubjectAttribute != "",
+		directory: directory.Config{
+			URLs: d.URLs, StartTLS: d.StartTLS, CAFile: d.CAFile, BindDN: d.BindDN, BaseDN: d.BaseDN,
+			UserFilter: d.UserFilter, SubjectAttribute: d.SubjectAttribute, Timeout: d.Timeout,
+			BindPassword: l.secret(at("bind_password"), d.BindPassword, d.BindPasswordFile, d.BindPasswordEnv, true),
+		},
+	}
+	if len(d.URLs) > 0 && d.BindDN != "" && d.BaseDN != "" && t.directory.BindPassword != "" {
+		// The rest (URL schemes, DN syntax, filter, CA file) as the writer checks it.
+		if _, err := directory.New(t.directory, nil); err != nil {
+			l.problem(fmt.Sprintf("directories[%d]", i), "%v", strings.TrimPrefix(err.Error(), "directory: invalid config: "))
+		}
+	}
+	c.targets = append(c.targets, t)
 }
 
 // secret resolves a secret given as <name>_file or <name>_env, never in
@@ -245,19 +339,39 @@ func (l *loader) located(msg string) problem {
 	num, text, ok2 := strings.Cut(rest, ": ")
 	n, err := strconv.Atoi(num)
 	if !ok || !ok2 || err != nil {
-		return problem{0, l.name + ": " + msg}
+		return problem{0, "", l.name + ": " + msg}
 	}
-	text = plainTypeError(text)
 	path := "" // the deepest key on that line
-	for p, line := range l.lines {
-		if line == n && !strings.HasSuffix(p, "]") && len(p) > len(path) {
-			path = p
+	if strings.HasPrefix(text, "cannot unmarshal !!map") || strings.HasPrefix(text, "cannot unmarshal !!seq") {
+		// A mapping or list in the wrong place: the line is its value's.
+		for p, line := range l.values {
+			if line == n && len(p) > len(path) {
+				path = p
+			}
 		}
 	}
 	if path == "" {
-		return problem{n, fmt.Sprintf("%s:%d: %s", l.name, n, text)}
+		for p, line := range l.lines {
+			if line == n && !strings.HasSuffix(p, "]") && len(p) > len(path) {
+				path = p
+			}
+		}
 	}
-	return problem{n, fmt.Sprintf("%s:%d: %s: %s", l.name, n, path, text)}
+	text = plainTypeError(text)
+	if path == "" {
+		return problem{n, "", fmt.Sprintf("%s:%d: %s", l.name, n, text)}
+	}
+	return problem{n, path, fmt.Sprintf("%s:%d: %s: %s", l.name, n, path, text)}
+}
+
+// reported reports whether a problem was found at path already.
+func (l *loader) reported(path string) bool {
+	for _, p := range l.problems {
+		if p.path == path {
+			return true
+		}
+	}
+	return false
 }
 
 // plainTypeError rewords yaml's messages without naming Go types or
@@ -267,15 +381,19 @@ func plainTypeError(text string) string {
 		return "unknown key"
 	}
 	_, into, ok := strings.Cut(text, "` into ")
+	if !ok { // a mapping or a list: no value quoted
+		_, into, ok = strings.Cut(text, " into ")
+	}
 	if !strings.HasPrefix(text, "cannot unmarshal ") || !ok {
 		return text
 	}
 	want := map[string]string{
-		"time.Duration": "a duration such as 90s, 15m or 1h30m",
-		"int":           "a whole number",
-		"bool":          "true or false",
-		"string":        "a string",
-		"[]string":      "a list of strings",
+		"time.Duration":        "a duration such as 90s, 15m or 1h30m",
+		"int":                  "a whole number",
+		"bool":                 "true or false",
+		"string":               "a string",
+		"[]string":             "a list of strings",
+		"[]main.directoryFile": "a list of directories, each item starting with \"- name:\"",
 	}[into]
 	if want == "" {
 		return "wrong type here"
@@ -283,12 +401,13 @@ func plainTypeError(text string) string {
 	return "must be " + want
 }
 
-// recordLines maps every key path of a YAML document to its line.
-func recordLines(n *yaml.Node, path string, lines map[string]int) {
+// recordLines maps every key path of a YAML document to its line, and
+// to the line of its value when that is a mapping or a list.
+func recordLines(n *yaml.Node, path string, lines, values map[string]int) {
 	switch n.Kind {
 	case yaml.DocumentNode:
 		for _, c := range n.Content {
-			recordLines(c, path, lines)
+			recordLines(c, path, lines, values)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -297,13 +416,16 @@ func recordLines(n *yaml.Node, path string, lines map[string]int) {
 				p = path + "." + p
 			}
 			lines[p] = n.Content[i].Line
-			recordLines(n.Content[i+1], p, lines)
+			if v := n.Content[i+1]; v.Kind == yaml.MappingNode || v.Kind == yaml.SequenceNode {
+				values[p] = v.Line
+			}
+			recordLines(n.Content[i+1], p, lines, values)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			lines[p] = c.Line
-			recordLines(c, p, lines)
+			recordLines(c, p, lines, values)
 		}
 	}
 }

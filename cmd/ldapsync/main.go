@@ -1,5 +1,5 @@
 // Command ldapsync is the worker that writes new passwords into the
-// directory for the identity provider (see package ldapsync).
+// directories for the identity provider (see package ldapsync).
 //
 //	ldapsync run --config /etc/ldapsync/ldapsync.yaml   apply queued password changes
 //	ldapsync keygen [--out FILE]                        make the key pair jobs are sealed to
@@ -137,17 +137,28 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 		return err
 	}
 	defer rdb.Close()
-	dir, err := directory.New(cfg.directory, log)
-	if err != nil {
-		return err
+	targets := make([]ldapsync.Target, len(cfg.targets))
+	for i, t := range cfg.targets {
+		dir, err := directory.New(t.directory, log.With("target", t.name))
+		if err != nil {
+			return err
+		}
+		targets[i] = ldapsync.Target{
+			Name: t.name, Label: t.label, FindBy: t.findBy, CheckSubject: t.checkSubject,
+			PolicyDN: t.policyDN, Writer: dir,
+		}
+	}
+	if !targets[0].CheckSubject {
+		log.Warn("ldapsync: the first directory has no subject_attribute: a login that changed hands is not detected there", "target", targets[0].Name)
 	}
 	f := cfg.file
 	w, err := ldapsync.New(ldapsync.Options{
 		Redis: rdb, Prefix: f.Queue.KeyPrefix, StatusTTL: f.Queue.StatusTTL,
-		PrivateKeys: cfg.keys, Writer: dir, Log: log,
+		PrivateKeys: cfg.keys, Targets: targets, Log: log,
 		Name: f.Worker.Name, Lease: f.Worker.Lease,
 		RetryBackoff: f.Worker.RetryBackoff, MaxRetryBackoff: f.Worker.MaxRetryBackoff,
 		RetryLimit: f.Worker.RetryLimit, PollInterval: f.Worker.PollInterval,
+		PolicyInterval: f.Worker.PolicyInterval,
 	})
 	if err != nil {
 		return err

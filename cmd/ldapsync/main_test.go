@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,11 +69,14 @@ func TestKeygen(t *testing.T) {
 	}
 }
 
-// TestRunEndToEnd runs `ldapsync run` against slapd and redis-server and
-// has it apply a job sealed with the key keygen made.
+// TestRunEndToEnd runs `ldapsync run` against two slapd and redis-server
+// and has it apply a job sealed with the key keygen made: written to both
+// directories (the second finds the person by mail), their policies
+// published.
 func TestRunEndToEnd(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartSlapd(t, testenv.SlapdOptions{MinLength: 12, InHistory: 3})
+	s2 := testenv.StartSlapd(t, testenv.SlapdOptions{MinLength: 14})
 	r := testenv.StartRedis(t)
 	dir := t.TempDir()
 	keyPath := filepath.Join(dir, "hpke.key")
@@ -85,27 +89,44 @@ func TestRunEndToEnd(t *testing.T) {
 redis:
   addrs: [%q]
 private_key_files: [%q]
-directory:
-  urls: [%q]
-  bind_dn: %q
-  bind_password_env: WRITER_PASSWORD
-  base_dn: %q
-  timeout: 2s
+directories:
+  - name: annuaire
+    label: l’annuaire des usagers
+    urls: [%q]
+    bind_dn: %q
+    bind_password_env: WRITER_PASSWORD
+    base_dn: %q
+    subject_attribute: entryUUID
+    policy_dn: cn=default,ou=policies,%s
+    timeout: 2s
+  - name: messagerie
+    label: la messagerie des lycées
+    find_by: mail
+    urls: [%q]
+    bind_dn: %q
+    bind_password_env: WRITER2_PASSWORD
+    base_dn: %q
+    user_filter: (mail={login})
+    policy_dn: cn=default,ou=policies,%s
+    timeout: 2s
 worker:
   poll_interval: 10ms
-`, r.Addr, keyPath, s.URL, s.WriterDN, s.BaseDN)
+`, r.Addr, keyPath, s.URL, s.WriterDN, s.BaseDN, s.BaseDN, s2.URL, s2.WriterDN, s2.BaseDN, s2.BaseDN)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := func(k string) (string, bool) {
-		if k == "WRITER_PASSWORD" {
+		switch k {
+		case "WRITER_PASSWORD":
 			return s.WriterPassword, true
+		case "WRITER2_PASSWORD":
+			return s2.WriterPassword, true
 		}
 		return "", false
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var logs bytes.Buffer
+	var logs syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"run", "--config", cfgPath}, io.Discard, &logs, env) }()
 
@@ -117,7 +138,8 @@ worker:
 	sealer, _ := job.NewSealer(pk)
 	q := job.NewQueue(job.Options{Client: r.Client(t)})
 	const pw = "Nouveau-mot-de-passe-1"
-	j := job.Job{ID: job.NewID(), Subject: s.EntryUUID(t, "jdupont"), Login: "jdupont", ExpiresAt: time.Now().Add(time.Minute)}
+	jd := testenv.Users()[0]
+	j := job.Job{ID: job.NewID(), Subject: s.EntryUUID(t, jd.UID), Login: jd.UID, Mail: jd.Mail, ExpiresAt: time.Now().Add(time.Minute)}
 	if j.Sealed, err = sealer.Seal(j, pw); err != nil {
 		t.Fatal(err)
 	}
@@ -130,27 +152,52 @@ worker:
 			break
 		}
 	}
+	policies, perr := q.Policies(context.Background())
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	if st.State != job.Done {
+	if st.State != job.Done || len(st.Targets) != 2 || st.Targets[1].Label != "la messagerie des lycées" || st.Targets[1].State != job.Done {
 		t.Fatalf("status = %+v\n%s", st, logs.String())
 	}
-	c, err := ldap.DialURL(s.URL)
-	if err != nil {
-		t.Fatal(err)
+	if perr != nil || len(policies) != 2 || policies[0].Name != "annuaire" || policies[0].MinLength != 12 ||
+		policies[1].Name != "messagerie" || policies[1].MinLength != 14 || policies[1].CheckQuality != 1 {
+		t.Errorf("policies = %+v, %v", policies, perr)
 	}
-	defer c.Close()
-	if err := c.Bind("uid=jdupont,"+s.PeopleDN, pw); err != nil {
-		t.Errorf("the new password does not bind: %v", err)
+	for _, sl := range []*testenv.Slapd{s, s2} {
+		c, err := ldap.DialURL(sl.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Bind("uid=jdupont,"+sl.PeopleDN, pw); err != nil {
+			t.Errorf("%s: the new password does not bind: %v", sl.URL, err)
+		}
+		c.Close()
 	}
-	for _, secret := range []string{pw, s.WriterPassword} {
+	for _, secret := range []string{pw, s.WriterPassword, s2.WriterPassword, jd.Mail} {
 		if strings.Contains(logs.String(), secret) {
-			t.Errorf("the logs contain a password")
+			t.Errorf("the logs contain a password or the mail")
 		}
 	}
 	if !strings.Contains(logs.String(), "password changed") {
 		t.Errorf("logs:\n%s", logs.String())
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the worker's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

@@ -25,6 +25,10 @@
 // person are seconds apart in practice), and a directory without ppolicy
 // never shows a change (resending the same password there is harmless).
 //
+// Policy reads a ppolicy entry (pwdMinLength, pwdMaxLength,
+// pwdCheckQuality) as the writer, for the worker to publish what each
+// directory will accept.
+//
 // Every call dials (with failover over Config.URLs, starting with the last
 // that worked) and binds anew, with Config.Timeout on the dial, the TLS
 // handshakes and each request; the connection is closed when the caller's

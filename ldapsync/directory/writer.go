@@ -83,7 +83,7 @@ func (w *Writer) Lookup(ctx context.Context, login string) (Entry, error) {
 		return Entry{}, ErrNoSuchUser
 	}
 	filter := strings.ReplaceAll(w.cfg.UserFilter, loginPlaceholder, ldap.EscapeFilter(login))
-	entries, err := w.search(ctx, w.cfg.BaseDN, ldap.ScopeWholeSubtree, filter)
+	entries, err := w.search(ctx, w.cfg.BaseDN, ldap.ScopeWholeSubtree, filter, w.entryAttributes())
 	if err != nil {
 		return Entry{}, err
 	}
@@ -106,7 +106,7 @@ func (w *Writer) Changed(ctx context.Context, e Entry) (bool, error) {
 	if e.DN == "" || e.Mark == "" {
 		return false, errors.New("directory: Changed needs an entry from Lookup")
 	}
-	entries, err := w.search(ctx, e.DN, ldap.ScopeBaseObject, "(objectClass=*)")
+	entries, err := w.search(ctx, e.DN, ldap.ScopeBaseObject, "(objectClass=*)", w.entryAttributes())
 	if err != nil {
 		return false, err
 	}
@@ -145,10 +145,10 @@ func (w *Writer) Write(ctx context.Context, e Entry, newPassword string) error {
 	if err == nil {
 		return nil
 	}
-	if pp := ppolicyFromErr(err); pp != nil && pp.Error >= 0 {
+	if code := ppolicyError(err); code >= 0 {
 		var le *ldap.Error
 		errors.As(err, &le)
-		return &PolicyError{Code: pp.Error, ResultCode: le.ResultCode}
+		return &PolicyError{Code: code, ResultCode: le.ResultCode}
 	}
 	switch {
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation):
@@ -196,16 +196,19 @@ func passwordModify(dn, newPassword string) *ldap.ExtendedRequest {
 	}
 }
 
-// search runs one search as the writer for SubjectAttribute and the mark.
-// A size limit of 2 tells "exactly one" from "several".
-func (w *Writer) search(ctx context.Context, base string, scope int, filter string) ([]*ldap.Entry, error) {
+// entryAttributes are what Lookup and Changed read of a person.
+func (w *Writer) entryAttributes() []string { return []string{w.cfg.SubjectAttribute, markAttribute} }
+
+// search runs one search as the writer for attrs. A size limit of 2 tells
+// "exactly one" from "several"; a missing base object is no entry.
+func (w *Writer) search(ctx context.Context, base string, scope int, filter string, attrs []string) ([]*ldap.Entry, error) {
 	s, err := w.open(ctx)
 	if err != nil {
 		return nil, err
 	}
 	timeLimit := max(int(w.cfg.Timeout.Seconds()), 1)
 	res, err := s.Search(ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 2, timeLimit, false,
-		filter, []string{w.cfg.SubjectAttribute, markAttribute}, nil))
+		filter, attrs, nil))
 	ctxEnded := s.close()
 	switch {
 	case err == nil:

@@ -5,25 +5,44 @@
 //
 // # Life of a job
 //
-// The web tier makes a Job (NewID, Subject, Login, ExpiresAt), seals the
-// password for it and calls Enqueue. A worker calls Claim, which holds the
-// job under a lease (a random token and an end time); Renew extends it.
-// The worker then Completes it (Done, Rejected with the policy's reason, or
-// Failed), or Retries it later (the directory was unreachable). Complete
-// deletes the job and its sealed password, keeps the Status for StatusTTL
-// for the waiting screen, and publishes an Event on EventsStream, in one
-// script. A worker that dies leaves its lease to run out: the next Claim
-// of any worker puts the job back and hands it out again (Attempt counts
-// every claim). Every call on a held job checks the claim's token, so a
-// worker whose lease ran out can no longer settle or retry the job
-// another worker now holds (ErrLeaseLost).
+// The web tier makes a Job (NewID, Subject, Login, optionally Mail,
+// ExpiresAt), seals the password for it and calls Enqueue. A worker calls
+// Claim, which holds the job under a lease (a random token and an end
+// time); Renew extends it. The worker then Completes it (Done, Rejected
+// with the policy's reason, Failed, or Partial when it wrote some of its
+// targets and not the others), or Retries it later (a directory was
+// unreachable). Complete deletes the job and its sealed password, keeps
+// the Status for StatusTTL for the waiting screen, and publishes an Event
+// on EventsStream, in one script. A worker that dies leaves its lease to
+// run out: the next Claim of any worker puts the job back and hands it out
+// again (Attempt counts every claim). Every call on a held job checks the
+// claim's token, so a worker whose lease ran out can no longer settle,
+// retry, mark or record the job another worker now holds (ErrLeaseLost).
 //
-// Before its first write a worker records a Mark (what the directory
-// showed before writing; opaque here): a worker that later claims the
-// same job compares it with the directory to learn whether an earlier
-// write was applied. A job past its ExpiresAt is never handed out for a
-// first write: Claim settles it Failed/ReasonExpired, unless it carries a
-// mark, which only a worker can resolve.
+// # Targets
+//
+// A worker may write each change to several targets (directories), in a
+// fixed order, each named by a short id. The queue keeps the progress per
+// target in the job, so that it survives retries and crashes: before its
+// first write to a target a worker records a Mark (what that directory
+// showed before writing; opaque here), and as soon as a target is settled
+// it Records the outcome (TargetOutcome). A later attempt finds them in
+// Job.Marks and Job.Outcomes: it does not try a settled target again, and
+// compares a marked one with its directory to learn whether an earlier
+// write was applied. Status.Targets and Event.Targets list every target
+// with its outcome, for the waiting screen and the web tier.
+//
+// A job past its ExpiresAt is never handed out for a first write: Claim
+// settles it with reason ReasonExpired, unless one of its targets carries
+// a mark without a recorded outcome, which only a worker can resolve. It
+// settles as Partial when some target was written already (Done when the
+// status lists every target written), else as Failed.
+//
+// # Policies
+//
+// Workers publish the password policy of each target (PublishPolicies)
+// every minute or so; the web tier reads the live ones (Policies) to check
+// a new password against every target before queueing it.
 //
 // Only one unsettled job per subject exists at a time (Enqueue answers
 // *PendingError), so two changes of one person can never be applied in
@@ -40,17 +59,21 @@
 //
 //	{pwchange}:ready           sorted set: job id → due time (ms)        no TTL
 //	{pwchange}:leases          sorted set: job id → lease end (ms)       no TTL
-//	{pwchange}:job:<id>        hash: job (JSON: id, sub, login, times),   ExpiresAt + Slack
-//	                           sealed, exp, sub, pk, attempts, token,
-//	                           worker, until, mark
+//	{pwchange}:job:<id>        hash: job (JSON: id, sub, login, mail,     ExpiresAt + Slack
+//	                           times), sealed, exp, sub, pk, attempts,
+//	                           token, worker, until; per target:
+//	                           mark:<target>, out:<target> (JSON outcome)
 //	{pwchange}:status:<id>     hash: state, reason, attempts, updated,    while the job lives: ExpiresAt +
-//	                           exp (logical expiry, ms)                   StatusTTL + Slack; settled: StatusTTL + Slack
+//	                           exp (logical expiry, ms), targets (JSON)   StatusTTL + Slack; settled: StatusTTL + Slack
 //	{pwchange}:pending:<b64url(sub)>  the subject's unsettled job id     ExpiresAt + Slack
 //	{pwchange}:events          stream of settled jobs: job, sub, state,   no TTL; MAXLEN ~ EventsMaxLen
-//	                           reason, attempts, at
+//	                           reason, attempts, at, targets (JSON)
+//	{pwchange}:policies        hash: target → JSON policy with its        longest publication + Slack
+//	                           place, read time and logical expiry
 //
 // Nothing in these keys reveals a password: the only secret is the HPKE
-// ciphertext, which lives no longer than its job.
+// ciphertext, which lives no longer than its job. The login and the mail
+// are in the job only, never in the status or the events.
 //
 // # Guarantees
 //

@@ -43,19 +43,23 @@ func (e *PendingError) Error() string { return ErrPending.Error() + ": " + e.Job
 // Is makes errors.Is(err, ErrPending) true.
 func (e *PendingError) Is(target error) bool { return target == ErrPending }
 
-// State is where a job stands.
+// State is where a job stands, or one of its targets (TargetOutcome).
 type State string
 
 const (
-	Queued   State = "queued"   // waiting for a worker (first time, or after a retryable failure)
+	Queued   State = "queued"   // waiting for a worker (first time, or after a retryable failure); for a target: not written yet
 	Running  State = "running"  // held by a worker
-	Done     State = "done"     // the directory applied the new password
-	Rejected State = "rejected" // the directory's policy refused it (Reason says why); the person picks another
+	Done     State = "done"     // the directory applied the new password (every target, when there are several)
+	Rejected State = "rejected" // the directory's policy refused it (Reason says why) and no target was written; the person picks another
 	Failed   State = "failed"   // given up (Reason says why); the password was not changed, unless Reason is ReasonUnconfirmed
+	// Partial: the new password was written to at least one target and
+	// not to at least one other (refused by its policy, or failed); Reason
+	// is the first failing target's, Status.Targets tell which is which.
+	Partial State = "partial"
 )
 
-// Settled reports whether s is final: done, rejected or failed.
-func (s State) Settled() bool { return s == Done || s == Rejected || s == Failed }
+// Settled reports whether s is final: done, rejected, failed or partial.
+func (s State) Settled() bool { return s == Done || s == Rejected || s == Failed || s == Partial }
 
 // Reason qualifies Rejected and Failed, and Queued after a failed attempt.
 // The web tier maps it to what the person reads.
@@ -65,6 +69,7 @@ const (
 	ReasonNone Reason = ""
 	// Rejected by the directory's password policy (ppolicy).
 	ReasonTooShort  Reason = "too_short"  // passwordTooShort
+	ReasonTooLong   Reason = "too_long"   // passwordTooLong (pwdMaxLength, OpenLDAP 2.5 and later)
 	ReasonInHistory Reason = "in_history" // passwordInHistory: the current one or a recent one
 	ReasonTooYoung  Reason = "too_young"  // passwordTooYoung: changed too recently
 	ReasonQuality   Reason = "quality"    // insufficientPasswordQuality
@@ -79,12 +84,16 @@ const (
 )
 
 // Job is one password change. The web tier fills ID, Subject, Login,
-// Sealed (see Sealer), CreatedAt and ExpiresAt; Claim fills the rest.
+// Mail (optional), Sealed (see Sealer), CreatedAt and ExpiresAt; Claim
+// fills the rest.
 type Job struct {
 	ID      string // NewID(): 22 base64url characters
 	Subject string // the person's sub, checked against the entry the login finds
-	Login   string // how the directory finds the person: uid or mail
-	Sealed  []byte // the new password, sealed to the worker's public key for this job
+	Login   string // the person's uid: how most directories find the person
+	// Mail is the person's address, optional: for the targets that find
+	// people by mail (find_by: mail). A job without it fails there.
+	Mail   string
+	Sealed []byte // the new password, sealed to the worker's public key for this job
 
 	CreatedAt time.Time
 	// ExpiresAt: no write starts after it. The web tier sets it no later
@@ -95,12 +104,28 @@ type Job struct {
 	Attempt    int       // 1 for the first claim, counting reclaims after a crash
 	Worker     string    // who holds it
 	LeaseUntil time.Time // the lease ends then, unless renewed
-	// Mark is what a worker recorded (Queue.Mark) just before its first
-	// write, or "": a later attempt compares it with the directory to find
-	// out whether an earlier write was applied.
-	Mark string
+	// Marks are what earlier attempts recorded (Queue.Mark) just before
+	// their first write to a target, by target name: a later attempt
+	// compares a target's mark with its directory to find out whether an
+	// earlier write there was applied. Nil when none.
+	Marks map[string]string
+	// Outcomes are the targets already settled by earlier attempts
+	// (Queue.Record), by target name: a later attempt does not try them
+	// again. Their Label is as recorded. Nil when none.
+	Outcomes map[string]TargetOutcome
 
-	token string // fences this claim: Complete, Retry, Renew and Mark check it
+	token string // fences this claim: Complete, Retry, Renew, Mark and Record check it
+}
+
+// TargetOutcome is where one target (one directory written to) stands in
+// a job: Done, Rejected or Failed once settled there, with the reason, or
+// Queued while it was not written yet (Reason then says why, if an
+// attempt failed). It never holds a secret.
+type TargetOutcome struct {
+	Name   string `json:"name"`  // the target's short id, [a-z0-9_-]
+	Label  string `json:"label"` // what the person reads, e.g. « l’annuaire des usagers »
+	State  State  `json:"state"`
+	Reason Reason `json:"reason"`
 }
 
 // Status is what the waiting screen follows. It never holds a secret.
@@ -110,6 +135,9 @@ type Status struct {
 	Reason    Reason
 	Attempts  int
 	UpdatedAt time.Time
+	// Targets are the job's targets in the worker's order, as far as
+	// known: nil until a worker recorded progress.
+	Targets []TargetOutcome
 }
 
 // NewID returns a 128-bit random job id, base64url without padding.
@@ -124,7 +152,24 @@ const (
 	maxLoginBytes   = 256
 	maxSubjectBytes = 256
 	maxSealedBytes  = 8 << 10
+	maxTargetName   = 32
 )
+
+// ValidTargetName reports whether name can name a target: 1 to 32
+// characters among a-z, 0-9, '_' and '-' (it becomes part of Redis field
+// names).
+func ValidTargetName(name string) bool {
+	if name == "" || len(name) > maxTargetName {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 // validID reports whether id is 16 to 64 base64url characters: safe in a
 // key name and next to ':' separators.
@@ -158,6 +203,9 @@ func (j *Job) check(now time.Time) error {
 	}
 	if !validText(j.Login, maxLoginBytes) {
 		errs = append(errs, "bad login")
+	}
+	if j.Mail != "" && !validText(j.Mail, maxLoginBytes) {
+		errs = append(errs, "bad mail")
 	}
 	if len(j.Sealed) == 0 || len(j.Sealed) > maxSealedBytes {
 		errs = append(errs, "no sealed password, or too large")

@@ -43,7 +43,7 @@ type Queue struct {
 	slack     time.Duration
 	maxLen    int64
 
-	enqueue, claim, complete, retry, renew, mark *redis.Script
+	enqueue, claim, complete, retry, renew, mark, record, publish *redis.Script
 }
 
 // NewQueue applies defaults to opts and returns a Queue. It does not
@@ -73,6 +73,8 @@ func NewQueue(opts Options) *Queue {
 		retry:    redis.NewScript(retryScript),
 		renew:    redis.NewScript(renewScript),
 		mark:     redis.NewScript(markScript),
+		record:   redis.NewScript(recordScript),
+		publish:  redis.NewScript(publishPoliciesScript),
 	}
 }
 
@@ -81,6 +83,7 @@ func (q *Queue) readyKey() string           { return q.base + "ready" }
 func (q *Queue) leasesKey() string          { return q.base + "leases" }
 func (q *Queue) jobKey(id string) string    { return q.base + "job:" + id }
 func (q *Queue) statusKey(id string) string { return q.base + "status:" + id }
+func (q *Queue) policiesKey() string        { return q.base + "policies" }
 func (q *Queue) pendingKey(sub string) string {
 	return q.base + "pending:" + base64.RawURLEncoding.EncodeToString([]byte(sub))
 }
@@ -104,6 +107,7 @@ type record struct {
 	ID        string    `json:"id"`
 	Subject   string    `json:"sub"`
 	Login     string    `json:"login"`
+	Mail      string    `json:"mail,omitempty"`
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
@@ -116,7 +120,7 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 	if err := j.check(now); err != nil {
 		return err
 	}
-	rec, err := json.Marshal(record{ID: j.ID, Subject: j.Subject, Login: j.Login, CreatedAt: j.CreatedAt, ExpiresAt: j.ExpiresAt})
+	rec, err := json.Marshal(record{ID: j.ID, Subject: j.Subject, Login: j.Login, Mail: j.Mail, CreatedAt: j.CreatedAt, ExpiresAt: j.ExpiresAt})
 	if err != nil {
 		return fmt.Errorf("job: encode: %w", err)
 	}
@@ -163,10 +167,44 @@ func (q *Queue) Status(ctx context.Context, id string) (Status, error) {
 	if !q.now().Before(time.UnixMilli(exp)) {
 		return Status{}, ErrNotFound
 	}
+	targets, err := decodeTargets(h["targets"])
+	if err != nil {
+		return Status{}, fmt.Errorf("job: status %s malformed: %w", id, err)
+	}
 	return Status{
 		JobID: id, State: State(h["state"]), Reason: Reason(h["reason"]),
-		Attempts: attempts, UpdatedAt: time.UnixMilli(updated),
+		Attempts: attempts, UpdatedAt: time.UnixMilli(updated), Targets: targets,
 	}, nil
+}
+
+// encodeTargets is the JSON of a list of target outcomes; "" for none
+// (the scripts then keep what the status has).
+func encodeTargets(ts []TargetOutcome) (string, error) {
+	if len(ts) == 0 {
+		return "", nil
+	}
+	for _, t := range ts {
+		if !ValidTargetName(t.Name) {
+			return "", fmt.Errorf("%w: target name %q", ErrInvalid, t.Name)
+		}
+	}
+	b, err := json.Marshal(ts)
+	if err != nil {
+		return "", fmt.Errorf("job: encode targets: %w", err)
+	}
+	return string(b), nil
+}
+
+// decodeTargets reads what encodeTargets (or a script) wrote; "" is none.
+func decodeTargets(s string) ([]TargetOutcome, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var ts []TargetOutcome
+	if err := json.Unmarshal([]byte(s), &ts); err != nil {
+		return nil, fmt.Errorf("targets: %w", err)
+	}
+	return ts, nil
 }
 
 // Counts returns how many jobs wait (due or not) and how many are held.

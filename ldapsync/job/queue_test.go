@@ -3,6 +3,7 @@ package job
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func TestEnqueueClaimComplete(t *testing.T) {
 
 				got := f.claim(t, "w1", time.Minute)
 				if got.ID != j.ID || got.Subject != sub || got.Login != j.Login || got.Attempt != 1 ||
-					got.Worker != "w1" || got.Mark != "" || !got.ExpiresAt.Equal(j.ExpiresAt) ||
+					got.Worker != "w1" || got.Marks != nil || got.Outcomes != nil || !got.ExpiresAt.Equal(j.ExpiresAt) ||
 					!got.LeaseUntil.Equal(f.clk.Now().Add(time.Minute)) {
 					t.Fatalf("Claim = %+v, want job %s attempt 1", got, j.ID)
 				}
@@ -101,6 +102,7 @@ func TestEnqueueRefuses(t *testing.T) {
 			{"no subject", func(j *Job) { j.Subject = "" }},
 			{"login with a newline", func(j *Job) { j.Login = "a\nb" }},
 			{"login too long", func(j *Job) { j.Login = strings.Repeat("a", 300) }},
+			{"mail too long", func(j *Job) { j.Mail = strings.Repeat("a", 300) }},
 			{"no sealed password", func(j *Job) { j.Sealed = nil }},
 			{"no expiry", func(j *Job) { j.ExpiresAt = time.Time{} }},
 			{"already expired", func(j *Job) { j.ExpiresAt = f.clk.Now() }},
@@ -190,7 +192,10 @@ func TestLeaseExpiry(t *testing.T) {
 			"Complete": func() error { return f.q.Complete(ctx, dead, Status{State: Done}) },
 			"Retry":    func() error { return f.q.Retry(ctx, dead, f.clk.Now(), ReasonUnavailable) },
 			"Renew":    func() error { return f.q.Renew(ctx, dead, time.Minute) },
-			"Mark":     func() error { return f.q.Mark(ctx, dead, "m") },
+			"Mark":     func() error { return f.q.Mark(ctx, dead, "annuaire", "m") },
+			"Record": func() error {
+				return f.q.Record(ctx, dead, []TargetOutcome{{Name: "annuaire", State: Done}})
+			},
 		} {
 			if err := call(); !errors.Is(err, ErrLeaseLost) {
 				t.Errorf("%s by the dead worker: %v, want ErrLeaseLost", name, err)
@@ -239,15 +244,21 @@ func TestMarkAndExpiry(t *testing.T) {
 		marked := f.enqueue(t, "sub-marked", "login", "pw")
 		got := f.claim(t, "w1", time.Minute)
 		for _, m := range []string{"first", "second"} {
-			if err := f.q.Mark(ctx, got, m); err != nil {
+			if err := f.q.Mark(ctx, got, "annuaire", m); err != nil {
 				t.Fatal(err)
 			}
-			if got.Mark != "first" {
-				t.Fatalf("Mark(%s) left j.Mark = %q, want the first", m, got.Mark)
+			if got.Marks["annuaire"] != "first" {
+				t.Fatalf("Mark(%s) left j.Marks = %q, want the first", m, got.Marks)
 			}
 		}
-		if err := f.q.Mark(ctx, got, ""); !errors.Is(err, ErrInvalid) {
+		if err := f.q.Mark(ctx, got, "messagerie", "other"); err != nil || got.Marks["messagerie"] != "other" {
+			t.Fatalf("a second target's mark: %v, %q", err, got.Marks)
+		}
+		if err := f.q.Mark(ctx, got, "annuaire", ""); !errors.Is(err, ErrInvalid) {
 			t.Errorf("empty mark: %v", err)
+		}
+		if err := f.q.Mark(ctx, got, "Bad:Name", "m"); !errors.Is(err, ErrInvalid) {
+			t.Errorf("bad target name: %v", err)
 		}
 		if err := f.q.Retry(ctx, got, f.clk.Now(), ReasonUnavailable); err != nil {
 			t.Fatal(err)
@@ -258,21 +269,254 @@ func TestMarkAndExpiry(t *testing.T) {
 		// is handed out, since an earlier write may have been applied.
 		f.clk.Advance(10 * time.Minute)
 		again := f.claim(t, "w2", time.Minute)
-		if again.ID != marked.ID || again.Mark != "first" || again.Attempt != 2 {
-			t.Fatalf("Claim after expiry = %s mark %q attempt %d, want the marked job", again.ID, again.Mark, again.Attempt)
+		if again.ID != marked.ID || again.Marks["annuaire"] != "first" || again.Marks["messagerie"] != "other" || again.Attempt != 2 {
+			t.Fatalf("Claim after expiry = %s marks %q attempt %d, want the marked job", again.ID, again.Marks, again.Attempt)
 		}
 		if _, err := f.q.Claim(ctx, "w2", time.Minute); !errors.Is(err, ErrEmpty) {
 			t.Fatalf("the expired unmarked job was handed out: %v", err)
 		}
 		st := f.status(t, unmarked.ID)
-		if st.State != Failed || st.Reason != ReasonExpired {
+		if st.State != Failed || st.Reason != ReasonExpired || st.Targets != nil {
 			t.Errorf("expired job status = %+v", st)
 		}
 		evs := f.events(t)
-		if len(evs) != 1 || evs[0].JobID != unmarked.ID || evs[0].Reason != ReasonExpired {
+		if len(evs) != 1 || evs[0].JobID != unmarked.ID || evs[0].Reason != ReasonExpired || evs[0].Targets != nil {
 			t.Errorf("events = %+v", evs)
 		}
 		f.enqueue(t, "sub-unmarked", "login", "pw") // the subject is free
+	})
+}
+
+// TestTargetProgress: per-target outcomes survive a retry and a lost
+// lease, reach the status and the event, and decide how an expired job
+// settles.
+func TestTargetProgress(t *testing.T) {
+	t.Parallel()
+	a := func(st State, r Reason) TargetOutcome {
+		return TargetOutcome{Name: "annuaire", Label: "l’annuaire des usagers", State: st, Reason: r}
+	}
+	m := func(st State, r Reason) TargetOutcome {
+		return TargetOutcome{Name: "messagerie", Label: "la messagerie des lycées", State: st, Reason: r}
+	}
+	tests := []struct {
+		name string
+		// progress recorded by the first worker, which then dies holding
+		// the job (marks of the targets with an outcome or in marked).
+		record  []TargetOutcome
+		marked  []string
+		expire  bool
+		handout bool // an expired job is handed out (a mark to resolve)
+		state   State
+		reason  Reason
+		targets []TargetOutcome // the final status's
+	}{
+		{"not expired: resumed", []TargetOutcome{a(Done, ""), m(Queued, ReasonUnavailable)}, []string{"annuaire"}, false, true, "", "", nil},
+		{"expired, one written", []TargetOutcome{a(Done, ""), m(Queued, ReasonUnavailable)}, []string{"annuaire"}, true, false,
+			Partial, ReasonExpired, []TargetOutcome{a(Done, ""), m(Failed, ReasonExpired)}},
+		{"expired, one written, a mark to resolve", []TargetOutcome{a(Done, ""), m(Queued, ReasonUnconfirmed)}, []string{"annuaire", "messagerie"}, true, true, "", "", nil},
+		{"expired, every target written", []TargetOutcome{a(Done, ""), m(Done, "")}, []string{"annuaire", "messagerie"}, true, false,
+			Done, ReasonNone, []TargetOutcome{a(Done, ""), m(Done, "")}},
+		{"expired, nothing written", []TargetOutcome{a(Failed, ReasonNoSuchUser), m(Queued, ReasonUnavailable)}, nil, true, false,
+			Failed, ReasonExpired, []TargetOutcome{a(Failed, ReasonNoSuchUser), m(Failed, ReasonExpired)}},
+	}
+	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				f := newFixture(t, c)
+				f.q = NewQueue(Options{Client: c, Prefix: "test-" + NewID() + ":", Now: f.clk.Now, StatusTTL: 10 * time.Minute})
+				j := f.enqueue(t, "sub", "login", "pw")
+				first := f.claim(t, "first", time.Minute)
+				for _, name := range tc.marked {
+					if err := f.q.Mark(ctx, first, name, "mark-"+name); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := f.q.Record(ctx, first, tc.record); err != nil {
+					t.Fatal(err)
+				}
+				if st := f.status(t, j.ID); st.State != Running || len(st.Targets) != len(tc.record) || st.Targets[0] != tc.record[0] {
+					t.Fatalf("status while running = %+v", st)
+				}
+				// The first worker dies; its lease runs out.
+				f.clk.Advance(time.Minute)
+				if tc.expire {
+					f.clk.Advance(10 * time.Minute)
+				}
+				got, err := f.q.Claim(ctx, "second", time.Minute)
+				if tc.handout {
+					if err != nil || got.ID != j.ID || got.Attempt != 2 {
+						t.Fatalf("Claim = %+v, %v; want the job handed out", got, err)
+					}
+					for _, o := range tc.record {
+						if o.State.settledTarget() && got.Outcomes[o.Name] != o {
+							t.Errorf("outcome of %s = %+v, want %+v", o.Name, got.Outcomes[o.Name], o)
+						}
+						if !o.State.settledTarget() && got.Outcomes[o.Name] != (TargetOutcome{}) {
+							t.Errorf("unsettled %s has an outcome %+v", o.Name, got.Outcomes[o.Name])
+						}
+					}
+					for _, name := range tc.marked {
+						if got.Marks[name] != "mark-"+name {
+							t.Errorf("marks = %q", got.Marks)
+						}
+					}
+					return
+				}
+				if !errors.Is(err, ErrEmpty) {
+					t.Fatalf("Claim = %+v, %v; want the expired job settled", got, err)
+				}
+				st := f.status(t, j.ID)
+				if st.State != tc.state || st.Reason != tc.reason || !slices.Equal(st.Targets, tc.targets) {
+					t.Errorf("status = %+v\nwant %s/%s %+v", st, tc.state, tc.reason, tc.targets)
+				}
+				evs := f.events(t)
+				if len(evs) != 1 || evs[0].State != tc.state || !slices.Equal(evs[0].Targets, tc.targets) {
+					t.Errorf("events = %+v", evs)
+				}
+			})
+		}
+	})
+}
+
+// TestCompleteWithTargets: the targets given to Retry and Complete are
+// the status's and the event's; Partial is a settled state.
+func TestCompleteWithTargets(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		f := newFixture(t, c)
+		j := f.enqueue(t, "sub", "login", "pw")
+		got := f.claim(t, "w", time.Minute)
+		waiting := []TargetOutcome{
+			{Name: "annuaire", Label: "l’annuaire", State: Done},
+			{Name: "messagerie", Label: "la messagerie", State: Queued, Reason: ReasonUnavailable},
+		}
+		if err := f.q.Retry(ctx, got, f.clk.Now(), ReasonUnavailable, waiting...); err != nil {
+			t.Fatal(err)
+		}
+		if st := f.status(t, j.ID); st.State != Queued || !slices.Equal(st.Targets, waiting) {
+			t.Fatalf("status after Retry = %+v", st)
+		}
+		got = f.claim(t, "w", time.Minute)
+		final := []TargetOutcome{waiting[0], {Name: "messagerie", Label: "la messagerie", State: Rejected, Reason: ReasonTooShort}}
+		if err := f.q.Complete(ctx, got, Status{State: Partial, Reason: ReasonTooShort, Targets: final}); err != nil {
+			t.Fatal(err)
+		}
+		st := f.status(t, j.ID)
+		if st.State != Partial || st.Reason != ReasonTooShort || !st.State.Settled() || !slices.Equal(st.Targets, final) {
+			t.Fatalf("status = %+v", st)
+		}
+		evs := f.events(t)
+		if len(evs) != 1 || evs[0].State != Partial || !slices.Equal(evs[0].Targets, final) {
+			t.Fatalf("events = %+v", evs)
+		}
+		if err := f.q.Complete(ctx, got, Status{State: Done}); !errors.Is(err, ErrLeaseLost) {
+			t.Errorf("second Complete: %v", err)
+		}
+		bad := []TargetOutcome{{Name: "Not valid", State: Done}}
+		f.enqueue(t, "sub-2", "login", "pw")
+		got = f.claim(t, "w", time.Minute)
+		for name, err := range map[string]error{
+			"Record":   f.q.Record(ctx, got, bad),
+			"Retry":    f.q.Retry(ctx, got, f.clk.Now(), ReasonNone, bad...),
+			"Complete": f.q.Complete(ctx, got, Status{State: Done, Targets: bad}),
+			"empty":    f.q.Record(ctx, got, nil),
+		} {
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s with a bad target: %v, want ErrInvalid", name, err)
+			}
+		}
+	})
+}
+
+// TestMail: the optional mail travels with the job and is checked like
+// the login.
+func TestMail(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		f := newFixture(t, c)
+		j := Job{ID: NewID(), Subject: "sub", Login: "jdupont", Mail: "jeanne.dupont@example.org", ExpiresAt: f.clk.Now().Add(time.Minute)}
+		var err error
+		if j.Sealed, err = f.sealer.Seal(j, "pw"); err != nil {
+			t.Fatal(err)
+		}
+		bad := j
+		bad.ID, bad.Mail = NewID(), "a\nb"
+		if err := f.q.Enqueue(ctx, bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("mail with a newline: %v", err)
+		}
+		if err := f.q.Enqueue(ctx, j); err != nil {
+			t.Fatal(err)
+		}
+		got := f.claim(t, "w", time.Minute)
+		if got.Mail != j.Mail || got.Login != j.Login {
+			t.Fatalf("claimed %+v", got)
+		}
+		if pw, err := f.opener.Open(got); err != nil || pw != "pw" {
+			t.Fatalf("Open = %q, %v", pw, err)
+		}
+	})
+}
+
+func TestPolicies(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		f := newFixture(t, c)
+		if ps, err := f.q.Policies(ctx); err != nil || len(ps) != 0 {
+			t.Fatalf("Policies before any = %+v, %v", ps, err)
+		}
+		read := f.clk.Now()
+		published := []TargetPolicy{
+			{Name: "messagerie", Label: "la messagerie des lycées", MinLength: 14, MaxLength: 64, CheckQuality: 2, ReadAt: read},
+			{Name: "annuaire", Label: "l’annuaire des usagers", MinLength: 12, CheckQuality: 1, ReadAt: read},
+		}
+		if err := f.q.PublishPolicies(ctx, published, 3*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if ps, err := f.q.Policies(ctx); err != nil || !samePolicies(ps, published) {
+			t.Fatalf("Policies = %+v, %v; want the published ones in order", ps, err)
+		}
+		// A minute later only the first target is read again: the second
+		// keeps its value until it expires.
+		f.clk.Advance(time.Minute)
+		again := published[0]
+		again.MinLength, again.ReadAt = 16, f.clk.Now()
+		if err := f.q.PublishPolicies(ctx, []TargetPolicy{again}, 3*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if ps, err := f.q.Policies(ctx); err != nil || !samePolicies(ps, []TargetPolicy{again, published[1]}) {
+			t.Fatalf("Policies = %+v, %v", ps, err)
+		}
+		f.clk.Advance(2 * time.Minute) // the second's life is over, on the logical clock
+		if ps, err := f.q.Policies(ctx); err != nil || !samePolicies(ps, []TargetPolicy{again}) {
+			t.Fatalf("Policies = %+v, %v; want only the live one", ps, err)
+		}
+		f.clk.Advance(time.Minute)
+		if ps, err := f.q.Policies(ctx); err != nil || len(ps) != 0 {
+			t.Fatalf("Policies after every expiry = %+v, %v", ps, err)
+		}
+		if ttl := c.PTTL(ctx, f.q.policiesKey()).Val(); ttl <= 0 || !strings.Contains(f.q.policiesKey(), "{pwchange}") {
+			t.Errorf("policies key %q TTL %v", f.q.policiesKey(), ttl)
+		}
+		for _, bad := range [][]TargetPolicy{{{Name: ""}}, {{Name: "a:b"}}} {
+			if err := f.q.PublishPolicies(ctx, bad, time.Minute); !errors.Is(err, ErrInvalid) {
+				t.Errorf("PublishPolicies(%+v) = %v", bad, err)
+			}
+		}
+		if err := f.q.PublishPolicies(ctx, published, 0); !errors.Is(err, ErrInvalid) {
+			t.Errorf("PublishPolicies without a lifetime: %v", err)
+		}
+	})
+}
+
+func samePolicies(a, b []TargetPolicy) bool {
+	return slices.EqualFunc(a, b, func(x, y TargetPolicy) bool {
+		same := x.ReadAt.Equal(y.ReadAt)
+		x.ReadAt, y.ReadAt = time.Time{}, time.Time{}
+		return same && x == y
 	})
 }
 

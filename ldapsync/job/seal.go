@@ -22,10 +22,11 @@ import (
 // (integers big-endian). keyID is the start of a SHA-256 of the public key,
 // so an Opener holding an old and a new key picks the right one during a
 // rotation. The HPKE info is a fixed label; the additional data is the
-// header above followed by the job's ID, Subject and Login (each
-// length-prefixed), so a sealed password opens only for the job it was
-// sealed for: copied into another job, or with its login changed, it is
-// unreadable. The plaintext is the password's length (2 bytes) and the
+// header above followed by the job's ID, Subject, Login and, when set,
+// Mail (each length-prefixed), so a sealed password opens only for the job
+// it was sealed for: copied into another job, or with its login or mail
+// changed, added or removed, it is unreadable. (A job without Mail gives
+// the same additional data as before Mail existed.) The plaintext is the password's length (2 bytes) and the
 // password, padded with zeros to a multiple of 128 bytes, so the size of a
 // sealed password does not tell its length.
 
@@ -68,8 +69,9 @@ func NewSealer(pk hpke.PublicKey) (*Sealer, error) {
 	return &Sealer{pk: pk, id: keyID(pk)}, nil
 }
 
-// Seal seals password for j, whose ID, Subject and Login must be set
-// already and must not change afterwards (they are bound to the result).
+// Seal seals password for j, whose ID, Subject and Login (and Mail, if
+// any) must be set already and must not change afterwards (they are bound
+// to the result).
 func (s *Sealer) Seal(j Job, password string) ([]byte, error) {
 	switch {
 	case !validID(j.ID) || j.Subject == "" || j.Login == "":
@@ -161,7 +163,13 @@ func (o *Opener) Open(j *Job) (string, error) {
 // additionalData binds a sealed password to its header and to the job.
 func additionalData(header []byte, j *Job) []byte {
 	ad := append([]byte(nil), header...)
-	for _, f := range []string{j.ID, j.Subject, j.Login} {
+	fields := []string{j.ID, j.Subject, j.Login}
+	if j.Mail != "" {
+		// Bound too: a target that finds people by mail and checks no
+		// subject must not be pointed at someone else through Redis.
+		fields = append(fields, j.Mail)
+	}
+	for _, f := range fields {
 		ad = binary.BigEndian.AppendUint32(ad, uint32(len(f)))
 		ad = append(ad, f...)
 	}

@@ -62,6 +62,7 @@ func TestOpenRefuses(t *testing.T) {
 		{"another job id", func(j *Job) { j.ID = NewID() }},
 		{"another subject", func(j *Job) { j.Subject = "sub-2" }},
 		{"another login", func(j *Job) { j.Login = "pmartin" }},
+		{"a mail added", func(j *Job) { j.Mail = "pierre.martin@example.org" }},
 		{"sealed to another key", func(j *Job) { j.Sealed = sealFor(t, otherSealer, *j, "x") }},
 		{"header altered", func(j *Job) { j.Sealed[headerLen-3] ^= 1 }},
 		{"ciphertext altered", func(j *Job) { j.Sealed[len(j.Sealed)-1] ^= 1 }},
@@ -78,6 +79,27 @@ func TestOpenRefuses(t *testing.T) {
 				t.Fatalf("Open = %q, %v; want ErrUnreadable", pw, err)
 			}
 		})
+	}
+}
+
+// TestSealBindsMail: a job's mail is bound to its sealed password like
+// its login.
+func TestSealBindsMail(t *testing.T) {
+	t.Parallel()
+	k, _ := GenerateKey()
+	s, _ := NewSealer(k.PublicKey())
+	o, _ := NewOpener(k)
+	j := Job{ID: NewID(), Subject: "sub-1", Login: "jdupont", Mail: "jeanne.dupont@example.org"}
+	j.Sealed = sealFor(t, s, j, "Correct-Horse-42")
+	if pw, err := o.Open(&j); err != nil || pw != "Correct-Horse-42" {
+		t.Fatalf("Open = %q, %v", pw, err)
+	}
+	for _, mail := range []string{"", "pierre.martin@example.org"} {
+		other := j
+		other.Mail = mail
+		if _, err := o.Open(&other); !errors.Is(err, ErrUnreadable) {
+			t.Errorf("mail %q instead of the sealed one: %v, want ErrUnreadable", mail, err)
+		}
 	}
 }
 
