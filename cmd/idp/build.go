@@ -196,7 +196,8 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive the reset key: %w", err)
 	}
-	changes, err := passwordChanges(cfg, d, st)
+	queue := job.NewQueue(job.Options{Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Now: d.now})
+	changes, err := passwordChanges(cfg, d, queue, st)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +206,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		return nil, err
 	}
 	lost := reset.New(reset.Config{
-		Policy:  newPasswordPolicy(cfg.Reset.StrictPasswords),
+		Policy:  newPasswordPolicy(cfg.Reset.StrictPasswords, queue, d.log),
 		Changes: changes,
 		Store:   st, Accounts: d.accounts, Outbox: outbox, Compose: composeResetMail, Forms: forms, Pages: pages,
 		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: resetKey,
@@ -281,7 +282,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 }
 
 // passwordChanges queues new passwords for ldapsync, sealed to its key.
-func passwordChanges(cfg *config.Config, d deps, keep sessionKeeper) (reset.Changes, error) {
+func passwordChanges(cfg *config.Config, d deps, q *job.Queue, keep sessionKeeper) (reset.Changes, error) {
 	if cfg.Ldapsync.PublicKey == "" {
 		return nil, errors.New("ldapsync.public_key is required: new passwords are sealed to the ldapsync workers' key (see `ldapsync keygen`)")
 	}
@@ -293,7 +294,6 @@ func passwordChanges(cfg *config.Config, d deps, keep sessionKeeper) (reset.Chan
 	if err != nil {
 		return nil, err
 	}
-	q := job.NewQueue(job.Options{Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Now: d.now})
 	return jobChanges{queue: q, seal: seal, keep: keep, now: d.now, life: reset.DefaultLimits.FlowLifetime}, nil
 }
 

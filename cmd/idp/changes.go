@@ -1,9 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/password"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
@@ -11,21 +14,75 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
 
-// passwordPolicy shows idp/password's refusals as the page's problems.
-type passwordPolicy struct{ password.Policy }
-
-// newPasswordPolicy: 12 characters at least, or 15 when strict.
-func newPasswordPolicy(strict bool) passwordPolicy {
-	if strict {
-		return passwordPolicy{password.StrictPolicy(password.LoadBlocklist())}
-	}
-	return passwordPolicy{password.DefaultPolicy(password.LoadBlocklist())}
+// passwordPolicy is the provider's own rules (idp/password) and those
+// every directory target published (ldapsync reads them from ppolicy):
+// a password the page accepts is one no target should refuse for its
+// length. It shows refusals as the page's problems.
+type passwordPolicy struct {
+	own     password.Policy
+	targets publishedPolicies // nil: none
+	log     *slog.Logger
 }
 
-func (p passwordPolicy) Lengths(context.Context) (min, max int) { return p.Policy.Lengths() }
+// publishedPolicies are the directory targets' rules (*job.Queue).
+type publishedPolicies interface {
+	Policies(ctx context.Context) ([]job.TargetPolicy, error)
+}
 
-func (p passwordPolicy) Check(_ context.Context, pw string, context ...string) views.PasswordProblem {
-	err := p.Policy.Check(pw, context...)
+// newPasswordPolicy: 12 characters at least, or 15 when strict, and what
+// the targets demand.
+func newPasswordPolicy(strict bool, targets publishedPolicies, log *slog.Logger) passwordPolicy {
+	own := password.DefaultPolicy(password.LoadBlocklist())
+	if strict {
+		own = password.StrictPolicy(password.LoadBlocklist())
+	}
+	return passwordPolicy{own: own, targets: targets, log: log}
+}
+
+func (p passwordPolicy) published(ctx context.Context) []job.TargetPolicy {
+	if p.targets == nil {
+		return nil
+	}
+	ps, err := p.targets.Policies(ctx)
+	if err != nil {
+		// The queue shares this Redis: the change itself will fail if it
+		// is really down. Until then the provider's own rules still hold.
+		p.log.WarnContext(ctx, "directory policies unreadable; only the provider's rules are checked", "err", err)
+		return nil
+	}
+	return ps
+}
+
+// Lengths is the strictest of all: the page shows what every target takes.
+func (p passwordPolicy) Lengths(ctx context.Context) (lo, hi int) {
+	lo, hi = p.own.Lengths()
+	for _, t := range p.published(ctx) {
+		lo = max(lo, t.MinLength)
+		if t.MaxLength > 0 {
+			hi = min(hi, t.MaxLength)
+		}
+	}
+	return lo, hi
+}
+
+func (p passwordPolicy) Check(ctx context.Context, pw string, context ...string) views.PasswordProblem {
+	if problem := p.checkOwn(pw, context...); problem != views.PasswordOK {
+		return problem
+	}
+	// ppolicy counts bytes; asking for as many characters is never less.
+	for _, t := range p.published(ctx) {
+		switch {
+		case utf8.RuneCountInString(pw) < t.MinLength:
+			return views.PasswordTooShort
+		case t.MaxLength > 0 && len(pw) > t.MaxLength:
+			return views.PasswordTooLong
+		}
+	}
+	return views.PasswordOK
+}
+
+func (p passwordPolicy) checkOwn(pw string, context ...string) views.PasswordProblem {
+	err := p.own.Check(pw, context...)
 	if err == nil {
 		return views.PasswordOK
 	}
@@ -69,7 +126,7 @@ type sessionKeeper interface {
 
 func (c jobChanges) Submit(ctx context.Context, ch reset.Change) (string, error) {
 	now := c.now()
-	j := job.Job{ID: job.NewID(), Subject: ch.Subject, Login: ch.Login, CreatedAt: now, ExpiresAt: now.Add(c.life)}
+	j := job.Job{ID: job.NewID(), Subject: ch.Subject, Login: ch.Login, Mail: ch.Mail, CreatedAt: now, ExpiresAt: now.Add(c.life)}
 	sealed, err := c.seal.Seal(j, ch.Password)
 	if err != nil {
 		return "", err
@@ -108,6 +165,14 @@ func (c jobChanges) State(ctx context.Context, id string) (reset.ChangeState, er
 		return reset.ChangeState{Refused: true, Problem: refusal(st.Reason)}, nil
 	case job.Failed:
 		return reset.ChangeState{Failed: true, Unconfirmed: st.Reason == job.ReasonUnconfirmed}, nil
+	case job.Partial:
+		var missing []string
+		for _, t := range st.Targets {
+			if t.State != job.Done {
+				missing = append(missing, cmp.Or(t.Label, t.Name))
+			}
+		}
+		return reset.ChangeState{Partial: true, NotChangedIn: missing}, nil
 	}
 	return reset.ChangeState{Pending: true, Slow: st.Reason == job.ReasonUnavailable}, nil
 }
@@ -122,6 +187,8 @@ func refusal(r job.Reason) views.PasswordProblem {
 		return views.PasswordTooYoung
 	case job.ReasonQuality:
 		return views.PasswordQuality
+	case job.ReasonTooLong:
+		return views.PasswordTooLong
 	}
 	return views.PasswordRefused
 }

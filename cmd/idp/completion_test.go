@@ -90,7 +90,8 @@ func TestResetCompletion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startStack(t)
+			// Two directories: the change is written to both, then completed.
+			s := startStackWith(t, stackOptions{Second: &testenv.SlapdOptions{}})
 			u := testenv.Users()[0]
 			b, refresh, tokens := signedInOnBoth(t, s)
 
@@ -124,8 +125,8 @@ func TestResetCompletion(t *testing.T) {
 					t.Errorf("refresh token of site%d after the reset: %d %v", i+1, a.status, a.body)
 				}
 			}
-			if !binds(t, s, u.UID, fresh) {
-				t.Error("the new password does not work")
+			if !binds(t, s, u.UID, fresh) || !bindsAt(t, s.Second, u.UID, fresh) {
+				t.Error("the new password does not work in both directories")
 			}
 			sub := subjectOf(t, tokens[2])
 			if !strings.Contains(s.Logs.String(), `"audit":"reset.written","sub":"`+sub+`"`) {

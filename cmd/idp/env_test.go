@@ -59,6 +59,7 @@ type site struct {
 type stack struct {
 	Issuer string
 	Slapd  *testenv.Slapd
+	Second *testenv.Slapd // a second directory target, or nil
 	Redis  *testenv.Redis
 	SMTP   *testenv.SMTPSink
 	Clock  *clock
@@ -185,18 +186,28 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app {
 // delays short enough for a test.
 func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(context.Context) error {
 	t.Helper()
-	w, err := directory.New(directory.Config{
-		URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.WriterDN, BindPassword: s.Slapd.WriterPassword,
-		BaseDN: s.Slapd.PeopleDN, Timeout: 2 * time.Second,
-	}, log)
-	if err != nil {
-		t.Fatal(err)
+	target := func(d *testenv.Slapd, name, label, findBy string) ldapsync.Target {
+		w, err := directory.New(directory.Config{
+			URLs: []string{d.URL}, BindDN: d.WriterDN, BindPassword: d.WriterPassword,
+			BaseDN: d.PeopleDN, Timeout: 2 * time.Second,
+		}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ldapsync.Target{
+			Name: name, Label: label, FindBy: findBy, CheckSubject: d == s.Slapd,
+			PolicyDN: "cn=default,ou=policies," + d.BaseDN, Writer: w,
+		}
+	}
+	targets := []ldapsync.Target{target(s.Slapd, "annuaire", "l’annuaire des usagers", ldapsync.FindByUID)}
+	if s.Second != nil {
+		targets = append(targets, target(s.Second, "lycees", "la messagerie des lycées", ldapsync.FindByMail))
 	}
 	wk, err := ldapsync.New(ldapsync.Options{
 		Redis: s.Redis.Client(t), Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{s.workerKey},
-		Writer: w, Now: s.Clock.Now, Log: log,
+		Targets: targets, Now: s.Clock.Now, Log: log,
 		Lease: 5 * time.Second, RetryBackoff: 200 * time.Millisecond, MaxRetryBackoff: time.Second,
-		RetryLimit: s.workerRetries, PollInterval: 50 * time.Millisecond,
+		RetryLimit: s.workerRetries, PollInterval: 50 * time.Millisecond, PolicyInterval: 200 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

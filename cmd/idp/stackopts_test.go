@@ -20,6 +20,9 @@ type stackOptions struct {
 	// WorkerRetries bounds the in-process ldapsync's retries while the
 	// directory is down; 0 means 20.
 	WorkerRetries int
+	// Second, when set, starts a second directory that ldapsync writes
+	// after the first, finding people there by mail.
+	Second *testenv.SlapdOptions
 }
 
 // startStackWith is startStack with options.
@@ -49,6 +52,9 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 	}
 	s.workerKey = key
 	s.workerRetries = cmp.Or(opts.WorkerRetries, 20)
+	if opts.Second != nil {
+		s.Second = testenv.StartSlapd(t, *opts.Second)
+	}
 	s.cfg.Ldapsync.PublicKey = job.MarshalPublicKey(key.PublicKey())
 	if opts.Config != nil {
 		opts.Config(s.cfg)

@@ -3,6 +3,7 @@ package completion
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -105,7 +106,7 @@ func publish(t *testing.T, rdb redis.UniversalClient, jobID, sub string, state j
 	t.Helper()
 	id, err := rdb.XAdd(t.Context(), &redis.XAddArgs{Stream: stream, Values: []any{
 		"job", jobID, "sub", sub, "state", string(state), "reason", string(reason),
-		"attempts", "1", "at", strconv.FormatInt(at.UnixMilli(), 10),
+		"attempts", "1", "at", strconv.FormatInt(at.UnixMilli(), 10), "targets", targetsOf(state, reason),
 	}}).Result()
 	if err != nil {
 		t.Fatal(err)
@@ -144,6 +145,7 @@ func TestConsumer(t *testing.T) {
 		{"written, no account any more", "nobody", job.Done, "", now, true, false, `"audit":"reset.written","sub":"nobody"`, false},
 		{"too old", "dave", job.Done, "", now.Add(-25 * time.Hour), false, false, "", false},
 		{"written while signed in", "erin", job.Done, "", now, true, true, `"audit":"reset.written","sub":"erin"`, true},
+		{"written in one directory only", "fred", job.Partial, job.ReasonInHistory, now, true, true, `"level":"ERROR","msg":"audit","audit":"reset.partial","sub":"fred","reason":"in_history","targets":"lycees"`, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,4 +257,20 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition never met")
+}
+
+// targetsOf is the per-target outcomes ldapsync publishes with an event:
+// two targets, the second one refused when the job is partial.
+func targetsOf(state job.State, reason job.Reason) string {
+	second := job.TargetOutcome{Name: "lycees", Label: "la messagerie des lycées", State: state, Reason: reason}
+	first := second
+	first.Name, first.Label = "annuaire", "l’annuaire des usagers"
+	if state == job.Partial {
+		first.State, first.Reason, second.State = job.Done, "", job.Rejected
+	}
+	b, err := json.Marshal([]job.TargetOutcome{first, second})
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

@@ -75,6 +75,18 @@ func (c *Consumer) apply(ctx context.Context, e job.Event) error {
 		if err := c.written(ctx, e); err != nil {
 			return err
 		}
+	case job.Partial:
+		// Written somewhere: the old password no longer opens everything,
+		// so the same revocation and notice; IT must fix the rest.
+		ev.Name = audit.ResetPartial
+		for _, t := range e.Targets {
+			if t.State != job.Done {
+				ev.Targets = append(ev.Targets, t.Name)
+			}
+		}
+		if err := c.written(ctx, e); err != nil {
+			return err
+		}
 	}
 	audit.Log(ctx, c.cfg.Log, ev)
 	return nil

@@ -70,6 +70,7 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 		oldLink = f.LinkHash
 		f.Subject = u.Subject
 		f.Login = u.Username
+		f.Mail = u.Email
 		f.CodeHash = h.mac("code:"+f.ID, code)
 		f.LinkHash = h.mac("link", token)
 		f.CodeExpiresAt = exp

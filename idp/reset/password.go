@@ -122,12 +122,8 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
 		// A verified flow always has its account; be safe anyway.
 		return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("verified flow without account"))
 	}
-	mail := ""
-	if f.Purpose != "" {
-		mail = f.Email // the directory's address (a reset's is as typed)
-	}
 	jobID, err := h.cfg.Changes.Submit(r.Context(), Change{
-		Subject: f.Subject, Login: f.Login, Mail: mail, Password: pw, KeepSession: f.KeepSession,
+		Subject: f.Subject, Login: f.Login, Mail: f.Mail, Password: pw, KeepSession: f.KeepSession,
 	})
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)

@@ -30,7 +30,7 @@ func (h *Handler) Begin(w http.ResponseWriter, r *http.Request, v Verified) erro
 	now := h.cfg.Now()
 	f := &store.ResetFlow{
 		ID: store.NewID(), AuthRequestID: v.AuthRequestID, CreatedAt: now, ExpiresAt: now.Add(h.cfg.Limits.FlowLifetime),
-		Subject: v.User.Subject, Login: v.User.Username, Email: v.User.Email,
+		Subject: v.User.Subject, Login: v.User.Username, Mail: v.User.Email, Email: v.User.Email,
 		Verified: true, Purpose: v.Purpose, KeepSession: v.KeepSession,
 	}
 	if err := h.cfg.Store.SaveResetFlow(r.Context(), f); err != nil {

@@ -23,9 +23,11 @@ type ResetFlow struct {
 	ExpiresAt     time.Time `json:"expires_at"`
 
 	// Set off the request path when the address matched one account:
-	// Subject is the person's sub, Login how the directory writer finds them.
+	// Subject is the person's sub; Login and Mail (the directory's
+	// address) are how the directory writer finds them.
 	Subject string `json:"subject,omitempty"`
 	Login   string `json:"login,omitempty"`
+	Mail    string `json:"mail,omitempty"`
 	// CodeHash and LinkHash are HMACs of the current code and link token.
 	CodeHash      string    `json:"code_hash,omitempty"`
 	LinkHash      string    `json:"link_hash,omitempty"`
