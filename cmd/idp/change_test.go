@@ -109,8 +109,14 @@ func TestChangePasswordSignedIn(t *testing.T) {
 			t.Errorf("%d %s events, want 1", countAudit(recs, name, ""), name)
 		}
 	}
-	if logs := s.Logs.String(); strings.Contains(logs, fresh) || strings.Contains(logs, u.Password) {
+	logs := s.Logs.String()
+	if strings.Contains(logs, fresh) || strings.Contains(logs, u.Password) || strings.Contains(logs, "Not-The-Password-1") {
 		t.Error("the logs hold a password")
+	}
+	for _, k := range []string{"access_token", "refresh_token", "id_token"} {
+		if v, _ := otherTokens[k].(string); v == "" || strings.Contains(logs, v) {
+			t.Errorf("the logs hold the %s (or the site got none)", k)
+		}
 	}
 }
 
