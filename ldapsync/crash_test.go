@@ -78,7 +78,7 @@ func TestWorkerDiesHoldingAJob(t *testing.T) {
 	if st.State != job.Done || st.Attempts != 2 {
 		t.Fatalf("status = %+v, want done after 2 attempts", st)
 	}
-	if !e.binds(t, "jdupont", "Nouveau-mot-de-passe-1") || e.binds(t, "jdupont", seeded("jdupont").Password) {
+	if !e.s.Binds(t, "jdupont", "Nouveau-mot-de-passe-1") || e.s.Binds(t, "jdupont", seeded("jdupont").Password) {
 		t.Error("the password was not changed")
 	}
 	if err := e.q.Complete(context.Background(), dead, job.Status{State: job.Failed}); !errors.Is(err, job.ErrLeaseLost) {
@@ -127,7 +127,7 @@ func TestWorkerKilledMidJob(t *testing.T) {
 			if n := first.writes.Load() + second.writes.Load(); n != 1 {
 				t.Errorf("%d writes, want 1", n)
 			}
-			if !e.binds(t, "pmartin", "Nouveau-mot-de-passe-1") || e.binds(t, "pmartin", seeded("pmartin").Password) {
+			if !e.s.Binds(t, "pmartin", "Nouveau-mot-de-passe-1") || e.s.Binds(t, "pmartin", seeded("pmartin").Password) {
 				t.Error("the password was not changed")
 			}
 		})

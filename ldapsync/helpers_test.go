@@ -1,7 +1,6 @@
 package ldapsync
 
 import (
-	"bytes"
 	"context"
 	"crypto/hpke"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
@@ -37,23 +35,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is slapd (12 characters minimum, history of 3), redis-server, a key
 // pair, the web tier's side of the queue and a clock. At the end of the
 // test it checks that neither Redis nor the logs show any password used.
@@ -65,7 +46,7 @@ type env struct {
 	key    hpke.PrivateKey
 	sealer *job.Sealer
 	dir    *directory.Writer
-	logs   *logBuffer
+	logs   *testenv.Buffer
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -79,7 +60,7 @@ func newEnv(t *testing.T, opts testenv.SlapdOptions) *env {
 		s:    testenv.StartSlapd(t, opts),
 		rdb:  testenv.StartRedis(t).Client(t),
 		clk:  &clock{now: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)},
-		logs: &logBuffer{},
+		logs: &testenv.Buffer{},
 	}
 	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
@@ -180,22 +161,6 @@ func (e *env) waitFor(t *testing.T, id string, what string, ok func(job.Status) 
 func (e *env) waitSettled(t *testing.T, id string) job.Status {
 	t.Helper()
 	return e.waitFor(t, id, "settled", func(st job.Status) bool { return st.State.Settled() })
-}
-
-// binds reports whether uid can bind with password (go-ldap directly).
-func (e *env) binds(t *testing.T, uid, password string) bool {
-	t.Helper()
-	c, err := ldap.DialURL(e.s.URL)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer c.Close()
-	c.SetTimeout(5 * time.Second)
-	err = c.Bind("uid="+uid+","+e.s.PeopleDN, password)
-	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-		t.Fatalf("bind as %s: %v", uid, err)
-	}
-	return err == nil
 }
 
 func seeded(uid string) testenv.User {

@@ -60,14 +60,14 @@ func TestDirectoryDown(t *testing.T) {
 				if st.State != job.Done || st.Attempts != tc.downFor+1 {
 					t.Fatalf("status = %+v, want done after %d attempts", st, tc.downFor+1)
 				}
-				if !e.binds(t, "jdupont", "Nouveau-mot-de-passe-1") || e.binds(t, "jdupont", seeded("jdupont").Password) {
+				if !e.s.Binds(t, "jdupont", "Nouveau-mot-de-passe-1") || e.s.Binds(t, "jdupont", seeded("jdupont").Password) {
 					t.Error("the password was not changed")
 				}
 			case job.Failed:
 				if st.State != job.Failed || st.Reason != job.ReasonUnavailable || st.Attempts != 4 {
 					t.Fatalf("status = %+v, want failed/unavailable after 4 attempts", st)
 				}
-				if !e.binds(t, "jdupont", seeded("jdupont").Password) || e.binds(t, "jdupont", "Nouveau-mot-de-passe-1") {
+				if !e.s.Binds(t, "jdupont", seeded("jdupont").Password) || e.s.Binds(t, "jdupont", "Nouveau-mot-de-passe-1") {
 					t.Error("failed, yet the password changed")
 				}
 			}
@@ -114,7 +114,7 @@ func TestConcurrentWorkers(t *testing.T) {
 		t.Errorf("%d events for %d jobs", n, people)
 	}
 	for i := range people {
-		if !e.binds(t, fmt.Sprintf("p%02d", i), fmt.Sprintf("Nouveau-mot-de-passe-%02d", i)) {
+		if !e.s.Binds(t, fmt.Sprintf("p%02d", i), fmt.Sprintf("Nouveau-mot-de-passe-%02d", i)) {
 			t.Errorf("p%02d: the new password does not bind", i)
 		}
 	}

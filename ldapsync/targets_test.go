@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
-
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
@@ -58,22 +56,6 @@ func (e *env) targetsWorker(name string, targets []Target, edit func(*Worker)) *
 			edit(w)
 		}
 	})
-}
-
-// bindsOn reports whether uid can bind to s with password.
-func bindsOn(t *testing.T, s *testenv.Slapd, uid, password string) bool {
-	t.Helper()
-	c, err := ldap.DialURL(s.URL)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer c.Close()
-	c.SetTimeout(5 * time.Second)
-	err = c.Bind("uid="+uid+","+s.PeopleDN, password)
-	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-		t.Fatalf("bind as %s: %v", uid, err)
-	}
-	return err == nil
 }
 
 // outcomes is a compact view of targets: "name=state/reason".
@@ -179,13 +161,13 @@ func TestTargets(t *testing.T) {
 			}
 			e.checkEvent(t, j.ID, tc.state, tc.targets)
 			e.s.Start(t)
-			if got := bindsOn(t, e.s, tc.uid, tc.pw); got != tc.onFirst {
+			if got := e.s.Binds(t, tc.uid, tc.pw); got != tc.onFirst {
 				t.Errorf("new password binds on the first directory: %v, want %v", got, tc.onFirst)
 			}
-			if got := bindsOn(t, sec.s, tc.uid, tc.pw); got != tc.onSecond {
+			if got := sec.s.Binds(t, tc.uid, tc.pw); got != tc.onSecond {
 				t.Errorf("new password binds on the second directory: %v, want %v", got, tc.onSecond)
 			}
-			if !tc.onSecond && !bindsOn(t, sec.s, tc.uid, u.Password) {
+			if !tc.onSecond && !sec.s.Binds(t, tc.uid, u.Password) {
 				t.Error("the second directory's password changed")
 			}
 			if strings.Contains(e.logs.String(), u.Mail) {
@@ -262,10 +244,10 @@ func TestSecondTargetDown(t *testing.T) {
 				t.Errorf("the first directory was written %d times, searched %d, want once (its outcome is kept)", n, l)
 			}
 			sec.s.Start(t)
-			if !bindsOn(t, e.s, "jdupont", pw) {
+			if !e.s.Binds(t, "jdupont", pw) {
 				t.Error("the first directory does not have the new password")
 			}
-			if got := bindsOn(t, sec.s, "jdupont", pw); got != (tc.state == job.Done) {
+			if got := sec.s.Binds(t, "jdupont", pw); got != (tc.state == job.Done) {
 				t.Errorf("the second directory has the new password: %v", got)
 			}
 			if tc.state == job.Done && w2.writes.Load() != 1 {
@@ -313,7 +295,7 @@ func TestKilledAfterFirstTarget(t *testing.T) {
 	if n := first2.writes.Load() + second2.writes.Load(); n != 1 {
 		t.Errorf("the second directory was written %d times, want once", n)
 	}
-	if !bindsOn(t, e.s, "pmartin", pw) || !bindsOn(t, sec.s, "pmartin", pw) {
+	if !e.s.Binds(t, "pmartin", pw) || !sec.s.Binds(t, "pmartin", pw) {
 		t.Error("the new password is not in both directories")
 	}
 	if !strings.Contains(e.logs.String(), "lease lost") {

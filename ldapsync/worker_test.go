@@ -46,10 +46,10 @@ func TestWorkerOutcomes(t *testing.T) {
 			if st.State != tc.state || st.Reason != tc.reason || st.Attempts != 1 {
 				t.Fatalf("status = %+v, want %s/%s after 1 attempt", st, tc.state, tc.reason)
 			}
-			if tc.uid != "" && !e.binds(t, tc.uid, tc.valid) {
+			if tc.uid != "" && !e.s.Binds(t, tc.uid, tc.valid) {
 				t.Errorf("%s cannot bind with the password that should be in place", tc.uid)
 			}
-			if tc.notValid != "" && e.binds(t, tc.uid, tc.notValid) {
+			if tc.notValid != "" && e.s.Binds(t, tc.uid, tc.notValid) {
 				t.Errorf("%s can bind with a password that should not work", tc.uid)
 			}
 			// Settled: no job, no sealed password left; the outcome published.

@@ -125,7 +125,7 @@ func TestResetCompletion(t *testing.T) {
 					t.Errorf("refresh token of site%d after the reset: %d %v", i+1, a.status, a.body)
 				}
 			}
-			if !binds(t, s, u.UID, fresh) || !bindsAt(t, s.Second, u.UID, fresh) {
+			if !binds(t, s, u.UID, fresh) || !s.Second.Binds(t, u.UID, fresh) {
 				t.Error("the new password does not work in both directories")
 			}
 			sub := subjectOf(t, tokens[2])

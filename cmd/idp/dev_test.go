@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,29 +13,12 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // What `make run` does, followed by a newcomer's first click-through:
 // the demo site, the login screen, a demo account, the claims.
 func TestDevModeClickThrough(t *testing.T) {
 	addr := fmt.Sprintf("localhost:%d", testenv.FreePort(t, "127.0.0.1"))
 	ctx, stop := context.WithCancel(context.Background())
-	var out lockedBuffer
+	var out testenv.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve", "--dev", "--addr", addr}, &out, &out) }()
 	t.Cleanup(func() {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,29 +63,12 @@ type stack struct {
 	SMTP   *testenv.SMTPSink
 	Clock  *clock
 	Sites  []*site
-	Logs   *syncBuffer
+	Logs   *testenv.Buffer
 	cfg    *config.Config
 	app    *app
 	// workerKey is the in-process ldapsync's private key.
 	workerKey     hpke.PrivateKey
 	workerRetries int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func listen(t *testing.T, host string) (net.Listener, string) {

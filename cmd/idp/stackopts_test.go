@@ -33,7 +33,7 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 		Redis: testenv.StartRedis(t),
 		SMTP:  testenv.StartSMTP(t),
 		Clock: &clock{},
-		Logs:  &syncBuffer{},
+		Logs:  &testenv.Buffer{},
 	}
 	idpLn, issuer := listen(t, "127.0.0.1")
 	s.Issuer = issuer

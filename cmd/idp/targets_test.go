@@ -9,22 +9,10 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/go-ldap/ldap/v3"
 
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
-
-// bindsAt reports whether uid can bind with pw on d directly.
-func bindsAt(t *testing.T, d *testenv.Slapd, uid, pw string) bool {
-	t.Helper()
-	c, err := ldap.DialURL(d.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.Bind("uid="+uid+","+d.PeopleDN, pw) == nil
-}
 
 // waitPolicies waits until ldapsync has published n target policies.
 func waitPolicies(t *testing.T, s *stack, n int) []job.TargetPolicy {
@@ -95,7 +83,7 @@ func TestTwoDirectories(t *testing.T) {
 		if path, body := r.setPassword(first, first); path != "/mot-de-passe-perdu/termine" || strings.Contains(body, "incomplet") {
 			t.Fatalf("a good password: %s\n%s", path, body)
 		}
-		if !bindsAt(t, s.Slapd, u.UID, first) || !bindsAt(t, s.Second, u.UID, first) {
+		if !s.Slapd.Binds(t, u.UID, first) || !s.Second.Binds(t, u.UID, first) {
 			t.Error("the new password is not in both directories")
 		}
 	})
@@ -105,7 +93,7 @@ func TestTwoDirectories(t *testing.T) {
 		s.Second.Stop(t)
 		r := verifiedReset(t, s, u.Mail)
 		waiting(t, r, second)
-		if !bindsAt(t, s.Slapd, u.UID, second) {
+		if !s.Slapd.Binds(t, u.UID, second) {
 			t.Error("the first directory was not written while the second was down")
 		}
 		s.Second.Start(t)
@@ -123,7 +111,7 @@ func TestTwoDirectories(t *testing.T) {
 		if page := readAll(t, r.get(s.Issuer+path)); strings.Contains(page, "incomplet") {
 			t.Errorf("a complete change reported as partial:\n%s", page)
 		}
-		if !bindsAt(t, s.Slapd, u.UID, second) || !bindsAt(t, s.Second, u.UID, second) {
+		if !s.Slapd.Binds(t, u.UID, second) || !s.Second.Binds(t, u.UID, second) {
 			t.Error("the new password is not in both directories")
 		}
 	})

@@ -1,7 +1,6 @@
 package ldapauth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,26 +13,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
-// logBuffer captures the Directory's logs so tests can check that no
-// password ever reaches them.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newDirectory(t testing.TB, s *testenv.Slapd, edit func(*Config)) (*Directory, *logBuffer) {
+func newDirectory(t testing.TB, s *testenv.Slapd, edit func(*Config)) (*Directory, *testenv.Buffer) {
 	t.Helper()
 	cfg := Config{
 		URLs:         []string{s.URL},
@@ -45,7 +25,7 @@ func newDirectory(t testing.TB, s *testenv.Slapd, edit func(*Config)) (*Director
 	if edit != nil {
 		edit(&cfg)
 	}
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	d, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("New: %v", err)

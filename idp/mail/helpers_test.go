@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -94,24 +93,6 @@ func testConfig(c redis.UniversalClient, sink *testenv.SMTPSink, clk *clock) Con
 	}
 }
 
-// logBuffer collects a Sender's log, to check what it says and what not.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // noneOf fails if text contains any of secrets.
 func noneOf(t *testing.T, what, text string, secrets ...string) {
 	t.Helper()
@@ -123,9 +104,9 @@ func noneOf(t *testing.T, what, text string, secrets ...string) {
 }
 
 // runSender starts a Sender and stops it in t.Cleanup; it returns its log.
-func runSender(t *testing.T, cfg Config) *logBuffer {
+func runSender(t *testing.T, cfg Config) *testenv.Buffer {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	s, err := NewSender(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)

@@ -61,10 +61,10 @@ func TestUnavailable(t *testing.T) {
 			if errors.Is(err, ErrOutcomeUnknown) {
 				t.Errorf("nothing was sent, yet the outcome is unknown: %v", err)
 			}
-			if tc.wantErr != nil && !binds(t, s, "pmartin", seeded("pmartin").Password) {
+			if tc.wantErr != nil && !s.Binds(t, "pmartin", seeded("pmartin").Password) {
 				t.Fatal("the password changed")
 			}
-			if tc.wantErr == nil && !binds(t, s, uid, pw) {
+			if tc.wantErr == nil && !s.Binds(t, uid, pw) {
 				t.Fatal("the new password does not bind")
 			}
 			if !strings.Contains(logs.String(), tc.wantLog) {
@@ -128,10 +128,10 @@ func TestLostAnswer(t *testing.T) {
 			if errors.Is(err, ErrOutcomeUnknown) != tc.wantUnknown {
 				t.Errorf("ErrOutcomeUnknown = %v, want %v (%v)", !tc.wantUnknown, tc.wantUnknown, err)
 			}
-			if got := binds(t, s, "jdupont", pw); got != tc.wantApplied {
+			if got := s.Binds(t, "jdupont", pw); got != tc.wantApplied {
 				t.Errorf("new password binds = %v, want %v", got, tc.wantApplied)
 			}
-			if binds(t, s, "jdupont", seeded("jdupont").Password) == tc.wantApplied {
+			if s.Binds(t, "jdupont", seeded("jdupont").Password) == tc.wantApplied {
 				t.Errorf("old password binds = %v", !tc.wantApplied)
 			}
 			if strings.Contains(logs.String(), pw) {

@@ -1,12 +1,10 @@
 package directory
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,24 +12,6 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
-
-// logBuffer captures a Writer's logs, to check that no password is there.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // youngLDIF seeds "young", whose policy forbids a change within an hour
 // of the last one, made just now.
@@ -64,7 +44,7 @@ func startSlapd(t *testing.T) *testenv.Slapd {
 	return testenv.StartSlapd(t, testenv.SlapdOptions{MinLength: 12, InHistory: 3, ExtraLDIF: youngLDIF(youngPassword)})
 }
 
-func newWriter(t *testing.T, s *testenv.Slapd, edit func(*Config)) (*Writer, *logBuffer) {
+func newWriter(t *testing.T, s *testenv.Slapd, edit func(*Config)) (*Writer, *testenv.Buffer) {
 	t.Helper()
 	cfg := Config{
 		URLs: []string{s.URL}, BindDN: s.WriterDN, BindPassword: s.WriterPassword,
@@ -73,7 +53,7 @@ func newWriter(t *testing.T, s *testenv.Slapd, edit func(*Config)) (*Writer, *lo
 	if edit != nil {
 		edit(&cfg)
 	}
-	logs := &logBuffer{}
+	logs := &testenv.Buffer{}
 	w, err := New(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -88,22 +68,6 @@ func seeded(uid string) testenv.User {
 		}
 	}
 	panic("no seeded user " + uid)
-}
-
-// binds reports whether uid can bind with password, with go-ldap directly.
-func binds(t *testing.T, s *testenv.Slapd, uid, password string) bool {
-	t.Helper()
-	c, err := ldap.DialURL(s.URL)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	defer c.Close()
-	c.SetTimeout(5 * time.Second)
-	err = c.Bind("uid="+uid+","+s.PeopleDN, password)
-	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-		t.Fatalf("bind as %s: %v", uid, err)
-	}
-	return err == nil
 }
 
 func policyCode(err error) int8 {
@@ -153,7 +117,7 @@ func TestSetPassword(t *testing.T) {
 				if err != nil {
 					t.Fatalf("SetPassword: %v", err)
 				}
-				if !binds(t, s, tc.uid, tc.password) {
+				if !s.Binds(t, tc.uid, tc.password) {
 					t.Fatal("the new password does not bind")
 				}
 				return
@@ -164,13 +128,13 @@ func TestSetPassword(t *testing.T) {
 			if tc.wantCode != 0 && policyCode(err) != tc.wantCode {
 				t.Errorf("ppolicy code = %d, want %d (%v)", policyCode(err), tc.wantCode, err)
 			}
-			if tc.stillValid != "" && !binds(t, s, tc.uid, tc.stillValid) {
+			if tc.stillValid != "" && !s.Binds(t, tc.uid, tc.stillValid) {
 				t.Error("the password in place no longer binds")
 			}
 		})
 	}
 	for _, u := range []testenv.User{jd, pm, el} {
-		if binds(t, s, u.UID, u.Password) {
+		if s.Binds(t, u.UID, u.Password) {
 			t.Errorf("the old password of %s still binds", u.UID)
 		}
 	}

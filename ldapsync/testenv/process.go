@@ -1,14 +1,12 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,13 +54,13 @@ func FreePort(t testing.TB, host string) int {
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *Buffer
 	done chan struct{}
 	err  error // result of Wait, valid once done is closed
 }
 
 func startProcess(name, path string, args ...string) (*process, error) {
-	p := &process{name: name, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, out: &Buffer{limit: 1 << 20}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Stdout = p.out
 	p.cmd.Stderr = p.out
@@ -146,26 +144,3 @@ func startWithRetry(t testing.TB, start func(port int) (*process, error)) (*proc
 }
 
 func portString(port int) string { return strconv.Itoa(port) }
-
-// lockedBuffer collects a child's output; os/exec writes to it from its own
-// goroutine while tests read it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	// Keep memory bounded for chatty processes; the start is what matters.
-	if b.buf.Len() > 1<<20 {
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -144,15 +144,22 @@ func (s *Slapd) Start(t testing.TB) {
 	s.proc = p
 }
 
-// EntryUUID returns the entryUUID of uid=<uid>,PeopleDN.
-func (s *Slapd) EntryUUID(t testing.TB, uid string) string {
+// conn dials slapd for the helpers below; the caller closes it.
+func (s *Slapd) conn(t testing.TB) *ldap.Conn {
 	t.Helper()
 	c, err := ldap.DialURL(s.URL)
 	if err != nil {
 		t.Fatalf("testenv: dial slapd: %v", err)
 	}
-	defer c.Close()
 	c.SetTimeout(5 * time.Second)
+	return c
+}
+
+// EntryUUID returns the entryUUID of uid=<uid>,PeopleDN.
+func (s *Slapd) EntryUUID(t testing.TB, uid string) string {
+	t.Helper()
+	c := s.conn(t)
+	defer c.Close()
 	if err := c.Bind(s.AdminDN, s.AdminPassword); err != nil {
 		t.Fatalf("testenv: bind as admin: %v", err)
 	}
@@ -166,6 +173,21 @@ func (s *Slapd) EntryUUID(t testing.TB, uid string) string {
 		t.Fatalf("testenv: no entryUUID for %s", dn)
 	}
 	return res.Entries[0].GetAttributeValue("entryUUID")
+}
+
+// Binds reports whether uid=<uid>,PeopleDN can bind with password, asked with
+// go-ldap directly rather than through the code under test. Any answer but
+// success or invalid credentials fails the test, so that a directory that is
+// down never passes for a refused password.
+func (s *Slapd) Binds(t testing.TB, uid, password string) bool {
+	t.Helper()
+	c := s.conn(t)
+	defer c.Close()
+	err := c.Bind("uid="+ldap.EscapeDN(uid)+","+s.PeopleDN, password)
+	if err != nil && !ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Fatalf("testenv: bind as %s: %v", uid, err)
+	}
+	return err == nil
 }
 
 // config is a slapd.conf (used directly with -f, no cn=config). ppolicy's

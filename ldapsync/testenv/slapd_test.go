@@ -63,6 +63,16 @@ func TestSlapd(t *testing.T) {
 		}
 	})
 
+	t.Run("Binds", func(t *testing.T) {
+		u := Users()[0]
+		if !s.Binds(t, u.UID, u.Password) {
+			t.Error("the right password does not bind")
+		}
+		if s.Binds(t, u.UID, u.Password+"x") || s.Binds(t, "nobody", u.Password) {
+			t.Error("a wrong password or an unknown uid binds")
+		}
+	})
+
 	t.Run("reader sees entryUUID but not userPassword", func(t *testing.T) {
 		c := dial(t, s)
 		if err := c.Bind(s.ReaderDN, s.ReaderPassword); err != nil {
