@@ -2,15 +2,15 @@ package ldapauth
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/ldapconn"
 )
 
 // Config describes one directory (possibly several replicas). Zero values of
@@ -86,27 +86,9 @@ func (cfg Config) prepare() (Config, []*url.URL, *tls.Config, error) {
 	}
 	cfg.Attributes = cfg.Attributes.withDefaults()
 
-	if len(cfg.URLs) == 0 {
-		errs = append(errs, errors.New("no URL"))
-	}
-	urls := make([]*url.URL, 0, len(cfg.URLs))
-	for _, raw := range cfg.URLs {
-		u, err := url.Parse(raw)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("URL %q: %w", raw, err))
-			continue
-		case u.Scheme != "ldap" && u.Scheme != "ldaps":
-			errs = append(errs, fmt.Errorf("URL %q: scheme must be ldap or ldaps", raw))
-			continue
-		case u.Hostname() == "":
-			errs = append(errs, fmt.Errorf("URL %q: no host", raw))
-			continue
-		case u.Scheme == "ldaps" && cfg.StartTLS:
-			errs = append(errs, fmt.Errorf("URL %q: StartTLS cannot be used with ldaps", raw))
-			continue
-		}
-		urls = append(urls, u)
+	urls, err := ldapconn.ParseURLs(cfg.URLs, cfg.StartTLS)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := ldap.ParseDN(cfg.BaseDN); err != nil || cfg.BaseDN == "" {
 		errs = append(errs, fmt.Errorf("BaseDN %q is not a DN", cfg.BaseDN))
@@ -124,35 +106,12 @@ func (cfg Config) prepare() (Config, []*url.URL, *tls.Config, error) {
 		errs = append(errs, fmt.Errorf("UserFilter: %w", err))
 	}
 
-	var tlsCfg *tls.Config
-	needTLS := cfg.StartTLS
-	for _, u := range urls {
-		needTLS = needTLS || u.Scheme == "ldaps"
-	}
-	if needTLS || cfg.CAFile != "" {
-		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.CAFile != "" {
-			pool, err := loadCAs(cfg.CAFile)
-			if err != nil {
-				errs = append(errs, err)
-			}
-			tlsCfg.RootCAs = pool
-		}
+	tlsCfg, err := ldapconn.TLSConfig(urls, cfg.StartTLS, cfg.CAFile)
+	if err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, nil, nil, fmt.Errorf("ldapauth: invalid config: %w", err)
 	}
 	return cfg, urls, tlsCfg, nil
-}
-
-func loadCAs(path string) (*x509.CertPool, error) {
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("CAFile: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CAFile %s: no PEM certificate found", path)
-	}
-	return pool, nil
 }

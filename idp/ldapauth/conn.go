@@ -2,14 +2,12 @@ package ldapauth
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/ldapconn"
 )
 
 var errClosed = errors.New("ldapauth: directory closed")
@@ -24,7 +22,9 @@ func (d *Directory) dial(ctx context.Context, setup func(*ldap.Conn) error) (*ld
 	for i := range n {
 		idx := (start + i) % n
 		u := d.urls[idx]
-		c, err := d.dialOne(ctx, u)
+		c, err := ldapconn.Dial(ctx, u, ldapconn.Config{
+			Dialer: d.dialer, TLS: d.tls, StartTLS: d.cfg.StartTLS, Timeout: d.cfg.Timeout,
+		})
 		if err == nil && setup != nil {
 			if err = setup(c); err != nil {
 				c.Close()
@@ -44,55 +44,6 @@ func (d *Directory) dial(ctx context.Context, setup func(*ldap.Conn) error) (*ld
 		}
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, errors.Join(errs...))
-}
-
-// dialOne opens one connection with TLS as configured. The TCP dial and
-// the TLS handshakes are bounded by Timeout; so is every later request
-// (SetTimeout), since go-ldap waits forever by default.
-func (d *Directory) dialOne(ctx context.Context, u *url.URL) (*ldap.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
-	defer cancel()
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = ldap.DefaultLdapPort
-		if u.Scheme == "ldaps" {
-			port = ldap.DefaultLdapsPort
-		}
-	}
-	nc, err := d.dialer.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
-	if err != nil {
-		return nil, ldap.NewError(ldap.ErrorNetwork, err)
-	}
-	isTLS := u.Scheme == "ldaps"
-	if isTLS {
-		tc := tls.Client(nc, d.tlsFor(host))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("TLS handshake: %w", err))
-		}
-		nc = tc
-	}
-	c := ldap.NewConn(nc, isTLS)
-	c.Start()
-	c.SetTimeout(d.cfg.Timeout)
-	if d.cfg.StartTLS {
-		// go-ldap's StartTLS handshake has no deadline of its own.
-		deadline, _ := ctx.Deadline()
-		_ = nc.SetDeadline(deadline)
-		err := c.StartTLS(d.tlsFor(host))
-		_ = nc.SetDeadline(time.Time{})
-		if err != nil {
-			c.Close()
-			return nil, fmt.Errorf("StartTLS: %w", err)
-		}
-	}
-	return c, nil
-}
-
-func (d *Directory) tlsFor(host string) *tls.Config {
-	c := d.tls.Clone()
-	c.ServerName = host // go-ldap's StartTLS does not set SNI/verification name
-	return c
 }
 
 // serviceConn returns the shared connection bound as the service account,
@@ -206,19 +157,5 @@ func (d *Directory) putBindConn(c *ldap.Conn) {
 	}
 }
 
-// transient reports errors another attempt (or another replica) may fix:
-// network failures and timeouts, busy or unavailable servers.
-func transient(err error) bool {
-	var le *ldap.Error
-	if !errors.As(err, &le) {
-		return true // go-ldap reports some write failures as plain errors
-	}
-	switch le.ResultCode {
-	case ldap.ErrorNetwork, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable,
-		ldap.LDAPResultTimeLimitExceeded, ldap.LDAPResultAdminLimitExceeded,
-		ldap.LDAPResultOther, ldap.LDAPResultTimeout, ldap.LDAPResultServerDown,
-		ldap.LDAPResultConnectError:
-		return true
-	}
-	return false
-}
+// transient is ldapconn.Transient, under the name the package's callers use.
+func transient(err error) bool { return ldapconn.Transient(err) }

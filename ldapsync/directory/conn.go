@@ -2,14 +2,12 @@ package directory
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/ldapconn"
 )
 
 // session is one connection bound as the writer account, used for one
@@ -43,7 +41,9 @@ func (w *Writer) open(ctx context.Context) (*session, error) {
 		}
 		idx := (start + i) % n
 		u := w.urls[idx]
-		c, err := w.dialOne(ctx, u)
+		c, err := ldapconn.Dial(ctx, u, ldapconn.Config{
+			Dialer: w.dialer, TLS: w.tls, StartTLS: w.cfg.StartTLS, Timeout: w.cfg.Timeout,
+		})
 		if err == nil {
 			if err = c.Bind(w.cfg.BindDN, w.cfg.BindPassword); err != nil {
 				c.Close()
@@ -64,53 +64,4 @@ func (w *Writer) open(ctx context.Context) (*session, error) {
 		errs = append(errs, fmt.Errorf("%s: %w", u.Redacted(), err))
 	}
 	return nil, fmt.Errorf("%w: %w", ErrUnavailable, errors.Join(errs...))
-}
-
-// dialOne opens one connection with TLS as configured. The TCP dial and
-// the TLS handshakes are bounded by Timeout; so is every later request
-// (SetTimeout), since go-ldap waits forever by default.
-func (w *Writer) dialOne(ctx context.Context, u *url.URL) (*ldap.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
-	defer cancel()
-	host, port := u.Hostname(), u.Port()
-	if port == "" {
-		port = ldap.DefaultLdapPort
-		if u.Scheme == "ldaps" {
-			port = ldap.DefaultLdapsPort
-		}
-	}
-	nc, err := w.dialer.DialContext(ctx, "tcp", net.JoinHostPort(host, port))
-	if err != nil {
-		return nil, ldap.NewError(ldap.ErrorNetwork, err)
-	}
-	isTLS := u.Scheme == "ldaps"
-	if isTLS {
-		tc := tls.Client(nc, w.tlsFor(host))
-		if err := tc.HandshakeContext(ctx); err != nil {
-			nc.Close()
-			return nil, ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("TLS handshake: %w", err))
-		}
-		nc = tc
-	}
-	c := ldap.NewConn(nc, isTLS)
-	c.Start()
-	c.SetTimeout(w.cfg.Timeout)
-	if w.cfg.StartTLS {
-		// go-ldap's StartTLS handshake has no deadline of its own.
-		deadline, _ := ctx.Deadline()
-		_ = nc.SetDeadline(deadline)
-		err := c.StartTLS(w.tlsFor(host))
-		_ = nc.SetDeadline(time.Time{})
-		if err != nil {
-			c.Close()
-			return nil, ldap.NewError(ldap.ErrorNetwork, fmt.Errorf("StartTLS: %w", err))
-		}
-	}
-	return c, nil
-}
-
-func (w *Writer) tlsFor(host string) *tls.Config {
-	c := w.tls.Clone()
-	c.ServerName = host // go-ldap's StartTLS sets no SNI nor verification name
-	return c
 }

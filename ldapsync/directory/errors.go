@@ -6,6 +6,8 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/ldapconn"
 )
 
 // Errors callers branch on (errors.Is). A refusal by the password policy
@@ -94,19 +96,5 @@ func ppolicyError(err error) int8 {
 	return -1
 }
 
-// transient reports errors another attempt (or another replica) may fix:
-// network failures and timeouts, busy or unavailable servers.
-func transient(err error) bool {
-	var le *ldap.Error
-	if !errors.As(err, &le) {
-		return true // go-ldap reports some write failures as plain errors
-	}
-	switch le.ResultCode {
-	case ldap.ErrorNetwork, ldap.LDAPResultBusy, ldap.LDAPResultUnavailable,
-		ldap.LDAPResultTimeLimitExceeded, ldap.LDAPResultAdminLimitExceeded,
-		ldap.LDAPResultOther, ldap.LDAPResultTimeout, ldap.LDAPResultServerDown,
-		ldap.LDAPResultConnectError:
-		return true
-	}
-	return false
-}
+// transient is ldapconn.Transient, under the name the package's callers use.
+func transient(err error) bool { return ldapconn.Transient(err) }
