@@ -319,6 +319,13 @@ func mailPipeline(cfg *config.Config, d deps) (reset.Outbox, func(context.Contex
 		},
 		FromName: m.FromName, FromAddress: m.FromAddress, GiveUpAfter: m.GiveUpAfter, Now: d.now,
 	}
+	if dk := m.DKIM; dk.PrivateKeyFile != "" {
+		k, err := mail.LoadDKIMKey(dk.PrivateKeyFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		mc.DKIM = &mail.DKIM{Domain: dk.Domain, Selector: dk.Selector, Key: k}
+	}
 	if d.mailTweak != nil {
 		d.mailTweak(&mc)
 	}

@@ -23,6 +23,15 @@ type Mail struct {
 	FromName    string        // default "Région ALPC"
 	FromAddress string        // default "noreply@motdepasse.nouvelle-aquitaine.fr"
 	GiveUpAfter time.Duration // a mail not sent this long after it was queued is dropped; default 1h
+	// DKIM signs every mail when its section is given (MAIL-04).
+	DKIM MailDKIM
+}
+
+// MailDKIM is mail.dkim: d=, s= and the private key's file (PEM, RSA of
+// 2048 bits or more, or Ed25519). idp/mail checks the key and the
+// alignment of Domain with the from address when it is loaded.
+type MailDKIM struct {
+	Domain, Selector, PrivateKeyFile string
 }
 
 // Transport security of mail.tls.
@@ -54,6 +63,11 @@ func (d *decoder) decodeMail(m *mapping, c *Mail) {
 	m.str("from_name", &c.FromName)
 	m.str("from_address", &c.FromAddress)
 	m.duration("give_up_after", &c.GiveUpAfter)
+	dk := m.sub("dkim")
+	dk.str("domain", &c.DKIM.Domain)
+	dk.str("selector", &c.DKIM.Selector)
+	dk.str("private_key_file", &c.DKIM.PrivateKeyFile)
+	dk.done()
 	m.done()
 }
 
@@ -128,5 +142,19 @@ func (v *validator) mail() {
 	}
 	if v.positive(p+"give_up_after", c.GiveUpAfter) && (c.GiveUpAfter < time.Minute || c.GiveUpAfter > 7*24*time.Hour) {
 		v.report(p+"give_up_after", "must be between 1m and 168h, not %s", c.GiveUpAfter)
+	}
+	if v.d.given(p + "dkim") {
+		dk := c.DKIM
+		if v.required(p+"dkim.domain", dk.Domain == "") && !hostName.MatchString(dk.Domain) {
+			v.report(p+"dkim.domain", "%q is not a domain name such as \"nouvelle-aquitaine.fr\"", dk.Domain)
+		}
+		if v.required(p+"dkim.selector", dk.Selector == "") && !hostName.MatchString(dk.Selector) {
+			v.report(p+"dkim.selector", "%q is not a DNS name such as \"idp2026\"", dk.Selector)
+		}
+		if v.required(p+"dkim.private_key_file", dk.PrivateKeyFile == "") {
+			if _, err := v.d.readFile(dk.PrivateKeyFile); err != nil {
+				v.report(p+"dkim.private_key_file", "cannot read %q: %s", dk.PrivateKeyFile, readError(err))
+			}
+		}
 	}
 }

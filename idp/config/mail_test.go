@@ -78,6 +78,13 @@ func TestMailFull(t *testing.T) {
 	if c = mustParse(t, minimalWith(t)+"mail: {host: \"::1\", tls: plain}\n", nil); c.Mail.Port != 25 {
 		t.Errorf("plain: port %d, want 25", c.Mail.Port)
 	}
+	c = mustParse(t, minimalWith(t)+`mail:
+  host: smtp.example.org
+  dkim: {domain: nouvelle-aquitaine.fr, selector: idp2026, private_key_file: /etc/idp/dkim.pem}
+`, map[string]string{"/etc/idp/dkim.pem": "a key"})
+	if want := (MailDKIM{Domain: "nouvelle-aquitaine.fr", Selector: "idp2026", PrivateKeyFile: "/etc/idp/dkim.pem"}); c.Mail.DKIM != want {
+		t.Errorf("dkim = %+v, want %+v", c.Mail.DKIM, want)
+	}
 }
 
 // TestMailRules: one mistake at a time, reported alone at its line.
@@ -106,12 +113,17 @@ func TestMailRules(t *testing.T) {
 		{"give up too soon", "host: smtp.example.org, give_up_after: 30s", "mail.give_up_after", "between 1m and 168h"},
 		{"give up too late", "host: smtp.example.org, give_up_after: 200h", "mail.give_up_after", "between 1m and 168h"},
 		{"unknown key", "host: smtp.example.org, tls_mode: starttls", "mail", `unknown key "tls_mode"`},
+		{"dkim without selector", "host: smtp.example.org, dkim: {domain: example.org, private_key_file: /etc/idp/dkim.pem}", "mail.dkim.selector", "this setting is required"},
+		{"dkim without key", "host: smtp.example.org, dkim: {domain: example.org, selector: s1}", "mail.dkim.private_key_file", "this setting is required"},
+		{"dkim key missing", "host: smtp.example.org, dkim: {domain: example.org, selector: s1, private_key_file: /nowhere.pem}", "mail.dkim.private_key_file", "no such file"},
+		{"dkim bad domain", "host: smtp.example.org, dkim: {domain: \"example org\", selector: s1, private_key_file: /etc/idp/dkim.pem}", "mail.dkim.domain", "not a domain name"},
+		{"dkim unknown key", "host: smtp.example.org, dkim: {domain: example.org, selector: s1, private_key_file: /etc/idp/dkim.pem, key: x}", "mail.dkim", `unknown key "key"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			yaml := minimalWith(t) + "mail: {" + tt.section + "}\n"
-			_, errs := parse(t, yaml, nil)
+			_, errs := parse(t, yaml, map[string]string{"/etc/idp/dkim.pem": "a key"})
 			if len(errs) != 1 {
 				t.Fatalf("want 1 problem, got %d:\n%v", len(errs), errs)
 			}

@@ -65,6 +65,8 @@ type Config struct {
 	// "": « Région ALPC » and noreply@motdepasse.nouvelle-aquitaine.fr.
 	FromName    string
 	FromAddress string
+	// DKIM, when set, signs every mail; nil leaves it to the relay.
+	DKIM *DKIM
 	// GiveUpAfter is how long after Enqueue a mail may still be sent;
 	// after that it goes to the dead letters. 0: 1h.
 	GiveUpAfter time.Duration
@@ -145,6 +147,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if hasControl(c.FromName) {
 		errs = append(errs, errors.New("from name holds control characters"))
+	}
+	if c.DKIM != nil && strings.Contains(c.FromAddress, "@") {
+		if err := c.DKIM.check(c.FromAddress); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("mail: %w", err)

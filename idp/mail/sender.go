@@ -41,7 +41,7 @@ func NewSender(cfg Config, log *slog.Logger) (*Sender, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := newClient(cfg.SMTP)
+	client, err := newClient(cfg.SMTP, cfg.DKIM)
 	if err != nil {
 		return nil, err
 	}
@@ -57,8 +57,9 @@ func NewSender(cfg Config, log *slog.Logger) (*Sender, error) {
 	}, nil
 }
 
-// newClient builds the one go-mail client of a Sender.
-func newClient(s SMTP) (*gomail.Client, error) {
+// newClient builds the one go-mail client of a Sender; with dkim, it
+// signs every message it sends.
+func newClient(s SMTP, dkim *DKIM) (*gomail.Client, error) {
 	tlsConfig := &tls.Config{ServerName: strings.Trim(s.Host, "[]"), MinVersion: tls.VersionTLS12}
 	if s.CAFile != "" {
 		pem, err := os.ReadFile(s.CAFile)
@@ -85,6 +86,9 @@ func newClient(s SMTP) (*gomail.Client, error) {
 	}
 	if s.HELO != "" {
 		opts = append(opts, gomail.WithHELO(s.HELO))
+	}
+	if dkim != nil {
+		opts = append(opts, gomail.WithAlwaysDKIMSign(gomail.NewDKIMSigner(dkim.Domain, dkim.Selector, dkim.Key)))
 	}
 	if s.Username != "" {
 		auth := gomail.SMTPAuthAutoDiscover
