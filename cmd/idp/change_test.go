@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
@@ -70,9 +71,20 @@ func TestChangePasswordSignedIn(t *testing.T) {
 		if status != http.StatusOK || !strings.Contains(body, "Saisissez votre mot de passe actuel.") {
 			t.Errorf("empty current password: %d\n%s", status, body)
 		}
+		for _, odd := range []string{strings.Repeat("a", 10000), "mot\x00passe", "\xff\xfe", "mot\r\nde passe", "*)(uid=*"} {
+			status, _, body = changeFrom(t, here, odd)
+			if status != http.StatusOK || !strings.Contains(body, "Le mot de passe actuel saisi est incorrect.") {
+				t.Errorf("current password %.20q: %d\n%s", odd, status, body)
+			}
+		}
+		// Six failures in a row: the same throttle as the login screen.
+		if !strings.Contains(body, "Par sécurité, après plusieurs essais infructueux, patientez") {
+			t.Errorf("no delay after six wrong current passwords:\n%s", body)
+		}
 	})
 
 	const fresh = "Une phrase changée depuis la page d’accueil"
+	s.Clock.Advance(2 * time.Minute) // past the delay the failures above earned (SEC-31)
 	status, loc, _ := changeFrom(t, here, u.Password)
 	if status != http.StatusSeeOther || loc != "/mot-de-passe-perdu/nouveau" {
 		t.Fatalf("right current password: %d to %q, want the new-password step", status, loc)

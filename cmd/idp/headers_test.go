@@ -39,6 +39,8 @@ func TestSecurityHeadersEveryRoute(t *testing.T) {
 		{"login failure", "POST", loginURL, form(user.UID, "wrong"), sameOrigin, 200, false, ""},
 		{"login success (303)", "POST", loginURL, form(user.UID, user.Password), sameOrigin, 303, false, ""},
 		{"landing", "GET", s.Issuer + "/", "", nil, 200, false, ""},
+		{"change password (signed in)", "GET", s.Issuer + "/compte/mot-de-passe", "", nil, 200, false, ""},
+		{"change password, cross-site POST", "POST", s.Issuer + "/compte/mot-de-passe", "x=1", http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403, false, ""},
 		{"logout confirmation", "GET", s.Issuer + "/deconnexion", "", nil, 200, false, ""},
 		{"end_session", "GET", s.Issuer + "/end_session", "", nil, 200, false, ""},
 		{"lost password", "GET", s.Issuer + "/mot-de-passe-perdu", "", nil, 200, false, "no-referrer"},
