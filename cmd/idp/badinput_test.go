@@ -365,7 +365,19 @@ func TestBadInputOutages(t *testing.T) {
 	// site with an error, as the library does for any storage failure.
 	v = newVisitor(t, s)
 	loginURL, token = v.start()
+	probe := func(path string) int {
+		resp := v.do(http.MethodGet, s.Issuer+path, "", nil)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if l, r := probe("/healthz"), probe("/ready"); l != http.StatusOK || r != http.StatusOK {
+		t.Errorf("probes with everything up: healthz %d, ready %d; want 200 both", l, r)
+	}
 	s.Redis.Stop(t)
+	// The replica is alive but not ready: a load balancer takes it out.
+	if l, r := probe("/healthz"), probe("/ready"); l != http.StatusOK || r != http.StatusServiceUnavailable {
+		t.Errorf("probes with Redis stopped: healthz %d, ready %d; want 200 and 503", l, r)
+	}
 	for _, c := range []struct {
 		name string
 		resp func() *http.Response

@@ -139,6 +139,10 @@ func New(cfg Config, st Store) (*Provider, error) {
 // userinfo, keys, ...).
 func (p *Provider) Handler() http.Handler { return p.op }
 
+// Ready reports whether the shared state (Redis) answers: without it no
+// page or endpoint can work.
+func (p *Provider) Ready(ctx context.Context) error { return p.storage.Health(ctx) }
+
 // Issuer is the configured issuer, without a trailing slash.
 func (p *Provider) Issuer() string { return p.issuer }
 

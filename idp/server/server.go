@@ -6,6 +6,8 @@
 package server
 
 import (
+	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -53,6 +55,23 @@ type Config struct {
 	MaxBodyBytes int64
 }
 
+// ready is the readiness probe: 503 (the library says 500) while Redis
+// does not answer, so a load balancer takes the replica out without
+// counting it as broken. Liveness (/healthz) is the library's.
+func ready(check func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := check(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "not ready\n")
+			return
+		}
+		_, _ = io.WriteString(w, "ok\n")
+	})
+}
+
 // New returns the provider's whole HTTP handler.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
@@ -69,6 +88,7 @@ func New(cfg Config) http.Handler {
 		mux.Handle(pattern, h)
 	}
 	mux.Handle("GET /.well-known/openid-configuration", cfg.Provider.Discovery())
+	mux.Handle("GET /ready", ready(cfg.Provider.Ready))
 	op := cfg.Provider.Handler()
 	mux.Handle("/authorize", guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op))))
 	mux.Handle("/authorize/callback", withIssuer(iss, frenchErrors(cfg.Pages, op)))
