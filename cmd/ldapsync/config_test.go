@@ -49,7 +49,7 @@ func TestExampleConfig(t *testing.T) {
 	l := testLoader(map[string]string{
 		"/run/secrets/redis-password":         "redis-secret\n",
 		"/run/secrets/ldapsync-bind-password": "bind-secret\n",
-		"/etc/ldapsync/hpke.key":              keyFile(t),
+		"/run/secrets/hpke.key":               keyFile(t),
 	}, nil)
 	c, err := l.parse(data)
 	if err != nil {
@@ -84,7 +84,7 @@ func TestExampleSecondDirectory(t *testing.T) {
 		"/run/secrets/redis-password":               "redis-secret\n",
 		"/run/secrets/ldapsync-bind-password":       "bind-secret\n",
 		"/run/secrets/ldapsync-messagerie-password": "other-secret\n",
-		"/etc/ldapsync/hpke.key":                    keyFile(t),
+		"/run/secrets/hpke.key":                     keyFile(t),
 	}, nil)
 	c, err := l.parse([]byte(text))
 	if err != nil {
