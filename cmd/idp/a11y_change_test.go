@@ -61,4 +61,6 @@ func TestAccessibilityChange(t *testing.T) {
 	a.check(t, "success (change)", "Votre mot de passe a été modifié", title("Mot de passe modifié – Changer mon mot de passe", false), true)
 	do(chromedp.Click(link("Continuer")))
 	a.check(t, "landing, still signed in", "Vous êtes connecté", title("Vous êtes connecté", false), true)
+	a.navigate(t, s.Issuer+"/compte/mot-de-passe?expire=1")
+	a.check(t, "current password, after an expired change", "Changer mon mot de passe", title("Changer mon mot de passe", false), true)
 }

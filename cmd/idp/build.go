@@ -210,7 +210,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		Changes: changes,
 		Store:   st, Accounts: d.accounts, Outbox: outbox, Compose: composeResetMail, Forms: forms, Pages: pages,
 		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: resetKey,
-		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: server.LoginPath,
+		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: server.LoginPath, ChangePath: server.ChangePasswordPath,
 		HomeURL: func(id string) string {
 			if c, ok := prov.Client(id); ok {
 				return c.HomeURL

@@ -83,8 +83,23 @@ func TestChangePasswordSignedIn(t *testing.T) {
 		}
 	})
 
+	t.Run("a change left too long starts again at the change page", func(t *testing.T) {
+		s.Clock.Advance(2 * time.Minute) // past the delay the failures above earned (SEC-31)
+		if status, loc, _ := changeFrom(t, here, u.Password); status != http.StatusSeeOther || loc != "/mot-de-passe-perdu/nouveau" {
+			t.Fatalf("right current password: %d to %q", status, loc)
+		}
+		s.Clock.Advance(16 * time.Minute) // the flow lasts 15
+		resp := here.get(s.Issuer + "/mot-de-passe-perdu/nouveau")
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/compte/mot-de-passe?expire=1" {
+			t.Fatalf("expired change: %d to %q, want the change page", resp.StatusCode, loc)
+		}
+		if page := readAll(t, here.get(s.Issuer+"/compte/mot-de-passe?expire=1")); !strings.Contains(page, "Votre demande précédente a expiré") {
+			t.Errorf("the change page does not say why:\n%s", page)
+		}
+	})
+
 	const fresh = "Une phrase changée depuis la page d’accueil"
-	s.Clock.Advance(2 * time.Minute) // past the delay the failures above earned (SEC-31)
 	status, loc, _ := changeFrom(t, here, u.Password)
 	if status != http.StatusSeeOther || loc != "/mot-de-passe-perdu/nouveau" {
 		t.Fatalf("right current password: %d to %q, want the new-password step", status, loc)
@@ -116,9 +131,12 @@ func TestChangePasswordSignedIn(t *testing.T) {
 		t.Error("the new password does not work, or the old one still does")
 	}
 	recs := auditRecords(t, s)
-	for _, name := range []string{"password.change_started", "reset.queued", "reset.written"} {
-		if countAudit(recs, name, "") != 1 {
-			t.Errorf("%d %s events, want 1", countAudit(recs, name, ""), name)
+	for _, want := range []struct {
+		name string
+		n    int
+	}{{"password.change_started", 2}, {"reset.queued", 1}, {"reset.written", 1}} { // the expired change started too
+		if got := countAudit(recs, want.name, ""); got != want.n {
+			t.Errorf("%d %s events, want %d", got, want.name, want.n)
 		}
 	}
 	logs := s.Logs.String()

@@ -48,6 +48,7 @@ func (h *Handler) ChangePassword() http.Handler {
 		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
+			page.Expired = r.URL.Query().Get("expire") == "1"
 			return render(http.StatusOK)
 		case http.MethodPost:
 		default:

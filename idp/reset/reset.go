@@ -105,8 +105,10 @@ type Config struct {
 	Key []byte
 	// PublicURL starts every link put in a mail (MAIL-01).
 	PublicURL string
-	// Path is where the journey lives; LoginPath the login screen.
-	Path, LoginPath string
+	// Path is where the journey lives; LoginPath the login screen;
+	// ChangePath « Changer mon mot de passe », where an expired change
+	// starts again.
+	Path, LoginPath, ChangePath string
 	// HomeURL is where « Continuer » goes when the pending sign-in is gone.
 	HomeURL func(clientID string) string
 	Secure  bool
@@ -193,6 +195,11 @@ func (h *Handler) cookieName() string {
 	return "idp_reset"
 }
 
+// changeMark starts the cookie of a flow that began with the current
+// password (a change), so that once the flow has expired the person goes
+// back to the change page, not to the lost-password address step.
+const changeMark = "c."
+
 func (h *Handler) setFlowCookie(w http.ResponseWriter, id string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: h.cookieName(), Value: id, Path: "/", MaxAge: int(h.cfg.Limits.FlowLifetime / time.Second),
@@ -201,8 +208,9 @@ func (h *Handler) setFlowCookie(w http.ResponseWriter, id string) {
 }
 
 var (
-	errNoFlow      = errors.New("no reset flow")
-	errFlowExpired = errors.New("reset flow expired")
+	errNoFlow        = errors.New("no reset flow")
+	errFlowExpired   = errors.New("reset flow expired")
+	errChangeExpired = errors.New("password change flow expired")
 )
 
 // flow loads this browser's flow: errNoFlow when it has none,
@@ -212,8 +220,12 @@ func (h *Handler) flow(r *http.Request) (*store.ResetFlow, error) {
 	if err != nil || c.Value == "" {
 		return nil, errNoFlow
 	}
-	f, err := h.cfg.Store.ResetFlow(r.Context(), c.Value)
-	if errors.Is(err, store.ErrNotFound) {
+	id, change := strings.CutPrefix(c.Value, changeMark)
+	f, err := h.cfg.Store.ResetFlow(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && change:
+		return nil, errChangeExpired
+	case errors.Is(err, store.ErrNotFound):
 		return nil, errFlowExpired
 	}
 	if err != nil {
@@ -229,6 +241,9 @@ func (h *Handler) noFlow(w http.ResponseWriter, r *http.Request, err error) erro
 	switch err {
 	case errNoFlow:
 		http.Redirect(w, r, h.cfg.Path, http.StatusSeeOther)
+		return nil
+	case errChangeExpired:
+		http.Redirect(w, r, h.cfg.ChangePath+"?expire=1", http.StatusSeeOther)
 		return nil
 	case errFlowExpired:
 		now := h.cfg.Now()

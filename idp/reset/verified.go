@@ -36,7 +36,7 @@ func (h *Handler) Begin(w http.ResponseWriter, r *http.Request, v Verified) erro
 	if err := h.cfg.Store.SaveResetFlow(r.Context(), f); err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
-	h.setFlowCookie(w, f.ID)
+	h.setFlowCookie(w, changeMark+f.ID)
 	h.audit(r, audit.PasswordChangeStarted, f.Subject, v.Purpose)
 	http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 	return nil
