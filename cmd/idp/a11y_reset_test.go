@@ -103,6 +103,9 @@ func TestAccessibilityReset(t *testing.T) {
 	if err := chromedp.Do(timeout(t, a.ctx), chromedp.WaitVisible(chromedp.ID("etat-lent"))); err != nil {
 		t.Fatalf("the waiting screen never said the directory is slow: %v", err)
 	}
+	if got := text(t, a.ctx, "#etat-lent"); !strings.HasPrefix(got, "L’annuaire des usagers ne répond pas pour le moment.") {
+		t.Errorf("the waiting screen says %q, not which directory is slow", got)
+	}
 	a.axe.Check(t, a.ctx, "waiting, directory slow")
 	s.Slapd.Start(t)
 	if err := chromedp.Do(timeout(t, a.ctx), chromedp.WaitVisible(chromedp.Search(`//h1[normalize-space()="Votre mot de passe a été modifié"]`))); err != nil {

@@ -174,7 +174,17 @@ func (c jobChanges) State(ctx context.Context, id string) (reset.ChangeState, er
 		}
 		return reset.ChangeState{Partial: true, NotChangedIn: missing}, nil
 	}
-	return reset.ChangeState{Pending: true, Slow: st.Reason == job.ReasonUnavailable}, nil
+	pending := reset.ChangeState{Pending: true, Slow: st.Reason == job.ReasonUnavailable}
+	for _, t := range st.Targets {
+		switch {
+		case t.State == job.Done:
+			pending.WrittenIn = append(pending.WrittenIn, cmp.Or(t.Label, t.Name))
+		case t.Reason == job.ReasonUnavailable:
+			pending.SlowIn = append(pending.SlowIn, cmp.Or(t.Label, t.Name))
+		}
+	}
+	pending.Slow = pending.Slow || len(pending.SlowIn) > 0
+	return pending, nil
 }
 
 func refusal(r job.Reason) views.PasswordProblem {

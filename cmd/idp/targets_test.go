@@ -47,8 +47,20 @@ func waiting(t *testing.T, r resetClient, pw string) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if !strings.Contains(body, `<p id="etat-lent">`) {
-		t.Errorf("the waiting screen does not say the directory is slow:\n%s", body)
+	// The first directory is written, the second is not answering: the
+	// page says both, truthfully, and so does the status its script reads.
+	for _, want := range []string{
+		`<p id="etat-lent">La messagerie des lycées ne répond pas pour le moment.`,
+		"Votre nouveau mot de passe est déjà enregistré dans l’annuaire des usagers\u00a0; ailleurs, votre ancien mot de passe reste valable",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the waiting screen lacks %q:\n%s", want, body)
+		}
+	}
+	status := readAll(t, r.get(r.s.Issuer+"/mot-de-passe-perdu/attente/etat"))
+	if !strings.Contains(status, `"slow":true`) || !strings.Contains(status, "La messagerie des lycées ne répond pas") ||
+		!strings.Contains(status, "déjà enregistré dans l’annuaire des usagers") {
+		t.Errorf("the waiting status: %s", status)
 	}
 }
 

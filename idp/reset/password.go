@@ -23,10 +23,12 @@ type Policy interface {
 
 // ChangeState is where a queued change stands, without any secret.
 type ChangeState struct {
-	// Pending: queued or being written; Slow: the directory did not answer
-	// yet and the change is being retried.
-	Pending, Slow bool
-	Done          bool
+	// Pending: queued or being written; Slow: a directory did not answer
+	// yet and the change is being retried. SlowIn and WrittenIn name the
+	// directories (their labels) still waiting and already written.
+	Pending, Slow     bool
+	SlowIn, WrittenIn []string
+	Done              bool
 	// Refused: the directory's policy refused the password (Problem says
 	// why): the person picks another one.
 	Refused bool
@@ -196,7 +198,8 @@ func (h *Handler) showWaiting(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	return web.Render(w, r, http.StatusOK, views.Waiting(views.WaitingPage{
-		Site: h.cfg.Pages.Site, CheckURL: h.cfg.Path + "/attente", StatusURL: h.cfg.Path + "/attente/etat", Slow: st.Slow, Why: why(f.Purpose),
+		Site: h.cfg.Pages.Site, CheckURL: h.cfg.Path + "/attente", StatusURL: h.cfg.Path + "/attente/etat", Why: why(f.Purpose),
+		Slow: st.Slow, SlowIn: st.SlowIn, WrittenIn: st.WrittenIn,
 	}))
 }
 
@@ -217,9 +220,11 @@ func (h *Handler) waitingStatus(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(struct {
-		Next string `json:"next,omitempty"`
-		Slow bool   `json:"slow,omitempty"`
-	}{next, st.Slow})
+		Next        string `json:"next,omitempty"`
+		Slow        bool   `json:"slow,omitempty"`
+		SlowText    string `json:"slow_text"`
+		CurrentText string `json:"current_text"`
+	}{next, st.Slow, views.SlowText(st.SlowIn), views.CurrentText(st.WrittenIn)})
 }
 
 func (h *Handler) showDone(w http.ResponseWriter, r *http.Request) error {

@@ -10,10 +10,15 @@
       .then(function (r) { return r.json(); })
       .then(function (s) {
         if (s.next) { window.location.assign(s.next); return; }
+        var slow = document.getElementById('etat-lent');
+        var current = document.getElementById('etat-actuel');
         if (s.slow) {
           document.getElementById('etat-normal').hidden = true;
-          document.getElementById('etat-lent').hidden = false;
+          slow.hidden = false;
         }
+        // Only when it changes, so the live region speaks only then.
+        if (s.slow_text && slow.textContent !== s.slow_text) slow.textContent = s.slow_text;
+        if (s.current_text && current.textContent !== s.current_text) current.textContent = s.current_text;
         setTimeout(poll, 1500);
       })
       .catch(function () { setTimeout(poll, 3000); });
