@@ -123,13 +123,33 @@ func (h *Handler) codePage(w http.ResponseWriter, r *http.Request, f *store.Rese
 	}))
 }
 
-// accountKey names the account for the daily failure count; an address
-// without an account is counted the same way, so nothing tells them apart.
-func (h *Handler) accountKey(f *store.ResetFlow) string {
+// accountCounters name the account's wrong codes and its suspensions; an
+// address without an account is counted the same way, so nothing tells
+// them apart.
+func accountCounters(f *store.ResetFlow) (failures, suspended string) {
+	a := addressKey(f.Email)
 	if f.Subject != "" {
-		return "reset-fail:" + addressKey("sub:"+f.Subject)
+		a = addressKey("sub:" + f.Subject)
 	}
-	return "reset-fail:" + addressKey(f.Email)
+	return "reset-fail:" + a, "reset-hold:" + a
+}
+
+// countFailure records a wrong code (SEC-15): the one that makes
+// AccountFailures in the last AccountWindow, and each one after while
+// they stay there, suspends the account's code checks for
+// AccountSuspension. Re-requesting a code resets nothing.
+func (h *Handler) countFailure(ctx context.Context, f *store.ResetFlow) error {
+	l := h.cfg.Limits
+	failures, suspended := accountCounters(f)
+	// Past the limit each failure suspends the next ones, so a window never
+	// holds more than this: the cap only trims a burst of parallel requests.
+	most := l.AccountFailures + int(l.AccountWindow/l.AccountSuspension)
+	_, n, _, err := h.cfg.Store.Allow(ctx, failures, l.AccountWindow, most)
+	if err != nil || n < int64(l.AccountFailures) {
+		return err
+	}
+	_, _, _, err = h.cfg.Store.Allow(ctx, suspended, l.AccountSuspension, 1)
+	return err
 }
 
 var errCode = errors.New("code refused")
@@ -148,9 +168,10 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	l := h.cfg.Limits
-	if n, _, err := h.cfg.Store.Peek(ctx, h.accountKey(f), l.AccountWindow); err != nil {
+	_, suspended := accountCounters(f)
+	if n, _, err := h.cfg.Store.Peek(ctx, suspended, l.AccountSuspension, 1); err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
-	} else if n >= int64(l.AccountFailures) {
+	} else if n > 0 {
 		return h.codePage(w, r, f, views.CodeSuspended)
 	}
 	outcome := views.CodeOK
@@ -187,7 +208,7 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 		return nil
 	case views.CodeWrong:
-		if _, _, err := h.cfg.Store.Count(ctx, h.accountKey(f), l.AccountWindow); err != nil {
+		if err := h.countFailure(ctx, f); err != nil {
 			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 		}
 		h.audit(r, audit.ResetCodeRefused, f.Subject, "wrong_code")

@@ -104,27 +104,51 @@ func addressKey(email string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// The windows of the limits on requests (SEC-03); the short one is in Limits.
+const (
+	ipWindow  = time.Hour
+	dayWindow = 24 * time.Hour
+)
+
+// ipCounter names the requests of one client address.
+func ipCounter(ip string) string { return "reset-ip:" + addressKey(ip) }
+
+// addressCounters name the requests for one typed address, known or not,
+// in the short window and in the day.
+func addressCounters(email string) (short, day string) {
+	a := addressKey(email)
+	return "reset-mail:" + a, "reset-mail-day:" + a
+}
+
 // request counts the request against the address and the IP (SEC-03) and,
 // within the limits, looks the address up and sends the code after the
 // response: the page, its status and its timing are the same whether or
-// not an account exists (SEC-01, SEC-02).
+// not an account exists (SEC-01, SEC-02). A request takes a place only in
+// the windows that had room, so asking again while held back does not
+// delay the next code.
 func (h *Handler) request(r *http.Request, f *store.ResetFlow) {
 	ctx := r.Context()
 	l := h.cfg.Limits
 	h.audit(r, audit.ResetRequested, "", "")
-	ipCount, _, err := h.cfg.Store.Count(ctx, "reset-ip:"+addressKey(h.cfg.ClientIP(r).String()), time.Hour)
-	if err != nil || ipCount > int64(l.IPRequests) {
+	// The client address counts requests, whether or not they send a mail.
+	ok, _, _, err := h.cfg.Store.Allow(ctx, ipCounter(h.cfg.ClientIP(r).String()), ipWindow, l.IPRequests)
+	if err != nil || !ok {
 		h.logLimited(r, "ip", err)
 		return
 	}
-	addr := addressKey(f.Email)
-	short, _, err := h.cfg.Store.Count(ctx, "reset-mail:"+addr, l.ShortWindow)
-	if err != nil || short > int64(l.ShortMails) {
+	short, day := addressCounters(f.Email)
+	// The day is looked at before the short window records anything: a
+	// request refused for the day must not hold the short window's place.
+	n, _, err := h.cfg.Store.Peek(ctx, day, dayWindow, l.DayMails)
+	if err != nil || n >= int64(l.DayMails) {
+		h.logLimited(r, "address-day", err)
+		return
+	}
+	if ok, _, _, err := h.cfg.Store.Allow(ctx, short, l.ShortWindow, l.ShortMails); err != nil || !ok {
 		h.logLimited(r, "address", err)
 		return
 	}
-	day, _, err := h.cfg.Store.Count(ctx, "reset-mail-day:"+addr, 24*time.Hour)
-	if err != nil || day > int64(l.DayMails) {
+	if ok, _, _, err := h.cfg.Store.Allow(ctx, day, dayWindow, l.DayMails); err != nil || !ok {
 		h.logLimited(r, "address-day", err)
 		return
 	}
@@ -152,18 +176,23 @@ func (h *Handler) logLimited(r *http.Request, what string, err error) {
 	h.audit(r, audit.ResetLimited, "", what)
 }
 
-// cooldown is how long before the flow's address may get another mail.
+// cooldown is how long before the flow's address may get another mail:
+// until both of its windows have room.
 func (h *Handler) cooldown(ctx context.Context, f *store.ResetFlow) time.Duration {
 	if f.Email == "" {
 		return 0
 	}
-	addr := addressKey(f.Email)
-	now := h.cfg.Now()
-	if c, end, err := h.cfg.Store.Peek(ctx, "reset-mail-day:"+addr, 24*time.Hour); err == nil && c >= int64(h.cfg.Limits.DayMails) {
-		return end.Sub(now)
+	short, day := addressCounters(f.Email)
+	l := h.cfg.Limits
+	var until time.Time
+	if _, at, err := h.cfg.Store.Peek(ctx, day, dayWindow, l.DayMails); err == nil && at.After(until) {
+		until = at
 	}
-	if c, end, err := h.cfg.Store.Peek(ctx, "reset-mail:"+addr, h.cfg.Limits.ShortWindow); err == nil && c >= int64(h.cfg.Limits.ShortMails) {
-		return end.Sub(now)
+	if _, at, err := h.cfg.Store.Peek(ctx, short, l.ShortWindow, l.ShortMails); err == nil && at.After(until) {
+		until = at
 	}
-	return 0
+	if until.IsZero() {
+		return 0
+	}
+	return max(until.Sub(h.cfg.Now()), 0)
 }

@@ -30,8 +30,8 @@ type Store interface {
 	ResetLink(ctx context.Context, hash string) (string, error)
 	ConsumeResetLink(ctx context.Context, hash string) (string, error)
 	DeleteResetLink(ctx context.Context, hash string) error
-	Count(ctx context.Context, name string, window time.Duration) (int64, time.Time, error)
-	Peek(ctx context.Context, name string, window time.Duration) (int64, time.Time, error)
+	Allow(ctx context.Context, name string, window time.Duration, limit int) (allowed bool, n int64, retryAt time.Time, err error)
+	Peek(ctx context.Context, name string, window time.Duration, limit int) (n int64, retryAt time.Time, err error)
 	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
 	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
 }
@@ -70,10 +70,11 @@ type Limits struct {
 	FlowLifetime time.Duration // 15 min
 	CodeLifetime time.Duration // 10 min
 	CodeTries    int           // 5 a code
-	// AccountFailures wrong codes in AccountWindow suspend the account's
-	// resets for the rest of the window.
-	AccountFailures int           // 10
-	AccountWindow   time.Duration // 24 h
+	// A wrong code that makes AccountFailures in the last AccountWindow
+	// suspends the account's code checks for AccountSuspension.
+	AccountFailures   int           // 10
+	AccountWindow     time.Duration // 24 h
+	AccountSuspension time.Duration // 1 h
 	// Mails to one address: ShortMails per ShortWindow and DayMails a day.
 	ShortMails  int           // 3
 	ShortWindow time.Duration // 15 min
@@ -85,7 +86,7 @@ type Limits struct {
 // DefaultLimits are the numbers of REQUIREMENTS.md.
 var DefaultLimits = Limits{
 	FlowLifetime: 15 * time.Minute, CodeLifetime: 10 * time.Minute, CodeTries: 5,
-	AccountFailures: 10, AccountWindow: 24 * time.Hour,
+	AccountFailures: 10, AccountWindow: 24 * time.Hour, AccountSuspension: time.Hour,
 	ShortMails: 3, ShortWindow: 15 * time.Minute, DayMails: 10, IPRequests: 30,
 }
 
@@ -132,6 +133,10 @@ type Handler struct {
 func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Limits.AccountSuspension <= 0 {
+		// Without it the wrong-code limit would hold nothing back (SEC-15).
+		cfg.Limits.AccountSuspension = DefaultLimits.AccountSuspension
 	}
 	if cfg.ClientIP == nil {
 		cfg.ClientIP = func(r *http.Request) netip.Addr { return web.ClientIP(r, nil) }

@@ -22,6 +22,8 @@
 //	reset:<id>         « Mot de passe perdu » flow JSON (reset)                      ExpiresAt+Slack
 //	resetlink:<hmac>   link token hash → flow id, GETDEL on use (reset)             ExpiresAt+Slack
 //	keep:<job id>      session kept by the revocation after that password change    ExpiresAt+Slack
+//	rate:<name>        one rate counter's sliding-window log (reset): sorted set    window+Slack
+//	                   of <ms>-<random>, score = logical event time (ms)            from the newest event
 //	sigkey:<name>      signing key bytes (oidc adapter), SET NX                     none: must outlive any TTL
 //
 // Codes and refresh tokens are stored only as SHA-256 hashes, so a Redis dump
@@ -33,9 +35,10 @@
 //
 // Atomicity: each family operation is one Lua script on one key; auth request
 // and session updates use WATCH/MULTI on one key; a code is consumed by one
-// script on its own key. The family
-// key carries a {hash tag} so that companion keys can join it in one Cluster
-// slot later. Operations across families, sessions and tokens (RevokeSubject)
+// script on its own key; a rate counter drops what left its window, counts
+// and records in one script on its own key, so parallel requests never pass a
+// limit together. The family key carries a {hash tag} so that companion keys
+// can join it in one Cluster slot later. Operations across families, sessions and tokens (RevokeSubject)
 // are sequences of single-key commands: index entries are written before the
 // record they point to, so a crash leaves stale index members (pruned on read),
 // never an unindexed record.

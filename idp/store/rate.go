@@ -9,48 +9,83 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// countScript adds n to a window counter and sets its TTL on creation.
-var countScript = redis.NewScript(`
-local c = redis.call('INCRBY', KEYS[1], ARGV[1])
-if c == tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return c
+// A rate counter is a sliding-window log: one sorted set per name, one
+// member per recorded event, scored with the logical time of the event (ms).
+// Counting what the set holds after dropping what left the window gives the
+// exact number of events in the last window, whatever the boundaries: fixed
+// windows let twice the limit through across one.
+
+// allowScript: KEYS[1] log; ARGV now ms, cutoff ms (now − window: an event
+// scored at or before it is out), limit, record (1 = add if below the limit,
+// 0 = only look), member, ttl ms (window + Slack, so the newest event
+// outlives its window).
+// Returns {recorded (0|1), count after, score of the event whose leaving
+// frees a place ("" when there is room)}.
+var allowScript = redis.NewScript(`
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", ARGV[2])
+local n = redis.call("ZCARD", KEYS[1])
+local limit = tonumber(ARGV[3])
+if n < limit then
+  if ARGV[4] == "1" then
+    redis.call("ZADD", KEYS[1], ARGV[1], ARGV[5])
+    redis.call("PEXPIRE", KEYS[1], ARGV[6])
+    return {1, n + 1, ""}
+  end
+  return {0, n, ""}
+end
+local e = redis.call("ZRANGE", KEYS[1], n - limit, n - limit, "WITHSCORES")
+return {0, n, e[2]}
 `)
 
-// Count adds one to the counter name in the fixed window of the given
-// length that contains the logical now, and returns the new count and the
-// end of the window. Windows are aligned on the clock, so moving the
-// injected clock past the end starts a fresh count. Callers hash anything
-// personal (an address) into name.
-func (s *Store) Count(ctx context.Context, name string, window time.Duration) (int64, time.Time, error) {
-	return s.count(ctx, name, window, 1)
+// Allow records one event of the counter name at the logical now if fewer
+// than limit events are in the window ending now, and returns whether it did,
+// the count after, and when the next event will be allowed: the zero time
+// when there is room now, else the moment the event holding the place (the
+// oldest, unless limit was lowered) leaves the window. A refused event is not
+// recorded, so retrying while held back does not push that moment later.
+// Callers hash anything personal (an address) into name, and use one window
+// per name: every call drops the events older than its own window.
+func (s *Store) Allow(ctx context.Context, name string, window time.Duration, limit int) (allowed bool, n int64, retryAt time.Time, err error) {
+	return s.rate(ctx, name, window, limit, true)
 }
 
-// Peek returns the counter without changing it.
-func (s *Store) Peek(ctx context.Context, name string, window time.Duration) (int64, time.Time, error) {
-	return s.count(ctx, name, window, 0)
+// Peek is Allow without recording: the count in the window ending now, and
+// when an event would be allowed (zero when it would be now). It only drops
+// events that left the window.
+func (s *Store) Peek(ctx context.Context, name string, window time.Duration, limit int) (n int64, retryAt time.Time, err error) {
+	_, n, retryAt, err = s.rate(ctx, name, window, limit, false)
+	return n, retryAt, err
 }
 
-func (s *Store) count(ctx context.Context, name string, window time.Duration, n int) (int64, time.Time, error) {
-	if window <= 0 {
-		return 0, time.Time{}, fmt.Errorf("store: counter %q without a window", name)
+func (s *Store) rate(ctx context.Context, name string, window time.Duration, limit int, record bool) (bool, int64, time.Time, error) {
+	if window < time.Millisecond || limit < 1 {
+		return false, 0, time.Time{}, fmt.Errorf("store: counter %q with window %v and limit %d", name, window, limit)
 	}
-	w := window.Milliseconds()
-	idx := s.now().UnixMilli() / w
-	end := time.UnixMilli((idx + 1) * w)
-	key := s.prefix + "rate:" + name + ":" + strconv.FormatInt(idx, 10)
-	if n == 0 {
-		c, err := s.c.Get(ctx, key).Int64()
-		if err == redis.Nil {
-			return 0, end, nil
-		}
-		if err != nil {
-			return 0, end, fmt.Errorf("store: counter: %w", err)
-		}
-		return c, end, nil
+	now := s.now()
+	flag := "0"
+	if record {
+		flag = "1"
 	}
-	c, err := countScript.Run(ctx, s.c, []string{key}, n, s.ttl(end).Milliseconds()).Int64()
+	// The member only has to be unique: two events in one millisecond both count.
+	member := ms(now) + "-" + randomString(9)
+	res, err := allowScript.Run(ctx, s.c, []string{s.rateKey(name)},
+		ms(now), ms(now.Add(-window)), limit, flag, member, msDur(window+s.slack)).Slice()
 	if err != nil {
-		return 0, end, fmt.Errorf("store: counter: %w", err)
+		return false, 0, time.Time{}, fmt.Errorf("store: counter: %w", err)
 	}
-	return c, end, nil
+	if len(res) != 3 {
+		return false, 0, time.Time{}, fmt.Errorf("store: counter: unexpected reply %v", res)
+	}
+	recorded, _ := res[0].(int64)
+	n, _ := res[1].(int64)
+	var retryAt time.Time
+	if sc, _ := res[2].(string); sc != "" {
+		// A score is a double, returned as text.
+		f, err := strconv.ParseFloat(sc, 64)
+		if err != nil {
+			return false, 0, time.Time{}, fmt.Errorf("store: counter: score %q: %w", sc, err)
+		}
+		retryAt = time.UnixMilli(int64(f)).Add(window)
+	}
+	return recorded == 1, n, retryAt, nil
 }

@@ -117,6 +117,7 @@ func (s *Store) accessTokenKey(id string) string { return s.prefix + "at:" + id 
 func (s *Store) familyKey(fam string) string     { return s.prefix + "rt:{" + fam + "}" }
 func (s *Store) sessionKey(id string) string     { return s.prefix + "sess:" + id }
 func (s *Store) signingKeyKey(n string) string   { return s.prefix + "sigkey:" + n }
+func (s *Store) rateKey(name string) string      { return s.prefix + "rate:" + name }
 
 // subjectKey encodes the subject so that any character (braces included) is safe in a key.
 func (s *Store) subjectKey(sub string) string {

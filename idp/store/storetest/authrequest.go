@@ -262,26 +262,3 @@ func testResetFlow(t *testing.T, e *env) {
 	_, err = e.s.ResetFlow(e.ctx, f.ID)
 	wantErr(t, "expired flow", err, store.ErrNotFound)
 }
-
-// testCounters: fixed windows on the logical clock.
-func testCounters(t *testing.T, e *env) {
-	name := "test:" + store.NewID()
-	for want := int64(1); want <= 3; want++ {
-		c, _, err := e.s.Count(e.ctx, name, 15*time.Minute)
-		noErr(t, "Count", err)
-		if c != want {
-			t.Fatalf("count %d, want %d", c, want)
-		}
-	}
-	c, end, err := e.s.Peek(e.ctx, name, 15*time.Minute)
-	noErr(t, "Peek", err)
-	if c != 3 || !end.After(e.clock.Now()) {
-		t.Fatalf("peek %d end %v", c, end)
-	}
-	e.clock.Advance(end.Sub(e.clock.Now()))
-	c, _, err = e.s.Peek(e.ctx, name, 15*time.Minute)
-	noErr(t, "Peek after the window", err)
-	if c != 0 {
-		t.Fatalf("count after the window = %d", c)
-	}
-}

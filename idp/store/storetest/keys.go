@@ -120,6 +120,9 @@ func exercise(t *testing.T, e *env) (secrets []string, longest time.Duration) {
 	_, err = e.s.SigningKey(e.ctx, "rs256", func() ([]byte, error) { return []byte("key"), nil })
 	noErr(t, "SigningKey", err)
 
+	_, _, _, err = e.s.Allow(e.ctx, "exercise", time.Hour, 3)
+	noErr(t, "Allow", err)
+
 	secret := func(tok string) string { fam, _ := e.s.RefreshFamilyOf(tok); return strings.TrimPrefix(tok, fam+".") }
 	return []string{code, consumed, secret(t1), secret(t2)}, 8 * time.Hour
 }
