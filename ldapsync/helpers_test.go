@@ -17,31 +17,13 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
-// clock is the injected clock of the queue and the workers.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // env is slapd (12 characters minimum, history of 3), redis-server, a key
 // pair, the web tier's side of the queue and a clock. At the end of the
 // test it checks that neither Redis nor the logs show any password used.
 type env struct {
 	s      *testenv.Slapd
 	rdb    redis.UniversalClient
-	clk    *clock
+	clk    *testenv.Clock // the injected clock of the queue and the workers
 	q      *job.Queue
 	key    hpke.PrivateKey
 	sealer *job.Sealer
@@ -59,7 +41,7 @@ func newEnv(t *testing.T, opts testenv.SlapdOptions) *env {
 	e := &env{
 		s:    testenv.StartSlapd(t, opts),
 		rdb:  testenv.StartRedis(t).Client(t),
-		clk:  &clock{now: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)},
+		clk:  testenv.NewClock(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)),
 		logs: &testenv.Buffer{},
 	}
 	e.log = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

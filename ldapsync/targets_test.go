@@ -417,7 +417,7 @@ func (w *policyWriter) Policy(context.Context, string) (directory.Policy, error)
 func TestEffectivePolicy(t *testing.T) {
 	t.Parallel()
 	rdb := testenv.StartRedis(t).Client(t)
-	clk := &clock{now: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
 	q := job.NewQueue(job.Options{Client: rdb, Prefix: "test:", Now: clk.Now})
 	checked := &policyWriter{p: directory.Policy{MinLength: 12, MaxLength: 64, CheckQuality: 2}}
 	unchecked := &policyWriter{p: directory.Policy{MinLength: 12, MaxLength: 64}}

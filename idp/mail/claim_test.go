@@ -16,7 +16,7 @@ import (
 func TestTwoSenders(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		sink, clk := testenv.StartSMTP(t), newClock()
+		sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 		cfg := testConfig(c, sink, clk)
 		o := newOutbox(t, cfg)
 		const n = 30
@@ -65,7 +65,7 @@ func TestCrashedSender(t *testing.T) {
 			t.Parallel()
 			eachBackendExpiring(t, func(t *testing.T, c redis.UniversalClient, expire func(time.Duration)) {
 				ctx := context.Background()
-				sink, clk := testenv.StartSMTP(t), newClock()
+				sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 				cfg := testConfig(c, sink, clk)
 				enqueue(t, newOutbox(t, cfg), plainMessage(jeanne))
 				// The crashed Sender: it read the entry and never acknowledged it.
@@ -112,7 +112,7 @@ func TestCrashedSender(t *testing.T) {
 func TestRunStops(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		cfg := testConfig(c, testenv.StartSMTP(t), newClock())
+		cfg := testConfig(c, testenv.StartSMTP(t), testenv.NewClock(clockStart))
 		cfg.Block = 300 * time.Millisecond
 		s, err := NewSender(cfg, nil)
 		if err != nil {

@@ -41,7 +41,7 @@ func resetMail(t *testing.T) Message {
 func TestDeliver(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		sink, clk := testenv.StartSMTP(t), newClock()
+		sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 		cfg := testConfig(c, sink, clk)
 		enqueue(t, newOutbox(t, cfg), resetMail(t))
 		logs := runSender(t, cfg)
@@ -144,7 +144,7 @@ func checkResetMail(t *testing.T, data []byte, enqueued time.Time) {
 func TestRelayDown(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		sink, clk := testenv.StartSMTP(t), newClock()
+		sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 		cfg := testConfig(c, sink, clk)
 		logs := runSender(t, cfg)
 		sink.Stop(t)
@@ -175,7 +175,7 @@ func TestFailures(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		t.Run("temporary", func(t *testing.T) {
-			sink, clk := testenv.StartSMTP(t), newClock()
+			sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 			cfg := testConfig(c, sink, clk)
 			cfg.Prefix = "temp:"
 			sink.SetTemporaryFailure(true)
@@ -189,7 +189,7 @@ func TestFailures(t *testing.T) {
 			}
 		})
 		t.Run("permanent", func(t *testing.T) {
-			sink, clk := testenv.StartSMTP(t), newClock()
+			sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 			cfg := testConfig(c, sink, clk)
 			cfg.Prefix = "perm:"
 			sink.RejectRecipient("nobody@example.org")
@@ -233,7 +233,7 @@ func TestGiveUp(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-				sink, clk := testenv.StartSMTP(t), newClock()
+				sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 				cfg := testConfig(c, sink, clk)
 				sink.SetTemporaryFailure(true)
 				enqueue(t, newOutbox(t, cfg), plainMessage(jeanne))

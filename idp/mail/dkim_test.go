@@ -72,7 +72,7 @@ func TestDKIM(t *testing.T) {
 	}{{"rsa-2048", rsaKey}, {"ed25519", edKey}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			sink, clk := testenv.StartSMTP(t), newClock()
+			sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 			cfg := testConfig(testenv.StartRedis(t).Client(t), sink, clk)
 			cfg.DKIM = &DKIM{Domain: domain, Selector: selector, Key: tc.key}
 			enqueue(t, newOutbox(t, cfg), resetMail(t))
@@ -128,7 +128,7 @@ func TestDKIMRefused(t *testing.T) {
 		{"bad selector", DKIM{Domain: "nouvelle-aquitaine.fr", Selector: "s 1", Key: edKey}, "selector"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := testConfig(rdb, sink, newClock())
+			cfg := testConfig(rdb, sink, testenv.NewClock(clockStart))
 			cfg.DKIM = &tc.dkim
 			_, err := NewSender(cfg, nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -136,7 +136,7 @@ func TestDKIMRefused(t *testing.T) {
 			}
 		})
 	}
-	cfg := testConfig(rdb, sink, newClock())
+	cfg := testConfig(rdb, sink, testenv.NewClock(clockStart))
 	cfg.DKIM = &DKIM{Domain: "motdepasse.nouvelle-aquitaine.fr", Selector: "s1", Key: edKey}
 	if _, err := NewSender(cfg, nil); err != nil {
 		t.Errorf("the From domain itself: %v", err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -54,32 +53,14 @@ func eachBackendExpiring(t *testing.T, test func(t *testing.T, c redis.Universal
 	}
 }
 
-// clock is an injected Config.Now that tests move forward.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock {
-	return &clock{now: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// clockStart is where the tests' clock (testenv.NewClock(clockStart), the
+// injected Config.Now) starts before they move it forward.
+var clockStart = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
 
 var testKey = [32]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32}
 
 // testConfig sends to sink (plain SMTP on loopback) with short delays.
-func testConfig(c redis.UniversalClient, sink *testenv.SMTPSink, clk *clock) Config {
+func testConfig(c redis.UniversalClient, sink *testenv.SMTPSink, clk *testenv.Clock) Config {
 	return Config{
 		Client:        c,
 		Prefix:        "test:",

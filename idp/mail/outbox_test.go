@@ -61,7 +61,7 @@ func TestMessageValidate(t *testing.T) {
 func TestEnqueueRefusesInvalid(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		o := newOutbox(t, testConfig(c, &testenv.SMTPSink{Host: "127.0.0.1", Port: 25}, newClock()))
+		o := newOutbox(t, testConfig(c, &testenv.SMTPSink{Host: "127.0.0.1", Port: 25}, testenv.NewClock(clockStart)))
 		err := o.Enqueue(context.Background(), Message{To: jeanne + "\r\nBcc: x@y", Subject: "s", Text: "t"})
 		if !errors.Is(err, ErrInvalidMessage) {
 			t.Errorf("Enqueue = %v, want ErrInvalidMessage", err)
@@ -80,7 +80,7 @@ func TestRedisRevealsNothing(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
-		sink, clk := testenv.StartSMTP(t), newClock()
+		sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 		cfg := testConfig(c, sink, clk)
 		enqueue(t, newOutbox(t, cfg), resetMail(t))
 		secrets := []string{resetCode, linkToken, jeanne, "jeanne", "réinitialisation", "r\xc3\xa9initialisation", "Validation"}
@@ -141,7 +141,7 @@ func keyContent(t *testing.T, c redis.UniversalClient, k string) string {
 func TestRedisFlushed(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
-		sink, clk := testenv.StartSMTP(t), newClock()
+		sink, clk := testenv.StartSMTP(t), testenv.NewClock(clockStart)
 		cfg := testConfig(c, sink, clk)
 		o := newOutbox(t, cfg)
 		runSender(t, cfg)

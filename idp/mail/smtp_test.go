@@ -38,7 +38,7 @@ func TestSMTPModes(t *testing.T) {
 			c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 			t.Cleanup(func() { _ = c.Close() })
 			sink := testenv.StartSMTPWith(t, testenv.SMTPOptions{Security: tt.sink})
-			cfg := testConfig(c, sink, newClock())
+			cfg := testConfig(c, sink, testenv.NewClock(clockStart))
 			cfg.SMTP = SMTP{Host: sink.Host, Port: sink.Port, TLS: tt.mode, Username: "idp", Password: "s3cret", HELO: "idp.example.org", Timeout: 2 * time.Second}
 			if tt.trustCA {
 				cfg.SMTP.CAFile = sink.CAFile

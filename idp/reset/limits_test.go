@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,25 +19,8 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock to t (forward only in these tests).
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 type anyForm struct{}
 
@@ -58,7 +40,7 @@ type fixture struct {
 	t     *testing.T
 	h     *reset.Handler
 	st    *store.Store
-	clock *fakeClock
+	clock *testenv.Clock // set forward only in these tests
 	dir   *nobody
 }
 
@@ -67,7 +49,7 @@ func newFixture(t *testing.T, start time.Time) *fixture {
 	m := miniredis.RunT(t)
 	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{m.Addr()}})
 	t.Cleanup(func() { _ = c.Close() })
-	clock := &fakeClock{t: start}
+	clock := testenv.NewClock(start)
 	st := store.New(store.Options{Client: c, Now: clock.Now})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f := &fixture{t: t, st: st, clock: clock, dir: &nobody{}}

@@ -16,35 +16,12 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
-// clock is the fake clock the tests move instead of sleeping.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// waitOut moves the clock to the end of the hold d brings, if any.
-func (c *clock) waitOut(d throttle.Decision) {
+// waitOut moves c, the fake clock the tests move instead of sleeping, to
+// the end of the hold d brings, if any.
+func waitOut(c *testenv.Clock, d throttle.Decision) {
 	if d.Block.Kind != throttle.None {
 		c.Set(d.Block.Until)
 	}
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // backend gives each limiter a fresh key space on one server.
@@ -77,11 +54,11 @@ func newLimiter(tb testing.TB, addr, prefix string, now func() time.Time, p thro
 }
 
 // each runs fn against every backend with a fresh limiter and clock.
-func each(t *testing.T, p throttle.Policy, fn func(t *testing.T, l *throttle.Limiter, c *clock)) {
+func each(t *testing.T, p throttle.Policy, fn func(t *testing.T, l *throttle.Limiter, c *testenv.Clock)) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			c := &clock{t: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)}
+			c := testenv.NewClock(time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC))
 			fn(t, b.new(t)(t, c.Now, p), c)
 		})
 	}
@@ -122,7 +99,7 @@ func TestSchedule(t *testing.T) {
 		8: {throttle.Delay, 8 * time.Second}, 9: {throttle.Delay, 16 * time.Second},
 		10: {throttle.Lock, 15 * time.Minute}, 11: {throttle.Lock, 15 * time.Minute},
 	}
-	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *clock) {
+	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
 		for n := 1; n < len(want); n++ {
 			d := attempt(t, l, "sub:alice", lycee)
 			w := want[n]
@@ -146,7 +123,7 @@ func TestSchedule(t *testing.T) {
 func TestMaxDelay(t *testing.T) {
 	t.Parallel()
 	p := throttle.Policy{DelayAfter: 2, Delay: 10 * time.Second, MaxDelay: 25 * time.Second, LockAfter: 50}
-	each(t, p, func(t *testing.T, l *throttle.Limiter, c *clock) {
+	each(t, p, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
 		for n, wait := range []time.Duration{0, 10 * time.Second, 20 * time.Second, 25 * time.Second, 25 * time.Second} {
 			d := attempt(t, l, "sub:bob", lycee)
 			if got := d.Block.Until.Sub(c.Now()); d.Block.Kind != throttle.None && got != wait || d.Failures != n+1 {
@@ -162,12 +139,12 @@ func TestMaxDelay(t *testing.T) {
 // success forgets everything.
 func TestLockThenUnlock(t *testing.T) {
 	t.Parallel()
-	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *clock) {
+	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
 		var d throttle.Decision
 		for i := range 10 {
 			d = attempt(t, l, "sub:carol", lycee)
 			if i < 9 {
-				c.waitOut(d) // wait out each delay
+				waitOut(c, d) // wait out each delay
 			}
 		}
 		if d.Block.Kind != throttle.Lock || d.Failures != 10 {
@@ -197,7 +174,7 @@ func TestLockThenUnlock(t *testing.T) {
 // TestForget: a series of failures is forgotten after ForgetAfter without one.
 func TestForget(t *testing.T) {
 	t.Parallel()
-	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *clock) {
+	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
 		for range 4 {
 			attempt(t, l, "sub:dan", lycee)
 		}
@@ -216,10 +193,10 @@ func TestForget(t *testing.T) {
 // trace, not even the lock it would have brought.
 func TestCancel(t *testing.T) {
 	t.Parallel()
-	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *clock) {
+	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
 		for range 9 {
 			d := attempt(t, l, "sub:erin", lycee)
-			c.waitOut(d)
+			waitOut(c, d)
 		}
 		d := attempt(t, l, "sub:erin", lycee)
 		if d.Block.Kind != throttle.Lock {
@@ -246,7 +223,7 @@ func TestCancel(t *testing.T) {
 // (whatever the account), not another; the window ends by the clock.
 func TestPerAddress(t *testing.T) {
 	t.Parallel()
-	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *clock) {
+	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
 		// Successes are taken back: a busy lycée signs in freely.
 		for i := range 150 {
 			d := attempt(t, l, "id:pupil", lycee)
@@ -288,7 +265,7 @@ func TestPerAddress(t *testing.T) {
 func TestIPv6Prefix(t *testing.T) {
 	t.Parallel()
 	p := throttle.Policy{IPFailures: 2}
-	each(t, p, func(t *testing.T, l *throttle.Limiter, c *clock) {
+	each(t, p, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
 		attempt(t, l, "id:a", netip.MustParseAddr("2001:db8:1:2::1"))
 		attempt(t, l, "id:b", netip.MustParseAddr("2001:db8:1:2:ffff::9"))
 		if d := attempt(t, l, "id:c", netip.MustParseAddr("2001:db8:1:2::77")); d.Block.Kind != throttle.Network {
@@ -304,7 +281,7 @@ func TestIPv6Prefix(t *testing.T) {
 // delay, because each is counted before its password is checked.
 func TestParallel(t *testing.T) {
 	t.Parallel()
-	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *clock) {
+	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
 		var allowed atomic.Int32
 		var wg sync.WaitGroup
 		for range 40 {

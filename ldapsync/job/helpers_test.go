@@ -2,7 +2,6 @@ package job
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,31 +34,11 @@ func eachBackend(t *testing.T, test func(t *testing.T, c redis.UniversalClient))
 	}
 }
 
-// clock is an injected Options.Now that tests move forward.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // fixture is a queue on a fresh Redis with a key pair and a clock.
 type fixture struct {
 	c      redis.UniversalClient
 	q      *Queue
-	clk    *clock
+	clk    *testenv.Clock // the queue's Options.Now, moved forward by the tests
 	sealer *Sealer
 	opener *Opener
 }
@@ -78,7 +57,7 @@ func newFixture(t testing.TB, c redis.UniversalClient) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := newClock()
+	clk := testenv.NewClock(time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC))
 	return &fixture{
 		c: c, clk: clk, sealer: s, opener: o,
 		q: NewQueue(Options{Client: c, Prefix: "test:", Now: clk.Now, StatusTTL: 10 * time.Minute, Slack: time.Minute}),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
 // NewStore returns a store over a backend the test owns; now must become its
@@ -58,7 +59,7 @@ func Run(t *testing.T, newStore NewStore) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := &clock{t: start}
+			c := testenv.NewClock(start)
 			tc.fn(t, &env{s: newStore(t, c.Now), clock: c, ctx: t.Context()})
 		})
 	}
@@ -67,27 +68,9 @@ func Run(t *testing.T, newStore NewStore) {
 // start is far from the wall clock on purpose: nothing may depend on Redis's own time.
 var start = time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)
 
-// clock is a goroutine-safe fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 type env struct {
 	s     *store.Store
-	clock *clock
+	clock *testenv.Clock
 	ctx   context.Context
 }
 
