@@ -90,29 +90,73 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, u ldapauth.User
 	return sess, nil
 }
 
+// touchEvery bounds how often a session in use is written back: the idle
+// timeout is measured to the minute, and most requests only read.
+const touchEvery = time.Minute
+
+// errIdle: the session was left unused longer than IdleTimeout.
+var errIdle = errors.New("session idle")
+
 // Current returns the browser's live session, if any, and records that it
-// was used.
+// was used. The record is touched only while it still exists, in one
+// optimistic update: a request that read the session just before it was
+// ended (logout, revocation after a new password) cannot write it back.
 func (s *Sessions) Current(r *http.Request) (*store.Session, bool) {
 	c, err := r.Cookie(s.cfg.CookieName)
 	if err != nil || c.Value == "" {
 		return nil, false
 	}
-	sess, err := s.cfg.Store.Session(r.Context(), c.Value)
+	ctx := r.Context()
+	sess, err := s.cfg.Store.Session(ctx, c.Value)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			s.cfg.Log.WarnContext(r.Context(), "session lookup failed", "err", err)
+			s.cfg.Log.WarnContext(ctx, "session lookup failed", "err", err)
 		}
 		return nil, false
 	}
 	now := s.cfg.Now()
-	if s.cfg.IdleTimeout > 0 && now.Sub(sess.LastSeen) > s.cfg.IdleTimeout {
+	if s.idle(sess, now) {
+		s.endIdle(ctx, c.Value)
 		return nil, false
 	}
-	sess.LastSeen = now
-	if err := s.cfg.Store.SaveSession(r.Context(), sess); err != nil {
-		s.cfg.Log.WarnContext(r.Context(), "session touch failed", "err", err)
+	if now.Sub(sess.LastSeen) < touchEvery {
+		return sess, true
 	}
-	return sess, true
+	err = s.cfg.Store.UpdateSession(ctx, c.Value, func(cur *store.Session) error {
+		if s.idle(cur, now) {
+			return errIdle
+		}
+		if now.After(cur.LastSeen) { // concurrent touches: never move back
+			cur.LastSeen = now
+		}
+		return nil
+	})
+	switch {
+	case err == nil, errors.Is(err, store.ErrConflict):
+		// Conflict: other writers kept changing it, so it still exists.
+		sess.LastSeen = now
+		return sess, true
+	case errors.Is(err, errIdle):
+		s.endIdle(ctx, c.Value)
+		return nil, false
+	case errors.Is(err, store.ErrNotFound):
+		return nil, false
+	default:
+		s.cfg.Log.WarnContext(ctx, "session touch failed", "err", err)
+		return sess, true
+	}
+}
+
+// endIdle deletes a session found idle, so that a request in flight that
+// read it a moment earlier cannot keep it alive.
+func (s *Sessions) endIdle(ctx context.Context, id string) {
+	if err := s.cfg.Store.DeleteSession(ctx, id); err != nil {
+		s.cfg.Log.WarnContext(ctx, "could not delete an idle session", "err", err)
+	}
+}
+
+func (s *Sessions) idle(sess *store.Session, now time.Time) bool {
+	return s.cfg.IdleTimeout > 0 && now.Sub(sess.LastSeen) > s.cfg.IdleTimeout
 }
 
 // AddClient records that the session signed the person in to clientID:
