@@ -77,7 +77,7 @@ func (h *Handler) ChangePassword() http.Handler {
 			return render(http.StatusOK)
 		}
 		return h.cfg.Changes.Begin(w, r, reset.Verified{
-			User: res.User, Purpose: store.PurposeChange, AuthRequestID: arID, KeepSession: sess.ID,
+			User: res.User, Purpose: store.PurposeChange, AuthRequestID: arID, KeepSession: sess.Ref,
 		})
 	})
 }

@@ -160,7 +160,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar *store.AuthR
 // complete hands the signed-in person to the provider for this sign-in.
 func (h *Handler) complete(r *http.Request, ar *store.AuthRequest, s *store.Session) error {
 	err := h.cfg.Provider.Complete(r.Context(), ar.ID, provider.Identity{
-		Subject: s.Subject, Claims: s.Claims, AuthTime: s.AuthTime, AMR: s.AMR, SessionID: s.ID,
+		Subject: s.Subject, Claims: s.Claims, AuthTime: s.AuthTime, AMR: s.AMR, SessionID: s.Ref,
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -189,7 +189,7 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request, sess *store.Sessi
 		if err != nil {
 			return fmt.Errorf("refresh family: %w", err)
 		}
-		if rt.SessionID == sess.ID {
+		if rt.SessionID == sess.Ref {
 			if err := s.cfg.Store.RevokeRefreshFamily(ctx, fam); err != nil {
 				return fmt.Errorf("revoke refresh family: %w", err)
 			}

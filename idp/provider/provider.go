@@ -51,7 +51,7 @@ type Identity struct {
 	Claims    store.Claims
 	AuthTime  time.Time
 	AMR       []string
-	SessionID string
+	SessionID string // the session's store.Session.Ref, never its cookie value
 }
 
 // New builds the provider. It does not touch Redis: the signing key is
@@ -170,7 +170,7 @@ func (p *Provider) Complete(ctx context.Context, id string, who Identity) error 
 		}
 		ar.Done = true
 		ar.Subject = who.Subject
-		ar.Claims = who.Claims
+		ar.Claims = scopedClaims(who.Claims, ar.Scopes)
 		ar.AuthTime = who.AuthTime
 		ar.AMR = who.AMR
 		ar.SessionID = who.SessionID

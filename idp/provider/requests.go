@@ -53,7 +53,8 @@ func (a authRequest) GetCodeChallenge() *oidc.CodeChallenge {
 // LogValue keeps secrets (state, nonce, challenge) out of the library's logs.
 func (a authRequest) LogValue() slog.Value {
 	return slog.GroupValue(
-		slog.String("id", a.ID),
+		slog.String("ref", a.Ref), // the id itself opens the sign-in
+
 		slog.String("client_id", a.ClientID),
 		slog.Any("scopes", a.Scopes),
 	)

@@ -20,12 +20,14 @@ type Store interface {
 	keyStore
 	SaveAuthRequest(ctx context.Context, ar *store.AuthRequest) error
 	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
+	AuthRequestByRef(ctx context.Context, ref string) (*store.AuthRequest, error)
 	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
 	DeleteAuthRequest(ctx context.Context, id string) error
+	DeleteAuthRequestByRef(ctx context.Context, ref string) error
 	SaveCode(ctx context.Context, code, authRequestID string, expiresAt, rememberUntil time.Time) error
 	ConsumeCode(ctx context.Context, code string) (string, error)
-	SaveGrant(ctx context.Context, authRequestID string, g store.Grant) error
-	RevokeGrant(ctx context.Context, authRequestID string) error
+	SaveGrant(ctx context.Context, authRequestRef string, g store.Grant) error
+	RevokeGrant(ctx context.Context, authRequestRef string) error
 	SaveAccessToken(ctx context.Context, at *store.AccessToken) error
 	AccessToken(ctx context.Context, id string) (*store.AccessToken, error)
 	DeleteAccessToken(ctx context.Context, id string) error
@@ -127,11 +129,14 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 
 // AuthRequestByCode consumes the code. A second redemption fails and
 // revokes what the first one obtained: the code has leaked (OIDC-04).
+// The request goes with its code: the store knows it by Ref only, so the
+// returned request has no ID and the library's DeleteAuthRequest("") that
+// follows has nothing left to do.
 func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	id, err := s.store.ConsumeCode(ctx, code)
+	ref, err := s.store.ConsumeCode(ctx, code)
 	if errors.Is(err, store.ErrCodeReplayed) {
 		s.log.WarnContext(ctx, "authorization code replayed: revoking the tokens issued from it")
-		if rerr := s.store.RevokeGrant(ctx, id); rerr != nil {
+		if rerr := s.store.RevokeGrant(ctx, ref); rerr != nil {
 			s.log.ErrorContext(ctx, "cannot revoke the tokens of a replayed code", "err", rerr)
 		}
 		return nil, err
@@ -139,7 +144,14 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if err != nil {
 		return nil, err
 	}
-	return s.AuthRequestByID(ctx, id)
+	ar, err := s.store.AuthRequestByRef(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteAuthRequestByRef(ctx, ref); err != nil {
+		return nil, err
+	}
+	return authRequest{ar}, nil
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -154,7 +166,7 @@ func (s *storage) grant(ctx context.Context, req op.TokenRequest, accessTokenID,
 	if !ok {
 		return nil
 	}
-	err := s.store.SaveGrant(ctx, ar.ID, store.Grant{
+	err := s.store.SaveGrant(ctx, ar.Ref, store.Grant{
 		AccessTokenIDs: []string{accessTokenID},
 		FamilyID:       family,
 		ExpiresAt:      s.now().Add(max(s.life.RefreshToken, s.life.AccessToken)),
@@ -166,6 +178,9 @@ func (s *storage) grant(ctx context.Context, req op.TokenRequest, accessTokenID,
 }
 
 func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
+	if id == "" {
+		return nil // a redeemed code's request, deleted with it
+	}
 	return s.store.DeleteAuthRequest(ctx, id)
 }
 
@@ -400,6 +415,19 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 func (s *storage) Health(ctx context.Context) error { return s.store.Ping(ctx) }
 
 var errUnknownClient = errors.New("unknown client")
+
+// scopedClaims keeps only the claims the requested scopes release: the
+// request, and the tokens made from it, hold no other personal data.
+func scopedClaims(c store.Claims, scopes []string) store.Claims {
+	var out store.Claims
+	if slices.Contains(scopes, oidc.ScopeEmail) {
+		out.Email, out.EmailVerified = c.Email, c.EmailVerified
+	}
+	if slices.Contains(scopes, oidc.ScopeProfile) {
+		out.Name, out.GivenName, out.FamilyName, out.PreferredUsername = c.Name, c.GivenName, c.FamilyName, c.PreferredUsername
+	}
+	return out
+}
 
 // setUserinfo fills the claims that the granted scopes allow.
 func setUserinfo(ui *oidc.UserInfo, sub string, c store.Claims, scopes []string) {

@@ -65,7 +65,7 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	if err := h.checkForm(r, linkPurpose); err != nil {
 		return err
 	}
-	id, err := h.linkFlow(r, true)
+	ref, err := h.linkFlow(r, true)
 	if errors.Is(err, store.ErrNotFound) {
 		return web.Render(w, r, http.StatusOK, views.ResetLinkForm(views.ResetLinkPage{
 			Site: h.cfg.Pages.Site, Invalid: true, RetryURL: h.cfg.Path,
@@ -74,9 +74,20 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
-	mine := false
-	if c, err := r.Cookie(h.cookieName()); err == nil && c.Value == id {
-		mine = true
+	// The store knows the flow by Ref: the browser that holds it has its
+	// id; any other browser takes it over under a new id, and the first
+	// one's cookie no longer finds it.
+	id := ""
+	if c, err := r.Cookie(h.cookieName()); err == nil && store.Ref(c.Value) == ref {
+		id = c.Value
+	}
+	mine := id != ""
+	if !mine {
+		f, err := h.cfg.Store.MoveResetFlow(r.Context(), ref)
+		if err != nil {
+			return h.storeError(w, r, err)
+		}
+		id = f.ID
 	}
 	var sub string
 	err = h.cfg.Store.UpdateResetFlow(r.Context(), id, func(f *store.ResetFlow) error {

@@ -29,11 +29,12 @@ type Store interface {
 	SaveResetLink(ctx context.Context, hash, flowID string, expiresAt time.Time) error
 	ResetLink(ctx context.Context, hash string) (string, error)
 	ConsumeResetLink(ctx context.Context, hash string) (string, error)
+	MoveResetFlow(ctx context.Context, ref string) (*store.ResetFlow, error)
 	DeleteResetLink(ctx context.Context, hash string) error
 	Allow(ctx context.Context, name string, window time.Duration, limit int) (allowed bool, n int64, retryAt time.Time, err error)
 	Peek(ctx context.Context, name string, window time.Duration, limit int) (n int64, retryAt time.Time, err error)
 	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
-	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
+	AuthRequestByRef(ctx context.Context, ref string) (*store.AuthRequest, error)
 }
 
 // Accounts finds the account an address belongs to (read-only).
@@ -293,14 +294,15 @@ func (h *Handler) checkForm(r *http.Request, purpose string) error {
 // screen of the pending sign-in when it is still there and this browser
 // started the flow, else the site's home page or the provider's own page.
 func (h *Handler) continueURL(ctx context.Context, f *store.ResetFlow) string {
-	if f.AuthRequestID == "" {
+	if f.AuthRequestRef == "" {
 		return "/"
 	}
-	ar, err := h.cfg.Store.AuthRequest(ctx, f.AuthRequestID)
+	ar, err := h.cfg.Store.AuthRequestByRef(ctx, f.AuthRequestRef)
 	if err != nil {
 		return "/"
 	}
-	if f.OtherBrowser {
+	// A flow moved to another browser no longer has the id.
+	if f.OtherBrowser || f.AuthRequestID == "" {
 		if h.cfg.HomeURL != nil {
 			if u := h.cfg.HomeURL(ar.ClientID); u != "" {
 				return u

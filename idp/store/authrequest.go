@@ -12,8 +12,13 @@ import (
 
 // AuthRequest is an OIDC authorization request between /authorize and the
 // token exchange. The login UI fills the second group of fields.
+//
+// ID travels in URLs (authRequestID) and is never stored: the record lives
+// under Ref = Ref(ID). A request loaded by AuthRequestByRef (from a code)
+// has an empty ID.
 type AuthRequest struct {
-	ID                  string    `json:"id"`
+	ID                  string    `json:"-"`
+	Ref                 string    `json:"-"`
 	ClientID            string    `json:"client_id,omitempty"`
 	RedirectURI         string    `json:"redirect_uri,omitempty"`
 	State               string    `json:"state,omitempty"`
@@ -36,26 +41,44 @@ type AuthRequest struct {
 	AuthTime  time.Time `json:"auth_time,omitzero"`
 	AMR       []string  `json:"amr,omitempty"`
 	Claims    Claims    `json:"claims,omitzero"`
-	SessionID string    `json:"session_id,omitempty"`
+	SessionID string    `json:"session_id,omitempty"` // the completing session's Ref
 }
 
-// SaveAuthRequest stores (or overwrites) ar under ar.ID until ar.ExpiresAt.
+// SaveAuthRequest stores (or overwrites) ar under Ref(ar.ID) until
+// ar.ExpiresAt, and sets ar.Ref.
 func (s *Store) SaveAuthRequest(ctx context.Context, ar *AuthRequest) error {
 	if err := checkRecord("auth request", ar.ID, ar.ExpiresAt); err != nil {
 		return err
 	}
-	return s.putJSON(ctx, s.c, s.authRequestKey(ar.ID), ar, ar.ExpiresAt)
+	ar.Ref = Ref(ar.ID)
+	return s.putJSON(ctx, s.c, s.authRequestKey(ar.Ref), ar, ar.ExpiresAt)
 }
 
-// AuthRequest loads an auth request; missing or expired is ErrNotFound.
+// AuthRequest loads the auth request of an id from a URL; missing or
+// expired is ErrNotFound.
 func (s *Store) AuthRequest(ctx context.Context, id string) (*AuthRequest, error) {
+	ar, err := s.AuthRequestByRef(ctx, Ref(id))
+	if err != nil {
+		return nil, err
+	}
+	ar.ID = id
+	return ar, nil
+}
+
+// AuthRequestByRef loads an auth request by its Ref (what a code or a
+// reset flow keeps), with an empty ID; missing or expired is ErrNotFound.
+func (s *Store) AuthRequestByRef(ctx context.Context, ref string) (*AuthRequest, error) {
+	if !isRef(ref) {
+		return nil, ErrNotFound
+	}
 	ar := new(AuthRequest)
-	if err := getJSON(ctx, s.c, s.authRequestKey(id), ar); err != nil {
+	if err := getJSON(ctx, s.c, s.authRequestKey(ref), ar); err != nil {
 		return nil, err
 	}
 	if s.expired(ar.ExpiresAt) {
 		return nil, ErrNotFound
 	}
+	ar.Ref = ref
 	return ar, nil
 }
 
@@ -63,17 +86,37 @@ func (s *Store) AuthRequest(ctx context.Context, id string) (*AuthRequest, error
 // when it keeps losing). fn may run more than once; its error is returned as is
 // and nothing is written. Missing or expired is ErrNotFound.
 func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(*AuthRequest) error) error {
-	return updateJSON(ctx, s, s.authRequestKey(id), id,
+	ref := Ref(id)
+	return updateJSON(ctx, s, s.authRequestKey(ref), id,
 		func(ar *AuthRequest) time.Time { return ar.ExpiresAt },
-		func(ar *AuthRequest) string { return ar.ID }, fn)
+		func(ar *AuthRequest) string { return ar.ID },
+		func(ar *AuthRequest) error { ar.ID, ar.Ref = id, ref; return nil },
+		func(ar *AuthRequest) error {
+			if err := fn(ar); err != nil {
+				return err
+			}
+			ar.Ref = ref
+			return nil
+		})
 }
 
-// DeleteAuthRequest removes an auth request; deleting a missing one is not an error.
+// DeleteAuthRequest removes the auth request of an id; deleting a missing
+// one is not an error.
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
-	return s.del(ctx, "auth request", s.authRequestKey(id))
+	return s.DeleteAuthRequestByRef(ctx, Ref(id))
 }
 
-// SaveCode binds an authorization code to its auth request until expiresAt.
+// DeleteAuthRequestByRef removes an auth request by its Ref (once its code
+// is redeemed); missing is not an error.
+func (s *Store) DeleteAuthRequestByRef(ctx context.Context, ref string) error {
+	if !isRef(ref) {
+		return nil
+	}
+	return s.del(ctx, "auth request", s.authRequestKey(ref))
+}
+
+// SaveCode binds an authorization code to its auth request (given by id,
+// stored by Ref) until expiresAt.
 // The code's hash is remembered until rememberUntil, so that a second
 // redemption is recognised as a replay rather than an unknown code.
 func (s *Store) SaveCode(ctx context.Context, code, authRequestID string, expiresAt, rememberUntil time.Time) error {
@@ -86,7 +129,7 @@ func (s *Store) SaveCode(ctx context.Context, code, authRequestID string, expire
 	rememberUntil = laterOf(rememberUntil, expiresAt)
 	key := s.codeKey(code)
 	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, "ar", authRequestID, "exp", ms(expiresAt), "keep", ms(rememberUntil))
+		p.HSet(ctx, key, "ar", Ref(authRequestID), "exp", ms(expiresAt), "keep", ms(rememberUntil))
 		p.PExpire(ctx, key, s.ttl(rememberUntil))
 		return nil
 	})
@@ -97,7 +140,7 @@ func (s *Store) SaveCode(ctx context.Context, code, authRequestID string, expire
 }
 
 // consumeCode marks a code used in one step: of concurrent callers exactly
-// one sees it unused. Returns {auth request id, expiry ms, already used}.
+// one sees it unused. Returns {auth request Ref, expiry ms, already used}.
 var consumeCode = redis.NewScript(`
 local ar = redis.call('HGET', KEYS[1], 'ar')
 if not ar then return false end
@@ -106,10 +149,11 @@ if redis.call('HSETNX', KEYS[1], 'used', '1') == 0 then return {ar, exp, 1} end
 return {ar, exp, 0}
 `)
 
-// ConsumeCode returns the auth request id of code and marks the code used:
-// of concurrent callers exactly one wins. An unknown or expired code is
-// ErrNotFound; a code presented again is ErrCodeReplayed, returned with the
-// auth request id so the caller can revoke what the first redemption got.
+// ConsumeCode returns the Ref of code's auth request (see AuthRequestByRef)
+// and marks the code used: of concurrent callers exactly one wins. An
+// unknown or expired code is ErrNotFound; a code presented again is
+// ErrCodeReplayed, returned with the Ref so the caller can revoke what the
+// first redemption got (RevokeGrant).
 func (s *Store) ConsumeCode(ctx context.Context, code string) (string, error) {
 	res, err := consumeCode.Run(ctx, s.c, []string{s.codeKey(code)}).Slice()
 	if errors.Is(err, redis.Nil) {

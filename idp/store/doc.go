@@ -7,31 +7,55 @@
 // the remaining life plus Options.Slack, only cleans up. A record already
 // expired when written is still stored, for Slack, and reads as ErrNotFound.
 //
-// Key families (Prefix defaults to "idp:"), their callers, and their TTLs:
+// Key families (Prefix defaults to "idp:"), their callers, and their TTLs.
+// <ref> is Ref(v) = hex SHA-256 of a value a browser presents: such keys
+// and the records under them never hold the value itself.
 //
-//	ar:<id>            auth request JSON (oidc adapter creates, login completes)   ExpiresAt+Slack
-//	code:<sha256hex>   auth code hash: ar, exp, keep, used — marked used by one     keep+Slack
-//	                   script on first use, kept as a tombstone to detect replays
-//	grant:<ar id>      tokens issued from one code, revoked on its replay           ExpiresAt+Slack
+//	ar:<ref>           auth request JSON, ref of the authRequestID in URLs        ExpiresAt+Slack
+//	                   (oidc adapter creates, login completes)
+//	code:<sha256hex>   auth code hash: ar (the request's ref), exp, keep, used —    keep+Slack
+//	                   marked used by one script on first use, kept as a
+//	                   tombstone to detect replays
+//	grant:<ar ref>     tokens issued from one code, revoked on its replay           ExpiresAt+Slack
 //	at:<id>            access token JSON (oidc adapter)                             ExpiresAt+Slack
 //	rt:{<family>}      refresh family hash: rec, exp, cur, u:<sha256>… (oidc)      family ExpiresAt+Slack,
 //	                                                                                stretched to outlive its access tokens
-//	sess:<id>          SSO session JSON (login)                                     ExpiresAt+Slack
-//	sub:<b64url(sub)>  per-person index: sorted set of s:<session>, f:<family>,     longest member+Slack
-//	                   a:<access token>, score = expiry ms
-//	reset:<id>         « Mot de passe perdu » flow JSON (reset)                      ExpiresAt+Slack
-//	resetlink:<hmac>   link token hash → flow id, GETDEL on use (reset)             ExpiresAt+Slack
-//	keep:<job id>      session kept by the revocation after that password change    ExpiresAt+Slack
+//	sess:<ref>         SSO session JSON, ref of the session cookie (login)          ExpiresAt+Slack
+//	sub:<b64url(sub)>  per-person index: sorted set of s:<session ref>,             longest member+Slack
+//	                   f:<family>, a:<access token>, score = expiry ms
+//	reset:<ref>        « Mot de passe perdu » flow JSON, ref of its cookie (reset)  ExpiresAt+Slack
+//	resetlink:<hmac>   link token hash → flow ref, GETDEL on use (reset)            ExpiresAt+Slack
+//	keep:<job id>      ref of the session kept by the revocation after that         ExpiresAt+Slack
+//	                   password change
 //	rate:<name>        one rate counter's sliding-window log (reset): sorted set    window+Slack
 //	                   of <ms>-<random>, score = logical event time (ms)            from the newest event
 //	sigkey:<name>      signing key bytes (oidc adapter), SET NX                     none: must outlive any TTL
 //
-// Codes and refresh tokens are stored only as SHA-256 hashes, so a Redis dump
-// reveals neither. A refresh token value is "<familyID>.<secret>" (base64url,
-// 128 and 256 random bits); the family hash keeps the current secret's hash and
-// the hashes of rotated-away ones, so presenting one of those is detected as
-// reuse and revokes the family. Access tokens bound to a family are checked
-// against the family on every read, so revoking a family revokes them at once.
+// The store API takes the value the browser presents (cookie, URL) and
+// hashes it; records loaded that way carry it in ID and their Ref beside
+// it, neither serialised. Records point to one another by Ref:
+// AuthRequest.SessionID, RefreshToken.SessionID, ResetFlow.KeepSession,
+// ResetFlow.AuthRequestRef, the subject index, keep:<job>. A reset flow
+// also needs its pending sign-in's id, to send the browser back to it: the
+// store keeps it sealed (AES-GCM, key derived from the flow's id) so that
+// only the browser holding the flow opens it. A copy of Redis therefore
+// opens no session, flow or sign-in request.
+//
+// What each record holds about a person, and why:
+//
+//   - session: subject, the directory's claims (address, names, login) —
+//     to complete later sign-ins without the directory and to greet the
+//     person — authentication time and methods, the sites signed in to.
+//   - auth request: the client's parameters (a login_hint may be an
+//     address), then the subject, authentication time and methods, and
+//     only the claims the requested scopes release, for the ID token.
+//   - refresh family, access token: subject, scopes, authentication time
+//     and methods, the claims of the request they came from.
+//   - reset flow: the address as typed (to send a new code and count
+//     requests), then, once it matched an account, the subject, login and
+//     directory address the password writer needs; codes and link tokens
+//     as keyed hashes only.
+//   - index, grant, code, keep, link: identifiers and hashes, no claims.
 //
 // Atomicity: each family operation is one Lua script on one key; auth request
 // and session updates use WATCH/MULTI on one key; a code is consumed by one

@@ -15,19 +15,25 @@ type Grant struct {
 	ExpiresAt      time.Time `json:"expires_at"`
 }
 
-// SaveGrant records the tokens issued for an auth request.
-func (s *Store) SaveGrant(ctx context.Context, authRequestID string, g Grant) error {
-	if err := checkRecord("grant", authRequestID, g.ExpiresAt); err != nil {
+// SaveGrant records the tokens issued for an auth request, given by its Ref.
+func (s *Store) SaveGrant(ctx context.Context, authRequestRef string, g Grant) error {
+	if err := checkRecord("grant", authRequestRef, g.ExpiresAt); err != nil {
 		return err
 	}
-	return s.putJSON(ctx, s.c, s.grantKey(authRequestID), g, g.ExpiresAt)
+	if !isRef(authRequestRef) {
+		return errors.New("store: a grant needs its auth request's Ref")
+	}
+	return s.putJSON(ctx, s.c, s.grantKey(authRequestRef), g, g.ExpiresAt)
 }
 
-// RevokeGrant revokes every token issued for an auth request. Nothing to
-// revoke is not an error.
-func (s *Store) RevokeGrant(ctx context.Context, authRequestID string) error {
+// RevokeGrant revokes every token issued for an auth request, given by its
+// Ref (as ConsumeCode returns it). Nothing to revoke is not an error.
+func (s *Store) RevokeGrant(ctx context.Context, authRequestRef string) error {
+	if !isRef(authRequestRef) {
+		return nil
+	}
 	var g Grant
-	err := getJSON(ctx, s.c, s.grantKey(authRequestID), &g)
+	err := getJSON(ctx, s.c, s.grantKey(authRequestRef), &g)
 	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
@@ -44,5 +50,5 @@ func (s *Store) RevokeGrant(ctx context.Context, authRequestID string) error {
 			return err
 		}
 	}
-	return s.del(ctx, "grant", s.grantKey(authRequestID))
+	return s.del(ctx, "grant", s.grantKey(authRequestRef))
 }

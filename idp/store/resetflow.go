@@ -2,6 +2,10 @@ package store
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,14 +17,22 @@ import (
 // ResetFlow is one « Mot de passe perdu » journey, from the profile choice
 // to the new password. Its id travels in a SameSite=Strict cookie of the
 // browser that started it. Codes and link tokens are stored only as keyed
-// hashes (SEC-16); the typed address is kept to send a new code without
-// asking for it again (A11Y-11).
+// hashes; the typed address is kept to send a new code without asking for
+// it again.
 type ResetFlow struct {
-	ID            string    `json:"id"`
-	AuthRequestID string    `json:"auth_request_id,omitempty"` // the pending sign-in to return to
-	Email         string    `json:"email,omitempty"`           // as typed (a lookup key only)
-	CreatedAt     time.Time `json:"created_at,omitzero"`
-	ExpiresAt     time.Time `json:"expires_at"`
+	// ID is the cookie value, never stored: the record lives under Ref =
+	// Ref(ID), both filled by every read and by SaveResetFlow.
+	ID  string `json:"-"`
+	Ref string `json:"-"`
+	// AuthRequestID is the pending sign-in to return to. It is stored only
+	// encrypted under ID, so that only the browser holding the flow can
+	// use it; AuthRequestRef (set by the store) names it in the clear.
+	// A flow moved to another browser (MoveResetFlow) keeps the Ref only.
+	AuthRequestID  string    `json:"-"`
+	AuthRequestRef string    `json:"auth_request_ref,omitempty"`
+	Email          string    `json:"email,omitempty"` // as typed (a lookup key only)
+	CreatedAt      time.Time `json:"created_at,omitzero"`
+	ExpiresAt      time.Time `json:"expires_at"`
 
 	// Set off the request path when the address matched one account:
 	// Subject is the person's sub; Login and Mail (the directory's
@@ -53,9 +65,64 @@ type ResetFlow struct {
 	// password, else one of the Purpose constants (the current password
 	// was checked instead of a code).
 	Purpose string `json:"purpose,omitempty"`
-	// KeepSession is the SSO session a change was made from: it survives
-	// the revocation that follows.
+	// KeepSession is the Ref of the SSO session a change was made from:
+	// it survives the revocation that follows.
 	KeepSession string `json:"keep_session,omitempty"`
+}
+
+// resetFlowRecord is what a flow key holds: the flow, with its pending
+// sign-in's id sealed under the flow's id.
+type resetFlowRecord struct {
+	*ResetFlow
+	SealedAuthRequest []byte `json:"sealed_auth_request,omitempty"`
+}
+
+// flowAEAD is the cipher that seals a flow's secrets under its id (128
+// random bits), so a copy of Redis alone cannot open them.
+func flowAEAD(id string) (cipher.AEAD, error) {
+	key, err := hkdf.Key(sha256.New, []byte(id), nil, "idp reset flow: auth request id", 32)
+	if err != nil {
+		return nil, fmt.Errorf("store: flow key: %w", err)
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("store: flow cipher: %w", err)
+	}
+	return cipher.NewGCMWithRandomNonce(block)
+}
+
+// record prepares f for storage: Ref, AuthRequestRef, the sealed id.
+func (f *ResetFlow) record() (*resetFlowRecord, error) {
+	f.Ref = Ref(f.ID)
+	rec := &resetFlowRecord{ResetFlow: f}
+	if f.AuthRequestID == "" {
+		return rec, nil
+	}
+	f.AuthRequestRef = Ref(f.AuthRequestID)
+	aead, err := flowAEAD(f.ID)
+	if err != nil {
+		return nil, err
+	}
+	rec.SealedAuthRequest = aead.Seal(nil, nil, []byte(f.AuthRequestID), []byte(f.Ref))
+	return rec, nil
+}
+
+// open fills what a stored flow lacks, given the id it was read by.
+func (rec *resetFlowRecord) open(id string) error {
+	rec.ID, rec.Ref, rec.AuthRequestID = id, Ref(id), ""
+	if len(rec.SealedAuthRequest) == 0 {
+		return nil
+	}
+	aead, err := flowAEAD(id)
+	if err != nil {
+		return err
+	}
+	b, err := aead.Open(nil, nil, rec.SealedAuthRequest, []byte(rec.Ref))
+	if err != nil {
+		return fmt.Errorf("store: reset flow's auth request: %w", err)
+	}
+	rec.AuthRequestID = string(b)
+	return nil
 }
 
 // Why a verified flow did not start with a code.
@@ -67,56 +134,118 @@ const (
 
 // linkRecord is what a link key holds; only the token's hash is in the key.
 type linkRecord struct {
-	FlowID    string    `json:"flow_id"`
+	FlowRef   string    `json:"flow_ref"`
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func (s *Store) resetFlowKey(id string) string   { return s.prefix + "reset:" + id }
+func (s *Store) resetFlowKey(ref string) string  { return s.prefix + "reset:" + ref }
 func (s *Store) resetLinkKey(hash string) string { return s.prefix + "resetlink:" + hash }
 
-// SaveResetFlow stores (or overwrites) a flow until its ExpiresAt.
+// SaveResetFlow stores (or overwrites) a flow until its ExpiresAt and sets
+// f.Ref and f.AuthRequestRef.
 func (s *Store) SaveResetFlow(ctx context.Context, f *ResetFlow) error {
 	if err := checkRecord("reset flow", f.ID, f.ExpiresAt); err != nil {
 		return err
 	}
-	return s.putJSON(ctx, s.c, s.resetFlowKey(f.ID), f, f.ExpiresAt)
+	rec, err := f.record()
+	if err != nil {
+		return err
+	}
+	return s.putJSON(ctx, s.c, s.resetFlowKey(f.Ref), rec, f.ExpiresAt)
 }
 
-// ResetFlow loads a flow; missing or expired is ErrNotFound.
+// ResetFlow loads the flow of a cookie value; missing or expired is ErrNotFound.
 func (s *Store) ResetFlow(ctx context.Context, id string) (*ResetFlow, error) {
-	f := new(ResetFlow)
-	if err := getJSON(ctx, s.c, s.resetFlowKey(id), f); err != nil {
+	rec := &resetFlowRecord{ResetFlow: new(ResetFlow)}
+	if err := getJSON(ctx, s.c, s.resetFlowKey(Ref(id)), rec); err != nil {
 		return nil, err
 	}
-	if s.expired(f.ExpiresAt) {
+	if s.expired(rec.ExpiresAt) {
 		return nil, ErrNotFound
 	}
-	return f, nil
+	if err := rec.open(id); err != nil {
+		return nil, err
+	}
+	return rec.ResetFlow, nil
 }
 
 // UpdateResetFlow applies fn atomically (WATCH/MULTI on the flow's key):
 // concurrent code submissions cannot both use the last try.
 func (s *Store) UpdateResetFlow(ctx context.Context, id string, fn func(*ResetFlow) error) error {
-	return updateJSON(ctx, s, s.resetFlowKey(id), id,
-		func(f *ResetFlow) time.Time { return f.ExpiresAt },
-		func(f *ResetFlow) string { return f.ID }, fn)
+	return updateJSON(ctx, s, s.resetFlowKey(Ref(id)), id,
+		func(rec *resetFlowRecord) time.Time { return rec.ExpiresAt },
+		func(rec *resetFlowRecord) string { return rec.ID },
+		func(rec *resetFlowRecord) error {
+			if rec.ResetFlow == nil {
+				rec.ResetFlow = new(ResetFlow)
+			}
+			return rec.open(id)
+		},
+		func(rec *resetFlowRecord) error {
+			if err := fn(rec.ResetFlow); err != nil {
+				return err
+			}
+			if rec.ID != id {
+				return errors.New("store: an update changed the flow's id")
+			}
+			sealed, err := rec.record()
+			if err != nil {
+				return err
+			}
+			*rec = *sealed
+			return nil
+		})
 }
 
-// DeleteResetFlow removes a flow (idempotent).
+// MoveResetFlow gives the flow named by ref (a link's, see ResetLink) a new
+// id and returns it: the browser that held the old id no longer finds it.
+// Of concurrent moves one wins; the others get ErrNotFound. The pending
+// sign-in's id cannot be carried over (it was sealed under the old id):
+// the moved flow keeps AuthRequestRef only.
+func (s *Store) MoveResetFlow(ctx context.Context, ref string) (*ResetFlow, error) {
+	if !isRef(ref) {
+		return nil, ErrNotFound
+	}
+	b, err := s.c.GetDel(ctx, s.resetFlowKey(ref)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: move reset flow: %w", err)
+	}
+	rec := &resetFlowRecord{ResetFlow: new(ResetFlow)}
+	if err := json.Unmarshal(b, rec); err != nil {
+		return nil, fmt.Errorf("store: decode reset flow: %w", err)
+	}
+	if s.expired(rec.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	f := rec.ResetFlow
+	f.ID, f.AuthRequestID = NewID(), ""
+	if err := s.SaveResetFlow(ctx, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// DeleteResetFlow removes the flow of a cookie value (idempotent).
 func (s *Store) DeleteResetFlow(ctx context.Context, id string) error {
-	return s.del(ctx, "reset flow", s.resetFlowKey(id))
+	return s.del(ctx, "reset flow", s.resetFlowKey(Ref(id)))
 }
 
-// SaveResetLink maps a link token's hash to its flow until expiresAt.
+// SaveResetLink maps a link token's hash to its flow (given by id, stored
+// by Ref) until expiresAt.
 func (s *Store) SaveResetLink(ctx context.Context, hash, flowID string, expiresAt time.Time) error {
 	if err := checkRecord("reset link", flowID, expiresAt); err != nil {
 		return err
 	}
-	return s.putJSON(ctx, s.c, s.resetLinkKey(hash), linkRecord{FlowID: flowID, ExpiresAt: expiresAt}, expiresAt)
+	return s.putJSON(ctx, s.c, s.resetLinkKey(hash), linkRecord{FlowRef: Ref(flowID), ExpiresAt: expiresAt}, expiresAt)
 }
 
-// ResetLink returns the flow a link token's hash belongs to, without
-// consuming it: a GET of the link (a mail scanner) must not use it up.
+// ResetLink returns the Ref of the flow a link token's hash belongs to,
+// without consuming it: a GET of the link (a mail scanner) must not use it
+// up. The browser holding the flow has the id whose Ref it is; another
+// browser can take the flow over with MoveResetFlow.
 func (s *Store) ResetLink(ctx context.Context, hash string) (string, error) {
 	var rec linkRecord
 	if err := getJSON(ctx, s.c, s.resetLinkKey(hash), &rec); err != nil {
@@ -125,11 +254,11 @@ func (s *Store) ResetLink(ctx context.Context, hash string) (string, error) {
 	if s.expired(rec.ExpiresAt) {
 		return "", ErrNotFound
 	}
-	return rec.FlowID, nil
+	return rec.FlowRef, nil
 }
 
-// ConsumeResetLink returns the flow of a link token's hash and deletes the
-// mapping in the same step (GETDEL): the link works once.
+// ConsumeResetLink returns the flow Ref of a link token's hash and deletes
+// the mapping in the same step (GETDEL): the link works once.
 func (s *Store) ConsumeResetLink(ctx context.Context, hash string) (string, error) {
 	b, err := s.c.GetDel(ctx, s.resetLinkKey(hash)).Bytes()
 	if errors.Is(err, redis.Nil) {
@@ -145,7 +274,7 @@ func (s *Store) ConsumeResetLink(ctx context.Context, hash string) (string, erro
 	if s.expired(rec.ExpiresAt) {
 		return "", ErrNotFound
 	}
-	return rec.FlowID, nil
+	return rec.FlowRef, nil
 }
 
 // DeleteResetLink forgets a link token (a new code replaces it).

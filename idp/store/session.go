@@ -15,9 +15,15 @@ type Claims struct {
 	PreferredUsername string `json:"preferred_username,omitempty"`
 }
 
-// Session is a browser SSO session (the id travels in an HttpOnly cookie).
+// Session is a browser SSO session.
 type Session struct {
-	ID        string    `json:"id"`
+	// ID is the value of the HttpOnly cookie. It is never stored: the
+	// record lives under Ref, filled by every read and by SaveSession.
+	ID string `json:"-"`
+	// Ref = Ref(ID) names the session in other records (auth requests,
+	// refresh families, the per-person index, KeepSessionFor) and in
+	// comparisons between them.
+	Ref       string    `json:"-"`
 	Subject   string    `json:"subject,omitempty"`
 	Claims    Claims    `json:"claims,omitzero"`
 	AMR       []string  `json:"amr,omitempty"`
@@ -28,49 +34,55 @@ type Session struct {
 	Clients   []string  `json:"clients,omitempty"` // relying parties signed in through this session
 }
 
-// SaveSession stores (or overwrites) a session until s.ExpiresAt and indexes it
-// under its subject. The index is written first: a crash in between leaves a
-// stale index member (pruned later), never a session RevokeSubject cannot find.
+// SaveSession stores (or overwrites) a session until s.ExpiresAt, sets
+// sess.Ref and indexes it under its subject. The index is written first: a
+// crash in between leaves a stale index member (pruned later), never a
+// session RevokeSubject cannot find.
 func (s *Store) SaveSession(ctx context.Context, sess *Session) error {
 	if err := checkRecord("session", sess.ID, sess.ExpiresAt); err != nil {
 		return err
 	}
-	if err := s.index(ctx, sess.Subject, memberSession, sess.ID, sess.ExpiresAt); err != nil {
+	sess.Ref = Ref(sess.ID)
+	if err := s.index(ctx, sess.Subject, memberSession, sess.Ref, sess.ExpiresAt); err != nil {
 		return err
 	}
-	return s.putJSON(ctx, s.c, s.sessionKey(sess.ID), sess, sess.ExpiresAt)
+	return s.putJSON(ctx, s.c, s.sessionKey(sess.Ref), sess, sess.ExpiresAt)
 }
 
-// Session loads a session; missing or expired is ErrNotFound.
+// Session loads the session of a cookie value; missing or expired is ErrNotFound.
 func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
 	sess := new(Session)
-	if err := getJSON(ctx, s.c, s.sessionKey(id), sess); err != nil {
+	if err := getJSON(ctx, s.c, s.sessionKey(Ref(id)), sess); err != nil {
 		return nil, err
 	}
 	if s.expired(sess.ExpiresAt) {
 		return nil, ErrNotFound
 	}
+	sess.ID, sess.Ref = id, Ref(id)
 	return sess, nil
 }
 
 // UpdateSession applies fn atomically (same contract as UpdateAuthRequest), so
-// concurrent logins through one session do not lose each other's Clients.
+// concurrent logins through one session do not lose each other's Clients,
+// and a session deleted meanwhile is never written back (ErrNotFound).
 // fn must not change ID; a changed Subject is put back (the index depends on it).
 // When fn extends ExpiresAt, the index is stretched first, as in SaveSession.
 func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*Session) error) error {
+	ref := Ref(id)
 	var indexed time.Time
-	return updateJSON(ctx, s, s.sessionKey(id), id,
+	return updateJSON(ctx, s, s.sessionKey(ref), id,
 		func(v *Session) time.Time { return v.ExpiresAt },
 		func(v *Session) string { return v.ID },
+		func(v *Session) error { v.ID, v.Ref = id, ref; return nil },
 		func(v *Session) error {
 			subject, before := v.Subject, v.ExpiresAt
 			if err := fn(v); err != nil {
 				return err
 			}
-			v.Subject = subject
+			v.Subject, v.Ref = subject, ref
 			if exp := v.ExpiresAt; exp.After(before) && exp.After(indexed) {
 				return &outsideTx{run: func(ctx context.Context) error {
-					if err := s.index(ctx, subject, memberSession, id, exp); err != nil {
+					if err := s.index(ctx, subject, memberSession, ref, exp); err != nil {
 						return err
 					}
 					indexed = exp
@@ -81,8 +93,8 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*Session) 
 		})
 }
 
-// DeleteSession removes a session; missing is not an error. Its index member
-// becomes stale and is pruned by the next read.
+// DeleteSession removes the session of a cookie value; missing is not an
+// error. Its index member becomes stale and is pruned by the next read.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	return s.del(ctx, "session", s.sessionKey(id))
+	return s.del(ctx, "session", s.sessionKey(Ref(id)))
 }

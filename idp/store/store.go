@@ -104,20 +104,41 @@ func isB64URL(v string) bool {
 	return true
 }
 
+// Ref is the reference under which the store keeps a record named by a
+// value a browser presents (session cookie, reset flow cookie, sign-in
+// request id in a URL): its SHA-256, hex. Keys and records hold only
+// this reference, so a copy of Redis cannot be turned back into the value
+// and used. Other records point to a session or sign-in request by it.
+func Ref(v string) string { return sha256Hex(v) }
+
+// isRef reports whether v has the form of a Ref (64 lowercase hex digits).
+func isRef(v string) bool {
+	if len(v) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func sha256Hex(v string) string {
 	h := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(h[:])
 }
 
 // Key builders: the single place that spells key names (see doc.go).
-func (s *Store) authRequestKey(id string) string { return s.prefix + "ar:" + id }
-func (s *Store) codeKey(code string) string      { return s.prefix + "code:" + sha256Hex(code) }
-func (s *Store) grantKey(arID string) string     { return s.prefix + "grant:" + arID }
-func (s *Store) accessTokenKey(id string) string { return s.prefix + "at:" + id }
-func (s *Store) familyKey(fam string) string     { return s.prefix + "rt:{" + fam + "}" }
-func (s *Store) sessionKey(id string) string     { return s.prefix + "sess:" + id }
-func (s *Store) signingKeyKey(n string) string   { return s.prefix + "sigkey:" + n }
-func (s *Store) rateKey(name string) string      { return s.prefix + "rate:" + name }
+// Records named by a browser's value take its Ref: callers pass the value.
+func (s *Store) authRequestKey(ref string) string { return s.prefix + "ar:" + ref }
+func (s *Store) codeKey(code string) string       { return s.prefix + "code:" + sha256Hex(code) }
+func (s *Store) grantKey(arRef string) string     { return s.prefix + "grant:" + arRef }
+func (s *Store) accessTokenKey(id string) string  { return s.prefix + "at:" + id }
+func (s *Store) familyKey(fam string) string      { return s.prefix + "rt:{" + fam + "}" }
+func (s *Store) sessionKey(ref string) string     { return s.prefix + "sess:" + ref }
+func (s *Store) signingKeyKey(n string) string    { return s.prefix + "sigkey:" + n }
+func (s *Store) rateKey(name string) string       { return s.prefix + "rate:" + name }
 
 // subjectKey encodes the subject so that any character (braces included) is safe in a key.
 func (s *Store) subjectKey(sub string) string {
@@ -148,7 +169,8 @@ func checkRecord(kind, id string, exp time.Time) error {
 		return fmt.Errorf("store: %s without id", kind)
 	}
 	if exp.IsZero() {
-		return fmt.Errorf("store: %s %q without ExpiresAt", kind, id)
+		// Not the id: it may be a browser's secret.
+		return fmt.Errorf("store: %s without ExpiresAt", kind)
 	}
 	return nil
 }

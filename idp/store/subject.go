@@ -16,7 +16,7 @@ import (
 // Members of the per-subject index (one sorted set per person, score = the
 // member's logical expiry in Unix ms).
 const (
-	memberSession = "s:" // session id
+	memberSession = "s:" // session Ref
 	memberFamily  = "f:" // refresh family id
 	memberAccess  = "a:" // access token id
 )
@@ -47,11 +47,11 @@ func (s *Store) index(ctx context.Context, subject, kind, id string, exp time.Ti
 	return nil
 }
 
-// SessionsOf lists the live session ids of subject, sorted. Members whose
+// SessionsOf lists the Refs of subject's live sessions, sorted. Members whose
 // session is gone or expired are pruned from the index.
 func (s *Store) SessionsOf(ctx context.Context, subject string) ([]string, error) {
-	return s.liveMembers(ctx, subject, memberSession, func(p redis.Pipeliner, id string) func() (bool, error) {
-		cmd := p.Get(ctx, s.sessionKey(id))
+	return s.liveMembers(ctx, subject, memberSession, func(p redis.Pipeliner, ref string) func() (bool, error) {
+		cmd := p.Get(ctx, s.sessionKey(ref))
 		return func() (bool, error) {
 			b, err := cmd.Bytes()
 			if errors.Is(err, redis.Nil) {
@@ -138,13 +138,16 @@ func (s *Store) liveMembers(ctx context.Context, subject, kind string, alive fun
 }
 
 // RevokeSubject deletes every session, refresh family and access token of
-// subject, except the session keepSession ("" keeps none): a person who
+// subject, except the session whose Ref is keepSession ("" keeps none): a person who
 // changed the password while signed in stays signed in there. Not atomic across
 // keys (they live in different Cluster slots): a record created concurrently
 // may survive; the records that existed when it started are all deleted.
 func (s *Store) RevokeSubject(ctx context.Context, subject, keepSession string) error {
 	if subject == "" {
 		return errors.New("store: revoke empty subject")
+	}
+	if keepSession != "" && !isRef(keepSession) {
+		return errors.New("store: the session to keep must be given by its Ref")
 	}
 	key := s.subjectKey(subject)
 	members, err := s.c.ZRange(ctx, key, 0, -1).Result()
@@ -183,13 +186,13 @@ func (s *Store) RevokeSubject(ctx context.Context, subject, keepSession string) 
 	return nil
 }
 
-// KeepSessionFor records that the session keepSession must survive the
+// KeepSessionFor records that the session whose Ref is keepSession must survive the
 // revocation that follows job jobID (a change made while signed in), until
 // exp. It is written before the job is queued, so the completion consumer
 // always finds it.
 func (s *Store) KeepSessionFor(ctx context.Context, jobID, keepSession string, exp time.Time) error {
-	if jobID == "" || keepSession == "" {
-		return errors.New("store: KeepSessionFor needs a job and a session")
+	if jobID == "" || !isRef(keepSession) {
+		return errors.New("store: KeepSessionFor needs a job and a session Ref")
 	}
 	if err := s.c.Set(ctx, s.keptKey(jobID), keepSession, s.ttl(exp)).Err(); err != nil {
 		return fmt.Errorf("store: keep session: %w", err)
@@ -197,7 +200,7 @@ func (s *Store) KeepSessionFor(ctx context.Context, jobID, keepSession string, e
 	return nil
 }
 
-// SessionKeptFor returns the session to keep after job jobID, or "".
+// SessionKeptFor returns the Ref of the session to keep after job jobID, or "".
 func (s *Store) SessionKeptFor(ctx context.Context, jobID string) (string, error) {
 	v, err := s.c.Get(ctx, s.keptKey(jobID)).Result()
 	switch {

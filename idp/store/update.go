@@ -24,12 +24,18 @@ func (*outsideTx) Error() string { return "store: update needs a step outside th
 // when another writer changed the key in between. fn may run several times and
 // must only mutate the record. Its error is returned unchanged and nothing is written.
 // expiry and id read the record's logical expiry and identity; fn may not change the id.
-func updateJSON[T any](ctx context.Context, s *Store, key, id string, expiry func(*T) time.Time, idOf func(*T) string, fn func(*T) error) error {
+// loaded, when not nil, fills what the stored form lacks (the identity) before fn.
+func updateJSON[T any](ctx context.Context, s *Store, key, id string, expiry func(*T) time.Time, idOf func(*T) string, loaded func(*T) error, fn func(*T) error) error {
 	for attempt := range updateAttempts {
 		err := s.c.Watch(ctx, func(tx *redis.Tx) error {
 			v := new(T)
 			if err := getJSON(ctx, tx, key, v); err != nil {
 				return err
+			}
+			if loaded != nil {
+				if err := loaded(v); err != nil {
+					return err
+				}
 			}
 			if s.expired(expiry(v)) {
 				return ErrNotFound
@@ -38,7 +44,7 @@ func updateJSON[T any](ctx context.Context, s *Store, key, id string, expiry fun
 				return err
 			}
 			if idOf(v) != id {
-				return fmt.Errorf("store: update of %q changed its id", id)
+				return errors.New("store: an update changed the record's id")
 			}
 			_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
 				return s.putJSON(ctx, p, key, v, expiry(v))
@@ -59,7 +65,7 @@ func updateJSON[T any](ctx context.Context, s *Store, key, id string, expiry fun
 		wait := time.Duration(rand.Int64N(int64(attempt+1) * int64(time.Millisecond)))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("store: update %q: %w", id, ctx.Err())
+			return fmt.Errorf("store: update: %w", ctx.Err())
 		case <-time.After(wait):
 		}
 	}

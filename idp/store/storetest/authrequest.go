@@ -154,15 +154,16 @@ func testCodes(t *testing.T, e *env) {
 	noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, "ar-1", now.Add(time.Minute), now.Add(time.Hour)))
 	noErr(t, "SaveCode other", e.s.SaveCode(e.ctx, other, "ar-2", now.Add(time.Minute), now.Add(time.Hour)))
 
-	id, err := e.s.ConsumeCode(e.ctx, code)
+	// A code names its auth request by Ref, never by the id from the URL.
+	ref, err := e.s.ConsumeCode(e.ctx, code)
 	noErr(t, "ConsumeCode", err)
-	if id != "ar-1" {
-		t.Fatalf("ConsumeCode = %q, want ar-1", id)
+	if ref != store.Ref("ar-1") {
+		t.Fatalf("ConsumeCode = %q, want Ref(ar-1)", ref)
 	}
-	id, err = e.s.ConsumeCode(e.ctx, code)
+	ref, err = e.s.ConsumeCode(e.ctx, code)
 	wantErr(t, "second consume", err, store.ErrCodeReplayed)
-	if id != "ar-1" {
-		t.Fatalf("replayed code names %q, want ar-1", id)
+	if ref != store.Ref("ar-1") {
+		t.Fatalf("replayed code names %q, want Ref(ar-1)", ref)
 	}
 	_, err = e.s.ConsumeCode(e.ctx, "never-issued")
 	wantErr(t, "unknown code", err, store.ErrNotFound)
@@ -206,7 +207,7 @@ func testGrantRevoke(t *testing.T, e *env) {
 	noErr(t, "SaveAccessToken", e.s.SaveAccessToken(e.ctx, at))
 	other := &store.AccessToken{ID: store.NewID(), ClientID: "c", Subject: fam.Subject, ExpiresAt: now.Add(10 * time.Minute)}
 	noErr(t, "SaveAccessToken other", e.s.SaveAccessToken(e.ctx, other))
-	ar := "ar-" + store.NewID()
+	ar := store.Ref("ar-" + store.NewID())
 	noErr(t, "SaveGrant", e.s.SaveGrant(e.ctx, ar, store.Grant{AccessTokenIDs: []string{at.ID}, FamilyID: fam.FamilyID, ExpiresAt: now.Add(time.Hour)}))
 
 	noErr(t, "RevokeGrant", e.s.RevokeGrant(e.ctx, ar))
@@ -217,14 +218,18 @@ func testGrantRevoke(t *testing.T, e *env) {
 	_, err = e.s.AccessToken(e.ctx, other.ID)
 	noErr(t, "unrelated access token", err)
 	noErr(t, "RevokeGrant again", e.s.RevokeGrant(e.ctx, ar))
-	noErr(t, "RevokeGrant unknown", e.s.RevokeGrant(e.ctx, "ar-unknown"))
+	noErr(t, "RevokeGrant unknown", e.s.RevokeGrant(e.ctx, store.Ref("ar-unknown")))
+	if err := e.s.SaveGrant(e.ctx, "ar-raw-id", store.Grant{ExpiresAt: now.Add(time.Hour)}); err == nil {
+		t.Error("SaveGrant accepted an auth request id instead of its Ref")
+	}
 }
 
 // testResetFlow: flows expire by the clock, updates are atomic, a link is
-// readable any number of times and consumed once.
+// readable any number of times and consumed once and names its flow by
+// Ref; the pending sign-in's id comes back only to the flow's id.
 func testResetFlow(t *testing.T, e *env) {
 	now := e.clock.Now()
-	f := &store.ResetFlow{ID: store.NewID(), Email: "a@example.org", CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
+	f := &store.ResetFlow{ID: store.NewID(), AuthRequestID: store.NewID(), Email: "a@example.org", CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
 	noErr(t, "SaveResetFlow", e.s.SaveResetFlow(e.ctx, f))
 	const n = 20
 	for i, err := range parallel(n, func(int) error {
@@ -234,23 +239,37 @@ func testResetFlow(t *testing.T, e *env) {
 	}
 	got, err := e.s.ResetFlow(e.ctx, f.ID)
 	noErr(t, "ResetFlow", err)
-	if got.CodeTries != n || got.Email != f.Email {
+	if got.CodeTries != n || got.Email != f.Email || got.ID != f.ID || got.Ref != store.Ref(f.ID) ||
+		got.AuthRequestID != f.AuthRequestID || got.AuthRequestRef != store.Ref(f.AuthRequestID) {
 		t.Fatalf("flow after %d updates: %+v", n, got)
 	}
 
 	noErr(t, "SaveResetLink", e.s.SaveResetLink(e.ctx, "h1", f.ID, now.Add(10*time.Minute)))
 	for range 2 {
-		id, err := e.s.ResetLink(e.ctx, "h1")
+		ref, err := e.s.ResetLink(e.ctx, "h1")
 		noErr(t, "ResetLink", err)
-		if id != f.ID {
-			t.Fatalf("ResetLink = %q", id)
+		if ref != f.Ref {
+			t.Fatalf("ResetLink = %q", ref)
 		}
 	}
-	id, err := e.s.ConsumeResetLink(e.ctx, "h1")
+	ref, err := e.s.ConsumeResetLink(e.ctx, "h1")
 	noErr(t, "ConsumeResetLink", err)
-	if id != f.ID {
-		t.Fatalf("ConsumeResetLink = %q", id)
+	if ref != f.Ref {
+		t.Fatalf("ConsumeResetLink = %q", ref)
 	}
+
+	// Another browser takes the flow over: a new id, the old one finds
+	// nothing, the pending sign-in is known by Ref only.
+	moved, err := e.s.MoveResetFlow(e.ctx, ref)
+	noErr(t, "MoveResetFlow", err)
+	if moved.ID == f.ID || moved.CodeTries != n || moved.AuthRequestID != "" || moved.AuthRequestRef != store.Ref(f.AuthRequestID) {
+		t.Fatalf("moved flow: %+v", moved)
+	}
+	_, err = e.s.ResetFlow(e.ctx, f.ID)
+	wantErr(t, "flow under its old id", err, store.ErrNotFound)
+	_, err = e.s.MoveResetFlow(e.ctx, ref)
+	wantErr(t, "second move", err, store.ErrNotFound)
+	f = moved
 	_, err = e.s.ConsumeResetLink(e.ctx, "h1")
 	wantErr(t, "second consume", err, store.ErrNotFound)
 

@@ -116,6 +116,13 @@ func exercise(t *testing.T, e *env) (secrets []string, longest time.Duration) {
 
 	sess := saveSession(t, e, "anne", 8*time.Hour)
 	noErr(t, "UpdateSession", e.s.UpdateSession(e.ctx, sess.ID, func(s *store.Session) error { s.LastSeen = now; return nil }))
+	noErr(t, "KeepSessionFor", e.s.KeepSessionFor(e.ctx, "job-x", sess.Ref, now.Add(time.Hour)))
+	noErr(t, "UpdateAuthRequest session", e.s.UpdateAuthRequest(e.ctx, ar.ID, func(a *store.AuthRequest) error { a.SessionID = sess.Ref; return nil }))
+
+	flow := &store.ResetFlow{ID: store.NewID(), AuthRequestID: ar.ID, KeepSession: sess.Ref, CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
+	noErr(t, "SaveResetFlow", e.s.SaveResetFlow(e.ctx, flow))
+	noErr(t, "UpdateResetFlow", e.s.UpdateResetFlow(e.ctx, flow.ID, func(f *store.ResetFlow) error { f.CodeTries++; return nil }))
+	noErr(t, "SaveResetLink", e.s.SaveResetLink(e.ctx, "link-hash", flow.ID, now.Add(10*time.Minute)))
 
 	_, err = e.s.SigningKey(e.ctx, "rs256", func() ([]byte, error) { return []byte("key"), nil })
 	noErr(t, "SigningKey", err)
@@ -124,7 +131,8 @@ func exercise(t *testing.T, e *env) (secrets []string, longest time.Duration) {
 	noErr(t, "Allow", err)
 
 	secret := func(tok string) string { fam, _ := e.s.RefreshFamilyOf(tok); return strings.TrimPrefix(tok, fam+".") }
-	return []string{code, consumed, secret(t1), secret(t2)}, 8 * time.Hour
+	// What browsers present (cookies, URLs) is a secret too.
+	return []string{code, consumed, secret(t1), secret(t2), sess.ID, ar.ID, old.ID, flow.ID}, 8 * time.Hour
 }
 
 func testKeysHaveTTL(t *testing.T, e *env) {

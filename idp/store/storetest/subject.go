@@ -113,14 +113,14 @@ func testSubjectIndex(t *testing.T, e *env) {
 			t.Fatalf("%s, %s: sessions %v families %v; want %v and %v", when, sub, s, f, wantSessions, wantFamilies)
 		}
 	}
-	check("now", anne, sorted(short.ID, long.ID), []string{famA.FamilyID})
-	check("now", bob, []string{bobs.ID}, []string{famBob.FamilyID})
+	check("now", anne, sorted(short.Ref, long.Ref), []string{famA.FamilyID})
+	check("now", bob, []string{bobs.Ref}, []string{famBob.FamilyID})
 	check("now", "nobody", nil, nil)
 	check("now", "", nil, nil)
 
 	e.clock.Advance(time.Hour)
-	check("after 1h", anne, []string{long.ID}, nil)
-	check("after 1h", "carol", []string{extended.ID}, nil)
+	check("after 1h", anne, []string{long.Ref}, nil)
+	check("after 1h", "carol", []string{extended.Ref}, nil)
 
 	// Shortening a session through an update takes it out of the listing on time.
 	noErr(t, "UpdateSession", e.s.UpdateSession(e.ctx, long.ID, func(s *store.Session) error {
@@ -197,10 +197,10 @@ func testRevokeSubjectKeeping(t *testing.T, e *env) {
 	_, tok := createFamily(t, e, "anne")
 
 	exp := e.clock.Now().Add(15 * time.Minute)
-	noErr(t, "KeepSessionFor", e.s.KeepSessionFor(e.ctx, "job-1", here.ID, exp))
+	noErr(t, "KeepSessionFor", e.s.KeepSessionFor(e.ctx, "job-1", here.Ref, exp))
 	kept, err := e.s.SessionKeptFor(e.ctx, "job-1")
 	noErr(t, "SessionKeptFor", err)
-	if kept != here.ID {
+	if kept != here.Ref {
 		t.Fatalf("SessionKeptFor = %q, want the session recorded", kept)
 	}
 	if none, err := e.s.SessionKeptFor(e.ctx, "job-2"); err != nil || none != "" {
@@ -208,6 +208,12 @@ func testRevokeSubjectKeeping(t *testing.T, e *env) {
 	}
 	if err := e.s.KeepSessionFor(e.ctx, "job-3", "", exp); err == nil {
 		t.Fatal("KeepSessionFor without a session succeeded")
+	}
+	if err := e.s.KeepSessionFor(e.ctx, "job-3", here.ID, exp); err == nil {
+		t.Fatal("KeepSessionFor accepted a cookie value instead of a Ref")
+	}
+	if err := e.s.RevokeSubject(e.ctx, "anne", here.ID); err == nil {
+		t.Fatal("RevokeSubject accepted a cookie value as the session to keep")
 	}
 
 	noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, "anne", kept))
@@ -217,7 +223,7 @@ func testRevokeSubjectKeeping(t *testing.T, e *env) {
 	wantErr(t, "other session", err, store.ErrNotFound)
 	_, err = e.s.RefreshToken(e.ctx, tok)
 	wantErr(t, "refresh token", err, store.ErrNotFound)
-	if s, _ := e.s.SessionsOf(e.ctx, "anne"); len(s) != 1 || s[0] != here.ID {
+	if s, _ := e.s.SessionsOf(e.ctx, "anne"); len(s) != 1 || s[0] != here.Ref {
 		t.Fatalf("SessionsOf(anne) = %v, want only the kept session", s)
 	}
 	// Keeping again is harmless; without keeping, the last one goes too.
