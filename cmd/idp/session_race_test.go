@@ -98,3 +98,49 @@ func TestSessionEndWinsOverRequestsInFlight(t *testing.T) {
 		})
 	}
 }
+
+// A code obtained through a session and redeemed after that session ended
+// (logout, or every session revoked after a new password) must not bring
+// fresh tokens: the end of the session would be undone by a request that
+// was on its way.
+func TestCodeOfAnEndedSessionGivesNoToken(t *testing.T) {
+	s := startStack(t)
+	st := s.Sites[0]
+	ctx := timeout(t, context.Background())
+	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, b *browserless, subject string)
+	}{
+		{"logout", func(t *testing.T, b *browserless, _ string) {
+			tok, _ := b.formToken("/")
+			if resp, _ := b.post("/deconnexion", url.Values{"csrf_token": {tok}}, http.Header{"Origin": {s.Issuer}}); resp.StatusCode != http.StatusOK {
+				t.Fatalf("logout: %d", resp.StatusCode)
+			}
+		}},
+		{"revocation after a new password", func(t *testing.T, _ *browserless, subject string) {
+			if err := st0.RevokeSubject(ctx, subject, ""); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, tok := signedIn(t, s, st, nil)
+			idt, err := verifyID(s, st, tok["id_token"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A silent sign-in through the session, its code not yet redeemed.
+			loginURL, verifier := b.authorize(st, url.Values{"scope": {"openid offline_access"}})
+			resp := b.get(loginURL)
+			resp.Body.Close()
+			code := b.follow(resp.Header.Get("Location"), st)
+
+			tc.end(t, b, idt.Subject)
+			if a := s.token(t, st, codeForm(code, verifier, st.URL+"/callback"), true); a.status == http.StatusOK {
+				t.Errorf("the code of an ended session gave tokens: %v", a.body["token_type"])
+			}
+		})
+	}
+}

@@ -28,6 +28,7 @@ type Store interface {
 	ConsumeCode(ctx context.Context, code string) (string, error)
 	SaveGrant(ctx context.Context, authRequestRef string, g store.Grant) error
 	RevokeGrant(ctx context.Context, authRequestRef string) error
+	SessionByRef(ctx context.Context, ref string) (*store.Session, error)
 	SaveAccessToken(ctx context.Context, at *store.AccessToken) error
 	AccessToken(ctx context.Context, id string) (*store.AccessToken, error)
 	DeleteAccessToken(ctx context.Context, id string) error
@@ -151,7 +152,30 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	if err := s.store.DeleteAuthRequestByRef(ctx, ref); err != nil {
 		return nil, err
 	}
+	if err := s.sessionAlive(ctx, ar.SessionID); err != nil {
+		return nil, err
+	}
 	return authRequest{ar}, nil
+}
+
+// errSessionEnded refuses a code or a grant whose sign-in session ended
+// (logout, or every session revoked after a new password) meanwhile.
+var errSessionEnded = oidc.ErrInvalidGrant().WithDescription("the sign-in session has ended")
+
+// sessionAlive checks that the session a sign-in went through still
+// exists: its end must not be undone by a code redeemed afterwards.
+func (s *storage) sessionAlive(ctx context.Context, ref string) error {
+	if ref == "" {
+		return nil
+	}
+	_, err := s.store.SessionByRef(ctx, ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errSessionEnded
+	case err != nil:
+		return fmt.Errorf("session of the code: %w", err)
+	}
+	return nil
 }
 
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -245,6 +269,17 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			ExpiresAt: now.Add(s.life.RefreshToken),
 		}
 		token, err = s.store.CreateRefreshToken(ctx, rt)
+		if err == nil {
+			// Checked again once the family is indexed: a revocation
+			// that ran meanwhile either deleted it or left the session
+			// gone, which this check sees.
+			if serr := s.sessionAlive(ctx, rt.SessionID); serr != nil {
+				if rerr := s.store.RevokeRefreshFamily(ctx, rt.FamilyID); rerr != nil {
+					return "", "", time.Time{}, rerr
+				}
+				return "", "", time.Time{}, serr
+			}
+		}
 	} else {
 		// The library looked the token up a moment ago; rotation checks
 		// again atomically, so a concurrent use of the same token loses.

@@ -62,6 +62,23 @@ func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
 	return sess, nil
 }
 
+// SessionByRef loads a session by its Ref (what other records keep), with
+// an empty ID; missing or expired is ErrNotFound.
+func (s *Store) SessionByRef(ctx context.Context, ref string) (*Session, error) {
+	if !isRef(ref) {
+		return nil, ErrNotFound
+	}
+	sess := new(Session)
+	if err := getJSON(ctx, s.c, s.sessionKey(ref), sess); err != nil {
+		return nil, err
+	}
+	if s.expired(sess.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	sess.Ref = ref
+	return sess, nil
+}
+
 // UpdateSession applies fn atomically (same contract as UpdateAuthRequest), so
 // concurrent logins through one session do not lose each other's Clients,
 // and a session deleted meanwhile is never written back (ErrNotFound).

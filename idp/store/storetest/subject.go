@@ -34,6 +34,17 @@ func testSession(t *testing.T, e *env) {
 	}
 	_, err = e.s.Session(e.ctx, store.NewID())
 	wantErr(t, "unknown", err, store.ErrNotFound)
+	// By Ref (how other records name it): found, without the cookie value;
+	// the Ref is no cookie.
+	byRef, err := e.s.SessionByRef(e.ctx, sess.Ref)
+	noErr(t, "SessionByRef", err)
+	if byRef.ID != "" || byRef.Ref != sess.Ref || byRef.Subject != sess.Subject {
+		t.Fatalf("SessionByRef = %+v", byRef)
+	}
+	_, err = e.s.Session(e.ctx, sess.Ref)
+	wantErr(t, "Session(Ref)", err, store.ErrNotFound)
+	_, err = e.s.SessionByRef(e.ctx, sess.ID)
+	wantErr(t, "SessionByRef(cookie value)", err, store.ErrNotFound)
 
 	errVeto := errors.New("veto")
 	wantErr(t, "UpdateSession fn error", e.s.UpdateSession(e.ctx, sess.ID, func(*store.Session) error { return errVeto }), errVeto)
