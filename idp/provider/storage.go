@@ -150,15 +150,15 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 	return s.AuthRequestByID(ctx, id)
 }
 
-// ErrCodeIssued: the request's one code was already minted.
-var ErrCodeIssued = errors.New("auth request already has its code")
+// errCodeIssued: the request's one code was already minted.
+var errCodeIssued = errors.New("auth request already has its code")
 
 // SaveAuthCode mints the request's only code: the flag is set atomically
 // with the check, so of two callbacks at once exactly one gets a code.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	err := s.store.UpdateAuthRequest(ctx, id, func(ar *store.AuthRequest) error {
 		if ar.CodeIssued {
-			return ErrCodeIssued
+			return errCodeIssued
 		}
 		ar.CodeIssued = true
 		return nil
