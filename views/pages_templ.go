@@ -31,6 +31,8 @@ const (
 	ErrBadAuthRequest
 	// ErrBadLogout: a site asked for a logout that cannot be trusted.
 	ErrBadLogout
+	// ErrOtherBrowser: the pending sign-in was started in another browser.
+	ErrOtherBrowser
 )
 
 func errorText(k ErrorKind) (title, message string) {
@@ -61,6 +63,8 @@ func errorText(k ErrorKind) (title, message string) {
 		return "Demande de connexion incorrecte", "Le site qui vous a dirigé ici a envoyé une demande de connexion incorrecte. Retournez sur le site et réessayez ; si le problème persiste, contactez le support."
 	case ErrBadLogout:
 		return "Demande de déconnexion incorrecte", "Le site qui vous a dirigé ici a envoyé une demande de déconnexion incorrecte. Vous n’avez pas été déconnecté. Pour vous déconnecter, utilisez le bouton « Se déconnecter » du site ou de cette page d’accueil."
+	case ErrOtherBrowser:
+		return "Connexion ouverte dans un autre navigateur", "Cette demande de connexion a été ouverte dans un autre navigateur. Pour votre sécurité, elle ne peut pas être poursuivie ici. Retournez sur le site que vous souhaitiez utiliser et reconnectez-vous."
 	default:
 		return "Erreur inattendue", "Une erreur inattendue s’est produite. Veuillez réessayer dans quelques minutes."
 	}
@@ -112,7 +116,7 @@ func Error(p ErrorPage) templ.Component {
 			var templ_7745c5c3_Var3 string
 			templ_7745c5c3_Var3, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 74, Col: 13}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 78, Col: 13}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var3))
 			if templ_7745c5c3_Err != nil {
@@ -125,7 +129,7 @@ func Error(p ErrorPage) templ.Component {
 			var templ_7745c5c3_Var4 string
 			templ_7745c5c3_Var4, templ_7745c5c3_Err = templ.JoinStringErrs(message)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 75, Col: 14}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 79, Col: 14}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var4))
 			if templ_7745c5c3_Err != nil {
@@ -143,7 +147,7 @@ func Error(p ErrorPage) templ.Component {
 				var templ_7745c5c3_Var5 string
 				templ_7745c5c3_Var5, templ_7745c5c3_Err = templ.JoinStringErrs(p.RequestID)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 77, Col: 79}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 81, Col: 79}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var5))
 				if templ_7745c5c3_Err != nil {
@@ -211,7 +215,7 @@ func LostPasswordComingSoon(p LostPasswordSoon) templ.Component {
 				var templ_7745c5c3_Var8 string
 				templ_7745c5c3_Var8, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(p.BackURL)).ResolveURL(ctx)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 94, Col: 40}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 98, Col: 40}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var8)
 				if templ_7745c5c3_Err != nil {

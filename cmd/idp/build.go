@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
 	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/csrf"
@@ -239,6 +240,8 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		CrossOrigin: forms.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pages.ErrorPage(w, r, http.StatusForbidden, views.ErrFormExpired)
 		})),
+		Browser:      binding.Cookie{Secure: secure},
+		Sessions:     sessions,
 		Extra:        d.extra,
 		Log:          d.log,
 		RedirectURIs: clientURIs(cfg.Clients),

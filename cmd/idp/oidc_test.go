@@ -37,18 +37,18 @@ func authParams(st *site, extra url.Values) url.Values {
 
 // errorRedirect checks an authorization error response sent back to the
 // site: the registered redirect URI with error, state and iss (OIDC-02, -06).
-func errorRedirect(t *testing.T, s *stack, resp *http.Response, redirectURI, wantErr string) {
+// b is the browser that sent the request: the provider's own pages on
+// the way serve only the browser that started the sign-in.
+func errorRedirect(t *testing.T, b *browserless, resp *http.Response, redirectURI, wantErr string) {
 	t.Helper()
+	s := b.s
 	loc := resp.Header.Get("Location")
 	// Through the provider's own pages (the login screen answers prompt=none).
 	for range 3 {
 		if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, s.Issuer+"/") {
 			break
 		}
-		var err error
-		if resp, err = noRedirect().Get(loc); err != nil {
-			t.Fatal(err)
-		}
+		resp = b.get(loc)
 		resp.Body.Close()
 		loc = resp.Header.Get("Location")
 	}
@@ -125,12 +125,14 @@ func TestAuthorizationResponses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			errorRedirect(t, s, newBrowserless(t, s).authorizeRaw(authParams(st, c.params)), st.URL+"/callback", c.wantErr)
+			b := newBrowserless(t, s)
+			errorRedirect(t, b, b.authorizeRaw(authParams(st, c.params)), st.URL+"/callback", c.wantErr)
 		})
 	}
 	t.Run("public client without PKCE", func(t *testing.T) {
 		q := url.Values{"client_id": {"public"}, "redirect_uri": {st.URL + "/public/callback"}, "response_type": {"code"}, "scope": {"openid"}, "state": {"st4te"}}
-		errorRedirect(t, s, newBrowserless(t, s).authorizeRaw(q), st.URL+"/public/callback", "invalid_request")
+		b := newBrowserless(t, s)
+		errorRedirect(t, b, b.authorizeRaw(q), st.URL+"/public/callback", "invalid_request")
 	})
 }
 

@@ -219,8 +219,8 @@ func TestRedisDownAtAuthorize(t *testing.T) {
 	s := startStack(t)
 	st := s.Sites[0]
 	s.Redis.Stop(t)
-	resp := newBrowserless(t, s).authorizeRaw(authParams(st, nil))
-	errorRedirect(t, s, resp, st.URL+"/callback", "temporarily_unavailable")
+	b := newBrowserless(t, s)
+	errorRedirect(t, b, b.authorizeRaw(authParams(st, nil)), st.URL+"/callback", "temporarily_unavailable")
 }
 
 // Replicas that start together race to create the signing key: one wins,

@@ -141,6 +141,10 @@ func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
 	if slices.Contains(ar.Prompt, oidc.PromptLogin) {
 		return false
 	}
+	if ar.IDTokenHintSubject != "" && ar.IDTokenHintSubject != s.Subject {
+		// The site asks for another person (OIDC Core 3.1.2.2).
+		return false
+	}
 	if ar.MaxAge != nil && (*ar.MaxAge == 0 || h.cfg.Now().Sub(s.AuthTime) > time.Duration(*ar.MaxAge)*time.Second) {
 		return false
 	}

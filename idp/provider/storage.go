@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 )
 
@@ -68,6 +69,12 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if err := s.checkAuthRequest(req); err != nil {
 		return nil, err
 	}
+	browser, ok := binding.FromContext(ctx)
+	if !ok {
+		// Never a sign-in that no browser can continue, or any can.
+		s.log.ErrorContext(ctx, "auth request without a browser binding")
+		return nil, oidc.ErrServerError()
+	}
 	now := s.now()
 	ar := &store.AuthRequest{
 		ID:                  store.NewID(),
@@ -86,6 +93,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		MaxAge:              req.MaxAge,
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.life.AuthRequest),
+		BrowserHash:         binding.Hash(browser),
 	}
 	for _, l := range req.UILocales {
 		ar.UILocales = append(ar.UILocales, l.String())
@@ -178,7 +186,22 @@ func (s *storage) sessionAlive(ctx context.Context, ref string) error {
 	return nil
 }
 
+// errCodeIssued: the request's one code was already minted.
+var errCodeIssued = errors.New("auth request already has its code")
+
+// SaveAuthCode mints the request's only code: the flag is set atomically
+// with the check, so of two callbacks at once exactly one gets a code.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	err := s.store.UpdateAuthRequest(ctx, id, func(ar *store.AuthRequest) error {
+		if ar.CodeIssued {
+			return errCodeIssued
+		}
+		ar.CodeIssued = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	now := s.now()
 	// Remember the code as long as tokens issued from it may live.
 	return s.store.SaveCode(ctx, code, id, now.Add(s.life.Code), now.Add(max(s.life.RefreshToken, s.life.AccessToken)))

@@ -56,14 +56,10 @@ func (h *Handler) chooseProfile(w http.ResponseWriter, r *http.Request) error {
 	now := h.cfg.Now()
 	f := &store.ResetFlow{ID: store.NewID(), CreatedAt: now, ExpiresAt: now.Add(h.cfg.Limits.FlowLifetime)}
 	if id := r.URL.Query().Get("authRequestID"); id != "" {
-		// The pending sign-in must outlive the journey, so that
-		// « Continuer » can return to it.
-		err := h.cfg.Store.UpdateAuthRequest(r.Context(), id, func(ar *store.AuthRequest) error {
-			if ar.ExpiresAt.Before(f.ExpiresAt) {
-				ar.ExpiresAt = f.ExpiresAt
-			}
-			return nil
-		})
+		// « Continuer » returns to the pending sign-in (this browser's:
+		// the route requires it) while it lasts; nothing extends it, or
+		// a lure could keep it waiting for days.
+		_, err := h.cfg.Store.AuthRequest(r.Context(), id)
 		if err == nil {
 			f.AuthRequestID = id
 		} else if !errors.Is(err, store.ErrNotFound) {

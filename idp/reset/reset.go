@@ -33,7 +33,7 @@ type Store interface {
 	DeleteResetLink(ctx context.Context, hash string) error
 	Allow(ctx context.Context, name string, window time.Duration, limit int) (allowed bool, n int64, retryAt time.Time, err error)
 	Peek(ctx context.Context, name string, window time.Duration, limit int) (n int64, retryAt time.Time, err error)
-	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
+	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
 	AuthRequestByRef(ctx context.Context, ref string) (*store.AuthRequest, error)
 }
 

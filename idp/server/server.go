@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
@@ -50,6 +51,10 @@ type Config struct {
 	// registered clients: the CSP form-action lets a form's redirect chain
 	// end there.
 	RedirectURIs []string
+	// Browser is the cookie that binds each sign-in to the browser that
+	// started it; Sessions finds the browser's SSO session.
+	Browser  binding.Cookie
+	Sessions Sessions
 	// MaxBodyBytes bounds every request body (413 beyond);
 	// zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
@@ -77,11 +82,14 @@ func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /static/", http.FileServerFS(views.Static))
 	iss := cfg.Provider.Issuer()
-	mux.Handle(LoginPath, withIssuer(iss, cfg.CrossOrigin(cfg.Login)))
-	mux.Handle(LostPasswordPath, cfg.CrossOrigin(cfg.LostPassword))
-	mux.Handle(LostPasswordPath+"/", cfg.CrossOrigin(cfg.LostPassword))
+	// Every page that takes a pending sign-in's id serves only the browser
+	// that started it.
+	bound := func(h http.Handler) http.Handler { return requireBrowser(cfg.Provider, cfg.Pages, cfg.Browser, h) }
+	mux.Handle(LoginPath, withIssuer(iss, cfg.CrossOrigin(bound(cfg.Login))))
+	mux.Handle(LostPasswordPath, cfg.CrossOrigin(bound(cfg.LostPassword)))
+	mux.Handle(LostPasswordPath+"/", cfg.CrossOrigin(bound(cfg.LostPassword)))
 	mux.Handle(LogoutPath, cfg.CrossOrigin(cfg.Logout))
-	mux.Handle(ChangePasswordPath, cfg.CrossOrigin(cfg.ChangePassword))
+	mux.Handle(ChangePasswordPath, cfg.CrossOrigin(bound(cfg.ChangePassword)))
 	mux.Handle(EndSessionPath, cfg.EndSession)
 	mux.Handle("GET /{$}", cfg.Landing)
 	for pattern, h := range cfg.Extra {
@@ -90,8 +98,8 @@ func New(cfg Config) http.Handler {
 	mux.Handle("GET /.well-known/openid-configuration", cfg.Provider.Discovery())
 	mux.Handle("GET /ready", ready(cfg.Provider.Ready))
 	op := cfg.Provider.Handler()
-	mux.Handle("/authorize", guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op))))
-	mux.Handle("/authorize/callback", withIssuer(iss, frenchErrors(cfg.Pages, op)))
+	mux.Handle("/authorize", cfg.Browser.Middleware(guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op)))))
+	mux.Handle("/authorize/callback", guardCallback(cfg.Provider, cfg.Pages, cfg.Browser, cfg.Sessions, withIssuer(iss, frenchErrors(cfg.Pages, op))))
 	mux.Handle("/oauth/token", pkceAsInvalidGrant(op))
 	mux.Handle("/", frenchErrors(cfg.Pages, op))
 

@@ -35,6 +35,9 @@ type AuthRequest struct {
 	MaxAge              *uint     `json:"max_age,omitempty"` // nil = absent; 0 is meaningful (prompt=login)
 	CreatedAt           time.Time `json:"created_at,omitzero"`
 	ExpiresAt           time.Time `json:"expires_at"`
+	// BrowserHash is the hash of the value the starting browser holds in
+	// its cookie (idp/binding); only that browser may continue.
+	BrowserHash string `json:"browser_hash,omitempty"`
 
 	Done      bool      `json:"done,omitempty"`
 	Subject   string    `json:"subject,omitempty"`
@@ -42,6 +45,8 @@ type AuthRequest struct {
 	AMR       []string  `json:"amr,omitempty"`
 	Claims    Claims    `json:"claims,omitzero"`
 	SessionID string    `json:"session_id,omitempty"` // the completing session's Ref
+	// CodeIssued: the one code of this request was minted.
+	CodeIssued bool `json:"code_issued,omitempty"`
 }
 
 // SaveAuthRequest stores (or overwrites) ar under Ref(ar.ID) until

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
+	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+// Sessions finds the browser's SSO session (*login.Sessions).
+type Sessions interface {
+	Current(r *http.Request) (*store.Session, bool)
+}
+
+// requireBrowser lets a request that names a pending sign-in
+// (?authRequestID=) through only from the browser that started it, so
+// that a link to someone else's sign-in neither completes, attaches nor
+// extends it. An unknown or expired sign-in is the handler's to answer.
+func requireBrowser(p *provider.Provider, pages *web.Pages, cookie binding.Cookie, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ids, named := r.URL.Query()["authRequestID"]
+		if !named {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(ids) != 1 {
+			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadRequest)
+			return
+		}
+		ar, err := p.AuthRequest(r.Context(), ids[0])
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			next.ServeHTTP(w, r)
+			return
+		case err != nil:
+			pages.Fail(w, r, web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err))
+			return
+		}
+		if !cookie.Matches(r, ar.BrowserHash) {
+			refuseOtherBrowser(w, r, pages, ar)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func refuseOtherBrowser(w http.ResponseWriter, r *http.Request, pages *web.Pages, ar *store.AuthRequest) {
+	pages.Log.WarnContext(r.Context(), "sign-in opened in a browser that did not start it",
+		"client_id", ar.ClientID, "path", r.URL.Path, "request_id", web.RequestID(r.Context()))
+	pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrOtherBrowser)
+}
+
+// guardCallback stands before the library's callback, which mints the
+// code: only the browser that started the sign-in, signed in with the
+// very session that completed it, and only once.
+func guardCallback(p *provider.Provider, pages *web.Pages, cookie binding.Cookie, sessions Sessions, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadRequest)
+			return
+		}
+		ids := r.Form["id"]
+		if len(ids) != 1 {
+			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadRequest)
+			return
+		}
+		ar, err := p.AuthRequest(r.Context(), ids[0])
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrSignInExpired)
+			return
+		case err != nil:
+			pages.Fail(w, r, web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err))
+			return
+		}
+		if !cookie.Matches(r, ar.BrowserHash) {
+			refuseOtherBrowser(w, r, pages, ar)
+			return
+		}
+		if !ar.Done {
+			next.ServeHTTP(w, r) // the library sends interaction_required to the site
+			return
+		}
+		sess, ok := sessions.Current(r)
+		if ar.CodeIssued || !ok || !sameSession(ar, sess) {
+			// A second callback, or a browser whose session ended or
+			// changed since the sign-in: never a code.
+			pages.Log.InfoContext(r.Context(), "callback refused", "code_issued", ar.CodeIssued, "session", ok,
+				"request_id", web.RequestID(r.Context()))
+			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrSignInExpired)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameSession reports whether sess is the session that completed ar.
+func sameSession(ar *store.AuthRequest, sess *store.Session) bool {
+	return ar.SessionID != "" && subtle.ConstantTimeCompare([]byte(ar.SessionID), []byte(sess.Ref)) == 1
+}
