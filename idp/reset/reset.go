@@ -30,6 +30,7 @@ type Store interface {
 	ResetLink(ctx context.Context, hash string) (string, error)
 	ConsumeResetLink(ctx context.Context, hash string) (string, error)
 	DeleteResetLink(ctx context.Context, hash string) error
+	DeleteResetFlow(ctx context.Context, id string) error
 	Allow(ctx context.Context, name string, window time.Duration, limit int) (allowed bool, n int64, retryAt time.Time, err error)
 	Peek(ctx context.Context, name string, window time.Duration, limit int) (n int64, retryAt time.Time, err error)
 	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
