@@ -51,28 +51,30 @@ func newLinkToken() string {
 
 // deliver runs after the response: the directory lookup, a new code and
 // link bound to the flow, and the mail to the address the directory holds
-// (SEC-05). An unknown address ends here, silently.
+// (SEC-05). An address without an account gets a code too, that nobody
+// receives: its code step then counts tries and expires exactly like a
+// real one, so it tells nothing about the address.
 func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 	u, found, err := h.cfg.Accounts.FindByMail(ctx, typed)
 	if err != nil {
 		h.cfg.Log.ErrorContext(ctx, "reset: directory lookup failed", "err", err)
 		return
 	}
-	if !found || u.Email == "" {
-		h.cfg.Log.DebugContext(ctx, "reset: no account for the address")
-		return
-	}
+	found = found && u.Email != ""
 	code, token := newCode(), newLinkToken()
 	now := h.cfg.Now()
 	exp := now.Add(h.cfg.Limits.CodeLifetime)
 	var oldLink string
 	err = h.cfg.Store.UpdateResetFlow(ctx, flowID, func(f *store.ResetFlow) error {
 		oldLink = f.LinkHash
-		f.Subject = u.Subject
-		f.Login = u.Username
-		f.Mail = u.Email
+		f.Subject, f.Login, f.Mail, f.LinkHash = "", "", "", ""
+		if found {
+			f.Subject = u.Subject
+			f.Login = u.Username
+			f.Mail = u.Email
+			f.LinkHash = h.mac("link", token)
+		}
 		f.CodeHash = h.mac("code:"+f.ID, code)
-		f.LinkHash = h.mac("link", token)
 		f.CodeExpiresAt = exp
 		f.CodeTries = 0
 		f.CodesSent++
@@ -85,6 +87,10 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 	// A new request invalidates the previous code and link (SEC-14).
 	if oldLink != "" {
 		_ = h.cfg.Store.DeleteResetLink(ctx, oldLink)
+	}
+	if !found {
+		h.cfg.Log.DebugContext(ctx, "reset: no account for the address")
+		return
 	}
 	if err := h.cfg.Store.SaveResetLink(ctx, h.mac("link", token), flowID, exp); err != nil {
 		h.cfg.Log.ErrorContext(ctx, "reset: cannot save the link", "err", err)
@@ -179,7 +185,7 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 		*f = *cur
 		switch {
 		case cur.CodeHash == "" && cur.CodesSent == 0:
-			outcome = views.CodeWrong // nothing was sent: no account, or not yet
+			outcome = views.CodeWrong // no code made yet: held back, or on its way
 		case cur.CodeHash == "" || !h.cfg.Now().Before(cur.CodeExpiresAt) || cur.CodeTries >= l.CodeTries:
 			outcome = views.CodeDead
 			return errCode

@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
@@ -110,8 +112,9 @@ const (
 	dayWindow = 24 * time.Hour
 )
 
-// ipCounter names the requests of one client address.
-func ipCounter(ip string) string { return "reset-ip:" + addressKey(ip) }
+// ipCounter names the requests of one client address, an IPv6 /64
+// counting as one, as the sign-in throttle does.
+func ipCounter(ip netip.Addr) string { return "reset-ip:" + addressKey(throttle.ClientNetwork(ip)) }
 
 // addressCounters name the requests for one typed address, known or not,
 // in the short window and in the day.
@@ -131,7 +134,7 @@ func (h *Handler) request(r *http.Request, f *store.ResetFlow) {
 	l := h.cfg.Limits
 	h.audit(r, audit.ResetRequested, "", "")
 	// The client address counts requests, whether or not they send a mail.
-	ok, _, _, err := h.cfg.Store.Allow(ctx, ipCounter(h.cfg.ClientIP(r).String()), ipWindow, l.IPRequests)
+	ok, _, _, err := h.cfg.Store.Allow(ctx, ipCounter(h.cfg.ClientIP(r)), ipWindow, l.IPRequests)
 	if err != nil || !ok {
 		h.logLimited(r, "ip", err)
 		return

@@ -1,6 +1,7 @@
 package reset
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -60,7 +61,8 @@ func (h *Handler) linkFlow(r *http.Request, consume bool) (string, error) {
 }
 
 // useLink is the POST of « Continuer »: the link works once, from any
-// browser; that browser then carries the flow on.
+// browser; that browser then carries the flow on, and a browser that
+// held it before loses it.
 func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	if err := h.checkForm(r, linkPurpose); err != nil {
 		return err
@@ -89,6 +91,15 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 		}
 		id = f.ID
 	}
+	if !mine {
+		// Never verify a flow another browser holds (whoever typed the
+		// address): this browser takes the flow over under a new id.
+		f, err := h.moveFlow(r.Context(), id)
+		if err != nil {
+			return h.storeError(w, r, err)
+		}
+		id = f.ID
+	}
 	var sub string
 	err = h.cfg.Store.UpdateResetFlow(r.Context(), id, func(f *store.ResetFlow) error {
 		f.Verified = true
@@ -105,4 +116,22 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	h.audit(r, audit.ResetCodeAccepted, sub, "link")
 	http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 	return nil
+}
+
+// moveFlow gives the flow id a new id and returns it: the browser that
+// holds the old id no longer finds it, nor its code (the link is already
+// used up).
+func (h *Handler) moveFlow(ctx context.Context, id string) (*store.ResetFlow, error) {
+	f, err := h.cfg.Store.ResetFlow(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.cfg.Store.DeleteResetFlow(ctx, id); err != nil {
+		return nil, err
+	}
+	f.ID = store.NewID()
+	if err := h.cfg.Store.SaveResetFlow(ctx, f); err != nil {
+		return nil, err
+	}
+	return f, nil
 }

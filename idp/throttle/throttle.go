@@ -258,17 +258,21 @@ func (l *Limiter) accountKey(account string) string {
 	return l.prefix + "a:" + base64.RawURLEncoding.EncodeToString([]byte(account))
 }
 
-// ipKey counts IPv6 clients per /64: one household or phone usually has a
-// whole /64, and could otherwise rotate through it.
-func (l *Limiter) ipKey(ip netip.Addr) string {
+func (l *Limiter) ipKey(ip netip.Addr) string { return l.prefix + "ip:" + ClientNetwork(ip) }
+
+// ClientNetwork names the client address as limits per address count it: an
+// IPv4 address, or the /64 of an IPv6 one (one household or phone usually
+// has a whole /64, and could otherwise rotate through it); "unknown" when
+// there is none.
+func ClientNetwork(ip netip.Addr) string {
 	ip = ip.Unmap()
 	switch {
 	case !ip.IsValid():
-		return l.prefix + "ip:unknown"
+		return "unknown"
 	case ip.Is6():
 		p, _ := ip.WithZone("").Prefix(64)
-		return l.prefix + "ip:" + p.String()
+		return p.String()
 	default:
-		return l.prefix + "ip:" + ip.String()
+		return ip.String()
 	}
 }
