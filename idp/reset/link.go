@@ -1,7 +1,6 @@
 package reset
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -85,16 +84,9 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	}
 	mine := id != ""
 	if !mine {
-		f, err := h.cfg.Store.MoveResetFlow(r.Context(), ref)
-		if err != nil {
-			return h.storeError(w, r, err)
-		}
-		id = f.ID
-	}
-	if !mine {
 		// Never verify a flow another browser holds (whoever typed the
-		// address): this browser takes the flow over under a new id.
-		f, err := h.moveFlow(r.Context(), id)
+		// address): this browser takes it over under a new id.
+		f, err := h.cfg.Store.MoveResetFlow(r.Context(), ref)
 		if err != nil {
 			return h.storeError(w, r, err)
 		}
@@ -116,22 +108,4 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	h.audit(r, audit.ResetCodeAccepted, sub, "link")
 	http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 	return nil
-}
-
-// moveFlow gives the flow id a new id and returns it: the browser that
-// holds the old id no longer finds it, nor its code (the link is already
-// used up).
-func (h *Handler) moveFlow(ctx context.Context, id string) (*store.ResetFlow, error) {
-	f, err := h.cfg.Store.ResetFlow(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.cfg.Store.DeleteResetFlow(ctx, id); err != nil {
-		return nil, err
-	}
-	f.ID = store.NewID()
-	if err := h.cfg.Store.SaveResetFlow(ctx, f); err != nil {
-		return nil, err
-	}
-	return f, nil
 }

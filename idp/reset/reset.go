@@ -31,7 +31,6 @@ type Store interface {
 	ConsumeResetLink(ctx context.Context, hash string) (string, error)
 	MoveResetFlow(ctx context.Context, ref string) (*store.ResetFlow, error)
 	DeleteResetLink(ctx context.Context, hash string) error
-	DeleteResetFlow(ctx context.Context, id string) error
 	Allow(ctx context.Context, name string, window time.Duration, limit int) (allowed bool, n int64, retryAt time.Time, err error)
 	Peek(ctx context.Context, name string, window time.Duration, limit int) (n int64, retryAt time.Time, err error)
 	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
