@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,45 +19,76 @@ import (
 
 // TestForgedJobRefused: someone who can write to Redis and knows the
 // worker's public key (it is in the web tier's configuration) seals a
-// new password for jdupont and queues it with the real queue code. The
-// worker must refuse it: nothing written in either directory.
+// new password for jdupont and queues it with the real queue code,
+// unsigned or signed with a key of their own. The worker refuses it:
+// written in neither directory, recorded as refused, and a genuine job
+// is still written.
 func TestForgedJobRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, testenv.SlapdOptions{})
 	sec := e.startSecond(t)
 	start(t, e.targetsWorker("w", []Target{annuaire(e.dir), messagerie(sec.dir, FindByMail)}, nil))
 	jd := seeded("jdupont")
+	ownKey, _ := job.GenerateSigningKey()
+	ownSigner, _ := job.NewSigner(ownKey)
 
-	// The attacker's side: the public key and a Redis connection, nothing else.
-	const forged = "Mot-de-passe-de-l-attaquant-1"
-	e.mu.Lock()
-	e.secrets = append(e.secrets, forged)
-	e.mu.Unlock()
-	sealer, err := job.NewSealer(e.key.PublicKey())
-	if err != nil {
-		t.Fatal(err)
+	for i, signer := range []*job.Signer{nil, ownSigner} {
+		// The attacker's side: the public key and a Redis connection.
+		forged := "Mot-de-passe-de-l-attaquant-" + strconv.Itoa(i)
+		e.mu.Lock()
+		e.secrets = append(e.secrets, forged)
+		e.mu.Unlock()
+		sealer, err := job.NewSealer(e.key.PublicKey())
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := job.NewQueue(job.Options{Client: e.rdb, Prefix: "test:", Now: e.clk.Now})
+		now := e.clk.Now()
+		j := job.Job{ID: job.NewID(), Subject: e.s.EntryUUID(t, "jdupont"), Login: "jdupont", Mail: jd.Mail,
+			CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
+		if j.Sealed, err = sealer.Seal(j, forged); err != nil {
+			t.Fatal(err)
+		}
+		if signer != nil {
+			if err := signer.Sign(&j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := q.Enqueue(context.Background(), j); err != nil {
+			t.Fatal(err)
+		}
+
+		st := e.waitSettled(t, j.ID)
+		want := []string{"annuaire=failed/unauthenticated", "messagerie=failed/unauthenticated"}
+		if st.State != job.Failed || st.Reason != job.ReasonUnauthenticated || !slices.Equal(outcomes(st.Targets), want) {
+			t.Errorf("forged job settled as %s/%s, targets %q; want failed/unauthenticated everywhere", st.State, st.Reason, outcomes(st.Targets))
+		}
+		e.checkEvent(t, j.ID, job.Failed, want)
+		for _, d := range []*testenv.Slapd{e.s, sec.s} {
+			if d.Binds(t, "jdupont", forged) {
+				t.Errorf("%s: the forged password was written", d.URL)
+			}
+			if !d.Binds(t, "jdupont", jd.Password) {
+				t.Errorf("%s: the old password no longer binds", d.URL)
+			}
+		}
 	}
-	q := job.NewQueue(job.Options{Client: e.rdb, Prefix: "test:", Now: e.clk.Now})
-	now := e.clk.Now()
-	j := job.Job{ID: job.NewID(), Subject: e.s.EntryUUID(t, "jdupont"), Login: "jdupont", Mail: jd.Mail,
-		CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
-	if j.Sealed, err = sealer.Seal(j, forged); err != nil {
-		t.Fatal(err)
+	if !strings.Contains(e.logs.String(), "not signed by the web tier") {
+		t.Errorf("the refusal is not logged:\n%s", e.logs.String())
 	}
-	if err := q.Enqueue(context.Background(), j); err != nil {
-		t.Fatal(err)
+	if strings.Contains(e.logs.String(), jd.Mail) {
+		t.Error("the logs contain the mail")
 	}
 
-	st := e.waitSettled(t, j.ID)
-	if st.State != job.Failed {
-		t.Errorf("forged job settled as %s/%s, targets %q; want failed", st.State, st.Reason, outcomes(st.Targets))
+	// The web tier's genuine job is written.
+	const pw = "Nouveau-mot-de-passe-sur"
+	j := e.submitJobFor(t, e.s.EntryUUID(t, "jdupont"), "jdupont", jd.Mail, pw)
+	if st := e.waitSettled(t, j.ID); st.State != job.Done {
+		t.Fatalf("genuine job: %s/%s %q", st.State, st.Reason, outcomes(st.Targets))
 	}
 	for _, d := range []*testenv.Slapd{e.s, sec.s} {
-		if d.Binds(t, "jdupont", forged) {
-			t.Errorf("%s: the forged password was written", d.URL)
-		}
-		if !d.Binds(t, "jdupont", jd.Password) {
-			t.Errorf("%s: the old password no longer binds", d.URL)
+		if !d.Binds(t, "jdupont", pw) {
+			t.Errorf("%s: the genuine password was not written", d.URL)
 		}
 	}
 }
@@ -112,8 +146,9 @@ func TestReplayedJobRefused(t *testing.T) {
 				if err := e.rdb.Del(context.Background(), "test:{pwchange}:status:"+j.ID).Err(); err != nil {
 					t.Fatal(err)
 				}
-				if err := e.q.Enqueue(context.Background(), j); err != nil {
-					t.Fatalf("Enqueue: %v", err)
+				// Refused at the door; the worker would drop it too.
+				if err := e.q.Enqueue(context.Background(), j); !errors.Is(err, job.ErrConflict) {
+					t.Fatalf("Enqueue = %v, want ErrConflict", err)
 				}
 			}
 			deadline := time.Now().Add(10 * time.Second)
@@ -129,6 +164,15 @@ func TestReplayedJobRefused(t *testing.T) {
 			}
 			if !e.s.Binds(t, "jdupont", pw) {
 				t.Error("the genuine password no longer binds")
+			}
+			if how != "copied back" {
+				return
+			}
+			if st, err := e.q.Status(context.Background(), j.ID); err != nil || st.State != job.Done {
+				t.Errorf("the genuine job's status became %+v, %v", st, err)
+			}
+			if !strings.Contains(e.logs.String(), "settled already") {
+				t.Errorf("the replay is not logged:\n%s", e.logs.String())
 			}
 		})
 	}
@@ -174,7 +218,7 @@ func TestTamperedJobRefused(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st := e.waitSettled(t, jobs[i].ID)
-			if st.State != job.Failed || st.Reason != job.Reason("unauthenticated") {
+			if st.State != job.Failed || st.Reason != job.ReasonUnauthenticated {
 				t.Errorf("status %s/%s, want failed/unauthenticated", st.State, st.Reason)
 			}
 		})
