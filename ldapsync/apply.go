@@ -12,12 +12,22 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
-// apply makes one attempt at j: open the password, then write it to every
+// apply makes one attempt at j: verify the web tier's signature, open the
+// password, then write it to every
 // target not settled by an earlier attempt, in order, recording each
 // target's outcome as soon as it is known. It says whether the job is
 // settled, and how, or is to be tried again.
 func (w *Worker) apply(ctx context.Context, j *job.Job, log *slog.Logger) outcome {
 	ts := make([]job.TargetOutcome, len(w.Targets))
+	if err := w.Verifier.Verify(j); err != nil {
+		// Forged, or altered in Redis: nothing of it is believed, not even
+		// the progress it carries. The subject is only what it claims.
+		log.Error("ldapsync: job refused: not signed by the web tier; nothing written", "claimed_sub", j.Subject, "err", err)
+		for i, t := range w.Targets {
+			ts[i] = job.TargetOutcome{Name: t.Name, Label: t.Label, State: job.Failed, Reason: job.ReasonUnauthenticated}
+		}
+		return conclude(ts)
+	}
 	for i, t := range w.Targets {
 		ts[i] = job.TargetOutcome{Name: t.Name, Label: t.Label, State: job.Queued}
 		switch o, ok := j.Outcomes[t.Name]; {

@@ -1,13 +1,17 @@
 // Package ldapsync is the worker that writes new passwords into the
 // directories. The web tier never holds directory write rights: it seals
-// the password to this worker's public key and queues a job (package
-// job); a Worker claims it, opens the password, writes it to each of its
+// the password to this worker's public key, signs the job with its own
+// key and queues it (package job); a Worker claims it, opens the password, writes it to each of its
 // Targets in order, each with its Writer (package directory for
 // OpenLDAP), and settles the job. It imports nothing under idp/.
 //
-// One attempt at a job opens the sealed password (an unreadable one fails
-// the job: it was sealed to a key this worker does not hold), then, for
-// each target not settled by an earlier attempt, in order:
+// One attempt at a job first verifies the web tier's signature (Verifier):
+// a job it does not verify was forged or altered by someone who can write
+// to Redis, and fails as unauthenticated on every target, written nowhere.
+// (A copy of a settled job queued again never gets here: Claim drops it.)
+// It then opens the sealed password (an unreadable one fails the job: it
+// was sealed to a key this worker does not hold), then, for each target
+// not settled by an earlier attempt, in order:
 //
 //  1. find the entry by the job's login (Target.FindBy uid) or mail
 //     (FindBy mail; a job without mail fails there as no_such_user) and,

@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hpke"
 	"fmt"
 	"log/slog"
@@ -17,8 +18,8 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
-// env is slapd (12 characters minimum, history of 3), redis-server, a key
-// pair, the web tier's side of the queue and a clock. At the end of the
+// env is slapd (12 characters minimum, history of 3), redis-server, the
+// worker's key pair and the web tier's signing key, the web tier's side of the queue and a clock. At the end of the
 // test it checks that neither Redis nor the logs show any password used.
 type env struct {
 	s      *testenv.Slapd
@@ -27,6 +28,8 @@ type env struct {
 	q      *job.Queue
 	key    hpke.PrivateKey
 	sealer *job.Sealer
+	signer *job.Signer // the web tier's key
+	webKey ed25519.PublicKey
 	dir    *directory.Writer
 	logs   *testenv.Buffer
 	log    *slog.Logger
@@ -50,6 +53,12 @@ func newEnv(t *testing.T, opts testenv.SlapdOptions) *env {
 		t.Fatal(err)
 	}
 	e.sealer, _ = job.NewSealer(e.key.PublicKey())
+	sk, err := job.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.signer, _ = job.NewSigner(sk)
+	e.webKey = sk.Public().(ed25519.PublicKey)
 	e.q = job.NewQueue(job.Options{Client: e.rdb, Prefix: "test:", Now: e.clk.Now})
 	e.dir, err = directory.New(directory.Config{
 		URLs: []string{e.s.URL}, BindDN: e.s.WriterDN, BindPassword: e.s.WriterPassword,
@@ -70,9 +79,10 @@ func newEnv(t *testing.T, opts testenv.SlapdOptions) *env {
 // worker returns a Worker on the env's queue, key, directory and clock.
 func (e *env) worker(name string, edit func(*Worker)) *Worker {
 	opener, _ := job.NewOpener(e.key)
+	verifier, _ := job.NewVerifier(e.webKey)
 	w := &Worker{
 		Queue:  job.NewQueue(job.Options{Client: e.rdb, Prefix: "test:", Now: e.clk.Now}),
-		Opener: opener, Writer: e.dir, Clock: e.clk.Now, Log: e.log, Name: name,
+		Opener: opener, Verifier: verifier, Writer: e.dir, Clock: e.clk.Now, Log: e.log, Name: name,
 		Lease: 30 * time.Second, RetryBackoff: 10 * time.Second, MaxRetryBackoff: time.Minute,
 		RetryLimit: 3, PollInterval: 5 * time.Millisecond,
 	}
@@ -116,6 +126,9 @@ func (e *env) submitAs(t *testing.T, subject, login, password string, s *job.Sea
 	j := job.Job{ID: job.NewID(), Subject: subject, Login: login, CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
 	var err error
 	if j.Sealed, err = s.Seal(j, password); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.signer.Sign(&j); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.q.Enqueue(context.Background(), j); err != nil {

@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hpke"
 	"errors"
 	"fmt"
@@ -16,7 +17,7 @@ import (
 
 // Options is everything a Worker is built from, as plain values: what
 // cmd/ldapsync reads from its configuration file, and what the idp's dev
-// mode has in memory (its Redis client, a key pair made at start, its
+// mode has in memory (its Redis client, key pairs made at start, its
 // demo directory as Writer) to run the worker in-process.
 type Options struct {
 	Redis redis.UniversalClient // required
@@ -26,6 +27,9 @@ type Options struct {
 	// PrivateKeys are the keys jobs may be sealed to (required; several
 	// during a rotation).
 	PrivateKeys []hpke.PrivateKey
+	// WebPublicKeys are the web tier's public keys (required; several
+	// during a rotation): only jobs signed with one of them are written.
+	WebPublicKeys []ed25519.PublicKey
 	// Targets are the directories every change is written to, in order;
 	// or give Writer alone for one directory (see Worker.Writer).
 	Targets []Target
@@ -139,12 +143,16 @@ func New(o Options) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ldapsync: %w", err)
 	}
+	verifier, err := job.NewVerifier(o.WebPublicKeys...)
+	if err != nil {
+		return nil, fmt.Errorf("ldapsync: %w", err)
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
 	q := job.NewQueue(job.Options{Client: o.Redis, Prefix: o.Prefix, Now: o.Now, StatusTTL: o.StatusTTL})
 	return &Worker{
-		Queue: q, Opener: opener, Targets: o.Targets, Writer: o.Writer, Clock: o.Now, Log: o.Log, Name: o.Name,
+		Queue: q, Opener: opener, Verifier: verifier, Targets: o.Targets, Writer: o.Writer, Clock: o.Now, Log: o.Log, Name: o.Name,
 		Lease: o.Lease, RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
 		RetryLimit: o.RetryLimit, PollInterval: o.PollInterval, PolicyInterval: o.PolicyInterval,
 	}, nil

@@ -189,6 +189,9 @@ func (e *env) submitJobFor(t *testing.T, subject, uid, mail, password string) jo
 	if j.Sealed, err = e.sealer.Seal(j, password); err != nil {
 		t.Fatal(err)
 	}
+	if err := e.signer.Sign(&j); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.q.Enqueue(context.Background(), j); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}

@@ -30,6 +30,9 @@ type Writer interface {
 type Worker struct {
 	Queue  *job.Queue  // required
 	Opener *job.Opener // required: the private keys jobs are sealed to
+	// Verifier is required: the web tier's public keys. A job it does not
+	// verify is refused (failed, unauthenticated), written nowhere.
+	Verifier *job.Verifier
 	// Targets are the directories every change is written to, in this
 	// order (see Target). Required, unless Writer is given instead.
 	Targets []Target
@@ -72,7 +75,7 @@ const bookkeeping = 5 * time.Second
 // Run claims and applies jobs until ctx ends, then returns nil after the
 // job in hand (its Redis bookkeeping is bounded by a few seconds). Redis
 // and directory failures are logged and retried, never returned; only a
-// Worker without Queue, Opener or targets, or with bad targets, is an
+// Worker without Queue, Opener, Verifier or targets, or with bad targets, is an
 // error. Meanwhile it publishes the targets' password policies.
 func (w *Worker) Run(ctx context.Context) error {
 	s, err := w.withDefaults()
@@ -93,6 +96,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		case errors.Is(err, job.ErrEmpty):
 			sleep(ctx, s.PollInterval)
 			continue
+		case errors.Is(err, job.ErrReplayed):
+			s.Log.Warn("ldapsync: job refused: its id was settled already (a copy queued again); dropped", "err", err)
+			continue
 		case err != nil:
 			if ctx.Err() != nil {
 				continue
@@ -111,8 +117,8 @@ func (w *Worker) Run(ctx context.Context) error {
 
 func (w *Worker) withDefaults() (*Worker, error) {
 	s := *w
-	if s.Queue == nil || s.Opener == nil {
-		return nil, errors.New("ldapsync: Worker needs a Queue and an Opener")
+	if s.Queue == nil || s.Opener == nil || s.Verifier == nil {
+		return nil, errors.New("ldapsync: Worker needs a Queue, an Opener and a Verifier")
 	}
 	targets, err := resolveTargets(s.Targets, s.Writer)
 	if err != nil {

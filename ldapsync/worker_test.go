@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"context"
+	"crypto/hpke"
 	"strings"
 	"testing"
 
@@ -87,9 +88,14 @@ func TestWorkerNeedsParts(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New without Redis and Writer succeeded")
 	}
-	_, err := New(Options{Redis: testenv.StartRedis(t).Client(t), Writer: &stepWriter{}})
+	rdb := testenv.StartRedis(t).Client(t)
+	_, err := New(Options{Redis: rdb, Writer: &stepWriter{}})
 	if err == nil {
 		t.Error("New without keys succeeded")
+	}
+	k, _ := job.GenerateKey()
+	if _, err := New(Options{Redis: rdb, Writer: &stepWriter{}, PrivateKeys: []hpke.PrivateKey{k}}); err == nil {
+		t.Error("New without the web tier's public key succeeded")
 	}
 }
 

@@ -284,7 +284,8 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	return a, nil
 }
 
-// passwordChanges queues new passwords for ldapsync, sealed to its key.
+// passwordChanges queues new passwords for ldapsync, sealed to its key
+// and signed with the web tier's.
 func passwordChanges(cfg *config.Config, d deps, q *job.Queue, keep sessionKeeper) (reset.Changes, error) {
 	if cfg.Ldapsync.PublicKey == "" {
 		return nil, errors.New("ldapsync.public_key is required: new passwords are sealed to the ldapsync workers' key (see `ldapsync keygen`)")
@@ -297,7 +298,14 @@ func passwordChanges(cfg *config.Config, d deps, q *job.Queue, keep sessionKeepe
 	if err != nil {
 		return nil, err
 	}
-	return jobChanges{queue: q, seal: seal, keep: keep, now: d.now, life: reset.DefaultLimits.FlowLifetime}, nil
+	if cfg.Ldapsync.SigningKey == nil {
+		return nil, errors.New("ldapsync.signing_key is required: ldapsync writes only the jobs signed with it (see `ldapsync webkey`)")
+	}
+	sign, err := job.NewSigner(cfg.Ldapsync.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	return jobChanges{queue: q, seal: seal, sign: sign, keep: keep, now: d.now, life: reset.DefaultLimits.FlowLifetime}, nil
 }
 
 // mailPipeline builds the durable outbox and its sender from the

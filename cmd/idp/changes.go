@@ -107,11 +107,13 @@ func (p passwordPolicy) checkOwn(pw string, context ...string) views.PasswordPro
 	return views.PasswordRefused
 }
 
-// jobChanges seals new passwords to the ldapsync workers' key and queues
-// them; the web tier never writes the directory.
+// jobChanges seals new passwords to the ldapsync workers' key, signs the
+// jobs (the workers write nothing else) and queues them; the web tier
+// never writes the directory.
 type jobChanges struct {
 	queue *job.Queue
 	seal  *job.Sealer
+	sign  *job.Signer
 	keep  sessionKeeper
 	now   func() time.Time
 	// life bounds the job: no write starts after the person's flow ended.
@@ -132,6 +134,9 @@ func (c jobChanges) Submit(ctx context.Context, ch reset.Change) (string, error)
 		return "", err
 	}
 	j.Sealed = sealed
+	if err := c.sign.Sign(&j); err != nil {
+		return "", err
+	}
 	if ch.KeepSession != "" {
 		// Before the job exists, so that its completion always finds it.
 		if err := c.keep.KeepSessionFor(ctx, j.ID, ch.KeepSession, j.ExpiresAt.Add(time.Hour)); err != nil {

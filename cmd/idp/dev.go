@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
@@ -108,14 +109,19 @@ func buildDev(_ context.Context, out io.Writer, addr string) (*app, error) {
 		Issuer: devIssuer, ClientID: devClientID, ClientSecret: secret,
 		BaseURL: devIssuer + "/demo", Log: log,
 	})
-	// ldapsync runs in-process, writing to the demo directory.
+	// ldapsync runs in-process, writing to the demo directory; both key
+	// pairs are made here.
 	key, err := job.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
 	cfg.Ldapsync.PublicKey = job.MarshalPublicKey(key.PublicKey())
+	if cfg.Ldapsync.SigningKey, err = job.GenerateSigningKey(); err != nil {
+		return nil, err
+	}
 	worker, err := ldapsync.New(ldapsync.Options{
-		Redis: rdb, Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{key}, Writer: dir, Log: log,
+		Redis: rdb, Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{key},
+		WebPublicKeys: []ed25519.PublicKey{cfg.Ldapsync.SigningKey.Public().(ed25519.PublicKey)}, Writer: dir, Log: log,
 		RetryBackoff: time.Second, PollInterval: 100 * time.Millisecond,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/hpke"
 	"crypto/rand"
 	"crypto/sha256"
@@ -187,7 +188,8 @@ func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(
 	}
 	wk, err := ldapsync.New(ldapsync.Options{
 		Redis: s.Redis.Client(t), Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{s.workerKey},
-		Targets: targets, Now: s.Clock.Now, Log: log,
+		Targets: targets, WebPublicKeys: []ed25519.PublicKey{cfg.Ldapsync.SigningKey.Public().(ed25519.PublicKey)},
+		Now: s.Clock.Now, Log: log,
 		Lease: 5 * time.Second, RetryBackoff: 200 * time.Millisecond, MaxRetryBackoff: time.Second,
 		RetryLimit: s.workerRetries, PollInterval: 50 * time.Millisecond, PolicyInterval: 200 * time.Millisecond,
 	})

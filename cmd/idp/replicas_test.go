@@ -80,7 +80,8 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 		_, _ = rand.Read(b)
 		return hex.EncodeToString(b)
 	}
-	env := []string{"IDP_CRYPTO_KEY=" + key(), "IDP_COOKIE_KEY=" + key(), "IDP_LDAP_PASSWORD=" + slapd.ReaderPassword}
+	env := []string{"IDP_CRYPTO_KEY=" + key(), "IDP_COOKIE_KEY=" + key(), "IDP_LDAP_PASSWORD=" + slapd.ReaderPassword,
+		"IDP_LDAPSYNC_SIGNING_KEY=" + key()}
 	cb := "http://127.0.0.2:9/callback"
 	for _, port := range []int{portA, portB} {
 		cfg := fmt.Sprintf(`issuer: %s
@@ -108,6 +109,7 @@ mail:
   tls: plain
 ldapsync:
   public_key: %s
+  signing_key_env: IDP_LDAPSYNC_SIGNING_KEY
 `, issuer, port, rds.Addr, hex.EncodeToString(sum[:]), cb, slapd.URL, slapd.ReaderDN, slapd.PeopleDN, sink.Port, workerPub)
 		path := filepath.Join(dir, fmt.Sprintf("idp-%d.yaml", port))
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

@@ -56,6 +56,9 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 		s.Second = testenv.StartSlapd(t, *opts.Second)
 	}
 	s.cfg.Ldapsync.PublicKey = job.MarshalPublicKey(key.PublicKey())
+	if s.cfg.Ldapsync.SigningKey, err = job.GenerateSigningKey(); err != nil {
+		t.Fatal(err)
+	}
 	if opts.Config != nil {
 		opts.Config(s.cfg)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"crypto/ed25519"
 	"crypto/hpke"
 	"errors"
 	"fmt"
@@ -45,6 +46,7 @@ type fileConfig struct {
 		StatusTTL time.Duration `yaml:"status_ttl"`
 	} `yaml:"queue"`
 	PrivateKeyFiles []string        `yaml:"private_key_files"`
+	WebPublicKeys   []string        `yaml:"web_public_keys"`
 	Directories     []directoryFile `yaml:"directories"`
 	Directory       yaml.Node       `yaml:"directory"` // refused: replaced by directories
 	Worker          struct {
@@ -92,6 +94,7 @@ type config struct {
 	logLevel  slog.Level
 	redisPass string
 	keys      []hpke.PrivateKey
+	webKeys   []ed25519.PublicKey
 	targets   []target
 }
 
@@ -215,6 +218,17 @@ func (l *loader) check(c *config) {
 			continue
 		}
 		c.keys = append(c.keys, k)
+	}
+	if len(f.WebPublicKeys) == 0 {
+		l.problem("web_public_keys", "give the web tier's public key printed by `ldapsync webkey` (two during a rotation): only jobs it signed are written")
+	}
+	for i, s := range f.WebPublicKeys {
+		pk, err := job.ParseVerifyKey(s)
+		if err != nil {
+			l.problem(fmt.Sprintf("web_public_keys[%d]", i), "is not a public key printed by `ldapsync webkey` (ed25519:…)")
+			continue
+		}
+		c.webKeys = append(c.webKeys, pk)
 	}
 	durations := map[string]time.Duration{
 		"queue.status_ttl": f.Queue.StatusTTL,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ed25519"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -39,6 +40,16 @@ func keyFile(t *testing.T) string {
 	return string(b)
 }
 
+// webPublicKey is a web tier public key, as `ldapsync webkey` prints it.
+func webPublicKey(t *testing.T) string {
+	t.Helper()
+	k, err := job.GenerateSigningKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return job.MarshalVerifyKey(k.Public().(ed25519.PublicKey))
+}
+
 // TestExampleConfig keeps deploy/config/ldapsync.yaml valid.
 func TestExampleConfig(t *testing.T) {
 	t.Parallel()
@@ -59,7 +70,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("%d targets, want the main directory only", len(c.targets))
 	}
 	d := c.targets[0]
-	if c.redisPass != "redis-secret" || d.directory.BindPassword != "bind-secret" || len(c.keys) != 1 ||
+	if c.redisPass != "redis-secret" || d.directory.BindPassword != "bind-secret" || len(c.keys) != 1 || len(c.webKeys) != 1 ||
 		c.file.Worker.Lease != time.Minute || d.directory.Timeout != 5*time.Second || c.file.Queue.KeyPrefix != "idp:" ||
 		c.file.Worker.PolicyInterval != time.Minute {
 		t.Errorf("loaded %+v", c.file)
@@ -102,8 +113,8 @@ func TestExampleSecondDirectory(t *testing.T) {
 
 func TestConfigProblems(t *testing.T) {
 	t.Parallel()
-	const base = `redis:
-  addrs: ["127.0.0.1:6379"]
+	base := `redis: {addrs: ["127.0.0.1:6379"]}
+web_public_keys: [` + webPublicKey(t) + `]
 private_key_files: [/k]
 directories:
   - name: annuaire
@@ -181,7 +192,11 @@ directories:
 			"ldapsync.yaml:24: directories[3].name: required",
 		}},
 		{"no directory", strings.Split(base, "directories:")[0], []string{"ldapsync.yaml: directories: give at least one directory"}},
-		{"everything missing", "", []string{"redis.addrs", "private_key_files", "directories: give at least one"}},
+		{"everything missing", "", []string{"redis.addrs", "private_key_files", "web_public_keys: give the web tier's public key", "directories: give at least one"}},
+		{"bad web public keys", strings.Replace(base, "web_public_keys: [", "web_public_keys: [ed25519:AAAA, ", 1),
+			[]string{"ldapsync.yaml:2: web_public_keys[0]: is not a public key printed by `ldapsync webkey`"}},
+		{"an ldapsync key as web public key", strings.Replace(base, "web_public_keys: [", "web_public_keys: [hpke1:647a:AAAA, ", 1),
+			[]string{"ldapsync.yaml:2: web_public_keys[0]"}},
 		{"everything missing in a directory", base + "  - {}\n", []string{
 			"ldapsync.yaml:11: directories[1].name: required", "directories[1].label", "directories[1].urls",
 			"directories[1].bind_dn", "directories[1].base_dn", "directories[1].bind_password"}},

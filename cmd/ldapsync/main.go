@@ -3,6 +3,7 @@
 //
 //	ldapsync run --config /etc/ldapsync/ldapsync.yaml   apply queued password changes
 //	ldapsync keygen [--out FILE]                        make the key pair jobs are sealed to
+//	ldapsync webkey [--out FILE]                        make the web tier's key jobs are signed with
 //	ldapsync pubkey --key FILE                          print the public key of a private key file
 //
 // main reads as load → build → run; every dependency is built here.
@@ -10,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -41,7 +43,10 @@ const usage = `usage:
   ldapsync run --config FILE   apply queued password changes, with the configuration in FILE
   ldapsync keygen [--out FILE] make a key pair: the private key file (printed, or written to FILE
                                with mode 0600) and the public key for the web tier's configuration
-  ldapsync pubkey --key FILE   print the public key of a private key file`
+  ldapsync webkey [--out FILE] make the web tier's signing key: the secret (printed, or written to
+                               FILE with mode 0600) for the provider's ldapsync.signing_key_file,
+                               and its public key for web_public_keys here
+  ldapsync pubkey --key FILE   print the public key of a private key file (either kind)`
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) error {
 	if len(args) == 0 {
@@ -74,6 +79,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 			return err
 		}
 		return keygen(*out, stdout)
+	case "webkey":
+		out := fs.String("out", "", "write the secret to this new file (mode 0600) instead of printing it")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return webkey(*out, stdout, stderr)
 	case "pubkey":
 		path := fs.String("key", "", "private key file")
 		if err := fs.Parse(args[1:]); err != nil {
@@ -84,6 +95,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 		}
 		data, err := os.ReadFile(*path)
 		if err != nil {
+			return err
+		}
+		if sk, err := job.ParseSigningKey(string(data)); err == nil {
+			_, err = fmt.Fprintln(stdout, job.MarshalVerifyKey(sk.Public().(ed25519.PublicKey)))
 			return err
 		}
 		k, err := job.ParsePrivateKey(data)
@@ -114,19 +129,48 @@ func keygen(out string, stdout io.Writer) error {
 		_, err = io.WriteString(stdout, content)
 		return err
 	}
-	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err := writeNew(out, content); err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, pub)
+	return err
+}
+
+// webkey makes the web tier's signing key. The secret alone goes to
+// stdout (or to out), so `ldapsync webkey > FILE` makes a file the
+// provider reads as is; the public key goes to stderr then.
+func webkey(out string, stdout, stderr io.Writer) error {
+	k, err := job.GenerateSigningKey()
 	if err != nil {
-		return fmt.Errorf("keygen: %w (an existing key file is never overwritten)", err)
+		return err
+	}
+	pub := job.MarshalVerifyKey(k.Public().(ed25519.PublicKey))
+	if out == "" {
+		if _, err := fmt.Fprintln(stdout, job.MarshalSigningKey(k)); err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stderr, "# The provider's ldapsync.signing_key (secret) is on stdout; for web_public_keys in ldapsync.yaml:\n%s\n", pub)
+		return err
+	}
+	if err := writeNew(out, job.MarshalSigningKey(k)+"\n"); err != nil {
+		return fmt.Errorf("webkey: %w", err)
+	}
+	_, err = fmt.Fprintln(stdout, pub)
+	return err
+}
+
+// writeNew writes content to a new file of mode 0600; an existing file is
+// never overwritten.
+func writeNew(path, content string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("%w (an existing key file is never overwritten)", err)
 	}
 	if _, err := f.WriteString(content); err != nil {
 		f.Close()
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(stdout, pub)
-	return err
+	return f.Close()
 }
 
 // serve builds the worker from cfg and runs it until ctx ends.
@@ -154,7 +198,7 @@ func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
 	f := cfg.file
 	w, err := ldapsync.New(ldapsync.Options{
 		Redis: rdb, Prefix: f.Queue.KeyPrefix, StatusTTL: f.Queue.StatusTTL,
-		PrivateKeys: cfg.keys, Targets: targets, Log: log,
+		PrivateKeys: cfg.keys, WebPublicKeys: cfg.webKeys, Targets: targets, Log: log,
 		Name: f.Worker.Name, Lease: f.Worker.Lease,
 		RetryBackoff: f.Worker.RetryBackoff, MaxRetryBackoff: f.Worker.MaxRetryBackoff,
 		RetryLimit: f.Worker.RetryLimit, PollInterval: f.Worker.PollInterval,

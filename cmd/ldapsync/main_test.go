@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
@@ -66,6 +67,47 @@ func TestKeygen(t *testing.T) {
 	}
 }
 
+func TestWebkey(t *testing.T) {
+	t.Parallel()
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"webkey"}, &out, &errOut, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	// stdout is the secret alone: `ldapsync webkey > FILE` is the provider's file.
+	sk, err := job.ParseSigningKey(out.String())
+	if err != nil || strings.Count(out.String(), "\n") != 1 {
+		t.Fatalf("stdout %q: %v", out.String(), err)
+	}
+	pub := job.MarshalVerifyKey(sk.Public().(ed25519.PublicKey))
+	if !strings.Contains(errOut.String(), pub+"\n") {
+		t.Errorf("stderr does not show the public key: %q", errOut.String())
+	}
+
+	path := filepath.Join(t.TempDir(), "signing.key")
+	out.Reset()
+	if err := run(context.Background(), []string{"webkey", "--out", path}, &out, io.Discard, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v, mode %v", err, fi.Mode())
+	}
+	printed := strings.TrimSpace(out.String())
+	if _, err := job.ParseVerifyKey(printed); err != nil {
+		t.Fatalf("webkey --out printed %q: %v", printed, err)
+	}
+	if err := run(context.Background(), []string{"webkey", "--out", path}, io.Discard, io.Discard, noEnv); err == nil {
+		t.Error("webkey overwrote an existing key file")
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"pubkey", "--key", path}, &out, io.Discard, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(out.String()) != printed {
+		t.Error("pubkey and webkey disagree")
+	}
+}
+
 // TestRunEndToEnd runs `ldapsync run` against two slapd and redis-server
 // and has it apply a job sealed with the key keygen made: written to both
 // directories (the second finds the person by mail), their policies
@@ -81,11 +123,18 @@ func TestRunEndToEnd(t *testing.T) {
 	if err := run(context.Background(), []string{"keygen", "--out", keyPath}, &pub, io.Discard, noEnv); err != nil {
 		t.Fatal(err)
 	}
+	// The web tier's signing key, and its public key for ldapsync.
+	signingPath := filepath.Join(dir, "signing.key")
+	var webPub bytes.Buffer
+	if err := run(context.Background(), []string{"webkey", "--out", signingPath}, &webPub, io.Discard, noEnv); err != nil {
+		t.Fatal(err)
+	}
 	cfgPath := filepath.Join(dir, "ldapsync.yaml")
 	cfg := fmt.Sprintf(`log: {level: debug, format: text}
 redis:
   addrs: [%q]
 private_key_files: [%q]
+web_public_keys: [%q]
 directories:
   - name: annuaire
     label: l’annuaire des usagers
@@ -108,7 +157,7 @@ directories:
     timeout: 2s
 worker:
   poll_interval: 10ms
-`, r.Addr, keyPath, s.URL, s.WriterDN, s.BaseDN, s.BaseDN, s2.URL, s2.WriterDN, s2.BaseDN, s2.BaseDN)
+`, r.Addr, keyPath, strings.TrimSpace(webPub.String()), s.URL, s.WriterDN, s.BaseDN, s.BaseDN, s2.URL, s2.WriterDN, s2.BaseDN, s2.BaseDN)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -127,17 +176,29 @@ worker:
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"run", "--config", cfgPath}, io.Discard, &logs, env) }()
 
-	// The web tier's side: seal with the public key, queue.
+	// The web tier's side: seal with the public key, sign, queue.
 	pk, err := job.ParsePublicKey(pub.String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	sealer, _ := job.NewSealer(pk)
+	secret, err := os.ReadFile(signingPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sk, err := job.ParseSigningKey(string(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := job.NewSigner(sk)
 	q := job.NewQueue(job.Options{Client: r.Client(t)})
 	const pw = "Nouveau-mot-de-passe-1"
 	jd := testenv.Users()[0]
-	j := job.Job{ID: job.NewID(), Subject: s.EntryUUID(t, jd.UID), Login: jd.UID, Mail: jd.Mail, ExpiresAt: time.Now().Add(time.Minute)}
+	j := job.Job{ID: job.NewID(), Subject: s.EntryUUID(t, jd.UID), Login: jd.UID, Mail: jd.Mail, CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Minute)}
 	if j.Sealed, err = sealer.Seal(j, pw); err != nil {
+		t.Fatal(err)
+	}
+	if err := signer.Sign(&j); err != nil {
 		t.Fatal(err)
 	}
 	if err := q.Enqueue(context.Background(), j); err != nil {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -20,6 +21,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
 var (
@@ -169,10 +172,11 @@ func TestExampleFileParses(t *testing.T) {
 	}
 	ca := testCA(t)
 	files := map[string]string{
-		"/run/secrets/redis-password":     "redis-pw\n",
-		"/run/secrets/idp-crypto-key":     cryptoKeyHex + "\n",
-		"/run/secrets/ldap-bind-password": "ldap-pw\r\n",
-		"/etc/idp/ldap-ca.pem":            ca,
+		"/run/secrets/redis-password":       "redis-pw\n",
+		"/run/secrets/idp-crypto-key":       cryptoKeyHex + "\n",
+		"/run/secrets/ldap-bind-password":   "ldap-pw\r\n",
+		"/etc/idp/ldap-ca.pem":              ca,
+		"/run/secrets/ldapsync-signing-key": cryptoKeyHex + "\n",
 	}
 	env := map[string]string{"IDP_COOKIE_KEY": cookieKeyB64}
 	c, err := Parse("idp.yaml", data, envFunc(env), filesFunc(files))
@@ -194,6 +198,55 @@ func TestExampleFileParses(t *testing.T) {
 	}
 	if c.Limits.MaxBodyBytes != 65536 {
 		t.Errorf("limits.max_body_bytes = %d, want the documented 65536", c.Limits.MaxBodyBytes)
+	}
+	if c.Ldapsync.PublicKey == "" || len(c.Ldapsync.SigningKey) != ed25519.PrivateKeySize {
+		t.Errorf("ldapsync = public key %q, signing key of %d bytes", c.Ldapsync.PublicKey, len(c.Ldapsync.SigningKey))
+	}
+}
+
+// The web tier's signing key for ldapsync is a secret like the others,
+// required with the worker's public key, and reported at its line.
+func TestLdapsyncSigningKey(t *testing.T) {
+	t.Parallel()
+	k, _ := job.GenerateKey()
+	pub := job.MarshalPublicKey(k.PublicKey())
+	sk, _ := job.GenerateSigningKey()
+	seed := job.MarshalSigningKey(sk)
+	files := map[string]string{"/sk": seed + "\n", "/short": "abcd\n"}
+	for _, tc := range []struct {
+		name, section, want string
+	}{
+		{"from a file", "ldapsync:\n  public_key: " + pub + "\n  signing_key_file: /sk\n", ""},
+		{"missing", "ldapsync:\n  public_key: " + pub + "\n", "ldapsync.signing_key: required with public_key"},
+		{"too short", "ldapsync:\n  public_key: " + pub + "\n  signing_key_file: /short\n", "ldapsync.signing_key: the key from file \"/short\" must be exactly 32 bytes"},
+		{"written in the file", "ldapsync:\n  public_key: " + pub + "\n  signing_key: " + seed + "\n", "ldapsync.signing_key: a secret must not be written"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			yaml := minimalWith(t) + tc.section
+			line := strings.Count(minimalWith(t), "\n") + 1 // the line of "ldapsync:"
+			c, errs := parse(t, yaml, files)
+			if tc.want == "" {
+				if errs != nil {
+					t.Fatalf("refused: %v", errs)
+				}
+				if !c.Ldapsync.SigningKey.Equal(sk) {
+					t.Error("signing key not loaded")
+				}
+				return
+			}
+			if errs == nil || !strings.Contains(errs.Error(), tc.want) {
+				t.Fatalf("errors = %v, want %q", errs, tc.want)
+			}
+			if strings.Contains(errs.Error(), seed) {
+				t.Error("the message quotes the key")
+			}
+			for _, p := range errs {
+				if strings.HasPrefix(p.Path, "ldapsync.signing_key") && p.Line < line {
+					// At the key itself, or at "ldapsync:" when it is missing.
+					t.Errorf("reported at line %d, want %d or after", p.Line, line)
+				}
+			}
+		})
 	}
 }
 

@@ -6,7 +6,9 @@
 // # Life of a job
 //
 // The web tier makes a Job (NewID, Subject, Login, optionally Mail,
-// ExpiresAt), seals the password for it and calls Enqueue. A worker calls
+// CreatedAt, ExpiresAt), seals the password for it, signs it with its own
+// key (Signer; the worker verifies it with Verifier: whoever can write to
+// Redis can seal, only the web tier can sign) and calls Enqueue. A worker calls
 // Claim, which holds the job under a lease (a random token and an end
 // time); Renew extends it. The worker then Completes it (Done, Rejected
 // with the policy's reason, Failed, or Partial when it wrote some of its
@@ -60,12 +62,14 @@
 //	{pwchange}:ready           sorted set: job id → due time (ms)        no TTL
 //	{pwchange}:leases          sorted set: job id → lease end (ms)       no TTL
 //	{pwchange}:job:<id>        hash: job (JSON: id, sub, login, mail,     ExpiresAt + Slack
-//	                           times), sealed, exp, sub, pk, attempts,
+//	                           times, sig), sealed, exp, sub, pk, attempts,
 //	                           token, worker, until; per target:
 //	                           mark:<target>, out:<target> (JSON outcome)
 //	{pwchange}:status:<id>     hash: state, reason, attempts, updated,    while the job lives: ExpiresAt +
 //	                           exp (logical expiry, ms), targets (JSON)   StatusTTL + Slack; settled: StatusTTL + Slack
 //	{pwchange}:pending:<b64url(sub)>  the subject's unsettled job id     ExpiresAt + Slack
+//	{pwchange}:settled:<id>    the final state of a settled job: a copy   until ExpiresAt, + Slack
+//	                           queued again is dropped (Enqueue, Claim)
 //	{pwchange}:events          stream of settled jobs: job, sub, state,   no TTL; MAXLEN ~ EventsMaxLen
 //	                           reason, attempts, at, targets (JSON)
 //	{pwchange}:policies        hash: target → JSON policy with its        longest publication + Slack

@@ -30,6 +30,9 @@ var (
 	// ErrUnreadable: a sealed password cannot be opened with these keys,
 	// or it was not sealed for this job.
 	ErrUnreadable = errors.New("job: sealed password unreadable")
+	// ErrReplayed: Claim met a job whose ID was settled already (a copy
+	// queued again) and dropped it.
+	ErrReplayed = errors.New("job: id settled already")
 )
 
 // PendingError is Enqueue's answer when the subject has an unsettled job:
@@ -80,12 +83,15 @@ const (
 	ReasonUnconfirmed Reason = "unconfirmed"  // a write was sent but whether it was applied could not be checked
 	ReasonExpired     Reason = "expired"      // the job's ExpiresAt passed before it could be written
 	ReasonUnreadable  Reason = "unreadable"   // the sealed password could not be opened (wrong key)
-	ReasonRefused     Reason = "refused"      // the directory refused the writer itself (rights, configuration)
+	// The job is not signed by the web tier's key, or was altered in
+	// Redis: forged, never written.
+	ReasonUnauthenticated Reason = "unauthenticated"
+	ReasonRefused         Reason = "refused" // the directory refused the writer itself (rights, configuration)
 )
 
 // Job is one password change. The web tier fills ID, Subject, Login,
-// Mail (optional), Sealed (see Sealer), CreatedAt and ExpiresAt; Claim
-// fills the rest.
+// Mail (optional), Sealed (see Sealer), CreatedAt and ExpiresAt, then
+// Signature (see Signer); Claim fills the rest.
 type Job struct {
 	ID      string // NewID(): 22 base64url characters
 	Subject string // the person's sub, checked against the entry the login finds
@@ -94,6 +100,9 @@ type Job struct {
 	// people by mail (find_by: mail). A job without it fails there.
 	Mail   string
 	Sealed []byte // the new password, sealed to the worker's public key for this job
+	// Signature is the web tier's over all of the above (see Signer): the
+	// worker writes nothing that it does not verify.
+	Signature []byte
 
 	CreatedAt time.Time
 	// ExpiresAt: no write starts after it. The web tier sets it no later
@@ -149,10 +158,11 @@ func NewID() string {
 
 // Limits on what a job carries.
 const (
-	maxLoginBytes   = 256
-	maxSubjectBytes = 256
-	maxSealedBytes  = 8 << 10
-	maxTargetName   = 32
+	maxLoginBytes     = 256
+	maxSubjectBytes   = 256
+	maxSealedBytes    = 8 << 10
+	maxSignatureBytes = 64
+	maxTargetName     = 32
 )
 
 // ValidTargetName reports whether name can name a target: 1 to 32
@@ -209,6 +219,9 @@ func (j *Job) check(now time.Time) error {
 	}
 	if len(j.Sealed) == 0 || len(j.Sealed) > maxSealedBytes {
 		errs = append(errs, "no sealed password, or too large")
+	}
+	if len(j.Signature) > maxSignatureBytes {
+		errs = append(errs, "signature too large")
 	}
 	if j.ExpiresAt.IsZero() || !j.ExpiresAt.After(now) {
 		errs = append(errs, "ExpiresAt missing or past")

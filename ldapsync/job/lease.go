@@ -16,7 +16,9 @@ import (
 // Claim takes the oldest due job for worker and holds it for lease: until
 // then no other Claim returns it. Jobs whose lease ended without being
 // settled (their worker died) are put back first and handed out again.
-// It returns ErrEmpty when nothing is due.
+// It returns ErrEmpty when nothing is due, and an error wrapping
+// ErrReplayed (naming the id) when it dropped a job whose id was settled
+// already, until that job's ExpiresAt and Slack passed.
 func (q *Queue) Claim(ctx context.Context, worker string, lease time.Duration) (*Job, error) {
 	if lease <= 0 {
 		return nil, fmt.Errorf("%w: claim without a lease", ErrInvalid)
@@ -29,6 +31,9 @@ func (q *Queue) Claim(ctx context.Context, worker string, lease time.Duration) (
 	}
 	if err != nil {
 		return nil, fmt.Errorf("job: claim: %w", err)
+	}
+	if len(v) == 2 && v[0] == "replayed" {
+		return nil, fmt.Errorf("%w: %v", ErrReplayed, v[1])
 	}
 	if len(v) != 6 {
 		return nil, fmt.Errorf("job: claim: unexpected reply of %d items", len(v))
@@ -48,7 +53,7 @@ func (q *Queue) Claim(ctx context.Context, worker string, lease time.Duration) (
 	}
 	j := &Job{
 		ID: id, Subject: rec.Subject, Login: rec.Login, Mail: rec.Mail, Sealed: []byte(sealed),
-		CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt,
+		CreatedAt: rec.CreatedAt, ExpiresAt: rec.ExpiresAt, Signature: rec.Signature,
 		Attempt: int(attempt), Worker: worker, LeaseUntil: time.UnixMilli(until),
 		token: token,
 	}

@@ -110,6 +110,7 @@ type record struct {
 	Mail      string    `json:"mail,omitempty"`
 	CreatedAt time.Time `json:"created_at,omitzero"`
 	ExpiresAt time.Time `json:"expires_at"`
+	Signature []byte    `json:"sig,omitempty"`
 }
 
 // Enqueue queues j for a worker, due at once. It fails with ErrInvalid for
@@ -120,7 +121,7 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 	if err := j.check(now); err != nil {
 		return err
 	}
-	rec, err := json.Marshal(record{ID: j.ID, Subject: j.Subject, Login: j.Login, Mail: j.Mail, CreatedAt: j.CreatedAt, ExpiresAt: j.ExpiresAt})
+	rec, err := json.Marshal(record{ID: j.ID, Subject: j.Subject, Login: j.Login, Mail: j.Mail, CreatedAt: j.CreatedAt, ExpiresAt: j.ExpiresAt, Signature: j.Signature})
 	if err != nil {
 		return fmt.Errorf("job: encode: %w", err)
 	}

@@ -548,9 +548,9 @@ func TestKeys(t *testing.T) {
 				t.Errorf("key %q: TTL %v", k, ttl)
 			}
 		}
-		// leases, events, two statuses, the held job and its subject's
-		// pending key (an empty ready set does not exist).
-		if len(keys) != 6 {
+		// leases, events, two statuses, the settled job's id, the held job
+		// and its subject's pending key (an empty ready set does not exist).
+		if len(keys) != 7 {
 			t.Errorf("keys: %q", keys)
 		}
 	})

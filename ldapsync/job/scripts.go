@@ -35,8 +35,11 @@ end
 -- ('' to keep what the status has) is the final list of target outcomes.
 local function settle(id, state, reason, targets, statusTTL, slack, maxlen)
   local jk = B .. 'job:' .. id
-  local h = redis.call('HMGET', jk, 'sub', 'pk', 'attempts')
+  local h = redis.call('HMGET', jk, 'sub', 'pk', 'attempts', 'exp')
   local attempts = h[3] or 0
+  -- Remembered until the job has expired (the worker refuses it then):
+  -- a copy queued again is dropped, never written twice.
+  redis.call('SET', B .. 'settled:' .. id, state, 'PX', math.max((tonumber(h[4]) or now) - now, 0) + slack)
   redis.call('DEL', jk)
   redis.call('ZREM', KEYS[1], id)
   redis.call('ZREM', KEYS[2], id)
@@ -61,7 +64,8 @@ end
 // 8 job TTL ms, 9 status logical expiry ms, 10 status TTL ms.
 // Returns {"ok"}, {"conflict"} or {"pending", id}.
 const enqueueScript = luaCommon + `
-if redis.call('EXISTS', KEYS[4]) == 1 or redis.call('EXISTS', KEYS[5]) == 1 then
+if redis.call('EXISTS', KEYS[4]) == 1 or redis.call('EXISTS', KEYS[5]) == 1
+    or redis.call('EXISTS', B .. 'settled:' .. ARGV[3]) == 1 then
   return {'conflict'}
 end
 local cur = redis.call('GET', KEYS[6])
@@ -88,7 +92,9 @@ return {'ok'}
 // as done), else failed; either with reason expired, and the targets not
 // settled are listed as failed/expired. ARGV: 3 lease ms, 4 worker,
 // 5 token, 6 status TTL ms, 7 slack ms, 8 events MAXLEN. Returns nil
-// (nothing due) or {id, job JSON, sealed, attempt, lease end ms,
+// (nothing due), {"replayed", id} for a job whose id was settled already
+// (a copy queued again: dropped, its status left as the first one
+// settled it), or {id, job JSON, sealed, attempt, lease end ms,
 // {field, value, ...}} with the job's "mark:" and "out:" fields.
 const claimScript = luaCommon + `
 local lease, worker, token = tonumber(ARGV[3]), ARGV[4], ARGV[5]
@@ -150,7 +156,12 @@ for _ = 1, 100 do
       if o and o.state == 'done' then written = true end
     end
   end
-  if not f['job'] then
+  if redis.call('EXISTS', B .. 'settled:' .. id) == 1 then
+    redis.call('DEL', jk)
+    redis.call('ZREM', KEYS[1], id)
+    if f['pk'] and redis.call('GET', f['pk']) == id then redis.call('DEL', f['pk']) end
+    return {'replayed', id}
+  elseif not f['job'] then
     -- the job outlived its Redis TTL unclaimed
     settle(id, 'failed', 'expired', '', statusTTL, slack, maxlen)
   elseif (tonumber(f['exp']) or 0) <= now and not unresolved then
