@@ -201,7 +201,13 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	runCompletion, err := completionConsumer(cfg, d, st, outbox)
+	identifiers := audit.NewIdentifiers(cfg.Secrets.CookieKey)
+	var signinThrottle login.Throttle // a nil *throttle.Limiter must stay a nil interface
+	var forget completion.Throttle
+	if l := newThrottle(cfg, d); l != nil {
+		signinThrottle, forget = l, throttleForget{limiter: l, ids: identifiers}
+	}
+	runCompletion, err := completionConsumer(cfg, d, st, outbox, forget)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +230,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		Provider: prov, Directory: d.directory, Sessions: sessions, Forms: forms, Pages: pages,
 		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
 		Now: d.now, Log: d.log,
-		Throttle: newThrottle(cfg, d), Identifiers: audit.NewIdentifiers(cfg.Secrets.CookieKey),
+		Throttle: signinThrottle, Identifiers: identifiers,
 		TrustedProxies: cfg.TrustedProxies,
 	})
 	handler := server.New(server.Config{
