@@ -196,6 +196,10 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive the reset key: %w", err)
 	}
+	deviceKey, err := hkdf.Key(sha256.New, cfg.Secrets.CookieKey, nil, "idp: device cookies v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the device cookie key: %w", err)
+	}
 	queue := job.NewQueue(job.Options{Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Now: d.now})
 	changes, err := passwordChanges(cfg, d, queue, st)
 	if err != nil {
@@ -231,6 +235,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
 		Now: d.now, Log: d.log,
 		Throttle: signinThrottle, Identifiers: identifiers,
+		Devices:        login.NewDevices(deviceKey, secure, d.now),
 		TrustedProxies: cfg.TrustedProxies,
 	})
 	handler := server.New(server.Config{

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,55 @@ func TestThrottleLockDoesNotNameOtherIdentifier(t *testing.T) {
 		if k != n {
 			t.Fatalf("attempt %d: the mail of the locked account answers unlike an unknown address:\n%d %s\n---\n%d %s", i, k.status, k.body, n.status, n.body)
 		}
+	}
+}
+
+// forgetSession drops the browser's session cookie, as after closing it
+// or signing out, and keeps the rest of its jar.
+func forgetSession(t *testing.T, b *browserless) {
+	t.Helper()
+	u, _ := url.Parse(b.s.Issuer)
+	for _, c := range b.client.Jar.Cookies(u) {
+		if strings.Contains(c.Name, "session") {
+			b.client.Jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Path: "/", MaxAge: -1}})
+		}
+	}
+}
+
+// TestThrottleKnownBrowserNotHeldByStrangers: a stranger locks the
+// account; the browser its owner signed in with before still signs in,
+// while any other browser is held back. The owner's own failures can lock
+// that browser out.
+func TestThrottleKnownBrowserNotHeldByStrangers(t *testing.T) {
+	s := startStackWith(t, stackOptions{Config: withThrottle})
+	st, u := s.Sites[0], testenv.Users()[0]
+	owner := newBrowserless(t, s)
+	if code, _ := owner.code(st, nil); code == "" {
+		t.Fatal("first sign-in failed")
+	}
+	forgetSession(t, owner)
+
+	lockOut(t, s, u.UID)
+	other := newBrowserless(t, s)
+	otherURL, _ := other.authorize(st, nil)
+	if resp := other.login(otherURL, u.UID, u.Password); resp.StatusCode == http.StatusSeeOther {
+		t.Fatal("a new browser signed in through the lock")
+	}
+	ownerURL, _ := owner.authorize(st, nil)
+	resp := owner.login(ownerURL, u.UID, u.Password)
+	if body := readAll(t, resp); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("the owner's browser is held back by a stranger's failures: %d\n%s", resp.StatusCode, body)
+	}
+	forgetSession(t, owner)
+
+	ownerURL, _ = owner.authorize(st, nil)
+	for i := 1; i <= 10; i++ {
+		readAll(t, owner.login(ownerURL, u.UID, fmt.Sprintf("Typo-%d", i)))
+		if i >= 5 {
+			s.Clock.Advance(time.Minute)
+		}
+	}
+	if body := readAll(t, owner.login(ownerURL, u.UID, u.Password)); !strings.Contains(body, "suspendue") {
+		t.Fatalf("ten failures from the known browser did not lock it:\n%s", body)
 	}
 }

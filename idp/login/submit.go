@@ -93,6 +93,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	keys := throttle.Keys{Counter: throttle.IdentifierKey(ev.Identifier)}
 	if cand.Found() {
 		keys.Account, ev.Subject = throttle.AccountKey(cand.User.Subject), cand.User.Subject
+		if id, ok := h.known(r, cand.User.Subject); ok {
+			// A browser this person signed in with: its own budget only.
+			keys = throttle.Keys{Counter: throttle.DeviceKey(id)}
+		}
 	}
 	dec := throttle.Decision{Allowed: true}
 	if h.cfg.Throttle != nil {
@@ -146,12 +150,23 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, r, ar, http.StatusOK, page)
 }
 
+// known returns the browser's device id for subject (see Devices).
+func (h *Handler) known(r *http.Request, subject string) (string, bool) {
+	if h.cfg.Devices == nil {
+		return "", false
+	}
+	return h.cfg.Devices.Known(r, subject)
+}
+
 // signedIn opens the session and hands the sign-in back to the provider;
 // after a grace login it first says how many are left.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result) error {
 	sess, err := h.cfg.Sessions.Start(w, r, res.User)
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	if h.cfg.Devices != nil {
+		h.cfg.Devices.Remember(w, r, res.User.Subject)
 	}
 	ev.Subject = res.User.Subject
 	if res.State != ldapauth.StateGrace {

@@ -187,6 +187,11 @@ func IdentifierKey(hash string) string { return "id:" + hash }
 // AccountKey names the ceiling of a person, by subject.
 func AccountKey(subject string) string { return "sub:" + subject }
 
+// DeviceKey names the counter of a browser the person signed in with
+// before (a device cookie's id): it replaces the identifier's counter and
+// the person's ceiling for attempts from that browser.
+func DeviceKey(id string) string { return "dev:" + id }
+
 // Attempt decides whether a password check for k from ip may go ahead,
 // and if so counts it as a failure in advance.
 func (l *Limiter) Attempt(ctx context.Context, k Keys, ip netip.Addr) (Decision, error) {
