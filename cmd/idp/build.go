@@ -197,12 +197,22 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("derive the reset key: %w", err)
 	}
+	deviceKey, err := hkdf.Key(sha256.New, cfg.Secrets.CookieKey, nil, "idp: device cookies v1", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the device cookie key: %w", err)
+	}
 	queue := job.NewQueue(job.Options{Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Now: d.now})
 	changes, err := passwordChanges(cfg, d, queue, st)
 	if err != nil {
 		return nil, err
 	}
-	runCompletion, err := completionConsumer(cfg, d, st, outbox)
+	identifiers := audit.NewIdentifiers(cfg.Secrets.CookieKey)
+	var signinThrottle login.Throttle // a nil *throttle.Limiter must stay a nil interface
+	var forget completion.Throttle
+	if l := newThrottle(cfg, d); l != nil {
+		signinThrottle, forget = l, throttleForget{limiter: l, ids: identifiers}
+	}
+	runCompletion, err := completionConsumer(cfg, d, st, outbox, forget)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +235,8 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		Provider: prov, Directory: d.directory, Sessions: sessions, Forms: forms, Pages: pages,
 		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
 		Now: d.now, Log: d.log,
-		Throttle: newThrottle(cfg, d), Identifiers: audit.NewIdentifiers(cfg.Secrets.CookieKey),
+		Throttle: signinThrottle, Identifiers: identifiers,
+		Devices:        login.NewDevices(deviceKey, secure, d.now),
 		TrustedProxies: cfg.TrustedProxies,
 	})
 	handler := server.New(server.Config{

@@ -20,7 +20,7 @@ import (
 
 // completionConsumer builds what reacts to settled password changes:
 // sessions and tokens revoked, the notice mailed, the audit event.
-func completionConsumer(cfg *config.Config, d deps, st *store.Store, outbox reset.Outbox) (func(context.Context) error, error) {
+func completionConsumer(cfg *config.Config, d deps, st *store.Store, outbox reset.Outbox, forget completion.Throttle) (func(context.Context) error, error) {
 	people, ok := d.accounts.(completion.People)
 	if !ok {
 		// Only builds without a directory for « Mot de passe perdu » (tests
@@ -41,7 +41,8 @@ func completionConsumer(cfg *config.Config, d deps, st *store.Store, outbox rese
 	cc := completion.Config{
 		Client: d.redis, Stream: q.EventsStream(), Prefix: cfg.Redis.KeyPrefix,
 		Sessions: st, People: people, Outbox: completionOutbox{outbox}, Compose: compose,
-		Now: d.now, Log: d.log,
+		Throttle: forget,
+		Now:      d.now, Log: d.log,
 	}
 	if d.completionTweak != nil {
 		d.completionTweak(&cc)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 	"go.yaml.in/yaml/v3"
 
+	idpconfig "github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
@@ -288,6 +290,11 @@ func (l *loader) checkDirectory(c *config, i int, seen map[string]int) {
 	}
 	if len(d.URLs) == 0 {
 		l.problem(at("urls"), "give at least one ldap:// or ldaps:// URL")
+	}
+	for j, raw := range d.URLs {
+		if u, err := url.Parse(raw); err == nil && strings.EqualFold(u.Scheme, "ldap") && !d.StartTLS && !idpconfig.IsLoopback(u.Hostname()) {
+			l.problem(fmt.Sprintf("%s[%d]", at("urls"), j), "%q without start_tls sends passwords unencrypted: plain ldap:// is only allowed to a directory on this machine (127.0.0.1, ::1 or localhost); use ldaps:// or start_tls: true", raw)
+		}
 	}
 	if d.BaseDN == "" {
 		l.problem(at("base_dn"), "required")

@@ -30,6 +30,12 @@ type People interface {
 	FindBySubject(ctx context.Context, sub string) (u ldapauth.User, found bool, err error)
 }
 
+// Throttle forgets a person's failed sign-ins once a new password is
+// written: whoever guessed at the old one must not keep its owner out.
+type Throttle interface {
+	ForgetPerson(ctx context.Context, u ldapauth.User) error
+}
+
 // Mail is one message to queue.
 type Mail struct{ To, Subject, Text, HTML string }
 
@@ -56,6 +62,8 @@ type Config struct {
 
 	Sessions Sessions
 	People   People
+	// Throttle: nil when sign-ins are not throttled.
+	Throttle Throttle
 	Outbox   Outbox
 	Compose  Composer
 

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
@@ -111,6 +112,16 @@ func (c *Consumer) written(ctx context.Context, e job.Event) error {
 	u, found, err := c.cfg.People.FindBySubject(ctx, e.Subject)
 	if err != nil {
 		return fmt.Errorf("find the account: %w", err)
+	}
+	if c.cfg.Throttle != nil {
+		who := u
+		if !found {
+			who = ldapauth.User{Subject: e.Subject}
+		}
+		if err := c.cfg.Throttle.ForgetPerson(ctx, who); err != nil {
+			return fmt.Errorf("forget failed sign-ins: %w", err)
+		}
+		log.Info("completion: failed sign-ins forgotten", "job", e.JobID, "sub", e.Subject)
 	}
 	if !found || u.Email == "" {
 		log.Error("completion: no address for the person: notice not sent", "job", e.JobID, "sub", e.Subject, "account_found", found)

@@ -244,3 +244,44 @@ func TestSuggest(t *testing.T) {
 		t.Errorf("editDistance = %d, want 3", d)
 	}
 }
+
+// TestPlainLDAPOnlyToLoopback: ldap:// without start_tls sends the
+// service account's password and every person's password in clear; it is
+// only allowed to a directory on this machine, like plain mail.
+func TestPlainLDAPOnlyToLoopback(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, urls, startTLS string
+		bad                  string // URL reported, "" = valid
+	}{
+		{"ldaps remote", "[ldaps://ldap.example.org]", "", ""},
+		{"ldap remote with start_tls", "[ldap://ldap.example.org]", "  start_tls: true\n", ""},
+		{"ldap 127.0.0.1", "[ldap://127.0.0.1:1389]", "", ""},
+		{"ldap localhost", "[ldap://localhost]", "", ""},
+		{"ldap ::1", "[\"ldap://[::1]:389\"]", "", ""},
+		{"ldap remote", "[ldap://ldap.example.org]", "", "ldap://ldap.example.org"},
+		{"ldap remote IP", "[ldap://192.0.2.10:389]", "", "ldap://192.0.2.10:389"},
+		{"ldap look-alike host", "[ldap://localhost.example.org]", "", "ldap://localhost.example.org"},
+		{"second URL remote", "[ldaps://ldap.example.org, ldap://ldap2.example.org]", "", "ldap://ldap2.example.org"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			yaml := minimalWith(t, "[ldaps://ldap.example.org]", tt.urls, "  bind_dn:", tt.startTLS+"  bind_dn:")
+			_, errs := parse(t, yaml, nil)
+			if tt.bad == "" {
+				if len(errs) != 0 {
+					t.Fatalf("want valid, got %v", errs)
+				}
+				return
+			}
+			if len(errs) != 1 {
+				t.Fatalf("want 1 problem, got %d: %v", len(errs), errs)
+			}
+			p := errs[0]
+			if p.Line != 12 || !strings.HasPrefix(p.Path, "ldap.urls[") || !strings.Contains(p.Message, tt.bad) || !strings.Contains(p.Message, "start_tls") {
+				t.Errorf("got %s, want line 12, ldap.urls[…], naming %q and start_tls", p, tt.bad)
+			}
+		})
+	}
+}

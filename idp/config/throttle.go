@@ -10,15 +10,14 @@ type Throttle struct {
 	IP      IPThrottle
 }
 
-// AccountThrottle limits failures per account (or per typed identifier
-// when the directory does not know it).
+// AccountThrottle limits failures per typed identifier (and, silently, per
+// person: see idp/throttle.Keys).
 type AccountThrottle struct {
-	DelayAfter   int           // failures in a row before the first delay; default 5
+	DelayAfter   int           // failures within lock_duration before the first delay; default 5
 	Delay        time.Duration // the first delay, doubled at each further failure; default 1s
 	MaxDelay     time.Duration // default 1m
-	LockAfter    int           // failures in a row that lock the account; default 10, at most 100
-	LockDuration time.Duration // default 15m
-	ForgetAfter  time.Duration // failures are forgotten after this long without one; default 24h
+	LockAfter    int           // failures within lock_duration that lock; default 10, at most 100
+	LockDuration time.Duration // the sliding window failures are counted in, and the lock; default 15m
 }
 
 // IPThrottle limits failures per client address (IPv6: per /64).
@@ -33,7 +32,7 @@ func DefaultThrottle() Throttle {
 	return Throttle{
 		Enabled: true,
 		Account: AccountThrottle{DelayAfter: 5, Delay: time.Second, MaxDelay: time.Minute,
-			LockAfter: 10, LockDuration: 15 * time.Minute, ForgetAfter: 24 * time.Hour},
+			LockAfter: 10, LockDuration: 15 * time.Minute},
 		IP: IPThrottle{MaxFailures: 100, Window: 15 * time.Minute},
 	}
 }
@@ -46,7 +45,6 @@ func (d *decoder) decodeThrottle(m *mapping, t *Throttle) {
 	a.duration("max_delay", &t.Account.MaxDelay)
 	a.integer("lock_after", &t.Account.LockAfter)
 	a.duration("lock_duration", &t.Account.LockDuration)
-	a.duration("forget_after", &t.Account.ForgetAfter)
 	a.done()
 	ip := m.sub("ip")
 	ip.integer("max_failures", &t.IP.MaxFailures)
@@ -69,7 +67,6 @@ func (d *decoder) throttleDefaults(t *Throttle) {
 	set("throttle.account.max_delay", func() { a.MaxDelay = da.MaxDelay })
 	set("throttle.account.lock_after", func() { a.LockAfter = da.LockAfter })
 	set("throttle.account.lock_duration", func() { a.LockDuration = da.LockDuration })
-	set("throttle.account.forget_after", func() { a.ForgetAfter = da.ForgetAfter })
 	set("throttle.ip.max_failures", func() { t.IP.MaxFailures = def.IP.MaxFailures })
 	set("throttle.ip.window", func() { t.IP.Window = def.IP.Window })
 }
@@ -85,9 +82,7 @@ func (v *validator) throttle() {
 	if v.positive(p+"delay", a.Delay) && v.positive(p+"max_delay", a.MaxDelay) && a.MaxDelay < a.Delay {
 		v.report(p+"max_delay", "(%s) must not be shorter than delay (%s)", a.MaxDelay, a.Delay)
 	}
-	if v.positive(p+"lock_duration", a.LockDuration) && v.positive(p+"forget_after", a.ForgetAfter) && a.ForgetAfter < a.LockDuration {
-		v.report(p+"forget_after", "(%s) must not be shorter than lock_duration (%s)", a.ForgetAfter, a.LockDuration)
-	}
+	v.positive(p+"lock_duration", a.LockDuration)
 	v.between("throttle.ip.max_failures", ip.MaxFailures, 1, 1_000_000)
 	v.positive("throttle.ip.window", ip.Window)
 }

@@ -41,12 +41,12 @@ func TestThrottleFull(t *testing.T) {
 	t.Parallel()
 	c := mustParse(t, minimalWith(t)+`throttle:
   enabled: false
-  account: {delay_after: 3, delay: 500ms, max_delay: 30s, lock_after: 5, lock_duration: 1h, forget_after: 2h}
+  account: {delay_after: 3, delay: 500ms, max_delay: 30s, lock_after: 5, lock_duration: 1h}
   ip: {max_failures: 1_000, window: 1h}
 `, nil)
 	want := Throttle{
 		Account: AccountThrottle{DelayAfter: 3, Delay: 500 * time.Millisecond, MaxDelay: 30 * time.Second,
-			LockAfter: 5, LockDuration: time.Hour, ForgetAfter: 2 * time.Hour},
+			LockAfter: 5, LockDuration: time.Hour},
 		IP: IPThrottle{MaxFailures: 1000, Window: time.Hour},
 	}
 	if c.Throttle != want {
@@ -66,7 +66,7 @@ func TestThrottleRules(t *testing.T) {
 		{"delay after the lock", "account: {delay_after: 11}", "throttle.account.delay_after", "(11) must not be more than lock_after (10)"},
 		{"zero delay", "account: {delay: 0s}", "throttle.account.delay", "must be longer than zero"},
 		{"max below first", "account: {delay: 2m}", "throttle.account.max_delay", "(1m0s) must not be shorter than delay (2m0s)"},
-		{"forget before unlock", "account: {forget_after: 10m}", "throttle.account.forget_after", "must not be shorter than lock_duration (15m0s)"},
+		{"forget_after is gone", "account: {forget_after: 10m}", "throttle.account", `unknown key "forget_after"`},
 		{"no lock duration", "account: {lock_duration: 0s}", "throttle.account.lock_duration", "must be longer than zero"},
 		{"ip threshold", "ip: {max_failures: 0}", "throttle.ip.max_failures", "must be between 1 and 1000000, not 0"},
 		{"ip window", "ip: {window: -1m}", "throttle.ip.window", "must be longer than zero"},

@@ -64,6 +64,12 @@ func (v *validator) webURL(path, raw string, httpLoopback bool, kind urlKind) *u
 	return nil
 }
 
+// hostOf is the host of a URL that ldapURL accepted.
+func hostOf(raw string) string {
+	u, _ := url.Parse(raw)
+	return u.Hostname()
+}
+
 // ldapURL checks a directory URL and reports whether it is ldaps.
 func (v *validator) ldapURL(path, raw string) (ldaps, ok bool) {
 	u, err := url.Parse(raw)

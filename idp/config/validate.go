@@ -236,8 +236,12 @@ func (v *validator) ldap() {
 	}
 	for i, u := range l.URLs {
 		p := indexPath("ldap.urls", i)
-		if ldaps, ok := v.ldapURL(p, u); ok && ldaps && l.StartTLS {
+		ldaps, ok := v.ldapURL(p, u)
+		switch {
+		case ok && ldaps && l.StartTLS:
 			v.report(p, "%q is ldaps:// (already encrypted) but start_tls is true; use ldap:// URLs with start_tls, or set start_tls: false", u)
+		case ok && !ldaps && !l.StartTLS && !IsLoopback(hostOf(u)):
+			v.report(p, "%q without start_tls sends passwords unencrypted: plain ldap:// is only allowed to a directory on this machine (127.0.0.1, ::1 or localhost); use ldaps:// or start_tls: true", u)
 		}
 	}
 	if l.CAFile != "" {

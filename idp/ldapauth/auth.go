@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -48,6 +49,7 @@ type Directory struct {
 	logger  *slog.Logger
 	dialer  net.Dialer
 	dummyDN string // bound against for unknown logins (timing)
+	pad     *padder
 
 	preferred atomic.Int32 // index in urls of the last one that worked
 	closed    atomic.Bool
@@ -81,6 +83,7 @@ func New(cfg Config, logger *slog.Logger) (*Directory, error) {
 		// A random RDN under the base: it cannot match an entry, and the
 		// server answers 49 for it like for a wrong password.
 		dummyDN: "cn=nobody-" + hex.EncodeToString(rnd) + "," + cfg.BaseDN,
+		pad:     newPadder(),
 	}, nil
 }
 
@@ -168,8 +171,9 @@ func (d *Directory) Find(ctx context.Context, login string) (Candidate, error) {
 // every refusal; err (wrapping ErrUnavailable) means the directory could
 // not be asked and the caller should say so rather than "wrong password".
 //
-// For nobody, a bind against a DN that cannot exist is still sent, so that
-// the response time says little about whether the login exists (SEC-30).
+// For nobody, a bind against a DN that cannot exist is still sent and
+// stretched to the time of a wrong password on a real entry (see padder),
+// so that the response time does not tell whether the login exists.
 //
 // The ppolicy control is read as slapd 2.5 sends it (checked in
 // ldapsync/testenv TestSlapdAccountStates): success with Grace ≥ 0 is a
@@ -183,13 +187,18 @@ func (d *Directory) Verify(ctx context.Context, c Candidate, password string) (R
 		// succeeds on most servers: it must never reach the directory.
 		return Result{}, nil
 	}
+	start := time.Now()
 	if !c.Found() {
 		_, _ = d.checkPassword(ctx, d.dummyDN, password) // result ignored: timing only
+		d.pad.pad(ctx, time.Since(start))
 		return Result{}, nil
 	}
 	res, err := d.checkPassword(ctx, c.User.DN, password)
 	if err != nil {
 		return Result{}, err
+	}
+	if !res.ok && res.policy.err != ldap.BeheraPasswordExpired {
+		d.pad.record(time.Since(start))
 	}
 	pol := res.policy
 	switch {

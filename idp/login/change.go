@@ -110,7 +110,7 @@ func (h *Handler) checkCurrent(r *http.Request, sess *store.Session, password st
 			h.audit(ctx, ev, audit.PasswordChangeRefused, "network_limit")
 			return ldapauth.Result{}, h.hold(b), nil
 		}
-		if dec, err = h.cfg.Throttle.Attempt(ctx, "sub:"+sess.Subject, ev.IP); err != nil {
+		if dec, err = h.cfg.Throttle.Attempt(ctx, throttle.Keys{Counter: throttle.AccountKey(sess.Subject)}, ev.IP); err != nil {
 			return ldapauth.Result{}, views.Hold{}, err
 		}
 		if !dec.Allowed {

@@ -66,6 +66,9 @@ type Config struct {
 	// Identifiers hashes typed identifiers for the throttle and the audit
 	// log, which never hold them in clear.
 	Identifiers audit.Identifiers
+	// Devices is the device cookie that keeps a browser the person signed
+	// in with from being held back by strangers' failures; nil: none.
+	Devices *Devices
 	// TrustedProxies may set X-Forwarded-For (see web.ClientIP).
 	TrustedProxies []netip.Prefix
 	Now            func() time.Time

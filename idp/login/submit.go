@@ -22,7 +22,7 @@ import (
 // Throttle holds back password guessing (idp/throttle.Limiter).
 type Throttle interface {
 	CheckNetwork(ctx context.Context, ip netip.Addr) (throttle.Block, error)
-	Attempt(ctx context.Context, account string, ip netip.Addr) (throttle.Decision, error)
+	Attempt(ctx context.Context, k throttle.Keys, ip netip.Addr) (throttle.Decision, error)
 	Succeeded(ctx context.Context, d throttle.Decision) error
 	Cancel(ctx context.Context, d throttle.Decision) error
 }
@@ -31,12 +31,13 @@ type Throttle interface {
 //
 //  1. the client address is looked at before anything else, so a flood
 //     from one address does not reach the directory;
-//  2. the login is resolved (a search, no bind) to name the account: the
-//     person's subject, or a hash of the typed identifier when nobody has
-//     it, so unknown identifiers are counted and held back exactly like
-//     real ones;
-//  3. the throttle decides — a held-back account is not tried against the
-//     directory, so its own lockout (ppolicy) never strikes first;
+//  2. the login is resolved (a search, no bind) to name the person, if any;
+//  3. the throttle decides, per typed identifier (a keyed hash, the same
+//     for known and unknown ones, so both are held back alike and a lock
+//     says nothing about the person's other identifiers), with a silent
+//     ceiling per person (see throttle.Keys) — a held-back attempt is not
+//     tried against the directory, so its own lockout (ppolicy) never
+//     strikes first;
 //  4. only then the bind.
 //
 // Every outcome that does not prove the password right — unknown login,
@@ -89,17 +90,27 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.unavailable(w, r, ar, page, err)
 	}
-	account := "id:" + ev.Identifier
+	keys := throttle.Keys{Counter: throttle.IdentifierKey(ev.Identifier)}
 	if cand.Found() {
-		account, ev.Subject = "sub:"+cand.User.Subject, cand.User.Subject
+		keys.Account, ev.Subject = throttle.AccountKey(cand.User.Subject), cand.User.Subject
+		if id, ok := h.known(r, cand.User.Subject); ok {
+			// A browser this person signed in with: its own budget only.
+			keys = throttle.Keys{Counter: throttle.DeviceKey(id)}
+		}
 	}
 	dec := throttle.Decision{Allowed: true}
 	if h.cfg.Throttle != nil {
-		if dec, err = h.cfg.Throttle.Attempt(ctx, account, ev.IP); err != nil {
+		if dec, err = h.cfg.Throttle.Attempt(ctx, keys, ev.IP); err != nil {
 			return h.unavailable(w, r, ar, page, err)
 		}
 		if !dec.Allowed {
 			return h.held(w, r, ar, page, ev, dec)
+		}
+		if dec.Capped {
+			// The person's ceiling: checked as nobody, so the answer (and
+			// its time) is that of a wrong password.
+			h.audit(ctx, ev, audit.SignInLockout, "account_ceiling")
+			cand = ldapauth.Candidate{}
 		}
 	}
 
@@ -139,12 +150,23 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	return h.render(w, r, ar, http.StatusOK, page)
 }
 
+// known returns the browser's device id for subject (see Devices).
+func (h *Handler) known(r *http.Request, subject string) (string, bool) {
+	if h.cfg.Devices == nil {
+		return "", false
+	}
+	return h.cfg.Devices.Known(r, subject)
+}
+
 // signedIn opens the session and hands the sign-in back to the provider;
 // after a grace login it first says how many are left.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result) error {
 	sess, err := h.cfg.Sessions.Start(w, r, res.User)
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	if h.cfg.Devices != nil {
+		h.cfg.Devices.Remember(w, r, res.User.Subject)
 	}
 	ev.Subject = res.User.Subject
 	if res.State != ldapauth.StateGrace {

@@ -57,6 +57,7 @@ type fakeThrottle struct {
 	attempt    throttle.Decision
 	attemptErr error
 	account    string
+	ceiling    string
 }
 
 func (f *fakeThrottle) CheckNetwork(context.Context, netip.Addr) (throttle.Block, error) {
@@ -64,9 +65,9 @@ func (f *fakeThrottle) CheckNetwork(context.Context, netip.Addr) (throttle.Block
 	return throttle.Block{}, f.networkErr
 }
 
-func (f *fakeThrottle) Attempt(_ context.Context, account string, _ netip.Addr) (throttle.Decision, error) {
+func (f *fakeThrottle) Attempt(_ context.Context, k throttle.Keys, _ netip.Addr) (throttle.Decision, error) {
 	f.c.add("attempt")
-	f.account = account
+	f.account, f.ceiling = k.Counter, k.Account
 	return f.attempt, f.attemptErr
 }
 
@@ -136,20 +137,21 @@ func TestSubmitOrder(t *testing.T) {
 	}
 }
 
-// TestSubmitAccountKey: the throttle counts the person when the directory
-// knows the login, else a hash of the identifier, never the text.
+// TestSubmitAccountKey: the throttle counts a hash of the typed
+// identifier, never the text, the same whether the directory knows it or
+// not; the person is named only as the silent ceiling.
 func TestSubmitAccountKey(t *testing.T) {
 	t.Parallel()
 	for _, found := range []bool{true, false} {
 		var c calls
 		thr := &fakeThrottle{c: &c, attempt: throttle.Decision{Allowed: true}}
 		submit(t, &fakeDirectory{c: &c, found: found}, thr, "JDupont")
-		want := "sub:uuid-JDupont"
-		if !found {
-			want = "id:" + audit.NewIdentifiers([]byte("k")).Hash("jdupont")
+		want, wantAccount := "id:"+audit.NewIdentifiers([]byte("k")).Hash("jdupont"), ""
+		if found {
+			wantAccount = "sub:uuid-JDupont"
 		}
-		if thr.account != want {
-			t.Errorf("found=%v: account %q, want %q", found, thr.account, want)
+		if thr.account != want || thr.ceiling != wantAccount {
+			t.Errorf("found=%v: counter %q ceiling %q, want %q and %q", found, thr.account, thr.ceiling, want, wantAccount)
 		}
 	}
 }

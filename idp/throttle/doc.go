@@ -4,19 +4,24 @@
 // from which the next attempt will be accepted, and the caller answers at
 // once, so an attacker cannot tie up the server's goroutines.
 //
-// Per account (the caller names it: the person's stable subject when the
-// directory knows the login, else a keyed hash of the typed identifier, so
-// unknown identifiers are counted and locked exactly like real ones):
+// Per counter (the caller names it, see Keys: a keyed hash of the typed
+// identifier, the same for known and unknown ones), failures are counted
+// over a sliding window of LockDuration:
 //
-//	failures 1 … DelayAfter-1   nothing
-//	failure DelayAfter          the next attempt waits Delay (1 s)
-//	each further failure        twice as long, at most MaxDelay (2 s, 4 s, 8 s…)
-//	failure LockAfter           locked for LockDuration (15 min)
-//	after the lock              each new failure locks again, until a success
-//	a success                   forgets everything
-//	no failure for ForgetAfter  forgets everything
+//	failures 1 … DelayAfter-1 in the window   nothing
+//	failure DelayAfter                        the next attempt waits Delay (1 s)
+//	each further failure                      twice as long, at most MaxDelay
+//	failure LockAfter in the window           locked for LockDuration (15 min)
+//	a success, or a new password (Forget)     forgets everything
 //
-// An attempt that arrives while the account waits or is locked is refused
+// Failures older than the window no longer count, so after a lock the
+// count starts again: a trickle of failures never renews it, and keeping
+// a counter locked costs LockAfter fresh failures per LockDuration. Each
+// person also has a silent ceiling of LockAfter failures per window across
+// identifiers (Keys.Account): past it the password is not checked
+// (Decision.Capped) but the visible counter behaves as for anyone.
+//
+// An attempt that arrives while the counter waits or is locked is refused
 // without being counted, and without a password check: a locked account is
 // never tried against the directory, so the directory's own lockout
 // (ppolicy pwdMaxFailure, which must be above LockAfter) never strikes
@@ -36,9 +41,9 @@
 // Keys (Prefix defaults to "idp:throttle:"; one key per script call, so it
 // works on Redis Cluster):
 //
-//	a:<b64url(account)>   hash n (failures), last, until (ms) and the previous
-//	                      values (pn, plast, puntil) for Cancel
-//	                      TTL max(ForgetAfter, until−now) + Slack
+//	a:<b64url(counter)>   hash f (failure times in the window, ms), until,
+//	                      lock, and puntil, plock for Cancel
+//	                      TTL max(LockDuration, until−now) + Slack
 //	ip:<address or /64>   hash start (ms), n                TTL window end + Slack
 //
 // Expiry is logical, as in idp/store: every decision compares times with

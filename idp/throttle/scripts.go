@@ -5,26 +5,32 @@ import "github.com/redis/go-redis/v9"
 // Each script touches one key (Redis Cluster) and receives the time from
 // the caller's clock: Redis's own clock never decides anything.
 
-// attemptAccount: KEYS[1] account; ARGV now, delayAfter, delayMs,
-// maxDelayMs, lockAfter, lockMs, forgetMs, slackMs.
-// Returns {allowed (0|1), failures, until ms (0 = no hold)}.
+// attemptAccount: KEYS[1] counter; ARGV now, delayAfter, delayMs,
+// maxDelayMs, lockAfter, lockMs, windowMs, slackMs.
+// Failures are kept as a list of times ("f"); only those of the last
+// window count, so a trickle of failures never adds up to a lock.
+// Returns {allowed (0|1), failures in the window, until ms (0 = no hold),
+// locked (0|1)}.
 var attemptAccount = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local delayAfter, delay, maxDelay = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local lockAfter, lock, forget, slack = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
-local st = redis.call("HMGET", KEYS[1], "n", "last", "until")
-local n, last, hold = tonumber(st[1]) or 0, tonumber(st[2]) or 0, tonumber(st[3]) or 0
+local lockAfter, lock, window, slack = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local st = redis.call("HMGET", KEYS[1], "f", "until", "lock")
+local hold, locked = tonumber(st[2]) or 0, tonumber(st[3]) or 0
+local kept = {}
+for t in string.gmatch(st[1] or "", "%d+") do
+  if now - tonumber(t) < window then kept[#kept + 1] = t end
+end
+local n = #kept
 if now < hold then
-  return {0, n, hold}
+  return {0, n, hold, locked}
 end
-local pn, plast, phold = n, last, hold
-if n > 0 and now - last >= forget then
-  n = 0
-end
+local phold, plocked = hold, locked
 n = n + 1
-hold = 0
+kept[#kept + 1] = tostring(now)
+hold, locked = 0, 0
 if n >= lockAfter then
-  hold = now + lock
+  hold, locked = now + lock, 1
 elseif n >= delayAfter then
   local d = delay
   for _ = delayAfter + 1, n do
@@ -34,29 +40,26 @@ elseif n >= delayAfter then
   if d > maxDelay then d = maxDelay end
   hold = now + d
 end
-redis.call("HSET", KEYS[1], "n", n, "last", now, "until", hold, "pn", pn, "plast", plast, "puntil", phold)
-local keep = forget
+redis.call("HSET", KEYS[1], "f", table.concat(kept, " "), "until", hold, "lock", locked, "puntil", phold, "plock", plocked)
+local keep = window
 if hold - now > keep then keep = hold - now end
 redis.call("PEXPIRE", KEYS[1], keep + slack)
-return {1, n, hold}
+return {1, n, hold, locked}
 `)
 
-// refundAccount: KEYS[1] account; ARGV failures as counted by the attempt
-// being taken back. When nothing was counted since, the previous state
-// comes back exactly; otherwise only the count goes down by one.
+// refundAccount: KEYS[1] counter; ARGV time and hold of the attempt taken
+// back. Its failure leaves the list; the hold it brought, if still in
+// force, gives way to the one before.
 var refundAccount = redis.NewScript(`
-local n = tonumber(redis.call("HGET", KEYS[1], "n"))
-if n == nil then return 0 end
-if n == tonumber(ARGV[1]) then
-  local p = redis.call("HMGET", KEYS[1], "pn", "plast", "puntil")
-  if (tonumber(p[1]) or 0) == 0 then
-    redis.call("DEL", KEYS[1])
-  else
-    redis.call("HSET", KEYS[1], "n", p[1], "last", p[2], "until", p[3])
-  end
-elseif n > 0 then
-  redis.call("HINCRBY", KEYS[1], "n", -1)
+local st = redis.call("HMGET", KEYS[1], "f", "until", "puntil", "plock", "lock")
+if st[1] == false then return 0 end
+local kept, dropped = {}, false
+for t in string.gmatch(st[1], "%d+") do
+  if not dropped and t == ARGV[1] then dropped = true else kept[#kept + 1] = t end
 end
+local hold, locked = st[2], st[5] or 0
+if st[2] == ARGV[2] then hold, locked = st[3] or 0, st[4] or 0 end
+redis.call("HSET", KEYS[1], "f", table.concat(kept, " "), "until", hold, "lock", locked)
 return 1
 `)
 

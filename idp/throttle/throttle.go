@@ -13,19 +13,18 @@ import (
 
 // Policy holds the numbers. Zero fields get the documented defaults.
 type Policy struct {
-	// DelayAfter consecutive failures of one account start the delays;
-	// default 5.
+	// DelayAfter failures of one counter within LockDuration start the
+	// delays; default 5.
 	DelayAfter int
 	// Delay is the wait after the DelayAfter-th failure, doubled at each
 	// further failure up to MaxDelay; defaults 1s and 1m.
 	Delay, MaxDelay time.Duration
-	// LockAfter consecutive failures lock the account for LockDuration;
-	// defaults 10 and 15m.
+	// LockAfter failures of one counter within LockDuration (a sliding
+	// window) lock it for LockDuration from the last of them; defaults 10
+	// and 15m. A person's failures through all identifiers have the same
+	// ceiling (see Keys).
 	LockAfter    int
 	LockDuration time.Duration
-	// ForgetAfter without a failure forgets an account's failures; default
-	// 24h.
-	ForgetAfter time.Duration
 	// IPFailures failures from one client address within IPWindow block it
 	// until the window ends; defaults 100 and 15m.
 	IPFailures int
@@ -36,7 +35,7 @@ type Policy struct {
 func DefaultPolicy() Policy {
 	return Policy{
 		DelayAfter: 5, Delay: time.Second, MaxDelay: time.Minute,
-		LockAfter: 10, LockDuration: 15 * time.Minute, ForgetAfter: 24 * time.Hour,
+		LockAfter: 10, LockDuration: 15 * time.Minute,
 		IPFailures: 100, IPWindow: 15 * time.Minute,
 	}
 }
@@ -58,7 +57,6 @@ func (p Policy) withDefaults() Policy {
 	pickD(&p.MaxDelay, d.MaxDelay)
 	pick(&p.LockAfter, d.LockAfter)
 	pickD(&p.LockDuration, d.LockDuration)
-	pickD(&p.ForgetAfter, d.ForgetAfter)
 	pick(&p.IPFailures, d.IPFailures)
 	pickD(&p.IPWindow, d.IPWindow)
 	return p
@@ -111,7 +109,7 @@ const (
 	None Kind = iota
 	// Delay: the account must wait a little before the next attempt.
 	Delay
-	// Lock: the account is locked (LockAfter consecutive failures).
+	// Lock: the counter is locked (LockAfter failures in the window).
 	Lock
 	// Network: too many failures from the client's address.
 	Network
@@ -144,17 +142,59 @@ type Decision struct {
 	// Block: when refused, the hold in force; when allowed, the hold that
 	// this attempt brings if it fails (None for the first failures).
 	Block Block
-	// Failures of the account in a row, this attempt included when allowed.
+	// Failures of the counter in the window, this attempt included when
+	// allowed.
 	Failures int
+	// Capped: allowed, but the person's ceiling is reached: do not check
+	// the password, answer as for an identifier nobody has. The attempt
+	// still counted for the typed identifier, which therefore answers
+	// exactly as an unknown one would.
+	Capped bool
 
-	account string // Redis key; "" when not counted
-	ip      string // Redis key; "" when not counted
-	ipStart int64  // the address window this attempt was counted in
+	counted []counted // what to take back or forget
+	ip      string    // Redis key; "" when not counted
+	ipStart int64     // the address window this attempt was counted in
 }
 
-// Attempt decides whether a password check for account from ip may go
-// ahead, and if so counts it as a failure in advance.
-func (l *Limiter) Attempt(ctx context.Context, account string, ip netip.Addr) (Decision, error) {
+// counted is one failure counted in advance: its key, time and hold (ms).
+type counted struct {
+	key      string
+	at, hold int64
+}
+
+// Keys name what one attempt is counted against.
+//
+// Counter is the typed identifier (IdentifierKey of its keyed hash, the
+// same for a known and an unknown one): it alone decides the delays and
+// locks a visitor sees, so locking « jdupont » says nothing about
+// « jean.dupont@… », whether or not both are one person's.
+//
+// Account, when the directory knows the identifier, is the person
+// (AccountKey): at most LockAfter failures per window through all their
+// identifiers and spellings reach the directory. Past that ceiling the
+// password is not checked and the answer is a plain wrong password, so
+// the ceiling is invisible: it only stops an attacker from multiplying
+// the guesses by typing the same account in several ways.
+type Keys struct {
+	Counter string
+	Account string
+}
+
+// IdentifierKey names the counter of a typed identifier from its keyed,
+// normalized hash (audit.Identifiers.Hash).
+func IdentifierKey(hash string) string { return "id:" + hash }
+
+// AccountKey names the ceiling of a person, by subject.
+func AccountKey(subject string) string { return "sub:" + subject }
+
+// DeviceKey names the counter of a browser the person signed in with
+// before (a device cookie's id): it replaces the identifier's counter and
+// the person's ceiling for attempts from that browser.
+func DeviceKey(id string) string { return "dev:" + id }
+
+// Attempt decides whether a password check for k from ip may go ahead,
+// and if so counts it as a failure in advance.
+func (l *Limiter) Attempt(ctx context.Context, k Keys, ip netip.Addr) (Decision, error) {
 	now := l.now()
 	ipKey := l.ipKey(ip)
 	ipRes, err := attemptIP.Run(ctx, l.c, []string{ipKey},
@@ -167,31 +207,53 @@ func (l *Limiter) Attempt(ctx context.Context, account string, ip netip.Addr) (D
 	}
 	d := Decision{ip: ipKey, ipStart: ipRes[2]}
 
-	acctKey := l.accountKey(account)
-	res, err := attemptAccount.Run(ctx, l.c, []string{acctKey},
-		now.UnixMilli(), l.p.DelayAfter, l.p.Delay.Milliseconds(), l.p.MaxDelay.Milliseconds(),
-		l.p.LockAfter, l.p.LockDuration.Milliseconds(), l.p.ForgetAfter.Milliseconds(), l.slack.Milliseconds()).Int64Slice()
+	res, c, err := l.count(ctx, k.Counter, now, l.p.DelayAfter)
 	if err != nil {
 		l.refundIP(ctx, d)
-		return Decision{}, fmt.Errorf("throttle: count account: %w", err)
+		return Decision{}, fmt.Errorf("throttle: count identifier: %w", err)
 	}
 	d.Failures = int(res[1])
-	d.Block = l.block(d.Failures, res[2])
+	d.Block = l.block(res[3] == 1, res[2])
 	if res[0] == 0 {
 		// Refused without a check: it is not a failure of this address.
 		l.refundIP(ctx, d)
 		return Decision{Block: d.Block, Failures: d.Failures}, nil
 	}
-	d.Allowed, d.account = true, acctKey
+	d.Allowed, d.counted = true, []counted{c}
+	if k.Account != "" {
+		// No delays on the ceiling: it only ever locks, silently.
+		res, c, err := l.count(ctx, k.Account, now, l.p.LockAfter)
+		if err != nil {
+			_ = l.Cancel(ctx, d)
+			return Decision{}, fmt.Errorf("throttle: count account: %w", err)
+		}
+		if res[0] == 0 {
+			d.Capped = true
+		} else {
+			d.counted = append(d.counted, c)
+		}
+	}
 	return d, nil
 }
 
-// block names the hold of an account with failures in a row until ms.
-func (l *Limiter) block(failures int, untilMS int64) Block {
+// count runs attemptAccount on key.
+func (l *Limiter) count(ctx context.Context, key string, now time.Time, delayAfter int) ([]int64, counted, error) {
+	key = l.key(key)
+	res, err := attemptAccount.Run(ctx, l.c, []string{key},
+		now.UnixMilli(), delayAfter, l.p.Delay.Milliseconds(), l.p.MaxDelay.Milliseconds(),
+		l.p.LockAfter, l.p.LockDuration.Milliseconds(), l.p.LockDuration.Milliseconds(), l.slack.Milliseconds()).Int64Slice()
+	if err != nil {
+		return nil, counted{}, err
+	}
+	return res, counted{key: key, at: now.UnixMilli(), hold: res[2]}, nil
+}
+
+// block names a hold until ms.
+func (l *Limiter) block(locked bool, untilMS int64) Block {
 	switch {
 	case untilMS == 0:
 		return Block{}
-	case failures >= l.p.LockAfter:
+	case locked:
 		return Block{Kind: Lock, Until: time.UnixMilli(untilMS)}
 	default:
 		return Block{Kind: Delay, Until: time.UnixMilli(untilMS)}
@@ -199,15 +261,17 @@ func (l *Limiter) block(failures int, untilMS int64) Block {
 }
 
 // Succeeded records that the allowed attempt d proved the password right:
-// the account's failures are forgotten and the address's advance failure
-// is taken back.
+// the failures of its identifier and person are forgotten and the
+// address's advance failure is taken back.
 func (l *Limiter) Succeeded(ctx context.Context, d Decision) error {
 	if !d.Allowed {
 		return nil
 	}
 	l.refundIP(ctx, d)
-	if err := l.c.Del(ctx, d.account).Err(); err != nil {
-		return fmt.Errorf("throttle: reset account: %w", err)
+	for _, c := range d.counted {
+		if err := l.c.Del(ctx, c.key).Err(); err != nil {
+			return fmt.Errorf("throttle: reset account: %w", err)
+		}
 	}
 	return nil
 }
@@ -219,8 +283,22 @@ func (l *Limiter) Cancel(ctx context.Context, d Decision) error {
 		return nil
 	}
 	l.refundIP(ctx, d)
-	if err := refundAccount.Run(ctx, l.c, []string{d.account}, d.Failures).Err(); err != nil {
-		return fmt.Errorf("throttle: cancel account failure: %w", err)
+	for _, c := range d.counted {
+		if err := refundAccount.Run(ctx, l.c, []string{c.key}, c.at, c.hold).Err(); err != nil {
+			return fmt.Errorf("throttle: cancel account failure: %w", err)
+		}
+	}
+	return nil
+}
+
+// Forget drops every failure of the named counters (IdentifierKey,
+// AccountKey): a new password was written, so the guesses against the
+// old one no longer matter and its owner must not wait.
+func (l *Limiter) Forget(ctx context.Context, keys ...string) error {
+	for _, k := range keys {
+		if err := l.c.Del(ctx, l.key(k)).Err(); err != nil {
+			return fmt.Errorf("throttle: forget: %w", err)
+		}
 	}
 	return nil
 }
@@ -254,8 +332,8 @@ func int64Of(v any) int64 {
 	return n
 }
 
-func (l *Limiter) accountKey(account string) string {
-	return l.prefix + "a:" + base64.RawURLEncoding.EncodeToString([]byte(account))
+func (l *Limiter) key(name string) string {
+	return l.prefix + "a:" + base64.RawURLEncoding.EncodeToString([]byte(name))
 }
 
 func (l *Limiter) ipKey(ip netip.Addr) string { return l.prefix + "ip:" + ClientNetwork(ip) }

@@ -72,7 +72,7 @@ var (
 
 func attempt(t *testing.T, l *throttle.Limiter, account string, ip netip.Addr) throttle.Decision {
 	t.Helper()
-	d, err := l.Attempt(ctx, account, ip)
+	d, err := l.Attempt(ctx, throttle.Keys{Counter: account}, ip)
 	if err != nil {
 		t.Fatalf("Attempt: %v", err)
 	}
@@ -97,7 +97,7 @@ func TestSchedule(t *testing.T) {
 		1: {throttle.None, 0}, 2: {throttle.None, 0}, 3: {throttle.None, 0}, 4: {throttle.None, 0},
 		5: {throttle.Delay, time.Second}, 6: {throttle.Delay, 2 * time.Second}, 7: {throttle.Delay, 4 * time.Second},
 		8: {throttle.Delay, 8 * time.Second}, 9: {throttle.Delay, 16 * time.Second},
-		10: {throttle.Lock, 15 * time.Minute}, 11: {throttle.Lock, 15 * time.Minute},
+		10: {throttle.Lock, 15 * time.Minute},
 	}
 	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
 		for n := 1; n < len(want); n++ {
@@ -109,9 +109,10 @@ func TestSchedule(t *testing.T) {
 			if w.kind == throttle.None {
 				continue
 			}
-			// Inside the hold: refused, same hold, not counted.
+			// Inside the hold: refused, same hold, not counted (by the end
+			// of a lock the failures that brought it leave the window).
 			c.Advance(w.wait - time.Millisecond)
-			if r := attempt(t, l, "sub:alice", lycee); r.Allowed || r.Block != d.Block || r.Failures != n {
+			if r := attempt(t, l, "sub:alice", lycee); r.Allowed || r.Block != d.Block || (w.kind == throttle.Delay && r.Failures != n) {
 				t.Fatalf("inside the hold after failure %d: %+v, want refusal with %+v", n, r, d.Block)
 			}
 			c.Advance(time.Millisecond)
@@ -159,8 +160,8 @@ func TestLockThenUnlock(t *testing.T) {
 		}
 		c.Set(lockedAt.Add(15 * time.Minute))
 		d = attempt(t, l, "sub:carol", lycee)
-		if !d.Allowed || d.Block.Kind != throttle.Lock {
-			t.Fatalf("after the lock: %+v, want allowed, and locked again should it fail", d)
+		if !d.Allowed || d.Failures != 1 || d.Block.Kind != throttle.None {
+			t.Fatalf("after the lock: %+v, want allowed, the failures that locked out of the window", d)
 		}
 		if err := l.Succeeded(ctx, d); err != nil {
 			t.Fatal(err)
@@ -171,20 +172,67 @@ func TestLockThenUnlock(t *testing.T) {
 	})
 }
 
-// TestForget: a series of failures is forgotten after ForgetAfter without one.
-func TestForget(t *testing.T) {
+// TestTrickle: only failures of the last LockDuration count, so one
+// failure every 15 min (or nine every 15 min) never locks, and a lock is
+// not renewed by a single failure after it.
+func TestTrickle(t *testing.T) {
 	t.Parallel()
 	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
-		for range 4 {
-			attempt(t, l, "sub:dan", lycee)
+		for i := range 40 {
+			if d := attempt(t, l, "sub:dan", lycee); !d.Allowed || d.Failures != 1 || d.Block.Kind != throttle.None {
+				t.Fatalf("trickle failure %d: %+v, want the only one in the window", i+1, d)
+			}
+			c.Advance(15 * time.Minute)
 		}
-		c.Advance(24*time.Hour - time.Second)
-		if d := attempt(t, l, "sub:dan", lycee); d.Failures != 5 {
-			t.Fatalf("within 24 h: %+v, want the 5th failure", d)
+		for round := range 3 {
+			for i := range 9 {
+				d := attempt(t, l, "sub:dan", lycee)
+				if !d.Allowed || d.Failures != i+1 {
+					t.Fatalf("round %d, failure %d: %+v", round, i+1, d)
+				}
+				waitOut(c, d)
+			}
+			c.Advance(15 * time.Minute)
 		}
-		c.Advance(24 * time.Hour)
-		if d := attempt(t, l, "sub:dan", lycee); d.Failures != 1 {
-			t.Fatalf("after 24 h: %+v, want a fresh count", d)
+	})
+}
+
+// TestCeiling: two identifiers of one person each have their own visible
+// counter; once the person's ceiling is reached through one, the other
+// answers exactly as an unknown identifier (allowed, first failure, no
+// hold), only Capped. Forget clears all of it.
+func TestCeiling(t *testing.T) {
+	t.Parallel()
+	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
+		try := func(k throttle.Keys) throttle.Decision {
+			t.Helper()
+			d, err := l.Attempt(ctx, k, lycee)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		uid := throttle.Keys{Counter: throttle.IdentifierKey("uid-hash"), Account: throttle.AccountKey("gina")}
+		mail := throttle.Keys{Counter: throttle.IdentifierKey("mail-hash"), Account: throttle.AccountKey("gina")}
+		unknown := throttle.Keys{Counter: throttle.IdentifierKey("nobody-hash")}
+		for i := range 10 {
+			d := try(uid)
+			if d.Capped {
+				t.Fatalf("capped before the ceiling: %+v", d)
+			}
+			if i < 9 {
+				waitOut(c, d)
+			}
+		}
+		m, u := try(mail), try(unknown)
+		if !m.Allowed || !m.Capped || u.Capped || m.Failures != u.Failures || m.Block != u.Block {
+			t.Fatalf("mail after the uid's lock: %+v, unknown: %+v", m, u)
+		}
+		if err := l.Forget(ctx, uid.Counter, mail.Counter, uid.Account); err != nil {
+			t.Fatal(err)
+		}
+		if d := try(uid); !d.Allowed || d.Capped || d.Failures != 1 {
+			t.Fatalf("after Forget: %+v", d)
 		}
 	})
 }
@@ -286,7 +334,7 @@ func TestParallel(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 40 {
 			wg.Go(func() {
-				if d, err := l.Attempt(ctx, "sub:target", lycee); err == nil && d.Allowed {
+				if d, err := l.Attempt(ctx, throttle.Keys{Counter: "sub:target"}, lycee); err == nil && d.Allowed {
 					allowed.Add(1)
 				}
 			})
@@ -325,7 +373,7 @@ func BenchmarkAttempt(b *testing.B) {
 			l := be.new(b)(b, func() time.Time { return now }, throttle.Policy{IPFailures: 1 << 30})
 			b.Run("success", func(b *testing.B) {
 				for b.Loop() {
-					d, err := l.Attempt(ctx, "sub:bench", lycee)
+					d, err := l.Attempt(ctx, throttle.Keys{Counter: "sub:bench"}, lycee)
 					if err != nil || !d.Allowed {
 						b.Fatalf("%+v %v", d, err)
 					}
@@ -336,10 +384,10 @@ func BenchmarkAttempt(b *testing.B) {
 			})
 			b.Run("refused", func(b *testing.B) {
 				for range 10 {
-					_, _ = l.Attempt(ctx, "sub:locked", lycee)
+					_, _ = l.Attempt(ctx, throttle.Keys{Counter: "sub:locked"}, lycee)
 				}
 				for b.Loop() {
-					if d, err := l.Attempt(ctx, "sub:locked", lycee); err != nil || d.Allowed {
+					if d, err := l.Attempt(ctx, throttle.Keys{Counter: "sub:locked"}, lycee); err != nil || d.Allowed {
 						b.Fatalf("%+v %v", d, err)
 					}
 				}

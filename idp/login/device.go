@@ -1,0 +1,116 @@
+package login
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Devices is the device cookie (OWASP's "device cookie" pattern, as in
+// LemonLDAP::NG and Authelia): after a successful sign-in the browser keeps
+// a long-lived HttpOnly cookie with one token per account signed in to
+// there. A token is a random device id, its issue time and an HMAC over
+// both and the person's subject, so it names the account without holding
+// any identifier, and only verifies for that account.
+//
+// A sign-in attempt for an account from a browser holding a valid token
+// for it is counted against that device alone (throttle.DeviceKey, the same
+// budget as an identifier): strangers' failures on the identifier or the
+// person do not hold it back, and its own failures can lock it out.
+type Devices struct {
+	key    []byte
+	name   string
+	secure bool
+	now    func() time.Time
+}
+
+const (
+	deviceLifetime = 365 * 24 * time.Hour
+	deviceAccounts = 5 // tokens kept per browser, the newest first
+	deviceIDLen    = 16
+	deviceTokenLen = deviceIDLen + 8 + 16
+)
+
+// NewDevices returns the device cookie keyed with key (derive it: HKDF of
+// the cookie key). Over https the cookie is "__Host-idp_device".
+func NewDevices(key []byte, secure bool, now func() time.Time) *Devices {
+	name := "idp_device"
+	if secure {
+		name = "__Host-idp_device"
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Devices{key: key, name: name, secure: secure, now: now}
+}
+
+func (d *Devices) mac(id []byte, issued uint64, subject string) []byte {
+	m := hmac.New(sha256.New, d.key)
+	m.Write([]byte("idp device v1\x00"))
+	m.Write(id)
+	m.Write(binary.BigEndian.AppendUint64(nil, issued))
+	m.Write([]byte(subject))
+	return m.Sum(nil)[:16]
+}
+
+// tokens returns the browser's raw tokens.
+func (d *Devices) tokens(r *http.Request) []string {
+	c, err := r.Cookie(d.name)
+	if err != nil {
+		return nil
+	}
+	t := strings.Split(c.Value, ".")
+	return t[:min(len(t), deviceAccounts)]
+}
+
+// verify returns the device id of tok if it is valid for subject.
+func (d *Devices) verify(tok, subject string) (string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(raw) != deviceTokenLen {
+		return "", false
+	}
+	id, issued, sum := raw[:deviceIDLen], binary.BigEndian.Uint64(raw[deviceIDLen:deviceIDLen+8]), raw[deviceIDLen+8:]
+	if !hmac.Equal(sum, d.mac(id, issued, subject)) {
+		return "", false
+	}
+	if age := d.now().Sub(time.Unix(int64(issued), 0)); age < 0 || age > deviceLifetime {
+		return "", false
+	}
+	return hex.EncodeToString(id), true
+}
+
+// Known returns the id of the browser's device token for subject, if any.
+func (d *Devices) Known(r *http.Request, subject string) (string, bool) {
+	for _, t := range d.tokens(r) {
+		if id, ok := d.verify(t, subject); ok {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// Remember gives the browser a fresh token for subject, in front of the
+// others it holds (any older one for subject is dropped).
+func (d *Devices) Remember(w http.ResponseWriter, r *http.Request, subject string) {
+	id := make([]byte, deviceIDLen)
+	_, _ = rand.Read(id) // never fails since Go 1.24
+	issued := uint64(d.now().Unix())
+	raw := append(append(id, binary.BigEndian.AppendUint64(nil, issued)...), d.mac(id, issued, subject)...)
+	keep := []string{base64.RawURLEncoding.EncodeToString(raw)}
+	for _, t := range d.tokens(r) {
+		if _, mine := d.verify(t, subject); !mine && len(keep) < deviceAccounts && len(t) == base64.RawURLEncoding.EncodedLen(deviceTokenLen) {
+			keep = append(keep, t)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: d.name, Value: strings.Join(keep, "."), Path: "/",
+		MaxAge: int(deviceLifetime / time.Second), HttpOnly: true, Secure: d.secure,
+		SameSite: http.SameSiteStrictMode, // only ever read by the login form's own POST
+	})
+}
