@@ -24,6 +24,8 @@ type Store interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 	SaveCode(ctx context.Context, code, authRequestID string, expiresAt, rememberUntil time.Time) error
 	ConsumeCode(ctx context.Context, code string) (string, error)
+	PeekCode(ctx context.Context, code string) (store.CodeState, error)
+	Grant(ctx context.Context, authRequestID string) (*store.Grant, error)
 	SaveGrant(ctx context.Context, authRequestID string, g store.Grant) error
 	RevokeGrant(ctx context.Context, authRequestID string) error
 	SaveAccessToken(ctx context.Context, at *store.AccessToken) error
@@ -105,6 +107,9 @@ var errTemporarilyUnavailable = &oidc.Error{
 // Connect requests, and PKCE with S256 only, required for public clients
 // (OIDC-03).
 func (s *storage) checkAuthRequest(req *oidc.AuthRequest) error {
+	if err := checkLengths(req); err != nil {
+		return err
+	}
 	if !slices.Contains(req.Scopes, oidc.ScopeOpenID) {
 		return oidc.ErrInvalidScope().WithDescription("the openid scope is required")
 	}
@@ -158,6 +163,7 @@ func (s *storage) grant(ctx context.Context, req op.TokenRequest, accessTokenID,
 		AccessTokenIDs: []string{accessTokenID},
 		FamilyID:       family,
 		ExpiresAt:      s.now().Add(max(s.life.RefreshToken, s.life.AccessToken)),
+		ClientID:       ar.ClientID, CodeChallenge: ar.CodeChallenge, CodeChallengeMethod: ar.CodeChallengeMethod,
 	})
 	if err != nil {
 		return fmt.Errorf("save grant: %w", err)
@@ -323,7 +329,8 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
 	c, ok := s.clients[id]
 	if !ok {
-		return nil, errUnknownClient
+		// invalid_client: the library would answer a bare error with 500.
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	return c, nil
 }
@@ -355,11 +362,14 @@ func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, r
 // token, so a revoked or expired one is refused here.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
 	at, err := s.store.AccessToken(ctx, tokenID)
-	if err != nil {
-		return fmt.Errorf("access token: %w", err)
-	}
-	if at.Subject != subject {
-		return errors.New("access token subject mismatch")
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrInvalidToken
+	case err != nil:
+		s.log.ErrorContext(ctx, "userinfo: cannot read the access token", "err", err)
+		return oidc.ErrServerError()
+	case at.Subject != subject:
+		return ErrInvalidToken
 	}
 	setUserinfo(ui, at.Subject, at.Claims, at.Scopes)
 	return nil
@@ -399,7 +409,9 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 
 func (s *storage) Health(ctx context.Context) error { return s.store.Ping(ctx) }
 
-var errUnknownClient = errors.New("unknown client")
+// ErrInvalidToken: an access token that is revoked, expired or not ours
+// (RFC 6750 §3.1).
+var ErrInvalidToken = &oidc.Error{ErrorType: "invalid_token", Description: "the access token is not valid"}
 
 // setUserinfo fills the claims that the granted scopes allow.
 func setUserinfo(ui *oidc.UserInfo, sub string, c store.Claims, scopes []string) {

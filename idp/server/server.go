@@ -53,6 +53,9 @@ type Config struct {
 	// MaxBodyBytes bounds every request body (413 beyond);
 	// zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// AuthorizeLimit bounds the authorization requests of one address;
+	// none without a Counter.
+	AuthorizeLimit AuthorizeLimit
 }
 
 // ready is the readiness probe: 503 (the library says 500) while Redis
@@ -92,7 +95,14 @@ func New(cfg Config) http.Handler {
 	op := cfg.Provider.Handler()
 	mux.Handle("/authorize", guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op))))
 	mux.Handle("/authorize/callback", withIssuer(iss, frenchErrors(cfg.Pages, op)))
-	mux.Handle("/oauth/token", pkceAsInvalidGrant(op))
+	mux.Handle(tokenPath, clientEndpoint(cfg.Provider, cfg.Log, true, false, op))
+	mux.Handle(introspectionPath, clientEndpoint(cfg.Provider, cfg.Log, false, true, op))
+	mux.Handle(revocationPath, clientEndpoint(cfg.Provider, cfg.Log, true, false, op))
+	mux.Handle(userinfoPath, userinfoEndpoint(cfg.Provider, op))
+	// Only the code flow is offered: the library would serve this one.
+	mux.Handle(deviceAuthorizationPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cfg.Pages.ErrorPage(w, r, http.StatusNotFound, views.ErrNotFound)
+	}))
 	mux.Handle("/", frenchErrors(cfg.Pages, op))
 
 	maxBody := cfg.MaxBodyBytes
@@ -103,6 +113,7 @@ func New(cfg Config) http.Handler {
 	// a panic), security headers and the CSP nonce (so that even the page
 	// of a panic has them), panic recovery, body limit.
 	var h http.Handler = mux
+	h = limitAuthorize(cfg.AuthorizeLimit, cfg.Pages, h)
 	h = limitBodies(maxBody, cfg.Pages, h)
 	h = recoverPanics(cfg.Pages, h)
 	h = securityHeaders(newHeaderPolicy(iss, cfg.RedirectURIs), h)
