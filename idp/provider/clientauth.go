@@ -49,11 +49,15 @@ var ErrBadGrant = errors.New("invalid authorization code")
 // revokes what it was exchanged for only when it comes with the proof of
 // the client that redeemed it (its credentials, and its verifier); anyone
 // else who learnt a spent code cannot end the owner's tokens with it.
+// Errors other than ErrBadGrant mean that Redis did not answer.
 func (p *Provider) CheckCode(ctx context.Context, clientID, code, verifier, redirectURI string) error {
 	st := p.storage.store
 	cs, err := st.PeekCode(ctx, code)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return errors.Join(ErrBadGrant, err)
+	}
+	if err != nil {
+		return err
 	}
 	if cs.Used {
 		g, err := st.Grant(ctx, cs.AuthRequestID)
@@ -68,8 +72,11 @@ func (p *Provider) CheckCode(ctx context.Context, clientID, code, verifier, redi
 		return errors.Join(ErrBadGrant, store.ErrCodeReplayed)
 	}
 	ar, err := st.AuthRequest(ctx, cs.AuthRequestID)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return errors.Join(ErrBadGrant, err)
+	}
+	if err != nil {
+		return err
 	}
 	if ar.ClientID != clientID || ar.RedirectURI != redirectURI || !pkceMatches(ar.CodeChallenge, ar.CodeChallengeMethod, verifier) {
 		return ErrBadGrant

@@ -95,9 +95,9 @@ func New(cfg Config) http.Handler {
 	op := cfg.Provider.Handler()
 	mux.Handle("/authorize", guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op))))
 	mux.Handle("/authorize/callback", withIssuer(iss, frenchErrors(cfg.Pages, op)))
-	mux.Handle(tokenPath, clientEndpoint(cfg.Provider, cfg.Log, true, false, op))
-	mux.Handle(introspectionPath, clientEndpoint(cfg.Provider, cfg.Log, false, true, op))
-	mux.Handle(revocationPath, clientEndpoint(cfg.Provider, cfg.Log, true, false, op))
+	mux.Handle(tokenPath, clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op))
+	mux.Handle(introspectionPath, clientEndpoint(cfg.Provider, cfg.Log, clientRules{basicOnly: true}, op))
+	mux.Handle(revocationPath, clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op))
 	mux.Handle(userinfoPath, userinfoEndpoint(cfg.Provider, op))
 	// Only the code flow is offered: the library would serve this one.
 	mux.Handle(deviceAuthorizationPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -111,7 +111,8 @@ func New(cfg Config) http.Handler {
 	}
 	// Outermost first: request id, access log (which then sees the 500 of
 	// a panic), security headers and the CSP nonce (so that even the page
-	// of a panic has them), panic recovery, body limit.
+	// of a panic has them), panic recovery, body limit, the limit of
+	// authorization requests per address.
 	var h http.Handler = mux
 	h = limitAuthorize(cfg.AuthorizeLimit, cfg.Pages, h)
 	h = limitBodies(maxBody, cfg.Pages, h)

@@ -29,13 +29,11 @@ import (
 //     would read is not ours to guess;
 //   - the client authenticates first, with provider.AuthenticateClient's
 //     rules (the library would spend a code before checking who presents
-//     it); publicAllowed says whether a public client, with its id only,
-//     may use the endpoint; basicOnly that only client_secret_basic is
-//     accepted (the library's introspection reads nothing else);
+//     it), with the endpoint's clientRules;
 //   - at the token endpoint, an authorization code must be bound to that
 //     client, its redirect URI and its PKCE verifier before the library
 //     consumes it.
-func clientEndpoint(p *provider.Provider, log *slog.Logger, publicAllowed, basicOnly bool, next http.Handler) http.Handler {
+func clientEndpoint(p *provider.Provider, log *slog.Logger, rules clientRules, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
 			jsonError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("the form cannot be read"))
@@ -56,13 +54,18 @@ func clientEndpoint(p *provider.Provider, log *slog.Logger, publicAllowed, basic
 		_, basic := r.Header["Authorization"]
 		c, err := p.AuthenticateClient(creds)
 		switch {
-		case err == nil && c.Public && !publicAllowed:
+		case err == nil && c.Public && !rules.public:
 			err = errors.New("public client")
-		case err == nil && basicOnly && !c.Public && !basic:
+		case err == nil && rules.basicOnly && !c.Public && !basic:
 			err = errors.New("client_secret_post where only client_secret_basic is accepted")
 		}
 		if err != nil {
-			log.InfoContext(r.Context(), "client authentication failed", "path", r.URL.Path, "client_id", creds.ID,
+			// The id is the caller's text: a registered one is logged, not any.
+			id := "(unknown)"
+			if _, ok := p.Client(creds.ID); ok {
+				id = creds.ID
+			}
+			log.InfoContext(r.Context(), "client authentication failed", "path", r.URL.Path, "client_id", id,
 				"request_id", web.RequestID(r.Context()))
 			w.Header().Set("WWW-Authenticate", `Basic realm="`+p.Issuer()+`"`)
 			jsonError(w, http.StatusUnauthorized, oidc.ErrInvalidClient().WithDescription("client authentication failed"))
@@ -70,13 +73,27 @@ func clientEndpoint(p *provider.Provider, log *slog.Logger, publicAllowed, basic
 		}
 		if f.Get("grant_type") == string(oidc.GrantTypeCode) {
 			err := p.CheckCode(r.Context(), c.ID, f.Get("code"), f.Get("code_verifier"), f.Get("redirect_uri"))
-			if err != nil {
+			switch {
+			case errors.Is(err, provider.ErrBadGrant):
 				jsonError(w, http.StatusBadRequest, oidc.ErrInvalidGrant().WithDescription("invalid code"))
+				return
+			case err != nil:
+				log.ErrorContext(r.Context(), "token endpoint: cannot check the code", "err", err, "request_id", web.RequestID(r.Context()))
+				jsonError(w, http.StatusServiceUnavailable, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "try again later"})
 				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// clientRules are what an endpoint adds to provider.AuthenticateClient.
+type clientRules struct {
+	// public: a public client, with its id only, may use the endpoint.
+	public bool
+	// basicOnly: only client_secret_basic is accepted (the library's
+	// introspection reads nothing else).
+	basicOnly bool
 }
 
 // clientCredentials reads the client's credentials as the library does:
