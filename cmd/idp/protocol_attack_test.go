@@ -501,6 +501,22 @@ func TestAPIErrorsFollowRFCs(t *testing.T) {
 		}
 	})
 
+	t.Run("CORS preflights still answered", func(t *testing.T) {
+		for _, path := range []string{"/oauth/token", "/userinfo", "/revoke"} {
+			a := s.api(t, http.MethodOptions, path, nil, http.Header{
+				"Origin": {st.URL}, "Access-Control-Request-Method": {"POST"}, "Access-Control-Request-Headers": {"authorization"},
+			})
+			if a.status >= 300 || a.header.Get("Access-Control-Allow-Origin") != st.URL {
+				t.Errorf("preflight of %s: %d, Access-Control-Allow-Origin %q", path, a.status, a.header.Get("Access-Control-Allow-Origin"))
+			}
+		}
+		// A browser-based client can read the errors too.
+		a := s.api(t, http.MethodPost, "/oauth/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"x"}}, http.Header{"Origin": {st.URL}})
+		if a.status != http.StatusUnauthorized || a.header.Get("Access-Control-Allow-Origin") != st.URL {
+			t.Errorf("token error: %d, Access-Control-Allow-Origin %q", a.status, a.header.Get("Access-Control-Allow-Origin"))
+		}
+	})
+
 	t.Run("request_uri", func(t *testing.T) {
 		q := authParams(st, url.Values{"request_uri": {"https://attacker.example/request.jwt"}})
 		errorRedirect(t, s, newBrowserless(t, s).authorizeRaw(q), cb, "request_uri_not_supported")

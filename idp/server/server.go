@@ -95,10 +95,11 @@ func New(cfg Config) http.Handler {
 	op := cfg.Provider.Handler()
 	mux.Handle("/authorize", guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op))))
 	mux.Handle("/authorize/callback", withIssuer(iss, frenchErrors(cfg.Pages, op)))
-	mux.Handle(tokenPath, clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op))
-	mux.Handle(introspectionPath, clientEndpoint(cfg.Provider, cfg.Log, clientRules{basicOnly: true}, op))
-	mux.Handle(revocationPath, clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op))
-	mux.Handle(userinfoPath, userinfoEndpoint(cfg.Provider, op))
+	cors := cfg.Provider.CORS
+	mux.Handle(tokenPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op)))
+	mux.Handle(introspectionPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{basicOnly: true}, op)))
+	mux.Handle(revocationPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op)))
+	mux.Handle(userinfoPath, cors(userinfoEndpoint(cfg.Provider, op)))
 	// Only the code flow is offered: the library would serve this one.
 	mux.Handle(deviceAuthorizationPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cfg.Pages.ErrorPage(w, r, http.StatusNotFound, views.ErrNotFound)
