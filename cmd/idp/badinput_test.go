@@ -403,4 +403,8 @@ func TestBadInputOutages(t *testing.T) {
 		(e != "server_error" && e != "temporarily_unavailable") {
 		t.Errorf("Redis stopped, authorize: %d Location %q", resp.StatusCode, loc)
 	}
+	// The token endpoint cannot check a code: it says so, in JSON.
+	if a := s.token(t, st, codeForm("a-code", "a-verifier", st.URL+"/callback"), true); a.status != http.StatusServiceUnavailable || a.body["error"] != "temporarily_unavailable" {
+		t.Errorf("Redis stopped, token endpoint: %d %v", a.status, a.body)
+	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/hkdf"
 	"crypto/sha256"
@@ -144,8 +145,9 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	if d.now == nil {
 		d.now = time.Now
 	}
-	// The OIDC library logs through the default logger.
-	slog.SetDefault(d.log)
+	// The OIDC library logs through the default logger; it would log the
+	// relying parties' state.
+	slog.SetDefault(slog.New(provider.RedactLibraryLogs(d.log.Handler())))
 	st := store.New(store.Options{Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Now: d.now})
 
 	clients := make([]provider.Client, 0, len(cfg.Clients))
@@ -257,6 +259,11 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		Log:          d.log,
 		RedirectURIs: clientURIs(cfg.Clients),
 		MaxBodyBytes: int64(cfg.Limits.MaxBodyBytes),
+		AuthorizeLimit: server.AuthorizeLimit{
+			Counter: st, ClientIP: func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) },
+			PerAddress: cmp.Or(cfg.Limits.AuthorizePerAddress, config.DefaultAuthorizePerAddress),
+			Window:     config.AuthorizeWindow, Now: d.now,
+		},
 	})
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -50,7 +50,7 @@ func TestSecurityHeadersEveryRoute(t *testing.T) {
 		{"discovery", "GET", s.Issuer + "/.well-known/openid-configuration", "", nil, 200, true, ""},
 		{"keys", "GET", s.Issuer + "/keys", "", nil, 200, true, ""},
 		{"stylesheet", "GET", s.Issuer + "/static/style.css", "", nil, 200, true, ""},
-		{"token endpoint error", "POST", s.Issuer + "/oauth/token", "grant_type=authorization_code&code=x", nil, 400, false, ""},
+		{"token endpoint error (no client authentication)", "POST", s.Issuer + "/oauth/token", "grant_type=authorization_code&code=x", nil, 401, false, ""},
 		{"userinfo without token", "GET", s.Issuer + "/userinfo", "", nil, 401, false, ""},
 		{"404", "GET", s.Issuer + "/nulle-part", "", nil, 404, false, ""},
 		{"403 cross-site", "POST", loginURL, form(user.UID, user.Password), http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403, false, ""},

@@ -100,7 +100,20 @@ type Limits struct {
 	// MaxBodyBytes bounds every request body (forms, token endpoint, any
 	// POST): larger ones get 413. Default 65536, from 1024 to 1048576.
 	MaxBodyBytes int
+	// AuthorizePerAddress bounds the authorization requests (/authorize)
+	// of one client address (IPv6: one /64) in AuthorizeWindow; beyond,
+	// a French 429 page. Each request stores a pending sign-in, so this
+	// bounds what one address can make Redis hold. Default 600, from 10
+	// to 100000: a school behind one NAT address signs many people in.
+	AuthorizePerAddress int
 }
+
+// AuthorizeWindow is the sliding window of limits.authorize_per_address,
+// and DefaultAuthorizePerAddress its default.
+const (
+	AuthorizeWindow            = 10 * time.Minute
+	DefaultAuthorizePerAddress = 600
+)
 
 // Bounds of limits.max_body_bytes: below 1 KiB a sign-in form with a long
 // identifier no longer fits; nothing the provider receives needs 1 MiB.

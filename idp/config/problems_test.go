@@ -181,6 +181,7 @@ func TestRules(t *testing.T) {
 		{"body limit too small", []string{"redis:", "limits: {max_body_bytes: 512}\nredis:"}, nil, 0, 2, "limits.max_body_bytes", "must be between 1024 and 1048576 bytes, not 512"},
 		{"body limit too large", []string{"redis:", "limits: {max_body_bytes: 10485760}\nredis:"}, nil, 0, 2, "limits.max_body_bytes", "not 10485760"},
 		{"body limit as text", []string{"redis:", "limits: {max_body_bytes: 64KiB}\nredis:"}, nil, 0, 2, "limits.max_body_bytes", "must be a whole number, not text"},
+		{"authorize limit too small", []string{"redis:", "limits: {authorize_per_address: 0}\nredis:"}, nil, 0, 2, "limits.authorize_per_address", "must be between 10 and 100000 requests per 10m0s, not 0"},
 		{"unknown limits key", []string{"redis:", "limits: {max_form_bytes: 1024}\nredis:"}, nil, 0, 2, "limits", `unknown key "max_form_bytes"`},
 		{"__Host- cookie over http", []string{"issuer: https://idp.example.org", "insecure_loopback: true\nissuer: http://localhost:8080\nsession: {cookie_name: __Host-x}"}, nil, 0, 3, "session.cookie_name", "cannot work with an http issuer"},
 		{"no clients", []string{"clients:\n  - id: rp\n    " + hashLine + "\n    redirect_uris: [https://rp.example.org/cb]\n", "clients: []\n"}, nil, 0, 7, "clients", "at least one client is required"},

@@ -95,6 +95,7 @@ func (d *decoder) decodeSession(m *mapping, s *Session) {
 
 func (d *decoder) decodeLimits(m *mapping, l *Limits) {
 	m.integer("max_body_bytes", &l.MaxBodyBytes)
+	m.integer("authorize_per_address", &l.AuthorizePerAddress)
 	m.done()
 }
 
@@ -237,6 +238,7 @@ func (d *decoder) applyDefaults(c *Config) {
 	def("oidc.id_token_lifetime", func() { c.OIDC.IDTokenLifetime = time.Hour })
 	def("oidc.refresh_token_lifetime", func() { c.OIDC.RefreshTokenLifetime = 12 * time.Hour })
 	def("limits.max_body_bytes", func() { c.Limits.MaxBodyBytes = 64 << 10 })
+	def("limits.authorize_per_address", func() { c.Limits.AuthorizePerAddress = DefaultAuthorizePerAddress })
 	def("session.idle_timeout", func() { c.Session.IdleTimeout = 30 * time.Minute })
 	def("session.lifetime", func() { c.Session.Lifetime = 12 * time.Hour })
 	def("session.cookie_name", func() {

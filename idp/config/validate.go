@@ -277,6 +277,9 @@ func (v *validator) limits() {
 	if n := v.c.Limits.MaxBodyBytes; n < MinBodyBytes || n > MaxBodyBytes {
 		v.report("limits.max_body_bytes", "must be between %d and %d bytes, not %d", MinBodyBytes, MaxBodyBytes, n)
 	}
+	if n := v.c.Limits.AuthorizePerAddress; n < 10 || n > 100000 {
+		v.report("limits.authorize_per_address", "must be between 10 and 100000 requests per %v, not %d", AuthorizeWindow, n)
+	}
 }
 
 // attributeName matches an LDAP attribute description (RFC 4512 §2.5): a

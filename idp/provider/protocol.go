@@ -32,7 +32,8 @@ func (p *Provider) Discovery() http.Handler {
 		d.CodeChallengeMethodsSupported = []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256}
 		d.TokenEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 		d.TokenEndpointAuthSigningAlgValuesSupported = nil
-		d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+		// The library reads only Basic credentials at introspection.
+		d.IntrospectionEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic}
 		d.IntrospectionEndpointAuthSigningAlgValuesSupported = nil
 		d.RevocationEndpointAuthMethodsSupported = []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 		d.RevocationEndpointAuthSigningAlgValuesSupported = nil

@@ -43,6 +43,7 @@ type Provider struct {
 	storage *storage
 	issuer  string
 	clients map[string]*Client
+	cors    *cors.Cors
 }
 
 // Identity is who the login UI authenticated.
@@ -106,15 +107,15 @@ func New(cfg Config, st Store) (*Provider, error) {
 	}
 	p.storage = s
 
-	opts := []op.Option{
-		// Browsers of registered sites only, and never with credentials:
-		// the default allows any origin with cookies.
-		op.WithCORSOptions(&cors.Options{
-			AllowedOrigins: origins,
-			AllowedMethods: []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders: []string{"Authorization", "Content-Type"},
-		}),
+	// Browsers of registered sites only, and never with credentials: the
+	// default allows any origin with cookies.
+	corsOpts := cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders: []string{"Authorization", "Content-Type"},
 	}
+	p.cors = cors.New(corsOpts)
+	opts := []op.Option{op.WithCORSOptions(&corsOpts)}
 	if iu.Scheme == "http" {
 		// Configuration refuses http unless insecure_loopback and a
 		// loopback host.
@@ -138,6 +139,11 @@ func New(cfg Config, st Store) (*Provider, error) {
 // Handler serves the protocol endpoints (discovery, authorize, token,
 // userinfo, keys, ...).
 func (p *Provider) Handler() http.Handler { return p.op }
+
+// CORS applies the library's CORS policy to a handler placed in front of
+// it: preflights are answered, and its own errors reach the browser-based
+// clients that made the request.
+func (p *Provider) CORS(h http.Handler) http.Handler { return p.cors.Handler(h) }
 
 // Ready reports whether the shared state (Redis) answers: without it no
 // page or endpoint can work.

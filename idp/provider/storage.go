@@ -27,6 +27,8 @@ type Store interface {
 	DeleteAuthRequestByRef(ctx context.Context, ref string) error
 	SaveCode(ctx context.Context, code, authRequestID string, expiresAt, rememberUntil time.Time) error
 	ConsumeCode(ctx context.Context, code string) (string, error)
+	PeekCode(ctx context.Context, code string) (store.CodeState, error)
+	Grant(ctx context.Context, authRequestRef string) (*store.Grant, error)
 	SaveGrant(ctx context.Context, authRequestRef string, g store.Grant) error
 	RevokeGrant(ctx context.Context, authRequestRef string) error
 	SessionByRef(ctx context.Context, ref string) (*store.Session, error)
@@ -116,6 +118,9 @@ var errTemporarilyUnavailable = &oidc.Error{
 // Connect requests, and PKCE with S256 only, required for public clients
 // (OIDC-03).
 func (s *storage) checkAuthRequest(req *oidc.AuthRequest) error {
+	if err := checkLengths(req); err != nil {
+		return err
+	}
 	if !slices.Contains(req.Scopes, oidc.ScopeOpenID) {
 		return oidc.ErrInvalidScope().WithDescription("the openid scope is required")
 	}
@@ -217,6 +222,7 @@ func (s *storage) grant(ctx context.Context, req op.TokenRequest, accessTokenID,
 		AccessTokenIDs: []string{accessTokenID},
 		FamilyID:       family,
 		ExpiresAt:      s.now().Add(max(s.life.RefreshToken, s.life.AccessToken)),
+		ClientID:       ar.ClientID, CodeChallenge: ar.CodeChallenge, CodeChallengeMethod: ar.CodeChallengeMethod,
 	})
 	if err != nil {
 		return fmt.Errorf("save grant: %w", err)
@@ -396,7 +402,8 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
 	c, ok := s.clients[id]
 	if !ok {
-		return nil, errUnknownClient
+		// invalid_client: the library would answer a bare error with 500.
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client")
 	}
 	return c, nil
 }
@@ -428,11 +435,14 @@ func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, r
 // token, so a revoked or expired one is refused here.
 func (s *storage) SetUserinfoFromToken(ctx context.Context, ui *oidc.UserInfo, tokenID, subject, _ string) error {
 	at, err := s.store.AccessToken(ctx, tokenID)
-	if err != nil {
-		return fmt.Errorf("access token: %w", err)
-	}
-	if at.Subject != subject {
-		return errors.New("access token subject mismatch")
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrInvalidToken
+	case err != nil:
+		s.log.ErrorContext(ctx, "userinfo: cannot read the access token", "err", err)
+		return oidc.ErrServerError()
+	case at.Subject != subject:
+		return ErrInvalidToken
 	}
 	setUserinfo(ui, at.Subject, at.Claims, at.Scopes)
 	return nil
@@ -472,7 +482,9 @@ func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([
 
 func (s *storage) Health(ctx context.Context) error { return s.store.Ping(ctx) }
 
-var errUnknownClient = errors.New("unknown client")
+// ErrInvalidToken: an access token that is revoked, expired or not ours
+// (RFC 6750 §3.1).
+var ErrInvalidToken = &oidc.Error{ErrorType: "invalid_token", Description: "the access token is not valid"}
 
 // scopedClaims keeps only the claims the requested scopes release: the
 // request, and the tokens made from it, hold no other personal data.

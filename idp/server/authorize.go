@@ -1,6 +1,7 @@
 package server
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -14,12 +15,17 @@ import (
 )
 
 // guardAuthorize checks, before the library sees the request, what the
-// library would answer in English or wrongly:
+// library would answer in English, wrongly, or at a cost:
 //   - an unknown client or unregistered redirect_uri gets a French page and
-//     never a redirect (OIDC-01, OIDC-02);
-//   - a response_type other than code gets unsupported_response_type, and
-//     a response_mode other than query invalid_request (OIDC-05), sent back
-//     to the registered redirect_uri with state and iss.
+//     never a redirect (OIDC-01, OIDC-02), as does a state that is repeated
+//     or too long (it would be echoed to the site);
+//   - then, sent back to the registered redirect_uri with state and iss:
+//     a repeated parameter (which copy the library reads is not ours to
+//     guess), a parameter longer than provider.AuthParamMaxBytes or
+//     parameters over provider.MaxAuthParamsBytes in all (each request
+//     is stored), request_uri and request objects, a response_type other
+//     than code (unsupported_response_type) and a response_mode other than
+//     query (OIDC-05) get their OAuth error.
 func guardAuthorize(p *provider.Provider, pages *web.Pages, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -37,19 +43,46 @@ func guardAuthorize(p *provider.Provider, pages *web.Pages, next http.Handler) h
 			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadRedirect)
 			return
 		}
-		var e *oidc.Error
-		switch rm := f.Get("response_mode"); {
-		case f.Get("response_type") != string(oidc.ResponseTypeCode):
-			e = &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
-		case rm != "" && rm != string(oidc.ResponseModeQuery):
-			e = oidc.ErrInvalidRequest().WithDescription("only response_mode=query is supported")
+		if len(f["state"]) > 1 || len(f.Get("state")) > provider.MaxStateBytes {
+			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadAuthRequest)
+			return
 		}
-		if e != nil {
+		if e := checkAuthParams(f); e != nil {
 			http.Redirect(w, r, p.ErrorRedirect(redirect, f.Get("state"), e), http.StatusFound)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkAuthParams returns the OAuth error of an authorization request
+// whose client and redirect URI are fine, or nil.
+func checkAuthParams(f url.Values) *oidc.Error {
+	total := 0
+	for _, k := range slices.Sorted(maps.Keys(f)) {
+		vs := f[k]
+		if len(vs) > 1 {
+			return oidc.ErrInvalidRequest().WithDescription("parameter %s is repeated", k)
+		}
+		total += len(k) + len(vs[0])
+		if most, ok := provider.AuthParamMaxBytes[k]; ok && len(vs[0]) > most {
+			return oidc.ErrInvalidRequest().WithDescription("%s is longer than %d bytes", k, most)
+		}
+	}
+	rm := f.Get("response_mode")
+	switch {
+	case total > provider.MaxAuthParamsBytes:
+		return oidc.ErrInvalidRequest().WithDescription("the parameters are longer than %d bytes", provider.MaxAuthParamsBytes)
+	case f.Has("request_uri"):
+		return &oidc.Error{ErrorType: "request_uri_not_supported", Description: "request_uri is not supported"}
+	case f.Has("request"):
+		return oidc.ErrRequestNotSupported()
+	case f.Get("response_type") != string(oidc.ResponseTypeCode):
+		return &oidc.Error{ErrorType: "unsupported_response_type", Description: "only response_type=code is supported"}
+	case rm != "" && rm != string(oidc.ResponseModeQuery):
+		return oidc.ErrInvalidRequest().WithDescription("only response_mode=query is supported")
+	}
+	return nil
 }
 
 // withIssuer adds iss (RFC 9207, OIDC-06) to every redirect that leaves

@@ -21,13 +21,15 @@ const DefaultMaxBodyBytes = 64 << 10
 
 // apiPaths are the endpoints that programs, not people, call: a body
 // that is too large gets an OAuth JSON error there instead of a page.
-var apiPaths = []string{
-	op.DefaultEndpoints.Token.Relative(),
-	op.DefaultEndpoints.Introspection.Relative(),
-	op.DefaultEndpoints.Revocation.Relative(),
-	op.DefaultEndpoints.Userinfo.Relative(),
-	op.DefaultEndpoints.DeviceAuthorization.Relative(),
-}
+var apiPaths = []string{tokenPath, introspectionPath, revocationPath, userinfoPath}
+
+var (
+	tokenPath               = op.DefaultEndpoints.Token.Relative()
+	introspectionPath       = op.DefaultEndpoints.Introspection.Relative()
+	revocationPath          = op.DefaultEndpoints.Revocation.Relative()
+	userinfoPath            = op.DefaultEndpoints.Userinfo.Relative()
+	deviceAuthorizationPath = op.DefaultEndpoints.DeviceAuthorization.Relative()
+)
 
 // limitBodies reads every request body, up to max bytes, before any
 // handler runs, and answers 413 beyond that. Reading it here rather than

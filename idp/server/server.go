@@ -58,6 +58,9 @@ type Config struct {
 	// MaxBodyBytes bounds every request body (413 beyond);
 	// zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// AuthorizeLimit bounds the authorization requests of one address;
+	// none without a Counter.
+	AuthorizeLimit AuthorizeLimit
 }
 
 // ready is the readiness probe: 503 (the library says 500) while Redis
@@ -100,7 +103,15 @@ func New(cfg Config) http.Handler {
 	op := cfg.Provider.Handler()
 	mux.Handle("/authorize", cfg.Browser.Middleware(guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op)))))
 	mux.Handle("/authorize/callback", guardCallback(cfg.Provider, cfg.Pages, cfg.Browser, cfg.Sessions, withIssuer(iss, frenchErrors(cfg.Pages, op))))
-	mux.Handle("/oauth/token", pkceAsInvalidGrant(op))
+	cors := cfg.Provider.CORS
+	mux.Handle(tokenPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op)))
+	mux.Handle(introspectionPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{basicOnly: true}, op)))
+	mux.Handle(revocationPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op)))
+	mux.Handle(userinfoPath, cors(userinfoEndpoint(cfg.Provider, op)))
+	// Only the code flow is offered: the library would serve this one.
+	mux.Handle(deviceAuthorizationPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cfg.Pages.ErrorPage(w, r, http.StatusNotFound, views.ErrNotFound)
+	}))
 	mux.Handle("/", frenchErrors(cfg.Pages, op))
 
 	maxBody := cfg.MaxBodyBytes
@@ -109,8 +120,10 @@ func New(cfg Config) http.Handler {
 	}
 	// Outermost first: request id, access log (which then sees the 500 of
 	// a panic), security headers and the CSP nonce (so that even the page
-	// of a panic has them), panic recovery, body limit.
+	// of a panic has them), panic recovery, body limit, the limit of
+	// authorization requests per address.
 	var h http.Handler = mux
+	h = limitAuthorize(cfg.AuthorizeLimit, cfg.Pages, h)
 	h = limitBodies(maxBody, cfg.Pages, h)
 	h = recoverPanics(cfg.Pages, h)
 	h = securityHeaders(newHeaderPolicy(iss, cfg.RedirectURIs), h)

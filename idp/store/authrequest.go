@@ -187,3 +187,34 @@ func laterOf(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// CodeState is what PeekCode tells of a code.
+type CodeState struct {
+	// AuthRequestRef names the code's auth request (see AuthRequestByRef).
+	AuthRequestRef string
+	// Used: the code was redeemed already; presenting it again is a replay.
+	Used bool
+}
+
+// PeekCode looks a code up without using it, so that the token endpoint
+// can check who presents it before the code is spent. An unknown code, or
+// an unused one past its expiry, is ErrNotFound.
+func (s *Store) PeekCode(ctx context.Context, code string) (CodeState, error) {
+	v, err := s.c.HMGet(ctx, s.codeKey(code), "ar", "exp", "used").Result()
+	if err != nil {
+		return CodeState{}, fmt.Errorf("store: peek code: %w", err)
+	}
+	ar, _ := v[0].(string)
+	if ar == "" {
+		return CodeState{}, ErrNotFound
+	}
+	if used, _ := v[2].(string); used != "" {
+		return CodeState{AuthRequestRef: ar, Used: true}, nil
+	}
+	exp, _ := v[1].(string)
+	expMS, _ := strconv.ParseInt(exp, 10, 64)
+	if s.expired(time.UnixMilli(expMS)) {
+		return CodeState{}, ErrNotFound
+	}
+	return CodeState{AuthRequestRef: ar}, nil
+}

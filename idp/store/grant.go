@@ -13,6 +13,11 @@ type Grant struct {
 	AccessTokenIDs []string  `json:"access_token_ids,omitempty"`
 	FamilyID       string    `json:"family_id,omitempty"`
 	ExpiresAt      time.Time `json:"expires_at"`
+	// ClientID and the PKCE challenge of the code let a replay revoke only
+	// when it comes from the client that redeemed the code.
+	ClientID            string `json:"client_id,omitempty"`
+	CodeChallenge       string `json:"code_challenge,omitempty"`
+	CodeChallengeMethod string `json:"code_challenge_method,omitempty"`
 }
 
 // SaveGrant records the tokens issued for an auth request, given by its Ref.
@@ -24,6 +29,19 @@ func (s *Store) SaveGrant(ctx context.Context, authRequestRef string, g Grant) e
 		return errors.New("store: a grant needs its auth request's Ref")
 	}
 	return s.putJSON(ctx, s.c, s.grantKey(authRequestRef), g, g.ExpiresAt)
+}
+
+// Grant loads what a code was exchanged for, given by its auth request's
+// Ref; ErrNotFound when nothing is recorded.
+func (s *Store) Grant(ctx context.Context, authRequestRef string) (*Grant, error) {
+	if !isRef(authRequestRef) {
+		return nil, ErrNotFound
+	}
+	g := new(Grant)
+	if err := getJSON(ctx, s.c, s.grantKey(authRequestRef), g); err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // RevokeGrant revokes every token issued for an auth request, given by its

@@ -1,0 +1,94 @@
+package provider
+
+import (
+	"context"
+	"errors"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+)
+
+// Credentials are what a request to the token, introspection or
+// revocation endpoint presented to authenticate its client.
+type Credentials struct {
+	ID, Secret string
+	// SecretSent: a secret was presented (Basic, or client_secret in the
+	// form), even an empty one.
+	SecretSent bool
+}
+
+// ErrClientAuth: the client is unknown, or did not prove who it is.
+var ErrClientAuth = errors.New("client authentication failed")
+
+// AuthenticateClient is the one rule of client authentication: a
+// confidential client presents its secret (client_secret_basic or
+// client_secret_post), a public client its id only (PKCE then proves the
+// rest at the token endpoint). A public client presenting a secret is
+// refused: it has none.
+func (p *Provider) AuthenticateClient(c Credentials) (*Client, error) {
+	cl, ok := p.clients[c.ID]
+	switch {
+	case !ok:
+		return nil, ErrClientAuth
+	case cl.Public && !c.SecretSent:
+		return cl, nil
+	case cl.Public || !cl.secretMatches(c.Secret):
+		return nil, ErrClientAuth
+	}
+	return cl, nil
+}
+
+// ErrBadGrant: the code is unknown, spent, expired, or not bound to this
+// client, redirect URI and PKCE verifier.
+var ErrBadGrant = errors.New("invalid authorization code")
+
+// CheckCode checks, without spending it, that code was issued to the
+// authenticated client for redirectURI and that verifier matches its PKCE
+// challenge: only then may the exchange consume it. A code presented again
+// revokes what it was exchanged for only when it comes with the proof of
+// the client that redeemed it (its credentials, and its verifier); anyone
+// else who learnt a spent code cannot end the owner's tokens with it.
+// Errors other than ErrBadGrant mean that Redis did not answer.
+func (p *Provider) CheckCode(ctx context.Context, clientID, code, verifier, redirectURI string) error {
+	st := p.storage.store
+	cs, err := st.PeekCode(ctx, code)
+	if errors.Is(err, store.ErrNotFound) {
+		return errors.Join(ErrBadGrant, err)
+	}
+	if err != nil {
+		return err
+	}
+	if cs.Used {
+		g, err := st.Grant(ctx, cs.AuthRequestRef)
+		if err == nil && g.ClientID == clientID && pkceMatches(g.CodeChallenge, g.CodeChallengeMethod, verifier) {
+			p.storage.log.WarnContext(ctx, "authorization code replayed by its client: revoking the tokens issued from it")
+			if rerr := st.RevokeGrant(ctx, cs.AuthRequestRef); rerr != nil {
+				p.storage.log.ErrorContext(ctx, "cannot revoke the tokens of a replayed code", "err", rerr)
+			}
+		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.storage.log.ErrorContext(ctx, "cannot read the grant of a replayed code", "err", err)
+		}
+		return errors.Join(ErrBadGrant, store.ErrCodeReplayed)
+	}
+	ar, err := st.AuthRequestByRef(ctx, cs.AuthRequestRef)
+	if errors.Is(err, store.ErrNotFound) {
+		return errors.Join(ErrBadGrant, err)
+	}
+	if err != nil {
+		return err
+	}
+	if ar.ClientID != clientID || ar.RedirectURI != redirectURI || !pkceMatches(ar.CodeChallenge, ar.CodeChallengeMethod, verifier) {
+		return ErrBadGrant
+	}
+	return nil
+}
+
+// pkceMatches: without a challenge no verifier may come (a downgrade),
+// with one the verifier must match it.
+func pkceMatches(challenge, method, verifier string) bool {
+	if challenge == "" {
+		return verifier == ""
+	}
+	return verifier != "" && oidc.VerifyCodeChallenge(&oidc.CodeChallenge{Challenge: challenge, Method: oidc.CodeChallengeMethod(method)}, verifier)
+}
