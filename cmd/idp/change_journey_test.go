@@ -55,13 +55,15 @@ func newPassword(t *testing.T, ctx context.Context, pw string) {
 // signed in again in two browsers, the person changes the password from
 // the landing page of one: that one stays signed in, the other is signed
 // out. Each change sends the notice.
-func TestJourneyAfterChange(t *testing.T) {
-	s := startStackWith(t, stackOptions{Second: &testenv.SlapdOptions{}})
+func TestJourneyAfterChange(t *testing.T) { overSchemes(t, testJourneyAfterChange) }
+
+func testJourneyAfterChange(t *testing.T, https bool) {
+	s := startStackWith(t, stackOptions{Second: &testenv.SlapdOptions{}, HTTPS: https})
 	u := testenv.Users()[0]
 	site1, site2 := s.Sites[0], s.Sites[1]
 	waitPolicies(t, s, 2)
 
-	first, other := testenv.Browser(t), testenv.Browser(t)
+	first, other := s.browser(t), s.browser(t)
 	startAt(t, first, site1)
 	signIn(t, first, u.UID, u.Password)
 	if got := at(t, first, s, site2); got != "site" {
@@ -72,7 +74,7 @@ func TestJourneyAfterChange(t *testing.T) {
 
 	// The reset, in a third browser, while the second directory is down.
 	s.Second.Stop(t)
-	third := testenv.Browser(t)
+	third := s.browser(t)
 	startAt(t, third, site1)
 	click(t, third, link("Mot de passe perdu"))
 	if err := chromedp.Do(timeout(t, third), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {

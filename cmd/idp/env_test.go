@@ -70,6 +70,9 @@ type stack struct {
 	// workerKey is the in-process ldapsync's private key.
 	workerKey     hpke.PrivateKey
 	workerRetries int
+
+	// TLS is the test CA when the stack serves https (stackOptions.HTTPS).
+	TLS *testenv.CA
 }
 
 func listen(t *testing.T, host string) (net.Listener, string) {

@@ -60,9 +60,11 @@ func signIn(t *testing.T, ctx context.Context, login, password string) {
 	}
 }
 
-func TestJourneySignIn(t *testing.T) {
-	s := startStack(t)
-	ctx := testenv.Browser(t)
+func TestJourneySignIn(t *testing.T) { overSchemes(t, testJourneySignIn) }
+
+func testJourneySignIn(t *testing.T, https bool) {
+	s := startStackWith(t, stackOptions{HTTPS: https})
+	ctx := s.browser(t)
 	rp := s.Sites[0]
 	user := testenv.Users()[0]
 

@@ -29,6 +29,9 @@ func newBrowserless(t *testing.T, s *stack) *browserless {
 	jar, _ := cookiejar.New(nil)
 	c := noRedirect()
 	c.Jar = jar
+	if s.TLS != nil {
+		c.Transport = s.TLS.Transport()
+	}
 	return &browserless{t: t, s: s, client: c}
 }
 

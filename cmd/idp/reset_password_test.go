@@ -119,9 +119,11 @@ func TestResetNewPassword(t *testing.T) {
 
 // The whole journey in Chromium, with JavaScript: the waiting screen
 // moves on by itself; then sign in with the new password.
-func TestResetJourneyNewPassword(t *testing.T) {
-	s := startStack(t)
-	ctx := testenv.Browser(t)
+func TestResetJourneyNewPassword(t *testing.T) { overSchemes(t, testResetJourneyNewPassword) }
+
+func testResetJourneyNewPassword(t *testing.T, https bool) {
+	s := startStackWith(t, stackOptions{HTTPS: https})
+	ctx := s.browser(t)
 	rp := s.Sites[0]
 	u := testenv.Users()[1]
 	click := func(sel chromedp.Search) {

@@ -431,9 +431,11 @@ func TestResetAbuse(t *testing.T) {
 
 // The whole journey in Chromium, from a site's sign-in to the verified
 // code and back to the login screen of the same pending sign-in.
-func TestResetJourney(t *testing.T) {
-	s := startStack(t)
-	ctx := testenv.Browser(t)
+func TestResetJourney(t *testing.T) { overSchemes(t, testResetJourney) }
+
+func testResetJourney(t *testing.T, https bool) {
+	s := startStackWith(t, stackOptions{HTTPS: https})
+	ctx := s.browser(t)
 	rp := s.Sites[0]
 	u := testenv.Users()[0]
 	click := func(sel chromedp.Search) {

@@ -23,6 +23,10 @@ type stackOptions struct {
 	// Second, when set, starts a second directory that ldapsync writes
 	// after the first, finding people there by mail.
 	Second *testenv.SlapdOptions
+	// HTTPS serves the provider and the sites over https with the test CA:
+	// the issuer is https, so every cookie of the provider is __Host- and
+	// Secure. Open browsers with stack.browser.
+	HTTPS bool
 }
 
 // startStackWith is startStack with options.
@@ -35,16 +39,22 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 		Clock: &clock{},
 		Logs:  &testenv.Buffer{},
 	}
-	idpLn, issuer := listen(t, "127.0.0.1")
+	if opts.HTTPS {
+		s.TLS = testenv.LoopbackCA(t)
+	}
+	idpLn, issuer := s.listen(t, "127.0.0.1")
 	s.Issuer = issuer
 	for i, host := range []string{"127.0.0.2", "localhost"} {
-		ln, base := listen(t, host)
+		ln, base := s.listen(t, host)
 		st := &site{URL: base, ClientID: fmt.Sprintf("site%d", i+1), Secret: secret(t)}
-		st.RP = demorp.New(demorp.Config{Issuer: issuer, ClientID: st.ClientID, ClientSecret: st.Secret, BaseURL: base})
+		st.RP = demorp.New(demorp.Config{Issuer: issuer, ClientID: st.ClientID, ClientSecret: st.Secret, BaseURL: base, HTTPClient: s.client()})
 		serveOn(t, ln, st.RP)
 		s.Sites = append(s.Sites, st)
 	}
 	s.cfg = testConfig(issuer, s.Sites)
+	if opts.HTTPS {
+		s.secureConfig()
+	}
 	s.cfg.Mail.Host, s.cfg.Mail.Port, s.cfg.Mail.TLS = "127.0.0.1", s.SMTP.Port, config.MailPlain
 	key, err := job.GenerateKey()
 	if err != nil {

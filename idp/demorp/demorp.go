@@ -145,7 +145,10 @@ func (rp *RP) browser(w http.ResponseWriter, r *http.Request) string {
 		return c.Value
 	}
 	id := random()
-	http.SetCookie(w, &http.Cookie{Name: "demorp", Value: id, Path: rp.path + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	http.SetCookie(w, &http.Cookie{
+		Name: "demorp", Value: id, Path: rp.path + "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(rp.cfg.BaseURL, "https://"),
+	})
 	return id
 }
 

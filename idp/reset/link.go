@@ -27,8 +27,9 @@ func (h *Handler) linkCookie() string {
 func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
 	if t := r.URL.Query().Get("t"); t != "" {
 		// Lax: the first request comes from a mail client, another site.
+		// Path /: browsers drop a __Host- cookie with any other path.
 		http.SetCookie(w, &http.Cookie{
-			Name: h.linkCookie(), Value: t, Path: h.cfg.Path, MaxAge: int(h.cfg.Limits.CodeLifetime / time.Second),
+			Name: h.linkCookie(), Value: t, Path: "/", MaxAge: int(h.cfg.Limits.CodeLifetime / time.Second),
 			HttpOnly: true, Secure: h.cfg.Secure, SameSite: http.SameSiteLaxMode,
 		})
 		http.Redirect(w, r, h.cfg.Path+"/lien", http.StatusSeeOther)
@@ -103,7 +104,10 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return h.storeError(w, r, err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: h.linkCookie(), Value: "", Path: h.cfg.Path, MaxAge: -1, HttpOnly: true, Secure: h.cfg.Secure})
+	http.SetCookie(w, &http.Cookie{
+		Name: h.linkCookie(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: h.cfg.Secure, SameSite: http.SameSiteLaxMode,
+	})
 	h.setFlowCookie(w, id)
 	h.audit(r, audit.ResetCodeAccepted, sub, "link")
 	http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)

@@ -23,10 +23,25 @@ var disabledFeatures = []string{
 	"MediaRouter", "OptimizationHints", "AutofillServerCommunication",
 }
 
+// BrowserOption changes how Browser starts Chromium.
+type BrowserOption func(*[]chromedp.ExecAllocatorOption)
+
+// TrustCA makes Chromium accept the certificate of ca's leaf as valid: the
+// page is a secure context and keeps Secure and __Host- cookies, as a
+// browser that trusts a real CA would. Chromium takes no CA file on Linux
+// without an NSS database; --ignore-certificate-errors-spki-list instead
+// accepts exactly the listed public keys (it needs --user-data-dir, which
+// the allocator's fresh profile passes), and nothing else.
+func TrustCA(ca *CA) BrowserOption {
+	return func(opts *[]chromedp.ExecAllocatorOption) {
+		*opts = append(*opts, chromedp.Flag("ignore-certificate-errors-spki-list", ca.SPKI()))
+	}
+}
+
 // Browser starts headless Chromium with a fresh profile (its own cookie jar)
 // and returns its context, already started, so that callers may derive
 // per-step timeouts from it. The browser is closed in t.Cleanup.
-func Browser(t testing.TB) context.Context {
+func Browser(t testing.TB, options ...BrowserOption) context.Context {
 	t.Helper()
 	bin := Require(t, "chromium", "chromium")
 	// Chromium leaves its singleton socket (and, with disable-dev-shm-usage,
@@ -54,6 +69,9 @@ func Browser(t testing.TB) context.Context {
 		chromedp.Flag("no-proxy-server", true),
 		chromedp.Flag("disable-features", strings.Join(disabledFeatures, ",")),
 	)
+	for _, o := range options {
+		o(&opts)
+	}
 	// No UserDataDir option: the allocator makes a fresh temporary profile
 	// per browser and removes it once the process has exited (including
 	// leftover helper processes), which t.TempDir could not guarantee.
