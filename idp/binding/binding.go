@@ -64,7 +64,7 @@ func (c Cookie) Middleware(next http.Handler) http.Handler {
 				SameSite: http.SameSiteLaxMode,
 			})
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, v)))
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), v)))
 	})
 }
 
@@ -79,6 +79,11 @@ func (c Cookie) Matches(r *http.Request, hash string) bool {
 }
 
 type ctxKey struct{}
+
+// NewContext carries the browser's value v to the provider's storage.
+func NewContext(ctx context.Context, v string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, v)
+}
 
 // FromContext is the value Middleware put in ctx.
 func FromContext(ctx context.Context) (string, bool) {

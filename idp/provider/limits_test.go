@@ -9,6 +9,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
@@ -32,9 +33,12 @@ func TestCreateAuthRequestBoundsWhatItStores(t *testing.T) {
 			Scopes: oidc.SpaceDelimitedArray{oidc.ScopeOpenID}, State: "s", Nonce: "n",
 		}
 	}
-	ctx := context.Background()
+	ctx := binding.NewContext(context.Background(), "a-browser")
 	if _, err := p.storage.CreateAuthRequest(ctx, ok(), ""); err != nil {
 		t.Fatalf("a normal request: %v", err)
+	}
+	if _, err := p.storage.CreateAuthRequest(context.Background(), ok(), ""); err == nil {
+		t.Error("a request bound to no browser was stored")
 	}
 	for name, edit := range map[string]func(*oidc.AuthRequest){
 		"state":      func(r *oidc.AuthRequest) { r.State = strings.Repeat("s", MaxStateBytes+1) },

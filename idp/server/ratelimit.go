@@ -12,6 +12,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
@@ -69,15 +70,6 @@ func limitAuthorize(l AuthorizeLimit, pages *web.Pages, next http.Handler) http.
 // /64 (one household or phone holds a whole /64 and could rotate through
 // it), hashed since an address is personal data.
 func addressKey(ip netip.Addr) string {
-	ip = ip.Unmap().WithZone("")
-	s := "unknown"
-	switch {
-	case ip.Is6():
-		p, _ := ip.Prefix(64)
-		s = p.String()
-	case ip.IsValid():
-		s = ip.String()
-	}
-	sum := sha256.Sum256([]byte(s))
+	sum := sha256.Sum256([]byte(throttle.ClientNetwork(ip)))
 	return hex.EncodeToString(sum[:16])
 }
