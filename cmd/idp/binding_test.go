@@ -234,11 +234,15 @@ func TestSignInBoundToBrowser(t *testing.T) {
 // opens the attacker's login URL; then, without a session, a second
 // victim types their password on it. The attacker's jar gets no code.
 func TestSignInBoundToBrowserInChromium(t *testing.T) {
-	s := startStack(t)
+	overSchemes(t, testSignInBoundToBrowserInChromium)
+}
+
+func testSignInBoundToBrowserInChromium(t *testing.T, https bool) {
+	s := startStackWith(t, stackOptions{HTTPS: https})
 	victim := testenv.Users()[0]
 	for _, c := range attackClients(s) {
 		t.Run(c.name+"/signed in", func(t *testing.T) {
-			ctx := testenv.Browser(t)
+			ctx := s.browser(t)
 			if err := chromedp.Do(timeout(t, ctx), chromedp.Navigate(s.Sites[1].URL+"/start"), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
 				t.Fatal(err)
 			}
@@ -258,7 +262,7 @@ func TestSignInBoundToBrowserInChromium(t *testing.T) {
 			}
 		})
 		t.Run(c.name+"/signs in", func(t *testing.T) {
-			ctx := testenv.Browser(t)
+			ctx := s.browser(t)
 			a := startAttack(t, s, c)
 			if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(a.loginURL)); err != nil {
 				t.Fatal(err)

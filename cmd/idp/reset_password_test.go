@@ -299,8 +299,12 @@ func dumpRedis(t *testing.T, s *stack) string {
 // « Continuer » leads to the site's home page, never into the first
 // browser's pending sign-in.
 func TestResetJourneyThroughLinkInAnotherBrowser(t *testing.T) {
-	s := startStack(t)
-	first, second := testenv.Browser(t), testenv.Browser(t)
+	overSchemes(t, testResetJourneyThroughLinkInAnotherBrowser)
+}
+
+func testResetJourneyThroughLinkInAnotherBrowser(t *testing.T, https bool) {
+	s := startStackWith(t, stackOptions{HTTPS: https})
+	first, second := s.browser(t), s.browser(t)
 	rp := s.Sites[0]
 	u := testenv.Users()[2]
 	click := func(ctx context.Context, sel chromedp.Search) {

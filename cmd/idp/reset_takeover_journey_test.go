@@ -16,8 +16,12 @@ import (
 // page, never the new-password form; the victim's browser sets the
 // password.
 func TestResetJourneyLinkTakesTheFlowAway(t *testing.T) {
-	s := startStack(t)
-	attacker, victim := testenv.Browser(t), testenv.Browser(t)
+	overSchemes(t, testResetJourneyLinkTakesTheFlowAway)
+}
+
+func testResetJourneyLinkTakesTheFlowAway(t *testing.T, https bool) {
+	s := startStackWith(t, stackOptions{HTTPS: https})
+	attacker, victim := s.browser(t), s.browser(t)
 	rp := s.Sites[0]
 	u := testenv.Users()[2]
 	click := func(ctx context.Context, sel chromedp.Search) {
