@@ -113,23 +113,14 @@ func safeLocation(loc string) string {
 func redeem(t *testing.T, s *stack, c oauthClient, code, verifier string) string {
 	t.Helper()
 	form := codeForm(code, verifier, c.redirect)
+	user := c.id
 	if c.secret == "" {
+		user = ""
 		form.Set("client_id", c.id)
 	}
-	req, _ := http.NewRequest(http.MethodPost, s.Issuer+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if c.secret != "" {
-		req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
-	}
-	resp, err := noRedirect().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	raw, _ := body["id_token"].(string)
-	if resp.StatusCode != http.StatusOK || raw == "" {
+	a := s.tokenRaw(t, form, user, c.secret)
+	raw, _ := a.body["id_token"].(string)
+	if a.status != http.StatusOK || raw == "" {
 		return ""
 	}
 	return unverifiedSubject(t, raw)

@@ -199,14 +199,18 @@ func (s *stack) tokenRaw(t *testing.T, form url.Values, user, password string) t
 	if user != "" {
 		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(password))
 	}
-	resp, err := noRedirect().Do(req)
+	c := noRedirect()
+	if s.TLS != nil {
+		c.Transport = s.TLS.Transport()
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var body map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return tokenAnswer{resp.StatusCode, body}
+	return tokenAnswer{resp.StatusCode, body, resp.Header}
 }
 
 func withForm(v url.Values, kv ...string) url.Values {

@@ -140,30 +140,23 @@ func readAll(t *testing.T, resp *http.Response) string {
 type tokenAnswer struct {
 	status int
 	body   map[string]any
+	header http.Header
 }
 
 func (s *stack) token(t *testing.T, st *site, form url.Values, basic bool) tokenAnswer {
 	t.Helper()
-	if !basic {
+	user, password := "", ""
+	if basic {
+		user, password = st.ClientID, st.Secret
+	} else {
 		form.Set("client_id", st.ClientID)
 		form.Set("client_secret", st.Secret)
 	}
-	req, _ := http.NewRequest(http.MethodPost, s.Issuer+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if basic {
-		req.SetBasicAuth(url.QueryEscape(st.ClientID), url.QueryEscape(st.Secret))
+	a := s.tokenRaw(t, form, user, password)
+	if a.header.Get("Cache-Control") != "no-store" && a.status == http.StatusOK {
+		t.Errorf("token response Cache-Control = %q", a.header.Get("Cache-Control"))
 	}
-	resp, err := noRedirect().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	if resp.Header.Get("Cache-Control") != "no-store" && resp.StatusCode == http.StatusOK {
-		t.Errorf("token response Cache-Control = %q", resp.Header.Get("Cache-Control"))
-	}
-	return tokenAnswer{resp.StatusCode, body}
+	return a
 }
 
 func codeForm(code, verifier, redirect string) url.Values {

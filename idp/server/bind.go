@@ -32,27 +32,31 @@ func requireBrowser(p *provider.Provider, pages *web.Pages, cookie binding.Cooki
 			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadRequest)
 			return
 		}
-		ar, err := p.AuthRequest(r.Context(), ids[0])
-		switch {
-		case errors.Is(err, store.ErrNotFound):
+		if _, ok := boundRequest(w, r, p, pages, cookie, ids[0]); ok {
 			next.ServeHTTP(w, r)
-			return
-		case err != nil:
-			pages.Fail(w, r, web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err))
-			return
 		}
-		if !cookie.Matches(r, ar.BrowserHash) {
-			refuseOtherBrowser(w, r, pages, ar)
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 
-func refuseOtherBrowser(w http.ResponseWriter, r *http.Request, pages *web.Pages, ar *store.AuthRequest) {
-	pages.Log.WarnContext(r.Context(), "sign-in opened in a browser that did not start it",
-		"client_id", ar.ClientID, "path", r.URL.Path, "request_id", web.RequestID(r.Context()))
-	pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrOtherBrowser)
+// boundRequest loads the sign-in id and checks that this browser started
+// it. Unless ok, it has answered the browser itself. An unknown or
+// expired sign-in is (nil, true): the caller decides what to say.
+func boundRequest(w http.ResponseWriter, r *http.Request, p *provider.Provider, pages *web.Pages, cookie binding.Cookie, id string) (ar *store.AuthRequest, ok bool) {
+	ar, err := p.AuthRequest(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, true
+	case err != nil:
+		pages.Fail(w, r, web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err))
+		return nil, false
+	}
+	if !cookie.Matches(r, ar.BrowserHash) {
+		pages.Log.WarnContext(r.Context(), "sign-in opened in a browser that did not start it",
+			"client_id", ar.ClientID, "path", r.URL.Path, "request_id", web.RequestID(r.Context()))
+		pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrOtherBrowser)
+		return nil, false
+	}
+	return ar, true
 }
 
 // guardCallback stands before the library's callback, which mints the
@@ -69,17 +73,12 @@ func guardCallback(p *provider.Provider, pages *web.Pages, cookie binding.Cookie
 			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadRequest)
 			return
 		}
-		ar, err := p.AuthRequest(r.Context(), ids[0])
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrSignInExpired)
-			return
-		case err != nil:
-			pages.Fail(w, r, web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err))
+		ar, ok := boundRequest(w, r, p, pages, cookie, ids[0])
+		if !ok {
 			return
 		}
-		if !cookie.Matches(r, ar.BrowserHash) {
-			refuseOtherBrowser(w, r, pages, ar)
+		if ar == nil {
+			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrSignInExpired)
 			return
 		}
 		if !ar.Done {
