@@ -39,9 +39,10 @@ func (p *Provider) AuthenticateClient(c Credentials) (*Client, error) {
 	return cl, nil
 }
 
-// ErrBadGrant: the code is unknown, spent, expired, or not bound to this
-// client, redirect URI and PKCE verifier.
-var ErrBadGrant = errors.New("invalid authorization code")
+// ErrBadGrant: the code or refresh token is unknown, spent, expired, or
+// not bound to this client (and, for a code, its redirect URI and PKCE
+// verifier).
+var ErrBadGrant = errors.New("invalid grant")
 
 // CheckCode checks, without spending it, that code was issued to the
 // authenticated client for redirectURI and that verifier matches its PKCE
@@ -79,6 +80,24 @@ func (p *Provider) CheckCode(ctx context.Context, clientID, code, verifier, redi
 		return err
 	}
 	if ar.ClientID != clientID || ar.RedirectURI != redirectURI || !pkceMatches(ar.CodeChallenge, ar.CodeChallengeMethod, verifier) {
+		return ErrBadGrant
+	}
+	return nil
+}
+
+// CheckRefreshToken checks, without rotating token or taking it for
+// reuse, that its family was issued to the authenticated client. Reuse
+// revokes the whole family: only the client that holds it may set that
+// off, not another one that learnt an old token. Errors other than
+// ErrBadGrant mean that Redis did not answer.
+func (p *Provider) CheckRefreshToken(ctx context.Context, clientID, token string) error {
+	rt, err := p.storage.refreshFamily(ctx, token)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errors.Join(ErrBadGrant, err)
+	case err != nil:
+		return err
+	case rt.ClientID != clientID:
 		return ErrBadGrant
 	}
 	return nil

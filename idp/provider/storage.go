@@ -40,6 +40,7 @@ type Store interface {
 	RotateRefreshToken(ctx context.Context, oldToken string) (string, *store.RefreshToken, error)
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
 	RefreshFamilyOf(token string) (string, bool)
+	RefreshFamily(ctx context.Context, familyID string) (*store.RefreshToken, error)
 	Ping(ctx context.Context) error
 }
 
@@ -348,14 +349,29 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 // library only calls it from end_session.
 func (s *storage) TerminateSession(context.Context, string, string) error { return nil }
 
+// refreshFamily reads the family of a refresh token without using the
+// token: no rotation, and no reuse detection, which revokes the family and
+// must wait until the caller is known to be the family's client.
+func (s *storage) refreshFamily(ctx context.Context, token string) (*store.RefreshToken, error) {
+	family, ok := s.store.RefreshFamilyOf(token)
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	return s.store.RefreshFamily(ctx, family)
+}
+
 func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string) *oidc.Error {
 	if family, ok := s.store.RefreshFamilyOf(tokenOrID); ok {
-		rt, err := s.store.RefreshToken(ctx, tokenOrID)
-		if err != nil {
+		switch f, err := s.refreshFamily(ctx, tokenOrID); {
+		case errors.Is(err, store.ErrNotFound):
 			return nil // unknown tokens are not an error (RFC 7009)
-		}
-		if rt.ClientID != clientID {
+		case err != nil:
+			return oidc.ErrServerError().WithParent(err)
+		case f.ClientID != clientID:
 			return oidc.ErrInvalidClient().WithDescription("token was not issued to this client")
+		}
+		if _, err := s.store.RefreshToken(ctx, tokenOrID); err != nil {
+			return nil // unknown tokens are not an error (RFC 7009)
 		}
 		if err := s.store.RevokeRefreshFamily(ctx, family); err != nil {
 			return oidc.ErrServerError().WithParent(err)
@@ -376,6 +392,9 @@ func (s *storage) RevokeToken(ctx context.Context, tokenOrID, _, clientID string
 }
 
 func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token string) (string, string, error) {
+	if f, err := s.refreshFamily(ctx, token); err != nil || f.ClientID != clientID {
+		return "", "", op.ErrInvalidRefreshToken
+	}
 	rt, err := s.store.RefreshToken(ctx, token)
 	if err != nil || rt.ClientID != clientID {
 		return "", "", op.ErrInvalidRefreshToken

@@ -32,7 +32,9 @@ import (
 //     it), with the endpoint's clientRules;
 //   - at the token endpoint, an authorization code must be bound to that
 //     client, its redirect URI and its PKCE verifier before the library
-//     consumes it.
+//     consumes it; a refresh token must belong to that client before the
+//     library rotates it or takes an old one for reuse (which revokes the
+//     owner's family).
 func clientEndpoint(p *provider.Provider, log *slog.Logger, rules clientRules, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -71,17 +73,23 @@ func clientEndpoint(p *provider.Provider, log *slog.Logger, rules clientRules, n
 			jsonError(w, http.StatusUnauthorized, oidc.ErrInvalidClient().WithDescription("client authentication failed"))
 			return
 		}
-		if f.Get("grant_type") == string(oidc.GrantTypeCode) {
-			err := p.CheckCode(r.Context(), c.ID, f.Get("code"), f.Get("code_verifier"), f.Get("redirect_uri"))
-			switch {
-			case errors.Is(err, provider.ErrBadGrant):
-				jsonError(w, http.StatusBadRequest, oidc.ErrInvalidGrant().WithDescription("invalid code"))
-				return
-			case err != nil:
-				log.ErrorContext(r.Context(), "token endpoint: cannot check the code", "err", err, "request_id", web.RequestID(r.Context()))
-				jsonError(w, http.StatusServiceUnavailable, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "try again later"})
-				return
+		var what string
+		switch f.Get("grant_type") {
+		case string(oidc.GrantTypeCode):
+			what, err = "code", p.CheckCode(r.Context(), c.ID, f.Get("code"), f.Get("code_verifier"), f.Get("redirect_uri"))
+		case string(oidc.GrantTypeRefreshToken):
+			if f.Get("refresh_token") != "" { // missing: the library's invalid_request
+				what, err = "refresh token", p.CheckRefreshToken(r.Context(), c.ID, f.Get("refresh_token"))
 			}
+		}
+		switch {
+		case errors.Is(err, provider.ErrBadGrant):
+			jsonError(w, http.StatusBadRequest, oidc.ErrInvalidGrant().WithDescription("invalid %s", what))
+			return
+		case err != nil:
+			log.ErrorContext(r.Context(), "token endpoint: cannot check the "+what, "err", err, "request_id", web.RequestID(r.Context()))
+			jsonError(w, http.StatusServiceUnavailable, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "try again later"})
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
