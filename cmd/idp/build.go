@@ -148,7 +148,10 @@ func build(cfg *config.Config, d deps) (*app, error) {
 	// The OIDC library logs through the default logger; it would log the
 	// relying parties' state.
 	slog.SetDefault(slog.New(provider.RedactLibraryLogs(d.log.Handler())))
-	st := store.New(store.Options{Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Now: d.now})
+	st := store.New(store.Options{
+		Client: d.redis, Prefix: cfg.Redis.KeyPrefix, Now: d.now,
+		RevocationTTL: max(cfg.Session.Lifetime, cfg.OIDC.RefreshTokenLifetime),
+	})
 
 	clients := make([]provider.Client, 0, len(cfg.Clients))
 	for _, c := range cfg.Clients {

@@ -18,6 +18,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
@@ -73,6 +74,8 @@ type stack struct {
 
 	// TLS is the test CA when the stack serves https (stackOptions.HTTPS).
 	TLS *testenv.CA
+	// wrapDirectory is stackOptions.Directory.
+	wrapDirectory func(login.Directory) login.Directory
 }
 
 func listen(t *testing.T, host string) (net.Listener, string) {
@@ -152,8 +155,12 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = dir.Close() })
+	var signIn login.Directory = dir
+	if s.wrapDirectory != nil {
+		signIn = s.wrapDirectory(dir)
+	}
 	a, err := build(cfg, deps{
-		redis: s.Redis.Client(t), directory: dir, accounts: dir, now: s.Clock.Now, log: log,
+		redis: s.Redis.Client(t), directory: signIn, accounts: dir, now: s.Clock.Now, log: log,
 		worker: s.worker(t, cfg, log),
 		mailTweak: func(c *mail.Config) {
 			// Retry within the test's patience, not the production minutes.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
+	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
@@ -27,6 +28,9 @@ type stackOptions struct {
 	// the issuer is https, so every cookie of the provider is __Host- and
 	// Secure. Open browsers with stack.browser.
 	HTTPS bool
+	// Directory, when set, wraps the directory the sign-in form checks
+	// passwords against (the reset journeys still use the real one).
+	Directory func(login.Directory) login.Directory
 }
 
 // startStackWith is startStack with options.
@@ -38,6 +42,8 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 		SMTP:  testenv.StartSMTP(t),
 		Clock: &clock{},
 		Logs:  &testenv.Buffer{},
+
+		wrapDirectory: opts.Directory,
 	}
 	if opts.HTTPS {
 		s.TLS = testenv.LoopbackCA(t)

@@ -50,8 +50,9 @@ func NewSessions(cfg SessionConfig) *Sessions {
 }
 
 // Start opens a new session for u, replacing any the browser had (a
-// fresh id at every sign-in, SEC-32).
-func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, u ldapauth.User) (*store.Session, error) {
+// fresh id at every sign-in, SEC-32). authTime is when the password check
+// began: a revocation of the person's sessions after it ends this one too.
+func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, u ldapauth.User, authTime time.Time) (*store.Session, error) {
 	if old, ok := s.Current(r); ok {
 		if err := s.cfg.Store.DeleteSession(r.Context(), old.ID); err != nil {
 			s.cfg.Log.WarnContext(r.Context(), "could not end the previous session", "err", err)
@@ -72,7 +73,7 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, u ldapauth.User
 			PreferredUsername: u.Username,
 		},
 		AMR:       []string{"pwd"},
-		AuthTime:  now,
+		AuthTime:  authTime,
 		CreatedAt: now,
 		LastSeen:  now,
 		ExpiresAt: now.Add(s.cfg.Lifetime),

@@ -114,6 +114,9 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
+	// The sign-in's time is when the password check began: a revocation
+	// after a new password then wins even over this check's success.
+	authTime := h.cfg.Now()
 	res, err := h.cfg.Directory.Verify(ctx, cand, password)
 	if err != nil {
 		if h.cfg.Throttle != nil {
@@ -132,7 +135,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case res.OK:
-		return h.signedIn(w, r, ar, ev, res)
+		return h.signedIn(w, r, ar, ev, res, authTime)
 	case res.State == ldapauth.StateExpired:
 		// The password was proved right: a new one now, then back here.
 		h.audit(ctx, ev, audit.SignInFailure, "password_expired")
@@ -160,8 +163,8 @@ func (h *Handler) known(r *http.Request, subject string) (string, bool) {
 
 // signedIn opens the session and hands the sign-in back to the provider;
 // after a grace login it first says how many are left.
-func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result) error {
-	sess, err := h.cfg.Sessions.Start(w, r, res.User)
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result, authTime time.Time) error {
+	sess, err := h.cfg.Sessions.Start(w, r, res.User, authTime)
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -145,7 +146,7 @@ func (s *Store) useFamily(ctx context.Context, fam, secret, nextHash string) (*R
 		if err := json.Unmarshal([]byte(rec), rt); err != nil {
 			return nil, fmt.Errorf("store: decode refresh family: %w", err)
 		}
-		return rt, nil
+		return s.liveFamily(ctx, rt)
 	case int64(2):
 		return nil, ErrRefreshReused
 	default:
@@ -174,6 +175,15 @@ func (s *Store) RefreshFamily(ctx context.Context, familyID string) (*RefreshTok
 	rt := new(RefreshToken)
 	if err := json.Unmarshal([]byte(rec), rt); err != nil {
 		return nil, fmt.Errorf("store: decode refresh family: %w", err)
+	}
+	return s.liveFamily(ctx, rt)
+}
+
+// liveFamily returns rt unless its sign-in predates the person's last
+// revocation (ErrNotFound): a family created while RevokeSubject ran.
+func (s *Store) liveFamily(ctx context.Context, rt *RefreshToken) (*RefreshToken, error) {
+	if old, err := s.revoked(ctx, rt.Subject, rt.AuthTime, rt.SessionID); err != nil || old {
+		return nil, cmp.Or(err, ErrNotFound)
 	}
 	return rt, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"time"
 )
@@ -55,11 +56,8 @@ func (s *Store) Session(ctx context.Context, id string) (*Session, error) {
 	if err := getJSON(ctx, s.c, s.sessionKey(Ref(id)), sess); err != nil {
 		return nil, err
 	}
-	if s.expired(sess.ExpiresAt) {
-		return nil, ErrNotFound
-	}
 	sess.ID, sess.Ref = id, Ref(id)
-	return sess, nil
+	return s.liveSession(ctx, sess)
 }
 
 // SessionByRef loads a session by its Ref (what other records keep), with
@@ -72,10 +70,19 @@ func (s *Store) SessionByRef(ctx context.Context, ref string) (*Session, error) 
 	if err := getJSON(ctx, s.c, s.sessionKey(ref), sess); err != nil {
 		return nil, err
 	}
+	sess.Ref = ref
+	return s.liveSession(ctx, sess)
+}
+
+// liveSession returns sess unless it is expired or its sign-in predates
+// the person's last revocation (ErrNotFound).
+func (s *Store) liveSession(ctx context.Context, sess *Session) (*Session, error) {
 	if s.expired(sess.ExpiresAt) {
 		return nil, ErrNotFound
 	}
-	sess.Ref = ref
+	if old, err := s.revoked(ctx, sess.Subject, sess.AuthTime, sess.Ref); err != nil || old {
+		return nil, cmp.Or(err, ErrNotFound)
+	}
 	return sess, nil
 }
 

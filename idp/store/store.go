@@ -39,6 +39,9 @@ type Options struct {
 	// Slack is added to the Redis TTL beyond a record's logical expiry (Redis TTL
 	// only cleans up; reads decide expiry with Now); default 1m.
 	Slack time.Duration
+	// RevocationTTL is how long RevokeSubject's revocation time is kept: at
+	// least the longest session or refresh-token lifetime; default 30 days.
+	RevocationTTL time.Duration
 }
 
 // Store owns every Redis key of the web tier. It is safe for concurrent use.
@@ -47,6 +50,8 @@ type Store struct {
 	prefix string
 	now    func() time.Time
 	slack  time.Duration
+	// revocationTTL: see Options.RevocationTTL.
+	revocationTTL time.Duration
 }
 
 // New applies defaults to opts and returns a Store. It does not contact Redis (see Ping).
@@ -60,13 +65,16 @@ func New(opts Options) *Store {
 	if opts.Slack <= 0 {
 		opts.Slack = time.Minute
 	}
-	return &Store{c: opts.Client, prefix: opts.Prefix, now: opts.Now, slack: opts.Slack}
+	if opts.RevocationTTL <= 0 {
+		opts.RevocationTTL = 30 * 24 * time.Hour
+	}
+	return &Store{c: opts.Client, prefix: opts.Prefix, now: opts.Now, slack: opts.Slack, revocationTTL: opts.RevocationTTL}
 }
 
 // Options returns the effective options (defaults applied); the conformance
 // suite uses it to audit keys and TTLs. Other packages must not write Redis keys.
 func (s *Store) Options() Options {
-	return Options{Client: s.c, Prefix: s.prefix, Now: s.now, Slack: s.slack}
+	return Options{Client: s.c, Prefix: s.prefix, Now: s.now, Slack: s.slack, RevocationTTL: s.revocationTTL}
 }
 
 // Ping checks that Redis answers (readiness probe).
@@ -143,6 +151,11 @@ func (s *Store) rateKey(name string) string       { return s.prefix + "rate:" + 
 // subjectKey encodes the subject so that any character (braces included) is safe in a key.
 func (s *Store) subjectKey(sub string) string {
 	return s.prefix + "sub:" + base64.RawURLEncoding.EncodeToString([]byte(sub))
+}
+
+// notBeforeKey holds subject's last revocation time (see RevokeSubject).
+func (s *Store) notBeforeKey(sub string) string {
+	return s.prefix + "nbf:" + base64.RawURLEncoding.EncodeToString([]byte(sub))
 }
 
 // ttl is the Redis TTL of a record expiring at exp: its remaining logical life

@@ -140,14 +140,20 @@ func (s *Store) liveMembers(ctx context.Context, subject, kind string, alive fun
 // RevokeSubject deletes every session, refresh family and access token of
 // subject, except the session whose Ref is keepSession ("" keeps none): a person who
 // changed the password while signed in stays signed in there. Not atomic across
-// keys (they live in different Cluster slots): a record created concurrently
-// may survive; the records that existed when it started are all deleted.
+// keys (they live in different Cluster slots), so it first records the
+// revocation time: a session or refresh family saved concurrently, whose
+// authentication (a password check that began before now) is older, is then
+// never found again (see revoked), unless it belongs to the kept session.
 func (s *Store) RevokeSubject(ctx context.Context, subject, keepSession string) error {
 	if subject == "" {
 		return errors.New("store: revoke empty subject")
 	}
 	if keepSession != "" && !isRef(keepSession) {
 		return errors.New("store: the session to keep must be given by its Ref")
+	}
+	nbf := strconv.FormatInt(s.now().UnixNano(), 10) + " " + keepSession
+	if err := s.c.Set(ctx, s.notBeforeKey(subject), nbf, s.revocationTTL).Err(); err != nil {
+		return fmt.Errorf("store: record revocation: %w", err)
 	}
 	key := s.subjectKey(subject)
 	members, err := s.c.ZRange(ctx, key, 0, -1).Result()
@@ -184,6 +190,31 @@ func (s *Store) RevokeSubject(ctx context.Context, subject, keepSession string) 
 		return fmt.Errorf("store: revoke subject: %w", err)
 	}
 	return nil
+}
+
+// revoked reports whether a record of subject authenticated at auth, made
+// through the session whose Ref is sessionRef, predates subject's last
+// revocation (and is not part of the session that revocation kept).
+func (s *Store) revoked(ctx context.Context, subject string, auth time.Time, sessionRef string) (bool, error) {
+	if subject == "" {
+		return false, nil
+	}
+	v, err := s.c.Get(ctx, s.notBeforeKey(subject)).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("store: read revocation: %w", err)
+	}
+	at, kept, _ := strings.Cut(v, " ")
+	n, err := strconv.ParseInt(at, 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("store: decode revocation: %w", err)
+	}
+	if kept != "" && kept == sessionRef {
+		return false, nil
+	}
+	return auth.Before(time.Unix(0, n)), nil
 }
 
 // KeepSessionFor records that the session whose Ref is keepSession must survive the

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"SubjectIndex", testSubjectIndex},
 		{"RevokeSubject", testRevokeSubject},
 		{"RevokeSubjectKeepsOneSession", testRevokeSubjectKeeping},
+		{"RevokeSubjectNotBefore", testRevokeSubjectNotBefore},
 		{"SigningKey", testSigningKey},
 		{"SigningKeyRace", testSigningKeyRace},
 		{"KeysHaveTTL", testKeysHaveTTL},

@@ -243,3 +243,67 @@ func testRevokeSubjectKeeping(t *testing.T, e *env) {
 	_, err = e.s.Session(e.ctx, here.ID)
 	wantErr(t, "kept session after a full revocation", err, store.ErrNotFound)
 }
+
+// A session or refresh family saved while RevokeSubject ran (its sign-in
+// began before the revocation) is never found afterwards, except through
+// the session the revocation kept; a later sign-in is unaffected.
+func testRevokeSubjectNotBefore(t *testing.T, e *env) {
+	signInBegan := e.clock.Now()
+	here := saveSession(t, e, "anne", 8*time.Hour)
+	e.clock.Advance(time.Second)
+	noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, "anne", here.Ref))
+
+	late := newSession(signInBegan, "anne", 8*time.Hour)
+	noErr(t, "SaveSession", e.s.SaveSession(e.ctx, late))
+	lateFam := newFamily(signInBegan, "anne")
+	lateFam.SessionID = late.Ref
+	lateTok, err := e.s.CreateRefreshToken(e.ctx, lateFam)
+	noErr(t, "CreateRefreshToken", err)
+	keptFam := newFamily(signInBegan, "anne")
+	keptFam.SessionID = here.Ref
+	keptTok, err := e.s.CreateRefreshToken(e.ctx, keptFam)
+	noErr(t, "CreateRefreshToken", err)
+	e.clock.Advance(time.Second)
+	fresh := saveSession(t, e, "anne", 8*time.Hour)
+	bob := newSession(signInBegan, "bob", 8*time.Hour)
+	noErr(t, "SaveSession", e.s.SaveSession(e.ctx, bob))
+
+	for _, tc := range []struct {
+		name string
+		sess *store.Session
+		want error
+	}{
+		{"session saved during the revocation", late, store.ErrNotFound},
+		{"kept session", here, nil},
+		{"session signed in after the revocation", fresh, nil},
+		{"another person's session", bob, nil},
+	} {
+		_, err := e.s.Session(e.ctx, tc.sess.ID)
+		wantErr(t, tc.name, err, tc.want)
+		_, err = e.s.SessionByRef(e.ctx, tc.sess.Ref)
+		wantErr(t, tc.name+" by Ref", err, tc.want)
+	}
+	for _, tc := range []struct {
+		name string
+		fam  *store.RefreshToken
+		tok  string
+		want error
+	}{
+		{"refresh family created during the revocation", lateFam, lateTok, store.ErrNotFound},
+		{"refresh family of the kept session", keptFam, keptTok, nil},
+	} {
+		_, err := e.s.RefreshFamily(e.ctx, tc.fam.FamilyID)
+		wantErr(t, tc.name, err, tc.want)
+		_, err = e.s.RefreshToken(e.ctx, tc.tok)
+		wantErr(t, tc.name+" token", err, tc.want)
+		_, _, err = e.s.RotateRefreshToken(e.ctx, tc.tok)
+		wantErr(t, tc.name+" rotation", err, tc.want)
+	}
+
+	// A later revocation that keeps nothing ends the kept session too.
+	e.clock.Advance(time.Second)
+	noErr(t, "RevokeSubject all", e.s.RevokeSubject(e.ctx, "anne", ""))
+	noErr(t, "SaveSession", e.s.SaveSession(e.ctx, here))
+	_, err = e.s.Session(e.ctx, here.ID)
+	wantErr(t, "kept session rewritten after a full revocation", err, store.ErrNotFound)
+}
