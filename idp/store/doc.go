@@ -27,6 +27,9 @@
 //	resetlink:<hmac>   link token hash → flow ref, GETDEL on use (reset)            ExpiresAt+Slack
 //	keep:<job id>      ref of the session kept by the revocation after that         ExpiresAt+Slack
 //	                   password change
+//	nbf:<b64url(sub)>  last RevokeSubject: its time and the kept session's ref;      RevocationTTL
+//	                   sessions and refresh families authenticated before it
+//	                   read as not found, so a sign-in in flight cannot outlive it
 //	rate:<name>        one rate counter's sliding-window log (reset): sorted set    window+Slack
 //	                   of <ms>-<random>, score = logical event time (ms)            from the newest event
 //	sigkey:<name>      signing key bytes (oidc adapter), SET NX                     none: must outlive any TTL
