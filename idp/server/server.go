@@ -104,7 +104,7 @@ func New(cfg Config) http.Handler {
 	mux.Handle("/authorize", cfg.Browser.Middleware(guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op)))))
 	mux.Handle("/authorize/callback", guardCallback(cfg.Provider, cfg.Pages, cfg.Browser, cfg.Sessions, withIssuer(iss, frenchErrors(cfg.Pages, op))))
 	cors := cfg.Provider.CORS
-	mux.Handle(tokenPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op)))
+	mux.Handle(tokenPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true, grants: true}, op)))
 	mux.Handle(introspectionPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{basicOnly: true}, op)))
 	mux.Handle(revocationPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op)))
 	mux.Handle(userinfoPath, cors(userinfoEndpoint(cfg.Provider, op)))

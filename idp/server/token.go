@@ -74,7 +74,11 @@ func clientEndpoint(p *provider.Provider, log *slog.Logger, rules clientRules, n
 			return
 		}
 		var what string
-		switch f.Get("grant_type") {
+		grant := ""
+		if rules.grants {
+			grant = f.Get("grant_type")
+		}
+		switch grant {
 		case string(oidc.GrantTypeCode):
 			what, err = "code", p.CheckCode(r.Context(), c.ID, f.Get("code"), f.Get("code_verifier"), f.Get("redirect_uri"))
 		case string(oidc.GrantTypeRefreshToken):
@@ -102,6 +106,9 @@ type clientRules struct {
 	// basicOnly: only client_secret_basic is accepted (the library's
 	// introspection reads nothing else).
 	basicOnly bool
+	// grants: the token endpoint, where the grant (a code, a refresh
+	// token) is checked against the client before the library uses it.
+	grants bool
 }
 
 // clientCredentials reads the client's credentials as the library does:
