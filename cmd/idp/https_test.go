@@ -108,15 +108,7 @@ func testResetJourneyThroughLink(t *testing.T, https bool) {
 	u := testenv.Users()[1]
 	startAt(t, ctx, rp)
 	loginURL := location(t, ctx)
-	click(t, ctx, link("Mot de passe perdu"))
-	if err := chromedp.Do(timeout(t, ctx), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
-		t.Fatal(err)
-	}
-	click(t, ctx, button("Continuer"))
-	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse e-mail"), u.Mail)); err != nil {
-		t.Fatal(err)
-	}
-	click(t, ctx, button("Recevoir un code"))
+	askForCode(t, ctx, u.Mail)
 	m := waitMail(t, s, 1)
 	if !strings.HasPrefix(m.Link, s.Issuer+"/") {
 		t.Fatalf("the mail links to %q, want the issuer %s", m.Link, s.Issuer)

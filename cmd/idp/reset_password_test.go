@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -307,22 +306,8 @@ func testResetJourneyThroughLinkInAnotherBrowser(t *testing.T, https bool) {
 	first, second := s.browser(t), s.browser(t)
 	rp := s.Sites[0]
 	u := testenv.Users()[2]
-	click := func(ctx context.Context, sel chromedp.Search) {
-		t.Helper()
-		if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(sel)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	startAt(t, first, rp)
-	click(first, link("Mot de passe perdu"))
-	if err := chromedp.Do(timeout(t, first), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
-		t.Fatal(err)
-	}
-	click(first, button("Continuer"))
-	if err := chromedp.Do(timeout(t, first), chromedp.SendKeys(field("Adresse e-mail"), u.Mail)); err != nil {
-		t.Fatal(err)
-	}
-	click(first, button("Recevoir un code"))
+	askForCode(t, first, u.Mail)
 	m := waitMail(t, s, 1)
 
 	if _, err := chromedp.RunResponse(timeout(t, second), chromedp.Navigate(m.Link)); err != nil {
@@ -331,7 +316,7 @@ func testResetJourneyThroughLinkInAnotherBrowser(t *testing.T, https bool) {
 	if loc := location(t, second); strings.Contains(loc, "t=") {
 		t.Errorf("the token stays in the address bar: %s", loc)
 	}
-	click(second, button("Continuer"))
+	click(t, second, button("Continuer"))
 	const fresh = "Depuis le navigateur du téléphone"
 	if err := chromedp.Do(timeout(t, second),
 		chromedp.SendKeys(field("Nouveau mot de passe"), fresh),
@@ -339,7 +324,7 @@ func testResetJourneyThroughLinkInAnotherBrowser(t *testing.T, https bool) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	click(second, button("Valider"))
+	click(t, second, button("Valider"))
 	if err := chromedp.Do(timeout(t, second), chromedp.WaitVisible(chromedp.Search(`//h1[normalize-space()="Votre mot de passe a été modifié"]`))); err != nil {
 		t.Fatalf("no success page: %v", err)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
 
@@ -24,28 +23,14 @@ func testResetJourneyLinkTakesTheFlowAway(t *testing.T, https bool) {
 	attacker, victim := s.browser(t), s.browser(t)
 	rp := s.Sites[0]
 	u := testenv.Users()[2]
-	click := func(ctx context.Context, sel chromedp.Search) {
-		t.Helper()
-		if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(sel)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	startAt(t, attacker, rp)
-	click(attacker, link("Mot de passe perdu"))
-	if err := chromedp.Do(timeout(t, attacker), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
-		t.Fatal(err)
-	}
-	click(attacker, button("Continuer"))
-	if err := chromedp.Do(timeout(t, attacker), chromedp.SendKeys(field("Adresse e-mail"), u.Mail)); err != nil {
-		t.Fatal(err)
-	}
-	click(attacker, button("Recevoir un code"))
+	askForCode(t, attacker, u.Mail)
 	m := codeMailAfter(t, s, 0)
 
 	if _, err := chromedp.RunResponse(timeout(t, victim), chromedp.Navigate(m.Link)); err != nil {
 		t.Fatal(err)
 	}
-	click(victim, button("Continuer"))
+	click(t, victim, button("Continuer"))
 	if h1 := text(t, victim, "h1"); h1 != "Saisir votre nouveau mot de passe" {
 		t.Fatalf("the victim's browser after « Continuer »: h1 %q", h1)
 	}
@@ -69,7 +54,7 @@ func testResetJourneyLinkTakesTheFlowAway(t *testing.T, https bool) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	click(victim, button("Valider"))
+	click(t, victim, button("Valider"))
 	if err := chromedp.Do(timeout(t, victim), chromedp.WaitVisible(chromedp.Search(`//h1[normalize-space()="Votre mot de passe a été modifié"]`))); err != nil {
 		t.Fatalf("no success page in the victim's browser: %v", err)
 	}
