@@ -241,7 +241,7 @@ func build(cfg *config.Config, d deps) (*app, error) {
 		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
 		Now: d.now, Log: d.log,
 		Throttle: signinThrottle, Identifiers: identifiers,
-		Devices:        login.NewDevices(deviceKey, secure, d.now),
+		Devices:        login.NewDevices(deviceKey, secure, st, d.now),
 		TrustedProxies: cfg.TrustedProxies,
 	})
 	handler := server.New(server.Config{

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
@@ -124,5 +126,35 @@ func TestThrottleKnownBrowserNotHeldByStrangers(t *testing.T) {
 	}
 	if body := readAll(t, owner.login(ownerURL, u.UID, u.Password)); !strings.Contains(body, "suspendue") {
 		t.Fatalf("ten failures from the known browser did not lock it:\n%s", body)
+	}
+}
+
+// TestThrottleDeviceEndsWithRevocation: a browser that signed in before the
+// person's sessions were revoked (a new password; perhaps an intruder who
+// knew the old one) no longer has a budget of its own: the lock strangers
+// set applies to it like to any browser.
+func TestThrottleDeviceEndsWithRevocation(t *testing.T) {
+	s := startStackWith(t, stackOptions{Config: withThrottle})
+	st, u := s.Sites[0], testenv.Users()[0]
+	ctx := context.Background()
+	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+
+	intruder, tok := signedIn(t, s, st, nil)
+	idt, err := verifyID(s, st, tok["id_token"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgetSession(t, intruder)
+	s.Clock.Advance(time.Second)
+	// As the completion consumer does once a new password is written.
+	if err := st0.RevokeSubject(ctx, idt.Subject, ""); err != nil {
+		t.Fatal(err)
+	}
+	s.Clock.Advance(time.Second)
+
+	lockOut(t, s, u.UID)
+	loginURL, _ := intruder.authorize(st, nil)
+	if body := readAll(t, intruder.login(loginURL, u.UID, "Another-Guess-1")); !strings.Contains(body, "suspendue") {
+		t.Fatalf("a browser from before the revocation is not held back by the lock:\n%s", body)
 	}
 }

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -22,12 +23,21 @@ import (
 // A sign-in attempt for an account from a browser holding a valid token
 // for it is counted against that device alone (throttle.DeviceKey, the same
 // budget as an identifier): strangers' failures on the identifier or the
-// person do not hold it back, and its own failures can lock it out.
+// person do not hold it back, and its own failures can lock it out. A
+// token issued before the person's last revocation (a new password) is no
+// longer valid: whoever signed in with the old password keeps nothing.
 type Devices struct {
-	key    []byte
-	name   string
-	secure bool
-	now    func() time.Time
+	key     []byte
+	name    string
+	secure  bool
+	revoked Revocations
+	now     func() time.Time
+}
+
+// Revocations tells when a person's sessions were last revoked
+// (idp/store).
+type Revocations interface {
+	RevokedSince(ctx context.Context, subject string, t time.Time) (bool, error)
 }
 
 const (
@@ -39,7 +49,7 @@ const (
 
 // NewDevices returns the device cookie keyed with key (derive it: HKDF of
 // the cookie key). Over https the cookie is "__Host-idp_device".
-func NewDevices(key []byte, secure bool, now func() time.Time) *Devices {
+func NewDevices(key []byte, secure bool, revoked Revocations, now func() time.Time) *Devices {
 	name := "idp_device"
 	if secure {
 		name = "__Host-idp_device"
@@ -47,7 +57,7 @@ func NewDevices(key []byte, secure bool, now func() time.Time) *Devices {
 	if now == nil {
 		now = time.Now
 	}
-	return &Devices{key: key, name: name, secure: secure, now: now}
+	return &Devices{key: key, name: name, secure: secure, revoked: revoked, now: now}
 }
 
 func (d *Devices) mac(id []byte, issued uint64, subject string) []byte {
@@ -69,28 +79,39 @@ func (d *Devices) tokens(r *http.Request) []string {
 	return t[:min(len(t), deviceAccounts)]
 }
 
-// verify returns the device id of tok if it is valid for subject.
-func (d *Devices) verify(tok, subject string) (string, bool) {
+// verify returns the device id of tok and its issue time if it is valid
+// for subject.
+func (d *Devices) verify(tok, subject string) (string, time.Time, bool) {
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(raw) != deviceTokenLen {
-		return "", false
+		return "", time.Time{}, false
 	}
 	id, issued, sum := raw[:deviceIDLen], binary.BigEndian.Uint64(raw[deviceIDLen:deviceIDLen+8]), raw[deviceIDLen+8:]
 	if !hmac.Equal(sum, d.mac(id, issued, subject)) {
-		return "", false
+		return "", time.Time{}, false
 	}
-	if age := d.now().Sub(time.Unix(int64(issued), 0)); age < 0 || age > deviceLifetime {
-		return "", false
+	at := time.Unix(int64(issued), 0)
+	if age := d.now().Sub(at); age < 0 || age > deviceLifetime {
+		return "", time.Time{}, false
 	}
-	return hex.EncodeToString(id), true
+	return hex.EncodeToString(id), at, true
 }
 
-// Known returns the id of the browser's device token for subject, if any.
+// Known returns the id of the browser's device token for subject, if any
+// and not issued before the person's last revocation. When the revocation
+// cannot be read the browser is a stranger: the common budget applies.
 func (d *Devices) Known(r *http.Request, subject string) (string, bool) {
 	for _, t := range d.tokens(r) {
-		if id, ok := d.verify(t, subject); ok {
-			return id, true
+		id, at, ok := d.verify(t, subject)
+		if !ok {
+			continue
 		}
+		if d.revoked != nil {
+			if gone, err := d.revoked.RevokedSince(r.Context(), subject, at); err != nil || gone {
+				return "", false
+			}
+		}
+		return id, true
 	}
 	return "", false
 }
@@ -104,7 +125,7 @@ func (d *Devices) Remember(w http.ResponseWriter, r *http.Request, subject strin
 	raw := append(append(id, binary.BigEndian.AppendUint64(nil, issued)...), d.mac(id, issued, subject)...)
 	keep := []string{base64.RawURLEncoding.EncodeToString(raw)}
 	for _, t := range d.tokens(r) {
-		if _, mine := d.verify(t, subject); !mine && len(keep) < deviceAccounts && len(t) == base64.RawURLEncoding.EncodedLen(deviceTokenLen) {
+		if _, _, mine := d.verify(t, subject); !mine && len(keep) < deviceAccounts && len(t) == base64.RawURLEncoding.EncodedLen(deviceTokenLen) {
 			keep = append(keep, t)
 		}
 	}

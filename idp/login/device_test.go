@@ -14,7 +14,7 @@ import (
 func TestDevices(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
-	d := NewDevices([]byte("0123456789abcdef0123456789abcdef"), true, func() time.Time { return now })
+	d := NewDevices([]byte("0123456789abcdef0123456789abcdef"), true, nil, func() time.Time { return now })
 	remember := func(cookie *http.Cookie, subject string) *http.Cookie {
 		t.Helper()
 		r := httptest.NewRequest(http.MethodPost, "/login", nil)
@@ -47,7 +47,7 @@ func TestDevices(t *testing.T) {
 	if known(&tampered, "sub-alice") {
 		t.Fatal("altered token accepted")
 	}
-	other := NewDevices([]byte("another key, another deployment!"), true, func() time.Time { return now })
+	other := NewDevices([]byte("another key, another deployment!"), true, nil, func() time.Time { return now })
 	r := httptest.NewRequest(http.MethodPost, "/login", nil)
 	r.AddCookie(c)
 	if _, ok := other.Known(r, "sub-alice"); ok {

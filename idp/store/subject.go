@@ -192,6 +192,13 @@ func (s *Store) RevokeSubject(ctx context.Context, subject, keepSession string) 
 	return nil
 }
 
+// RevokedSince reports whether subject's sessions were revoked after t:
+// what was given to a browser before then (a device token) no longer
+// counts.
+func (s *Store) RevokedSince(ctx context.Context, subject string, t time.Time) (bool, error) {
+	return s.revoked(ctx, subject, t, "")
+}
+
 // revoked reports whether a record of subject authenticated at auth, made
 // through the session whose Ref is sessionRef, predates subject's last
 // revocation (and is not part of the session that revocation kept).
