@@ -4,9 +4,9 @@ PKGS    := ./...
 # Integration tests start slapd, redis-server and Chromium themselves.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-# axe-core for the accessibility tests (ldapsync/testenv/axe.go finds it
+# axe-core for the accessibility tests (idp/testenv/axe.go finds it
 # there): version and integrity hash pinned by the package-lock.json.
-AXE_DIR := ldapsync/testenv/testdata/axe
+AXE_DIR := idp/testenv/testdata/axe
 AXE_JS  := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
 .PHONY: run build test check generate fmt vet bench clean axe

@@ -8,8 +8,8 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
 // apply makes one attempt at j: verify the web tier's signature, open the

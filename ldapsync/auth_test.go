@@ -13,8 +13,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // TestForgedJobRefused: someone who can write to Redis and knows the

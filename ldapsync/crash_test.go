@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
 // stepWriter wraps a Writer: it counts writes, and can hold a worker

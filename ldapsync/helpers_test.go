@@ -13,9 +13,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
 // env is slapd (12 characters minimum, history of 3), redis-server, the

@@ -11,8 +11,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
 // Options is everything a Worker is built from, as plain values: what

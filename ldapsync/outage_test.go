@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // TestDirectoryDown: while slapd is stopped the job is retried with

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 )
 
 // publishPolicies reads the targets' password policies and publishes

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
 // Writer is what the worker needs of a directory. *directory.Writer is

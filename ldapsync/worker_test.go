@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 func TestWorkerOutcomes(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 )
 
 // TestNoInlineCodeWithoutNonce keeps the pages within the CSP that
-// idp/server sends (SEC-35): no script or style element without the
+// idp/server sends: no script or style element without the
 // response's nonce, no style attribute and no event handler attribute,
 // which no nonce can allow. CSS and scripts belong in static/.
 func TestNoInlineCodeWithoutNonce(t *testing.T) {

@@ -19,7 +19,7 @@ type Site struct {
 const siteName = "Mes démarches en Nouvelle-Aquitaine"
 
 // pageTitle builds the <title>: step first, site last, « Erreur : » first
-// when the page reports a form error (A11Y-02).
+// when the page reports a form error.
 func pageTitle(step string, hasError bool) string {
 	t := step + " – " + siteName
 	if hasError {

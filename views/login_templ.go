@@ -20,10 +20,10 @@ type LoginPage struct {
 	CSRFToken string
 	// Login is the identifier typed before, kept after a failure.
 	Login string
-	// Failed shows the one generic failure message (SEC-30).
+	// Failed shows the one generic failure message.
 	Failed bool
 	// Hold, with Failed, adds that attempts with this identifier are held
-	// back for a while (SEC-31); it says the same for every identifier,
+	// back for a while; it says the same for every identifier,
 	// known or not.
 	Hold Hold
 	// NetworkHold: too many failures from the person's network; nothing

@@ -219,7 +219,7 @@ func logoutForm(action, token, label string) templ.Component {
 }
 
 // LogoutConfirm asks before ending the session when a site asked for a
-// logout without proving who it is (no valid id_token_hint, OIDC-12).
+// logout without proving who it is (no valid id_token_hint).
 type LogoutConfirm struct {
 	Site      Site
 	Action    string

@@ -6,7 +6,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // TestAccessibilityChange visits every page and error state of « Changer
@@ -44,7 +44,7 @@ func TestAccessibilityChange(t *testing.T) {
 	do(chromedp.SendKeys(field("Mot de passe actuel"), "Pas-le-bon-1"), chromedp.Click(button("Continuer")))
 	a.check(t, "current password, wrong", "Changer mon mot de passe", title("Changer mon mot de passe", true), true)
 	if got := attr(t, a, "#actuel", "aria-invalid"); got != "true" {
-		t.Errorf("wrong current password: aria-invalid=%q (A11Y-07)", got)
+		t.Errorf("wrong current password: aria-invalid=%q", got)
 	}
 	do(chromedp.SendKeys(field("Mot de passe actuel"), u.Password), chromedp.Click(button("Continuer")))
 	const step = "Saisir votre nouveau mot de passe – Changer mon mot de passe"

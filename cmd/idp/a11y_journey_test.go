@@ -9,7 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // loginTabOrder is the login page as the keyboard meets it.
@@ -18,7 +18,7 @@ var loginTabOrder = []string{
 	"button Se connecter", "a Mot de passe perdu", "a J’ai besoin de support", "a Accessibilité : partiellement conforme",
 }
 
-// failedFields: both fields point to the one generic message (SEC-30).
+// failedFields: both fields point to the one generic message.
 var failedFields = map[string]string{"login": "erreur", "password": "erreur"}
 
 // TestAccessibility visits every page and error state of the journeys in
@@ -70,7 +70,7 @@ func TestAccessibility(t *testing.T) {
 		a.check(t, "login, new password wanted: "+uid, "Saisir votre nouveau mot de passe",
 			"Saisir votre nouveau mot de passe – Changer mon mot de passe"+siteTitle, true)
 	}
-	// Ten failures in a row lock the identifier (SEC-31). Each wait
+	// Ten failures in a row lock the identifier. Each wait
 	// after the fifth is at most a minute; the pending sign-in lasts 15.
 	a.navigate(t, rp.URL+"/start")
 	for range 10 {

@@ -8,7 +8,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // TestAccessibilityReset visits every page and error state of « Mot de
@@ -39,7 +39,7 @@ func TestAccessibilityReset(t *testing.T) {
 	do(chromedp.Click(chromedp.Search(`//a[normalize-space()="Mot de passe perdu"]`)))
 	a.check(t, "profile", "Mot de passe perdu", title("Votre situation", false), true)
 	if legend := text(t, a.ctx, "fieldset > legend"); legend == "" {
-		t.Error("the choices have no legend (A11Y-15)")
+		t.Error("the choices have no legend")
 	}
 	do(chromedp.Click(button("Continuer")))
 	a.check(t, "profile, nothing chosen", "Mot de passe perdu", title("Votre situation", true), true)
@@ -52,14 +52,14 @@ func TestAccessibilityReset(t *testing.T) {
 	do(chromedp.SendKeys(field("Adresse e-mail"), "pas-une-adresse"), chromedp.Click(button("Recevoir un code")))
 	a.check(t, "address, invalid", "Renseigner votre adresse mail", title("Votre adresse e-mail", true), true)
 	if got := attr(t, a, "#email", "aria-invalid"); got != "true" {
-		t.Errorf("invalid address field: aria-invalid=%q (A11Y-07)", got)
+		t.Errorf("invalid address field: aria-invalid=%q", got)
 	}
 
 	do(chromedp.Clear(field("Adresse e-mail")), chromedp.SendKeys(field("Adresse e-mail"), u.Mail), chromedp.Click(button("Recevoir un code")))
 	a.check(t, "code", "Saisir le code de sécurité", title("Saisir le code de sécurité", false), true)
 	for attrName, want := range map[string]string{"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "characters", "spellcheck": "false"} {
 		if got := attr(t, a, "#code", attrName); got != want {
-			t.Errorf("code field %s=%q, want %q (A11Y-04)", attrName, got, want)
+			t.Errorf("code field %s=%q, want %q", attrName, got, want)
 		}
 	}
 	m := waitMail(t, s, 1)
@@ -77,19 +77,19 @@ func TestAccessibilityReset(t *testing.T) {
 	// The link, in the same browser: the confirmation page, then step 5.
 	a.navigate(t, fresh.Link)
 	if loc := location(t, a.ctx); strings.Contains(loc, "t=") {
-		t.Errorf("the token stays in the address bar: %s (SEC-18)", loc)
+		t.Errorf("the token stays in the address bar: %s", loc)
 	}
 	a.check(t, "link", "Réinitialiser votre mot de passe", title("Confirmer la réinitialisation", false), true)
 	do(chromedp.Click(button("Continuer")))
 	a.check(t, "new password", "Saisir votre nouveau mot de passe", title("Saisir votre nouveau mot de passe", false), true)
 	if got := attr(t, a, "#nouveau", "aria-describedby"); !strings.Contains(got, "regles") {
-		t.Errorf("the rules are not linked to the field: aria-describedby=%q (A11Y-09)", got)
+		t.Errorf("the rules are not linked to the field: aria-describedby=%q", got)
 	}
 	do(chromedp.SendKeys(field("Nouveau mot de passe"), "Une phrase assez longue"),
 		chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), "Une autre phrase longue"), chromedp.Click(button("Valider")))
 	a.check(t, "new password, mismatch", "Saisir votre nouveau mot de passe", title("Saisir votre nouveau mot de passe", true), true)
 	if got := attr(t, a, "#confirmation", "aria-invalid"); got != "true" {
-		t.Errorf("the mismatch is not on the confirmation field (A11Y-09)")
+		t.Errorf("the mismatch is not on the confirmation field")
 	}
 	do(chromedp.SendKeys(field("Nouveau mot de passe"), "azertyuiop12"),
 		chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), "azertyuiop12"), chromedp.Click(button("Valider")))

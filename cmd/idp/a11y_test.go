@@ -12,10 +12,10 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
-// siteTitle ends every <title> (A11Y-02).
+// siteTitle ends every <title>.
 const siteTitle = " – Mes démarches en Nouvelle-Aquitaine"
 
 // a11y runs the checks every page gets: axe-core with the tags of §7,
@@ -25,7 +25,7 @@ type a11y struct {
 	axe *testenv.Axe
 	ctx context.Context
 	// help is where « J’ai besoin de support » sits in the first page
-	// checked; every other page must have it at the same place (A11Y-19).
+	// checked; every other page must have it at the same place.
 	help string
 }
 
@@ -84,34 +84,34 @@ func (a *a11y) check(t *testing.T, name, h1, title string, provider bool) {
 	a.axe.Check(t, a.ctx, name)
 	f := a.facts(t)
 	if f.Lang != "fr" {
-		t.Errorf("%s: <html lang=%q>, want fr (A11Y-01)", name, f.Lang)
+		t.Errorf("%s: <html lang=%q>, want fr", name, f.Lang)
 	}
 	if f.Title != title && (title != "" || !strings.HasSuffix(f.Title, siteTitle)) {
-		t.Errorf("%s: <title> %q, want %q (A11Y-02)", name, f.Title, title)
+		t.Errorf("%s: <title> %q, want %q", name, f.Title, title)
 	}
 	if len(f.H1) != 1 || (h1 != "" && f.H1[0] != h1) {
-		t.Errorf("%s: h1 %q, want exactly one %q (A11Y-16)", name, f.H1, h1)
+		t.Errorf("%s: h1 %q, want exactly one %q", name, f.H1, h1)
 	}
 	if provider {
 		if f.Headers != 1 || f.Mains != 1 || f.Footers != 1 {
-			t.Errorf("%s: %d header, %d main, %d footer landmarks, want one each (A11Y-16)", name, f.Headers, f.Mains, f.Footers)
+			t.Errorf("%s: %d header, %d main, %d footer landmarks, want one each", name, f.Headers, f.Mains, f.Footers)
 		}
 		if !f.A11yLink {
-			t.Errorf("%s: no accessibility statement link in the footer (A11Y-21)", name)
+			t.Errorf("%s: no accessibility statement link in the footer", name)
 		}
 		switch {
 		case f.Help == "":
-			t.Errorf("%s: no « J’ai besoin de support » link (A11Y-19)", name)
+			t.Errorf("%s: no « J’ai besoin de support » link", name)
 		case a.help == "":
 			a.help = f.Help
 		case f.Help != a.help:
-			t.Errorf("%s: help link at %s, elsewhere at %s (A11Y-19)", name, f.Help, a.help)
+			t.Errorf("%s: help link at %s, elsewhere at %s", name, f.Help, a.help)
 		}
 	}
 	a.reflow(t, name)
 }
 
-// reflow: at 320 CSS px nothing scrolls sideways (A11Y-14).
+// reflow: at 320 CSS px nothing scrolls sideways.
 func (a *a11y) reflow(t *testing.T, name string) {
 	t.Helper()
 	if err := chromedp.Do(a.ctx, chromedp.EmulateViewport(320, 640)); err != nil {
@@ -122,7 +122,7 @@ func (a *a11y) reflow(t *testing.T, name string) {
 		t.Fatal(err)
 	}
 	if f.ScrollWidth > f.ClientWidth {
-		t.Errorf("%s: at 320 px the page is %d px wide: horizontal scrolling (A11Y-14)", name, f.ScrollWidth)
+		t.Errorf("%s: at 320 px the page is %d px wide: horizontal scrolling", name, f.ScrollWidth)
 	}
 }
 
@@ -161,9 +161,9 @@ func (a *a11y) focused(t *testing.T) focusFacts {
 }
 
 // tabWalk presses Tab once per wanted element from the top of a freshly
-// loaded page: order (A11Y-13, skip link first: A11Y-16), a visible
+// loaded page: order (the skip link first), a visible
 // focus ring, fully in view, and a target of at least 24 × 24 px
-// (A11Y-18).
+// .
 func (a *a11y) tabWalk(t *testing.T, name string, want []string) {
 	t.Helper()
 	var got []string
@@ -180,7 +180,7 @@ func (a *a11y) tabWalk(t *testing.T, name string, want []string) {
 			t.Errorf("%s: focused %s is not fully in view", name, f.Name)
 		}
 		if f.Width < 24 || f.Height < 24 {
-			t.Errorf("%s: %s is %.0f × %.0f px, under 24 × 24 (A11Y-18)", name, f.Name, f.Width, f.Height)
+			t.Errorf("%s: %s is %.0f × %.0f px, under 24 × 24", name, f.Name, f.Width, f.Height)
 		}
 	}
 	if !slices.Equal(got, want) {
@@ -252,7 +252,7 @@ func (a *a11y) showAnswer(t *testing.T, method, u string) {
 	}
 }
 
-// loginFormJS describes the login form for A11Y-03..08.
+// loginFormJS describes the login form for the label, autocomplete, paste and required checks.
 const loginFormJS = `(() => {
 	const fields = [...document.querySelectorAll('input:not([type=hidden])')];
 	return {
@@ -290,9 +290,9 @@ type loginFacts struct {
 	Alert           string `json:"alert"`
 }
 
-// checkLoginForm: labels (A11Y-03), autocomplete tokens (A11Y-04), paste
-// allowed and no autocomplete=off (A11Y-05), required and said so
-// (A11Y-08). With alert, the message #erreur has the focus (A11Y-07);
+// checkLoginForm: labels, autocomplete tokens, paste
+// allowed and no autocomplete=off, required and said so
+// . With alert, the message #erreur has the focus;
 // invalid maps each field marked aria-invalid to the message its
 // aria-describedby must name.
 func (a *a11y) checkLoginForm(t *testing.T, name string, alert bool, invalid map[string]string) {
@@ -314,28 +314,28 @@ func (a *a11y) checkLoginForm(t *testing.T, name string, alert bool, invalid map
 		case !ok:
 			t.Errorf("%s: unexpected field #%s", name, fd.ID)
 		case fd.Labels != 1 || fd.Label != w[0] || !fd.LabelVisible:
-			t.Errorf("%s: #%s has %d labels, %q visible=%v; want one visible %q (A11Y-03)", name, fd.ID, fd.Labels, fd.Label, fd.LabelVisible, w[0])
+			t.Errorf("%s: #%s has %d labels, %q visible=%v; want one visible %q", name, fd.ID, fd.Labels, fd.Label, fd.LabelVisible, w[0])
 		case fd.Autocomplete != w[1]:
-			t.Errorf("%s: #%s autocomplete=%q, want %q (A11Y-04)", name, fd.ID, fd.Autocomplete, w[1])
+			t.Errorf("%s: #%s autocomplete=%q, want %q", name, fd.ID, fd.Autocomplete, w[1])
 		case !fd.PasteAllowed:
-			t.Errorf("%s: pasting into #%s is blocked (A11Y-05)", name, fd.ID)
+			t.Errorf("%s: pasting into #%s is blocked", name, fd.ID)
 		case !fd.Required:
-			t.Errorf("%s: #%s is not required (A11Y-08)", name, fd.ID)
+			t.Errorf("%s: #%s is not required", name, fd.ID)
 		case invalid[fd.ID] != "" && (fd.Invalid != "true" || fd.DescribedBy != invalid[fd.ID] || fd.Message == ""):
-			t.Errorf("%s: #%s aria-invalid=%q aria-describedby=%q (%q), want true and #%s (A11Y-07)",
+			t.Errorf("%s: #%s aria-invalid=%q aria-describedby=%q (%q), want true and #%s",
 				name, fd.ID, fd.Invalid, fd.DescribedBy, fd.Message, invalid[fd.ID])
 		case invalid[fd.ID] == "" && (fd.Invalid != "" || fd.DescribedBy != ""):
 			t.Errorf("%s: #%s is marked invalid", name, fd.ID)
 		}
 	}
 	if f.AutocompleteOff != 0 {
-		t.Errorf("%s: autocomplete=off on %d elements (A11Y-05)", name, f.AutocompleteOff)
+		t.Errorf("%s: autocomplete=off on %d elements", name, f.AutocompleteOff)
 	}
 	if !f.RequiredMention {
-		t.Errorf("%s: no « Tous les champs sont obligatoires. » (A11Y-08)", name)
+		t.Errorf("%s: no « Tous les champs sont obligatoires. »", name)
 	}
 	if alert && (f.Focused != "erreur" || f.Alert == "") {
-		t.Errorf("%s: focus on #%s, want the error message #erreur (A11Y-07)", name, f.Focused)
+		t.Errorf("%s: focus on #%s, want the error message #erreur", name, f.Focused)
 	}
 	if !alert && f.Focused != "" {
 		t.Errorf("%s: focus moved to #%s on a fresh page", name, f.Focused)

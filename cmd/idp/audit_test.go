@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 var hexHash = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// TestAuditEvents (SEC-37): one record per sign-in event, with the client
+// TestAuditEvents: one record per sign-in event, with the client
 // address, the site and the subject when known; an identifier with line
 // breaks forges no record and is never logged in clear (it may be a
 // password typed in the wrong field), nor is any password.

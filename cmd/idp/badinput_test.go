@@ -19,8 +19,8 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
 
@@ -296,7 +296,7 @@ func checkErrorPage(t *testing.T, a answer) {
 }
 
 // hostHeader: a forged Host changes neither the issuer of discovery nor
-// any link or redirect (OIDC-13, MAIL-01's cousin on pages).
+// any link or redirect.
 func hostHeader(t *testing.T, s *stack) {
 	v := newVisitor(t, s)
 	evil := func(method, u string) answer {
@@ -398,7 +398,7 @@ func TestBadInputOutages(t *testing.T) {
 	resp := v.do(http.MethodGet, s.Issuer+"/authorize?"+q.Encode(), "", nil)
 	resp.Body.Close()
 	loc, _ := url.Parse(resp.Header.Get("Location"))
-	// server_error today; issue 3 turns it into temporarily_unavailable.
+	// temporarily_unavailable: the directory is down, not the request wrong.
 	if e := loc.Query().Get("error"); !strings.HasPrefix(loc.String(), st.URL+"/callback?") ||
 		(e != "server_error" && e != "temporarily_unavailable") {
 		t.Errorf("Redis stopped, authorize: %d Location %q", resp.StatusCode, loc)

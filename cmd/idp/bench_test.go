@@ -17,7 +17,7 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/deploy/dev"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/idp/devdir"
+	"github.com/region-nouvelle-aquitaine/idp/idp/dev/devdir"
 )
 
 // BenchmarkCodeFlow measures one whole sign-in through the real handler

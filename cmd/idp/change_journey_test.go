@@ -7,7 +7,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // at opens the site's sign-in and says where the browser stays: the
@@ -62,7 +62,7 @@ func newPassword(t *testing.T, ctx context.Context, pw string) {
 	}
 }
 
-// TestJourneyAfterChange runs issue 7 in Chromium against two directories:
+// TestJourneyAfterChange runs the signed-in password change in Chromium against two directories:
 // a person signed in on two sites in one browser and on one site in
 // another resets the password in a third while the second directory is
 // down; the waiting screen waits and says so, both directories get the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // changeFrom opens « Changer mon mot de passe » from the landing page of a
@@ -84,7 +84,7 @@ func TestChangePasswordSignedIn(t *testing.T) {
 	})
 
 	t.Run("a change left too long starts again at the change page", func(t *testing.T) {
-		s.Clock.Advance(2 * time.Minute) // past the delay the failures above earned (SEC-31)
+		s.Clock.Advance(2 * time.Minute) // past the delay the failures above earned
 		if status, loc, _ := changeFrom(t, here, u.Password); status != http.StatusSeeOther || loc != "/mot-de-passe-perdu/nouveau" {
 			t.Fatalf("right current password: %d to %q", status, loc)
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/password"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
 

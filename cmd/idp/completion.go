@@ -13,8 +13,8 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/server"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 	"github.com/region-nouvelle-aquitaine/idp/views/email"
 )
 
@@ -30,7 +30,7 @@ func completionConsumer(cfg *config.Config, d deps, st *store.Store, outbox rese
 	}
 	support := cmp.Or(cfg.SupportURL, cfg.Reset.SupportURL)
 	if support == "" {
-		return nil, errors.New("support_url is required: the mail sent after a password change gives the support contact (MAIL-08)")
+		return nil, errors.New("support_url is required: the mail sent after a password change gives the support contact")
 	}
 	resetURL := strings.TrimRight(cfg.PublicURL, "/") + server.LostPasswordPath
 	compose := func(ctx context.Context, at time.Time) (completion.Mail, error) {

@@ -20,11 +20,11 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/deploy/dev"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
-	"github.com/region-nouvelle-aquitaine/idp/idp/devdir"
+	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
+	"github.com/region-nouvelle-aquitaine/idp/idp/dev/devdir"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
 const (

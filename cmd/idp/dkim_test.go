@@ -17,7 +17,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // TestMailSignedWithDKIM: with mail.dkim configured, the reset mail

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // poster posts credentials again and again to one pending sign-in, from
@@ -45,7 +45,7 @@ func (p *poster) post(t *testing.T, login, password string) (*http.Response, tim
 	return resp, time.Since(start)
 }
 
-// TestEnumeration (SEC-30): an unknown account, a wrong password and an
+// TestEnumeration: an unknown account, a wrong password and an
 // account locked in the directory (with its right or a wrong password) get
 // the same answer — status, page minus the per-visitor tokens and the
 // typed identifier, cookie names — and the same time: medians within 50 ms

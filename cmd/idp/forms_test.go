@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// TestEveryFormRouteRefusesCrossSite (SEC-08): each route that takes a
+// TestEveryFormRouteRefusesCrossSite: each route that takes a
 // form refuses a cross-site POST with the French 403 page, before its
 // handler runs.
 func TestEveryFormRouteRefusesCrossSite(t *testing.T) {

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 var cspNonce = regexp.MustCompile(`script-src 'nonce-([A-Za-z0-9+/=_-]{22,})'`)
 
-// TestSecurityHeadersEveryRoute is SEC-35's table over every route, error
+// TestSecurityHeadersEveryRoute checks the security headers on every route, error
 // pages and redirects included, through the real server.
 func TestSecurityHeadersEveryRoute(t *testing.T) {
 	s := startStack(t)

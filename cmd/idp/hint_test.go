@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // signedInAs is signedIn for any directory account.

@@ -12,7 +12,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // authorizeRaw sends an authorization request and returns where the
@@ -36,7 +36,7 @@ func authParams(st *site, extra url.Values) url.Values {
 }
 
 // errorRedirect checks an authorization error response sent back to the
-// site: the registered redirect URI with error, state and iss (OIDC-02, -06).
+// site: the registered redirect URI with error, state and iss.
 // b is the browser that sent the request: the provider's own pages on
 // the way serve only the browser that started the sign-in.
 func errorRedirect(t *testing.T, b *browserless, resp *http.Response, redirectURI, wantErr string) {

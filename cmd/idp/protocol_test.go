@@ -14,7 +14,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // browserless walks the code flow with a plain HTTP client and a cookie
@@ -99,7 +99,7 @@ func (b *browserless) code(st *site, extra url.Values) (code, verifier string) {
 	resp := b.login(loginURL, u.UID, u.Password)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
-		b.t.Fatalf("login POST answered %d, want 303 (never 307, OIDC-09)", resp.StatusCode)
+		b.t.Fatalf("login POST answered %d, want 303 (never 307)", resp.StatusCode)
 	}
 	return b.follow(resp.Header.Get("Location"), st), verifier
 }

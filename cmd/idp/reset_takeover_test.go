@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // useLink opens a mailed link in r's browser and presses « Continuer »;

@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // resetMail is a captured code mail, decoded.
@@ -481,7 +481,7 @@ func testResetJourney(t *testing.T, https bool) {
 	if h1 := text(t, ctx, "h1"); h1 != "Saisir votre nouveau mot de passe" {
 		t.Fatalf("after the code: h1 %q", h1)
 	}
-	// Nothing changed yet: the old password still signs in (SEC-04), on
+	// Nothing changed yet: the old password still signs in, on
 	// the same pending sign-in.
 	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(loginURL)); err != nil {
 		t.Fatal(err)

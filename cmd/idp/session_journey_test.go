@@ -8,7 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // visit starts a sign-in at rp and reports whether the person went
@@ -29,7 +29,7 @@ func visit(t *testing.T, ctx context.Context, rp *site) (silent bool) {
 	return false
 }
 
-// TestJourneySessionExpiry (SEC-33): the SSO session ends after 30 min
+// TestJourneySessionExpiry: the SSO session ends after 30 min
 // without use, and 12 h after sign-in however much it is used.
 func TestJourneySessionExpiry(t *testing.T) {
 	s := startStack(t)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // link finds a link by its text, as a person would.
@@ -54,7 +54,7 @@ func focusedID(t *testing.T, ctx context.Context) string {
 	return id
 }
 
-// TestJourneyLockout (SEC-31): ten wrong passwords lock the account; the
+// TestJourneyLockout: ten wrong passwords lock the account; the
 // eleventh attempt is refused even with the right password, the page keeps
 // « Mot de passe perdu », and 15 minutes later (fake clock) the right
 // password signs the person in.
@@ -88,7 +88,7 @@ func TestJourneyLockout(t *testing.T) {
 		t.Fatalf("11th attempt signed in: browser at %s", loc)
 	}
 	if id := focusedID(t, ctx); id != "erreur" {
-		t.Errorf("focus on %q, want the message (A11Y-07)", id)
+		t.Errorf("focus on %q, want the message", id)
 	}
 	followLostPassword(t, ctx, s)
 

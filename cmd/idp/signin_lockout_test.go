@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // lockOut makes ten wrong attempts for identifier from a stranger's jar,

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // volatile are the parts of a login page that differ from one visitor to
@@ -69,7 +69,7 @@ func countAudit(recs []map[string]any, name, reason string) int {
 	return n
 }
 
-// TestThrottleSameForUnknownIdentifier (SEC-30, SEC-31): a real account and
+// TestThrottleSameForUnknownIdentifier: a real account and
 // an identifier nobody has go through the same schedule — delays from the
 // 5th failure, a lock at the 10th that refuses even the right password —
 // with answers identical at every step; 15 minutes later (fake clock) the

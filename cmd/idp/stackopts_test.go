@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
-	"github.com/region-nouvelle-aquitaine/idp/idp/demorp"
+	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // stackOptions vary startStack for one test.

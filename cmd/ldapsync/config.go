@@ -20,9 +20,9 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	idpconfig "github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
 // fileConfig is the configuration file of `ldapsync run` (see

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 )
 
 // testLoader serves files and environment variables from maps.

@@ -25,9 +25,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
 )
 
 func main() {

@@ -1,4 +1,4 @@
-// Package audit writes the authentication events of SEC-37: one structured
+// Package audit writes the authentication events: one structured
 // slog record per event, with a stable "audit" attribute naming it, the
 // client address and the person's subject when known, and never a secret.
 // What a person typed as identifier is logged only as a keyed hash

@@ -14,8 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 const stream = "idp:{pwchange}:events"

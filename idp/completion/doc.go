@@ -1,7 +1,7 @@
 // Package completion is the web tier's consumer of the ldapsync events
 // stream (job.Queue.EventsStream): what must happen once the directory
 // writer settled a password change, even when the person closed the tab
-// on the waiting screen (SEC-27, MAIL-08).
+// on the waiting screen.
 //
 // On a written change (job.Done) it ends every SSO session, refresh-token
 // family and access token of the person (store.RevokeSubject), queues the

@@ -10,7 +10,7 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 )
 
 // Values of a job's marker key.

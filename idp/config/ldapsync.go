@@ -3,7 +3,7 @@ package config
 import (
 	"crypto/ed25519"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 )
 
 // Ldapsync is how the web tier hands new passwords to the ldapsync

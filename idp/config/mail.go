@@ -23,7 +23,7 @@ type Mail struct {
 	FromName    string        // default "Région ALPC"
 	FromAddress string        // default "noreply@motdepasse.nouvelle-aquitaine.fr"
 	GiveUpAfter time.Duration // a mail not sent this long after it was queued is dropped; default 1h
-	// DKIM signs every mail when its section is given (MAIL-04).
+	// DKIM signs every mail when its section is given.
 	DKIM MailDKIM
 }
 

@@ -1,7 +1,7 @@
 package config
 
 // Reset configures « Mot de passe perdu »: where the profiles that are not
-// usagers are sent (their own providers' pages, SEC-07). Each URL comes
+// usagers are sent (their own providers' pages). Each URL comes
 // from here, never from a request. An empty URL hides that choice.
 type Reset struct {
 	EluURL         string // « Je suis un élu de la Région »
@@ -9,7 +9,7 @@ type Reset struct {
 	AgentSiegeURL  string // « Je suis un agent du siège »
 	SupportURL     string // « J’ai besoin de support »; default the top-level support_url
 	// StrictPasswords asks for 15 characters at least instead of 12
-	// (NIST SP 800-63B-4 for a password used alone; REQUIREMENTS SEC-20).
+	// (NIST SP 800-63B-4 for a password used alone).
 	StrictPasswords bool
 }
 

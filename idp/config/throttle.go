@@ -2,7 +2,7 @@ package config
 
 import "time"
 
-// Throttle configures the slowing down of password guessing (SEC-31); the
+// Throttle configures the slowing down of password guessing; the
 // fields match idp/throttle.Policy.
 type Throttle struct {
 	Enabled bool // default true; false only for tests that measure timing

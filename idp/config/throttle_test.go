@@ -16,7 +16,7 @@ func TestThrottleDefaults(t *testing.T) {
 	d := DefaultThrottle()
 	if !d.Enabled || d.Account.DelayAfter != 5 || d.Account.Delay != time.Second || d.Account.LockAfter != 10 ||
 		d.Account.LockDuration != 15*time.Minute || d.IP.MaxFailures != 100 || d.IP.Window != 15*time.Minute {
-		t.Errorf("DefaultThrottle = %+v, not the numbers of SEC-31", d)
+		t.Errorf("DefaultThrottle = %+v, not the documented defaults", d)
 	}
 }
 

@@ -1,4 +1,4 @@
-// Package csrf protects the provider's forms (SEC-08): browsers' Fetch
+// Package csrf protects the provider's forms: browsers' Fetch
 // Metadata and Origin are checked by net/http's CrossOriginProtection,
 // and every form also carries a token bound to this browser and to the
 // form's purpose (a pending sign-in, say), so a token lifted from one

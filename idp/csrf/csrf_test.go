@@ -71,7 +71,7 @@ func TestTokenReusesSeed(t *testing.T) {
 	}
 }
 
-// SEC-34: flow and CSRF cookies are __Host-, Secure, HttpOnly, Path=/,
+// Flow and CSRF cookies are __Host-, Secure, HttpOnly, Path=/,
 // SameSite=Strict, without Domain.
 func TestCookieAttributes(t *testing.T) {
 	t.Parallel()

@@ -176,7 +176,7 @@ func (d *Directory) Find(ctx context.Context, login string) (Candidate, error) {
 // so that the response time does not tell whether the login exists.
 //
 // The ppolicy control is read as slapd 2.5 sends it (checked in
-// ldapsync/testenv TestSlapdAccountStates): success with Grace ≥ 0 is a
+// idp/testenv TestSlapdAccountStates): success with Grace ≥ 0 is a
 // grace login; success with changeAfterReset is StateMustChange; 49 with
 // passwordExpired comes only for the right password of an expired account,
 // so it is StateExpired; 49 with accountLocked comes whatever the password,

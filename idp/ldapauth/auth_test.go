@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 func newDirectory(t testing.TB, s *testenv.Slapd, edit func(*Config)) (*Directory, *testenv.Buffer) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/ldapconn"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 )
 
 var errClosed = errors.New("ldapauth: directory closed")

@@ -25,7 +25,7 @@
 // person may sign in), changeAfterReset and expiry without grace (the
 // person must choose a new password). slapd answers "expired" only to the
 // right password but "locked" to any password, so a locked account stays a
-// plain refusal; ldapsync/testenv's TestSlapdAccountStates pins this down.
+// plain refusal; idp/testenv's TestSlapdAccountStates pins this down.
 //
 // go-ldap has no context support: operations are bounded by Config.Timeout
 // (dial timeout and conn.SetTimeout on every connection); a bind connection

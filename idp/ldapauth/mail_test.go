@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 func TestFindByMail(t *testing.T) {

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // TestVerifyPasswordStates: the directory's state reaches the caller only
 // with the right password; a wrong password and a locked account give the
-// zero Result, exactly like an unknown login (SEC-30).
+// zero Result, exactly like an unknown login.
 func TestVerifyPasswordStates(t *testing.T) {
 	t.Parallel()
 	longAgo := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // ldapsProxy terminates TLS on 127.0.0.1 with a fresh self-signed

@@ -6,10 +6,10 @@
 // GET  /login?authRequestID=…  form, or silent sign-in with a live session
 // POST /login?authRequestID=…  check the password, then 303 to the callback
 //
-// The POST (submit.go) is throttled (idp/throttle, SEC-31) and audited
-// (idp/audit, SEC-37). Unknown identifier, wrong password, a lock in the
+// The POST (submit.go) is throttled (idp/throttle) and audited
+// (idp/audit). Unknown identifier, wrong password, a lock in the
 // directory and a throttled identifier all answer with the one generic
-// message (SEC-30); a held-back identifier adds how long to wait, the same
+// message; a held-back identifier adds how long to wait, the same
 // for known and unknown identifiers, and the « Mot de passe perdu » link
 // stays on the page. Only a password the directory proved right can bring
 // a specific message: expired, or to be changed after an administrator's

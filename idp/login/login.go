@@ -131,7 +131,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) error {
 		return h.finish(w, r, ar, sess)
 	}
 	if slices.Contains(ar.Prompt, oidc.PromptNone) {
-		// No usable session and no UI allowed: back to the site (OIDC-08).
+		// No usable session and no UI allowed: back to the site.
 		h.cfg.Provider.FailAuthRequest(w, r, ar, oidc.ErrLoginRequired())
 		return nil
 	}
@@ -139,7 +139,7 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) error {
 }
 
 // reusable says whether the SSO session may answer this sign-in without
-// asking for the password again (OIDC-08).
+// asking for the password again.
 func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
 	if slices.Contains(ar.Prompt, oidc.PromptLogin) {
 		return false
@@ -155,7 +155,7 @@ func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
 }
 
 // finish completes the sign-in and sends the browser to the library's
-// callback, with 303 so the password is never re-posted (OIDC-09).
+// callback, with 303 so the password is never re-posted.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, s *store.Session) error {
 	if err := h.complete(r, ar, s); err != nil {
 		return err

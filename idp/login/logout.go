@@ -38,7 +38,7 @@ type LogoutConfig struct {
 }
 
 // Logout ends SSO sessions: from the landing page, after a confirmation,
-// or at a relying party's request (OIDC RP-Initiated Logout, OIDC-12).
+// or at a relying party's request (OIDC RP-Initiated Logout).
 type Logout struct{ cfg LogoutConfig }
 
 // NewLogout returns the logout handlers.

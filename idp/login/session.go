@@ -50,7 +50,7 @@ func NewSessions(cfg SessionConfig) *Sessions {
 }
 
 // Start opens a new session for u, replacing any the browser had (a
-// fresh id at every sign-in, SEC-32). authTime is when the password check
+// fresh id at every sign-in). authTime is when the password check
 // began: a revocation of the person's sessions after it ends this one too.
 func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, u ldapauth.User, authTime time.Time) (*store.Session, error) {
 	if old, ok := s.Current(r); ok {
@@ -85,7 +85,7 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, u ldapauth.User
 		Name: s.cfg.CookieName, Value: sess.ID, Path: "/",
 		HttpOnly: true, Secure: s.cfg.Secure,
 		// Lax: the session must be seen on the top-level redirect from a
-		// relying party (SEC-34).
+		// relying party.
 		SameSite: http.SameSiteLaxMode,
 	})
 	return sess, nil
@@ -175,7 +175,7 @@ func (s *Sessions) AddClient(ctx context.Context, id, clientID string) {
 }
 
 // End ends the browser's session: the record, the refresh tokens obtained
-// through it (OIDC-11) and the cookie.
+// through it and the cookie.
 func (s *Sessions) End(w http.ResponseWriter, r *http.Request, sess *store.Session) error {
 	ctx := r.Context()
 	families, err := s.cfg.Store.RefreshFamiliesOf(ctx, sess.Subject)

@@ -42,7 +42,7 @@ type Throttle interface {
 //
 // Every outcome that does not prove the password right — unknown login,
 // wrong password, locked in the directory — gets the one generic message
-// (SEC-30), with the same extra sentence when attempts are held back,
+// , with the same extra sentence when attempts are held back,
 // whatever the identifier.
 func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	ar, err := h.pending(r)

@@ -54,7 +54,7 @@ type Config struct {
 	// Prefix starts every key; "": "idp:" (as idp/store).
 	Prefix string
 	// Key encrypts every queued mail (AES-256-GCM), so that a copy of Redis
-	// reveals no code, link or address (SEC-16). Required; cmd derives it
+	// reveals no code, link or address. Required; cmd derives it
 	// from secrets.crypto_key with DeriveKey, so it is the same on every
 	// replica and never stored.
 	Key [32]byte

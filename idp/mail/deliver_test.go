@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/views/email"
 )
 
@@ -35,7 +35,7 @@ func resetMail(t *testing.T) Message {
 }
 
 // TestDeliver: an enqueued mail reaches the relay once, to one recipient,
-// with the From, Subject and headers of MAIL-02/MAIL-07 and both parts
+// with the From, Subject and headers the mails need and both parts
 // carrying the code and the link; then nothing of it is left in the outbox
 // and nothing of it was logged.
 func TestDeliver(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 )
 
-// DKIM signs every mail the Sender sends (MAIL-04), so that the Région's
+// DKIM signs every mail the Sender sends, so that the Région's
 // DMARC policy can be enforced without relying on the relay.
 type DKIM struct {
 	// Domain is d=: the From address must be in it or below it (DMARC

@@ -16,7 +16,7 @@ import (
 
 	"github.com/emersion/go-msgauth/dkim"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // dnsRecord is the TXT record publishing key's public half (RFC 6376,

@@ -20,7 +20,7 @@
 // the recipient, subject, both parts and Message-ID as JSON, sealed with
 // AES-256-GCM under Config.Key (nonce ‖ ciphertext; "v" and "at" are bound
 // as associated data). A dump of Redis thus shows no code, link or address
-// (SEC-16). Settled entries are deleted (XACK and XDEL in one MULTI), so
+// . Settled entries are deleted (XACK and XDEL in one MULTI), so
 // even sealed copies do not linger.
 //
 // # Delivery

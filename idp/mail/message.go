@@ -16,7 +16,7 @@ type Message struct {
 	// To is exactly one recipient: a bare address (RFC 5322 addr-spec, no
 	// display name, no list), at most 254 octets, without control
 	// characters. It must come from the directory, never from what a
-	// person typed (SEC-05).
+	// person typed.
 	To      string
 	Subject string // required, one line
 	Text    string // text/plain part, required

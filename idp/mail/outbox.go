@@ -14,7 +14,7 @@ import (
 
 // Outbox queues mails for a Sender. It is safe for concurrent use and
 // never talks to the relay: Enqueue costs one Redis round trip whether or
-// not the relay is up, so a page never waits for SMTP (SEC-02).
+// not the relay is up, so a page never waits for SMTP.
 type Outbox struct {
 	cfg    Config
 	seal   *sealer

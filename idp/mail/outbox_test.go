@@ -13,7 +13,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 func TestMessageValidate(t *testing.T) {
@@ -72,7 +72,7 @@ func TestEnqueueRefusesInvalid(t *testing.T) {
 	})
 }
 
-// TestRedisRevealsNothing (SEC-16): neither the outbox (XRANGE), nor the
+// TestRedisRevealsNothing: neither the outbox (XRANGE), nor the
 // dead letters, nor any other key shows the code, the link token, the
 // address or the wording; a Sender with another key cannot read the mail
 // and gives up on it at once, without sending anything.

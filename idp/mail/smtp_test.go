@@ -8,12 +8,12 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // TestSMTPModes runs each TLS mode against a real relay (the testenv sink,
 // with a certificate made for the test and trusted through CAFile), with
-// AUTH, and checks that StartTLS never falls back to clear text (MAIL-06).
+// AUTH, and checks that StartTLS never falls back to clear text.
 func TestSMTPModes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

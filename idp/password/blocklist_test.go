@@ -9,7 +9,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/password/internal/fold"
 )
 
-// The shipped list: at least 10 000 entries (SEC-22), each in the form the
+// The shipped list: at least 10 000 entries, each in the form the
 // runtime compares, and what it costs.
 func TestShippedBlocklist(t *testing.T) {
 	var before, after runtime.MemStats
@@ -22,7 +22,7 @@ func TestShippedBlocklist(t *testing.T) {
 	t.Logf("blocklist: %d entries, %d bytes held (data + offsets), heap grew by %d bytes",
 		n, bl.Footprint(), int64(after.HeapAlloc)-int64(before.HeapAlloc))
 	if n < 10_000 {
-		t.Fatalf("blocklist has %d entries, SEC-22 wants at least 10 000", n)
+		t.Fatalf("blocklist has %d entries, want at least 10 000", n)
 	}
 	entries := bl.Entries()
 	for i, e := range entries {

@@ -14,7 +14,7 @@ func TestBuiltinContextForms(t *testing.T) {
 		}
 	}
 	// « nouvelle aquitaine », « mes démarches », « mesdemarches »: the
-	// spellings of REQUIREMENTS SEC-22 come to the same forms.
+	// decorated spellings come to the same forms.
 	for _, s := range []string{"nouvelle aquitaine", "NOUVELLE-AQUITAINE", "mes démarches", "mesdemarches", "REGION", "région"} {
 		skel := fold.Alnum(fold.Key(s))
 		found := false

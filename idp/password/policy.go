@@ -10,7 +10,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/password/internal/fold"
 )
 
-// The lengths of SEC-20, in code points.
+// The allowed lengths, in code points.
 const (
 	DefaultMinLength = 12
 	StrictMinLength  = 15
@@ -78,7 +78,7 @@ func (r *Rejection) Error() string {
 	return "password refused: " + r.Reason.String()
 }
 
-// Policy is the password policy of SEC-20..22. The zero MinLength and
+// Policy is the password policy: length, blocklist and context words. The zero MinLength and
 // MaxLength mean DefaultMinLength and DefaultMaxLength; Blocklist must be
 // set (LoadBlocklist). A Policy is a value: copy it freely, the copies
 // share the blocklist.
@@ -116,20 +116,20 @@ func (p Policy) Lengths() (min, max int) {
 	return p.MinLength, p.MaxLength
 }
 
-// Validate reports a policy that would break SEC-20 or SEC-22: a minimum
+// Validate reports a policy weaker than the rules above: a minimum
 // under 12, a maximum under 128 or under the minimum, no blocklist. The
 // configuration calls it; Check applies whatever it is given.
 func (p Policy) Validate() error {
 	p = p.withDefaults()
 	var errs []error
 	if p.MinLength < DefaultMinLength {
-		errs = append(errs, fmt.Errorf("password: MinLength %d is under %d (SEC-20)", p.MinLength, DefaultMinLength))
+		errs = append(errs, fmt.Errorf("password: MinLength %d is under %d", p.MinLength, DefaultMinLength))
 	}
 	if p.MaxLength < DefaultMaxLength || p.MaxLength < p.MinLength {
-		errs = append(errs, fmt.Errorf("password: MaxLength %d must be at least %d and at least MinLength (SEC-20)", p.MaxLength, DefaultMaxLength))
+		errs = append(errs, fmt.Errorf("password: MaxLength %d must be at least %d and at least MinLength", p.MaxLength, DefaultMaxLength))
 	}
 	if p.Blocklist == nil {
-		errs = append(errs, errors.New("password: no Blocklist (SEC-22)"))
+		errs = append(errs, errors.New("password: no Blocklist"))
 	}
 	return errors.Join(errs...)
 }

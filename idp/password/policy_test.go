@@ -72,7 +72,7 @@ func run(t *testing.T, p password.Policy, tests []tc) {
 	}
 }
 
-// SEC-20: lengths in code points, 12 (15 strict) to 128, never truncated.
+// Lengths in code points, 12 (15 strict) to 128, never truncated.
 func TestLengths(t *testing.T) {
 	emoji12 := "😀🐘🌍🎉🍕🚲🌻🎸🐙🍩🚀🦊"
 	run(t, password.DefaultPolicy(shipped()), []tc{
@@ -128,7 +128,7 @@ func TestRejectionNumbers(t *testing.T) {
 	}
 }
 
-// SEC-21: no class rule, every printable character and space.
+// No class rule, every printable character and space.
 func TestAnyPrintable(t *testing.T) {
 	run(t, password.DefaultPolicy(shipped()), []tc{
 		{name: "xkcd passphrase", pw: "correct horse battery staple"},
@@ -170,7 +170,7 @@ func TestForbiddenCharacters(t *testing.T) {
 	run(t, password.DefaultPolicy(shipped()), tests)
 }
 
-// SEC-22: the blocklist, bare and decorated.
+// The blocklist, bare and decorated.
 func TestBlocklisted(t *testing.T) {
 	run(t, password.DefaultPolicy(shipped()), []tc{
 		{name: "azertyuiop12", pw: "azertyuiop12", want: password.Blocklisted},
@@ -201,7 +201,7 @@ func TestBlocklisted(t *testing.T) {
 	})
 }
 
-// SEC-22: context words.
+// Context words.
 func TestContext(t *testing.T) {
 	run(t, password.DefaultPolicy(shipped()), []tc{
 		{name: "NouvelleAquitaine", pw: "NouvelleAquitaine", want: password.ContainsContext, wantContext: "Nouvelle-Aquitaine"},

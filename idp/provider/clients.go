@@ -27,7 +27,7 @@ type Client struct {
 	JWTAccessTokens bool
 }
 
-// secretMatches compares in constant time (OIDC-10).
+// secretMatches compares in constant time.
 func (c *Client) secretMatches(secret string) bool {
 	if c.Public || len(c.SecretSHA256) != sha256.Size {
 		return false
@@ -69,7 +69,7 @@ func (c *opClient) AuthMethod() oidc.AuthMethod {
 	return oidc.AuthMethodBasic
 }
 
-// Only the authorization code flow is offered (OIDC-05).
+// Only the authorization code flow is offered.
 func (c *opClient) ResponseTypes() []oidc.ResponseType {
 	return []oidc.ResponseType{oidc.ResponseTypeCode}
 }

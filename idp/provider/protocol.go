@@ -21,7 +21,7 @@ type discovery struct {
 }
 
 // Discovery serves /.well-known/openid-configuration. The issuer is the
-// configured one, never the request's Host (OIDC-13).
+// configured one, never the request's Host.
 func (p *Provider) Discovery() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := op.ContextWithIssuer(r.Context(), p.issuer)

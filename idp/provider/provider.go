@@ -20,7 +20,7 @@ import (
 
 // Config is everything the provider is built from.
 type Config struct {
-	// Issuer is the configured public URL; never derived from Host (OIDC-13).
+	// Issuer is the configured public URL; never derived from Host.
 	Issuer string
 	// CryptoKey encrypts codes and opaque access tokens, and (through a
 	// derived key) the signing key stored in Redis; identical on every

@@ -117,7 +117,7 @@ var errTemporarilyUnavailable = &oidc.Error{
 
 // checkAuthRequest adds what the library leaves to storage: only OpenID
 // Connect requests, and PKCE with S256 only, required for public clients
-// (OIDC-03).
+// .
 func (s *storage) checkAuthRequest(req *oidc.AuthRequest) error {
 	if err := checkLengths(req); err != nil {
 		return err
@@ -143,7 +143,7 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 }
 
 // AuthRequestByCode consumes the code. A second redemption fails and
-// revokes what the first one obtained: the code has leaked (OIDC-04).
+// revokes what the first one obtained: the code has leaked.
 // The request goes with its code: the store knows it by Ref only, so the
 // returned request has no ID and the library's DeleteAuthRequest("") that
 // follows has nothing left to do.

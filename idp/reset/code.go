@@ -16,7 +16,7 @@ import (
 )
 
 // codeAlphabet has no 0/O or 1/I: 32 symbols, so a code of 6 carries 30
-// bits (SEC-10), and a byte masked to 5 bits picks one uniformly.
+// bits, and a byte masked to 5 bits picks one uniformly.
 const codeAlphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 const codeLength = 6
@@ -31,7 +31,7 @@ func newCode() string {
 }
 
 // normalizeCode accepts what people type or paste: « t3a8 xq », « T3A8-XQ »
-// (A11Y-06).
+// .
 func normalizeCode(s string) string {
 	s = strings.ToUpper(s)
 	return strings.Map(func(r rune) rune {
@@ -51,7 +51,7 @@ func newLinkToken() string {
 
 // deliver runs after the response: the directory lookup, a new code and
 // link bound to the flow, and the mail to the address the directory holds
-// (SEC-05). An address without an account gets a code too, that nobody
+// . An address without an account gets a code too, that nobody
 // receives: its code step then counts tries and expires exactly like a
 // real one, so it tells nothing about the address.
 func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
@@ -84,7 +84,7 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 		h.cfg.Log.WarnContext(ctx, "reset: flow gone before the code was made", "err", err)
 		return
 	}
-	// A new request invalidates the previous code and link (SEC-14).
+	// A new request invalidates the previous code and link.
 	if oldLink != "" {
 		_ = h.cfg.Store.DeleteResetLink(ctx, oldLink)
 	}
@@ -140,7 +140,7 @@ func accountCounters(f *store.ResetFlow) (failures, suspended string) {
 	return "reset-fail:" + a, "reset-hold:" + a
 }
 
-// countFailure records a wrong code (SEC-15): the one that makes
+// countFailure records a wrong code: the one that makes
 // AccountFailures in the last AccountWindow, and each one after while
 // they stay there, suspends the account's code checks for
 // AccountSuspension. Re-requesting a code resets nothing.
@@ -193,7 +193,7 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 			cur.CodeTries++
 			outcome = views.CodeWrong
 			if cur.CodeTries >= l.CodeTries {
-				cur.CodeHash = "" // five strikes: this code is dead (SEC-15)
+				cur.CodeHash = "" // five strikes: this code is dead
 			}
 		default:
 			cur.Verified = true

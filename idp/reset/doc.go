@@ -1,5 +1,6 @@
-// Package reset serves « Mot de passe perdu », steps 1 to 4 of the
-// Région's user guide, and stops where the new password will be typed.
+// Package reset serves « Mot de passe perdu », the whole journey of the
+// Région's user guide: profile, address, code (or mailed link), new
+// password, waiting while the directory is written, success or failure.
 //
 //	GET  /mot-de-passe-perdu            the profile choice (keeps the pending sign-in)
 //	POST /mot-de-passe-perdu            usager: a new flow (Strict cookie); others: their provider
@@ -11,7 +12,11 @@
 //	GET  /mot-de-passe-perdu/lien?t=…   moves the token from the URL to a cookie
 //	GET  /mot-de-passe-perdu/lien       « Continuer » (GET and HEAD never use the link up)
 //	POST /mot-de-passe-perdu/lien       uses the link, in any browser
-//	GET  /mot-de-passe-perdu/nouveau    step 5 (next issue); only for a verified flow
+//	GET  /mot-de-passe-perdu/nouveau    the new password; only for a verified flow
+//	POST /mot-de-passe-perdu/nouveau    checked against every policy, then queued for ldapsync
+//	GET  /mot-de-passe-perdu/attente    waits for the directory (attente/etat polls it)
+//	GET  /mot-de-passe-perdu/termine    success; « Continuer » goes back to the login screen
+//	GET  /mot-de-passe-perdu/echec      the change was refused or could not be written
 //
 // Whether an address belongs to an account never shows: the same page,
 // status and cookies come back, and the directory lookup and the mail

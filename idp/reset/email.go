@@ -34,7 +34,7 @@ func (h *Handler) emailPage(w http.ResponseWriter, r *http.Request, f *store.Res
 	}))
 }
 
-// validAddress accepts one plain addr-spec (SEC-06): no display name, no
+// validAddress accepts one plain addr-spec: no display name, no
 // CR, LF or NUL, at most 254 octets.
 func validAddress(s string) bool {
 	if s == "" || len(s) > 254 || strings.ContainsAny(s, "\r\n\x00 <>,;\"") {
@@ -106,7 +106,7 @@ func addressKey(email string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// The windows of the limits on requests (SEC-03); the short one is in Limits.
+// The windows of the limits on requests; the short one is in Limits.
 const (
 	ipWindow  = time.Hour
 	dayWindow = 24 * time.Hour
@@ -123,10 +123,10 @@ func addressCounters(email string) (short, day string) {
 	return "reset-mail:" + a, "reset-mail-day:" + a
 }
 
-// request counts the request against the address and the IP (SEC-03) and,
+// request counts the request against the address and the IP and,
 // within the limits, looks the address up and sends the code after the
 // response: the page, its status and its timing are the same whether or
-// not an account exists (SEC-01, SEC-02). A request takes a place only in
+// not an account exists. A request takes a place only in
 // the windows that had room, so asking again while held back does not
 // delay the next code.
 func (h *Handler) request(r *http.Request, f *store.ResetFlow) {

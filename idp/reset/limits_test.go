@@ -18,8 +18,8 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
 type anyForm struct{}
@@ -102,7 +102,7 @@ var start = time.Date(2031, time.March, 4, 4, 59, 0, 0, time.UTC)
 
 // TestWrongCodesSuspendForAnHour: the wrong code that makes 10 in 24 h
 // suspends code checks for one hour, and each wrong code after it while
-// the 10 stay in the window suspends for another hour (SEC-15).
+// the 10 stay in the window suspends for another hour.
 func TestWrongCodesSuspendForAnHour(t *testing.T) {
 	f := newFixture(t, start)
 	c := f.flow("personne@example.org")
@@ -149,7 +149,7 @@ func TestWrongCodesSuspendForAnHour(t *testing.T) {
 
 // TestRequestLimitsSlide: 3 requests for one address in 15 minutes, even
 // across a quarter; a refused request neither sends nor delays; the code
-// page says when the next one can be asked (SEC-03).
+// page says when the next one can be asked.
 func TestRequestLimitsSlide(t *testing.T) {
 	f := newFixture(t, start)
 	c := f.flow("personne@example.org")

@@ -22,8 +22,8 @@ func (h *Handler) linkCookie() string {
 
 // showLink answers the mail's link. With the token in the URL it moves it
 // into a cookie and redirects, so the token leaves the address bar and the
-// history (SEC-18); then it shows « Continuer ». A GET or HEAD never uses
-// the link up (SEC-17): mail scanners fetch links.
+// history; then it shows « Continuer ». A GET or HEAD never uses
+// the link up: mail scanners fetch links.
 func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
 	if t := r.URL.Query().Get("t"); t != "" {
 		// Lax: the first request comes from a mail client, another site.

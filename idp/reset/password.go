@@ -60,7 +60,7 @@ type Changes interface {
 const passwordPurpose = "reset:password"
 
 // verifiedFlow loads a flow that passed the code or the link; anything
-// else goes back where it belongs (SEC-28).
+// else goes back where it belongs.
 func (h *Handler) verifiedFlow(w http.ResponseWriter, r *http.Request) (*store.ResetFlow, bool, error) {
 	f, err := h.flow(r)
 	if err != nil {

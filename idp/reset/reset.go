@@ -60,13 +60,13 @@ type Forms interface {
 }
 
 // Profile is a choice of the first step; URL is where élus and agents go
-// (from configuration, never from the request, SEC-07). The usager profile
+// (from configuration, never from the request). The usager profile
 // has no URL: it continues here.
 type Profile struct {
 	Value, Label, Hint, URL string
 }
 
-// Limits are the journey's numbers (REQUIREMENTS SEC-03, SEC-13, SEC-15).
+// Limits are the journey's numbers.
 type Limits struct {
 	FlowLifetime time.Duration // 15 min
 	CodeLifetime time.Duration // 10 min
@@ -84,7 +84,7 @@ type Limits struct {
 	IPRequests int // 30
 }
 
-// DefaultLimits are the numbers of REQUIREMENTS.md.
+// DefaultLimits are the journey's numbers in production.
 var DefaultLimits = Limits{
 	FlowLifetime: 15 * time.Minute, CodeLifetime: 10 * time.Minute, CodeTries: 5,
 	AccountFailures: 10, AccountWindow: 24 * time.Hour, AccountSuspension: time.Hour,
@@ -105,7 +105,7 @@ type Config struct {
 	Limits   Limits
 	// Key keys the HMACs of codes and link tokens (never in Redis).
 	Key []byte
-	// PublicURL starts every link put in a mail (MAIL-01).
+	// PublicURL starts every link put in a mail.
 	PublicURL string
 	// Path is where the journey lives; LoginPath the login screen;
 	// ChangePath « Changer mon mot de passe », where an expired change
@@ -136,7 +136,7 @@ func New(cfg Config) *Handler {
 		cfg.Now = time.Now
 	}
 	if cfg.Limits.AccountSuspension <= 0 {
-		// Without it the wrong-code limit would hold nothing back (SEC-15).
+		// Without it the wrong-code limit would hold nothing back.
 		cfg.Limits.AccountSuspension = DefaultLimits.AccountSuspension
 	}
 	if cfg.ClientIP == nil {
@@ -192,7 +192,7 @@ func (h *Handler) page(fn func(http.ResponseWriter, *http.Request) error) http.H
 	return h.cfg.Pages.Handle(fn)
 }
 
-// --- the flow cookie: binds a flow to the browser that started it (SEC-12)
+// --- the flow cookie: binds a flow to the browser that started it
 
 func (h *Handler) cookieName() string {
 	if h.cfg.Secure {
@@ -240,7 +240,7 @@ func (h *Handler) flow(r *http.Request) (*store.ResetFlow, error) {
 	return f, nil
 }
 
-// noFlow answers a step reached without a live flow (SEC-28): never
+// noFlow answers a step reached without a live flow: never
 // started, back to the first step; expired, a fresh flow at the address
 // step, saying why (the profile was already chosen).
 func (h *Handler) noFlow(w http.ResponseWriter, r *http.Request, err error) error {

@@ -17,7 +17,7 @@ import (
 // guardAuthorize checks, before the library sees the request, what the
 // library would answer in English, wrongly, or at a cost:
 //   - an unknown client or unregistered redirect_uri gets a French page and
-//     never a redirect (OIDC-01, OIDC-02), as does a state that is repeated
+//     never a redirect, as does a state that is repeated
 //     or too long (it would be echoed to the site);
 //   - then, sent back to the registered redirect_uri with state and iss:
 //     a repeated parameter (which copy the library reads is not ours to
@@ -25,7 +25,7 @@ import (
 //     parameters over provider.MaxAuthParamsBytes in all (each request
 //     is stored), request_uri and request objects, a response_type other
 //     than code (unsupported_response_type) and a response_mode other than
-//     query (OIDC-05) get their OAuth error.
+//     query get their OAuth error.
 func guardAuthorize(p *provider.Provider, pages *web.Pages, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -85,7 +85,7 @@ func checkAuthParams(f url.Values) *oidc.Error {
 	return nil
 }
 
-// withIssuer adds iss (RFC 9207, OIDC-06) to every redirect that leaves
+// withIssuer adds iss (RFC 9207) to every redirect that leaves
 // the provider for a relying party: codes from the callback, errors from
 // the library and from the login screen.
 func withIssuer(issuer string, next http.Handler) http.Handler {

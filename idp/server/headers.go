@@ -11,11 +11,11 @@ import (
 )
 
 // hstsValue is sent only when the issuer is https: two years, the value
-// browsers' preload lists expect, and at least the one year of SEC-35.
+// browsers' preload lists expect, and at least one year.
 const hstsValue = "max-age=63072000; includeSubDomains"
 
 // headerPolicy is what the security headers of every response depend on
-// (SEC-35).
+// .
 type headerPolicy struct {
 	hsts bool
 	// formAction is the CSP form-action source list.
@@ -80,7 +80,7 @@ func cspSafe(s string) bool {
 	return !strings.ContainsAny(s, " \t\r\n;,'\"")
 }
 
-// securityHeaders sets the headers of SEC-35 on every response, and
+// securityHeaders sets the security headers on every response, and
 // gives each response its own CSP nonce, which templ reads from the
 // request context (templ.GetNonce).
 func securityHeaders(p headerPolicy, next http.Handler) http.Handler {
@@ -106,7 +106,7 @@ func securityHeaders(p headerPolicy, next http.Handler) http.Handler {
 
 // referrerPolicy: the lost-password pages will carry one-time tokens in
 // their URLs, which must never leak to another site, not even as an
-// origin (SEC-35).
+// origin.
 func referrerPolicy(path string) string {
 	if path == LostPasswordPath || strings.HasPrefix(path, LostPasswordPath+"/") {
 		return "no-referrer"

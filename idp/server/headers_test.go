@@ -14,7 +14,7 @@ import (
 
 var nonceInCSP = regexp.MustCompile(`script-src 'nonce-([^']+)'`)
 
-// TestSecurityHeaders checks SEC-35 header by header, for each kind of
+// TestSecurityHeaders checks the security headers one by one, for each kind of
 // path, over https and http issuers.
 func TestSecurityHeaders(t *testing.T) {
 	t.Parallel()

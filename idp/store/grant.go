@@ -8,7 +8,7 @@ import (
 )
 
 // Grant is what one authorization code was exchanged for: if the code is
-// presented again, all of it is revoked (RFC 6749 §4.1.2, OIDC-04).
+// presented again, all of it is revoked (RFC 6749 §4.1.2).
 type Grant struct {
 	AccessTokenIDs []string  `json:"access_token_ids,omitempty"`
 	FamilyID       string    `json:"family_id,omitempty"`

@@ -1,4 +1,4 @@
-// Package throttle slows down online password guessing (SEC-31): it counts
+// Package throttle slows down online password guessing: it counts
 // failed sign-ins per account and per client address in Redis and says
 // "go ahead" or "not before T". It never sleeps: a refusal carries the time
 // from which the next attempt will be accepted, and the caller answers at

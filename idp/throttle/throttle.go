@@ -31,7 +31,7 @@ type Policy struct {
 	IPWindow   time.Duration
 }
 
-// DefaultPolicy is the policy of SEC-31.
+// DefaultPolicy slows down guessing: delays after a few failures, a lock after ten.
 func DefaultPolicy() Policy {
 	return Policy{
 		DelayAfter: 5, Delay: time.Second, MaxDelay: time.Minute,

@@ -12,8 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
 )
 
 // waitOut moves c, the fake clock the tests move instead of sleeping, to

@@ -8,7 +8,7 @@ import (
 )
 
 // ClientIP is the address of the client of r, for throttling and audit
-// logs (SEC-36). It is the TCP peer, unless the peer is one of the trusted
+// logs. It is the TCP peer, unless the peer is one of the trusted
 // proxies: then X-Forwarded-For is read from the right (each proxy appends
 // the address it saw), skipping trusted proxies, and the first address not
 // in trusted is the client. Whatever a client writes in the header itself

@@ -10,7 +10,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/ldapconn"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 )
 
 // Config describes one directory (possibly several replicas of it). Zero

@@ -7,7 +7,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/ldapconn"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 )
 
 // session is one connection bound as the writer account, used for one

@@ -7,7 +7,7 @@ import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/ldapconn"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 )
 
 // Errors callers branch on (errors.Is). A refusal by the password policy

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // boundedLDIF seeds "bounded", a policy of 12 to 16 bytes, and

@@ -8,7 +8,7 @@
 // Mail HTML cannot load the site's style sheet: styles are inline
 // attributes, the markup is plain (paragraphs, one link), and the content
 // is wrapped in an element carrying lang="fr" as well as <html lang="fr">,
-// since webmails drop the <html> element (A11Y-01).
+// since webmails drop the <html> element.
 //
 // The plain-text part is built by Go code rather than a template: the
 // compiler checks every field it uses, nothing is parsed at run time (no

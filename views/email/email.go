@@ -24,9 +24,9 @@ type ResetCode struct {
 	// Code is the security code as the person types it, e.g. « T3A8XQ ».
 	Code string
 	// Link is the absolute http(s) URL of « cliquer ici », built from the
-	// configured public URL only (MAIL-01).
+	// configured public URL only.
 	Link string
-	// Validity is how long the code and the link stay valid (SEC-13),
+	// Validity is how long the code and the link stay valid,
 	// shown rounded up to the minute: « 10 minutes ».
 	Validity time.Duration
 }

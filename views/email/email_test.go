@@ -49,7 +49,7 @@ func TestResetCodeGolden(t *testing.T) {
 	}
 }
 
-// seedSentences are the seed's sentences (with the project's typography
+// seedSentences are the Région's guide's sentences (with the project's typography
 // and the corrections of the brief) that both parts must say.
 var seedSentences = []string{
 	"Ce message a été généré automatiquement - merci de ne pas y répondre.",
@@ -120,8 +120,8 @@ func TestResetCodeHTMLMarkup(t *testing.T) {
 		`<html lang="fr">`,
 		`lang="fr" dir="ltr"`,                           // survives webmails that drop <html>
 		`merci de <a ` + escapedLink,                    // the link, escaped, inside its sentence
-		`>cliquer ici</a>.</p>`,                         // with the seed's words
-		`monospace; font-size: 32px; font-weight: bold`, // MAIL-07: large monospaced code
+		`>cliquer ici</a>.</p>`,                         // with the guide's words
+		`monospace; font-size: 32px; font-weight: bold`, // large monospaced code
 		`<title>Validation du changement de mot de passe</title>`,
 	} {
 		if !strings.Contains(m.HTML, want) {

@@ -13,7 +13,7 @@ import (
 )
 
 // PasswordChanged is the mail sent after a password was written to the
-// directory (SEC-27, MAIL-08): when it changed, and what to do if the
+// directory: when it changed, and what to do if the
 // person did not do it.
 type PasswordChanged struct {
 	// At is when the directory applied the change; shown in Paris time.
@@ -21,7 +21,7 @@ type PasswordChanged struct {
 	// SupportURL is the support contact (configuration support_url).
 	SupportURL string
 	// ResetURL starts a new « Mot de passe perdu » (public URL +
-	// /mot-de-passe-perdu, MAIL-01).
+	// /mot-de-passe-perdu).
 	ResetURL string
 }
 

@@ -7,9 +7,9 @@ package email
 import "github.com/a-h/templ"
 import templruntime "github.com/a-h/templ/runtime"
 
-// ResetCodeHTML is the HTML part of the ResetCode mail (the seed's wording;
-// MAIL-07): the code in large monospaced letters, its validity, and
-// « cliquer ici » inside a sentence that says what the link does (A11Y-17).
+// ResetCodeHTML is the HTML part of the ResetCode mail (the Région's guide's wording):
+// the code in large monospaced letters, its validity, and
+// « cliquer ici » inside a sentence that says what the link does.
 func ResetCodeHTML(p ResetCode) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context

@@ -1,5 +1,5 @@
 // « Afficher les mots de passe »: a real button with aria-pressed that
-// never submits the form (A11Y-05). Without JavaScript it stays hidden.
+// never submits the form. Without JavaScript it stays hidden.
 (function () {
   var button = document.getElementById('afficher');
   if (!button) return;

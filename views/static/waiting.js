@@ -1,6 +1,6 @@
 // The waiting screen follows the change by itself: it asks for the status
 // and goes on when the change is settled. The « Vérifier » button does the
-// same without JavaScript (A11Y-10: no meta refresh).
+// same without JavaScript (no meta refresh).
 (function () {
   var region = document.getElementById('etat');
   if (!region || !window.fetch) return;

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
-	"github.com/region-nouvelle-aquitaine/idp/ldapsync/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // NewStore returns a store over a backend the test owns; now must become its

@@ -15,13 +15,12 @@ import (
 
 // axeDir holds the npm package.json and package-lock.json that pin
 // axe-core (version and integrity hash); `make axe` installs it there.
-const axeDir = "ldapsync/testenv/testdata/axe"
+const axeDir = "idp/testenv/testdata/axe"
 
 // axeInstall is the command that installs axe-core, for skip messages.
 const axeInstall = "make axe (npm ci --prefix " + axeDir + ")"
 
-// AxeTags are the axe-core rule sets every page must pass (A11Y, §7 of
-// the requirements).
+// AxeTags are the axe-core rule sets every page must pass: WCAG 2.2 A and AA, and axe's best practices.
 var AxeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"}
 
 // Axe is the axe-core script, ready to be run in a page.
@@ -99,7 +98,7 @@ func axePath() (string, error) {
 }
 
 // axeRun runs the rules of AxeTags, plus label-content-name-mismatch,
-// which axe keeps experimental but A11Y-03 asks for, and returns the
+// which axe keeps experimental but a visible label needs, and returns the
 // violations in a form JSON can carry.
 const axeRun = `axe.run(document, {
 	runOnly: {type: 'tag', values: %s},
