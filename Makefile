@@ -12,11 +12,12 @@ AXE_JS  := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 .PHONY: run build test check generate fmt vet bench clean axe
 
 run:
-	$(GO) run ./cmd/idp serve --dev
+	$(GO) run ./cmd/idp-dev
 
 build:
 	$(GO) build -o bin/idp ./cmd/idp
 	$(GO) build -o bin/ldapsync ./cmd/ldapsync
+	$(GO) build -o bin/idp-dev ./cmd/idp-dev
 
 generate:
 	$(GO) tool templ generate -include-version=false -path views

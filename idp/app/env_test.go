@@ -1,0 +1,227 @@
+package app_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/hpke"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"github.com/region-nouvelle-aquitaine/idp/idp/app"
+	"github.com/region-nouvelle-aquitaine/idp/idp/dev"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/login"
+	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
+	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
+)
+
+// clock is a settable clock shared by the provider under test.
+// clock runs with real time, and tests move it forward: background
+// workers (the mail sender, ldapsync) see time pass, and expiry is tested
+// without sleeping.
+type clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
+}
+
+// site is a test relying party served on its own loopback host, so that
+// its cookies never mix with the provider's or another site's.
+type site struct {
+	*demorp.RP
+	URL      string
+	ClientID string
+	Secret   string
+}
+
+// stack is a provider wired to real slapd and redis-server, with two
+// sites: one on 127.0.0.2, one on localhost.
+type stack struct {
+	Issuer string
+	Slapd  *testenv.Slapd
+	Second *testenv.Slapd // a second directory target, or nil
+	Redis  *testenv.Redis
+	SMTP   *testenv.SMTPSink
+	Clock  *clock
+	Sites  []*site
+	Logs   *testenv.Buffer
+	cfg    *config.Config
+	app    *app.App
+	// workerKey is the in-process ldapsync's private key.
+	workerKey     hpke.PrivateKey
+	workerRetries int
+
+	// TLS is the test CA when the stack serves https (stackOptions.HTTPS).
+	TLS *testenv.CA
+	// wrapDirectory is stackOptions.Directory.
+	wrapDirectory func(login.Directory) login.Directory
+}
+
+func listen(t *testing.T, host string) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		t.Fatalf("listen on %s: %v", host, err)
+	}
+	return ln, "http://" + ln.Addr().String()
+}
+
+func serveOn(t *testing.T, ln net.Listener, h http.Handler) {
+	t.Helper()
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+func secret(t *testing.T) string {
+	t.Helper()
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// testConfig is what an operator would write, for the test hosts.
+func testConfig(issuer string, sites []*site) *config.Config {
+	cfg := dev.Config(dev.Addr, "unused")
+	cfg.Issuer = issuer
+	cfg.PublicURL = issuer
+	cfg.Clients = nil
+	for _, s := range sites {
+		cfg.Clients = append(cfg.Clients, config.Client{
+			ID: s.ClientID, Name: "Site " + s.ClientID,
+			SecretSHA256:           sha256.Sum256([]byte(s.Secret)),
+			RedirectURIs:           []string{s.URL + "/callback"},
+			PostLogoutRedirectURIs: []string{s.URL + "/"},
+			HomeURL:                s.URL + "/",
+			AccessTokenFormat:      config.AccessTokenOpaque,
+		})
+	}
+	// Two more clients on the first site's host: a public one (PKCE
+	// required) and one that wants JWT access tokens.
+	base := sites[0].URL
+	cfg.Clients = append(cfg.Clients,
+		config.Client{ID: "public", Name: "Application publique", Public: true, RedirectURIs: []string{base + "/public/callback"}},
+		config.Client{
+			ID: "jwt", Name: "API", SecretSHA256: sha256.Sum256([]byte(jwtClientSecret)),
+			RedirectURIs: []string{base + "/jwt/callback"}, AccessTokenFormat: config.AccessTokenJWT,
+		})
+	return cfg
+}
+
+const jwtClientSecret = "jwt-client-secret-for-tests-only-0123456789"
+
+// startStack starts slapd, redis-server, the provider and two sites.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	return startStackWith(t, stackOptions{})
+}
+
+func (s *stack) build(t *testing.T, cfg *config.Config) *app.App {
+	t.Helper()
+	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("provider logs:\n%s", s.Logs.String())
+		}
+	})
+	dir, err := ldapauth.New(ldapauth.Config{
+		URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.ReaderDN, BindPassword: s.Slapd.ReaderPassword,
+		BaseDN: s.Slapd.PeopleDN, UserFilter: config.DefaultUserFilter, Timeout: 5 * time.Second,
+	}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = dir.Close() })
+	var signIn login.Directory = dir
+	if s.wrapDirectory != nil {
+		signIn = s.wrapDirectory(dir)
+	}
+	a, err := app.Build(cfg, app.Deps{
+		Redis: s.Redis.Client(t), Directory: signIn, Accounts: dir, Now: s.Clock.Now, Log: log,
+		Worker: s.worker(t, cfg, log),
+		MailTweak: func(c *mail.Config) {
+			// Retry within the test's patience, not the production minutes.
+			c.RetryDelay, c.MaxRetryDelay, c.Block = 100*time.Millisecond, 500*time.Millisecond, 200*time.Millisecond
+		},
+		CompletionTweak: func(c *completion.Config) { c.Block, c.ClaimAfter = 200*time.Millisecond, 500*time.Millisecond },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	return a
+}
+
+// worker runs ldapsync against the test slapd as its writer account, with
+// delays short enough for a test.
+func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(context.Context) error {
+	t.Helper()
+	target := func(d *testenv.Slapd, name, label, findBy string) ldapsync.Target {
+		w, err := directory.New(directory.Config{
+			URLs: []string{d.URL}, BindDN: d.WriterDN, BindPassword: d.WriterPassword,
+			BaseDN: d.PeopleDN, Timeout: 2 * time.Second,
+		}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ldapsync.Target{
+			Name: name, Label: label, FindBy: findBy, CheckSubject: d == s.Slapd,
+			PolicyDN: "cn=default,ou=policies," + d.BaseDN, Writer: w,
+		}
+	}
+	targets := []ldapsync.Target{target(s.Slapd, "annuaire", "l’annuaire des usagers", ldapsync.FindByUID)}
+	if s.Second != nil {
+		targets = append(targets, target(s.Second, "lycees", "la messagerie des lycées", ldapsync.FindByMail))
+	}
+	wk, err := ldapsync.New(ldapsync.Options{
+		Redis: s.Redis.Client(t), Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{s.workerKey},
+		Targets: targets, WebPublicKeys: []ed25519.PublicKey{cfg.Ldapsync.SigningKey.Public().(ed25519.PublicKey)},
+		Now: s.Clock.Now, Log: log,
+		Lease: 5 * time.Second, RetryBackoff: 200 * time.Millisecond, MaxRetryBackoff: time.Second,
+		RetryLimit: s.workerRetries, PollInterval: 50 * time.Millisecond, PolicyInterval: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wk.Run
+}
+
+// noRedirect is an HTTP client that shows redirects instead of following.
+func noRedirect() *http.Client {
+	return &http.Client{
+		Timeout:       10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func timeout(t *testing.T, parent context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

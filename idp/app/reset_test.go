@@ -1,0 +1,559 @@
+package app_test
+
+import (
+	"bytes"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
+)
+
+// resetMail is a captured code mail, decoded.
+type resetMail struct {
+	To, Subject, FromName, FromAddr string
+	Text, HTML                      string
+	Code, Link                      string
+	Header                          mail.Header
+}
+
+var (
+	codeInMail = regexp.MustCompile(`\b([A-HJ-NP-Z2-9]{6})\b`)
+	linkInMail = regexp.MustCompile(`https?://[^\s"<>]+/mot-de-passe-perdu/lien\?t=[A-Za-z0-9_-]+`)
+)
+
+func parseResetMail(t *testing.T, m testenv.Message) resetMail {
+	t.Helper()
+	if len(m.To) != 1 {
+		t.Fatalf("mail to %v, want exactly one recipient", m.To)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := new(mime.WordDecoder)
+	subject, _ := dec.DecodeHeader(msg.Header.Get("Subject"))
+	from, err := mail.ParseAddress(msg.Header.Get("From"))
+	if err != nil {
+		t.Fatalf("From %q: %v", msg.Header.Get("From"), err)
+	}
+	r := resetMail{To: m.To[0], Subject: subject, FromName: from.Name, FromAddr: from.Address, Header: msg.Header}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("Content-Type %q, want multipart/alternative", msg.Header.Get("Content-Type"))
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(p)
+		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+			// multipart.Reader decodes quoted-printable itself.
+			_ = body
+		}
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		switch ct {
+		case "text/plain":
+			r.Text = string(body)
+		case "text/html":
+			r.HTML = string(body)
+		}
+	}
+	if m := codeInMail.FindStringSubmatch(r.Text); m != nil {
+		r.Code = m[1]
+	}
+	r.Link = linkInMail.FindString(r.Text)
+	return r
+}
+
+// resetClient drives the journey with a plain HTTP client.
+type resetClient struct {
+	*browserless
+}
+
+// formToken loads a page and returns its form token and body.
+func (b *browserless) formToken(path string) (string, string) {
+	b.t.Helper()
+	resp := b.get(b.s.Issuer + path)
+	body := readAll(b.t, resp)
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		return "", body
+	}
+	return m[1], body
+}
+
+func (b *browserless) post(path string, form url.Values, header http.Header) (*http.Response, string) {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.s.Issuer+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if req.Header.Get("Host") != "" {
+		req.Host = req.Header.Get("Host")
+	}
+	resp, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return resp, readAll(b.t, resp)
+}
+
+// start chooses « usager » and lands on the address form.
+func (r resetClient) start() {
+	r.t.Helper()
+	tok, _ := r.formToken("/mot-de-passe-perdu")
+	resp, _ := r.post("/mot-de-passe-perdu", url.Values{"csrf_token": {tok}, "profil": {"usager"}}, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu/adresse" {
+		r.t.Fatalf("profile: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// email submits an address form (raw, so tests can send anything) and
+// returns the page shown after it.
+func (r resetClient) email(form url.Values, header http.Header) (int, string) {
+	r.t.Helper()
+	tok, _ := r.formToken("/mot-de-passe-perdu/adresse")
+	form.Set("csrf_token", tok)
+	resp, body := r.post("/mot-de-passe-perdu/adresse", form, header)
+	if resp.StatusCode == http.StatusSeeOther {
+		page := r.get(r.s.Issuer + resp.Header.Get("Location"))
+		return page.StatusCode, readAll(r.t, page)
+	}
+	return resp.StatusCode, body
+}
+
+func (r resetClient) code(code string) (string, string) {
+	r.t.Helper()
+	tok, _ := r.formToken("/mot-de-passe-perdu/code")
+	resp, body := r.post("/mot-de-passe-perdu/code", url.Values{"csrf_token": {tok}, "code": {code}}, nil)
+	return resp.Header.Get("Location"), body
+}
+
+// sameAnswer strips what differs by design (form tokens) before comparing.
+var formTokens = regexp.MustCompile(`name="csrf_token" value="[^"]*"`)
+
+func stripTokens(s string) string { return formTokens.ReplaceAllString(s, "") }
+
+func TestResetRequests(t *testing.T) {
+	s := startStack(t)
+	u := testenv.Users()[0]
+
+	t.Run("known and unknown address: same answer, one mail to the stored address", func(t *testing.T) {
+		known := resetClient{newBrowserless(t, s)}
+		known.start()
+		st1, page1 := known.email(url.Values{"email": {strings.ToUpper(u.Mail)}}, nil)
+		unknown := resetClient{newBrowserless(t, s)}
+		unknown.start()
+		st2, page2 := unknown.email(url.Values{"email": {"personne@example.org"}}, nil)
+		if st1 != st2 || stripTokens(page1) != stripTokens(page2) {
+			t.Fatalf("pages differ: %d vs %d", st1, st2)
+		}
+		if !strings.Contains(page1, "Saisir le code de sécurité") {
+			t.Fatal("not the code page")
+		}
+		msgs := s.SMTP.WaitForMessages(t, 1, 10*time.Second)
+		time.Sleep(300 * time.Millisecond) // give a wrong second mail time to show up
+		if n := len(s.SMTP.Messages()); n != 1 {
+			t.Fatalf("%d mails, want 1", n)
+		}
+		m := parseResetMail(t, msgs[0])
+		if m.To != u.Mail {
+			t.Errorf("mail to %q, want the directory's %q", m.To, u.Mail)
+		}
+		if m.Subject != "Validation du changement de mot de passe" || m.FromName != "Région ALPC" || m.FromAddr != "noreply@motdepasse.nouvelle-aquitaine.fr" {
+			t.Errorf("subject %q from %q <%s>", m.Subject, m.FromName, m.FromAddr)
+		}
+		if m.Code == "" || !strings.HasPrefix(m.Link, s.Issuer+"/mot-de-passe-perdu/lien?t=") {
+			t.Errorf("code %q link %q", m.Code, m.Link)
+		}
+		if !strings.Contains(m.HTML, m.Code) || !strings.Contains(m.HTML, strings.ReplaceAll(m.Link, "&", "&amp;")) || !strings.Contains(m.HTML, `lang="fr"`) {
+			t.Error("the HTML part lacks the code, the link or lang=fr")
+		}
+	})
+}
+
+// waitMails waits until the sink holds n mails in all and returns the last.
+func waitMail(t *testing.T, s *stack, n int) resetMail {
+	t.Helper()
+	msgs := s.SMTP.WaitForMessages(t, n, 15*time.Second)
+	return parseResetMail(t, msgs[n-1])
+}
+
+func TestResetAbuse(t *testing.T) {
+	s := startStack(t)
+	u := testenv.Users()[0]
+	sent := 0
+
+	t.Run("a burst of four requests: three mails, the same page with a cooldown", func(t *testing.T) {
+		var pages []string
+		for range 4 {
+			r := resetClient{newBrowserless(t, s)}
+			r.start()
+			_, page := r.email(url.Values{"email": {u.Mail}}, nil)
+			pages = append(pages, page)
+		}
+		sent += 3
+		s.SMTP.WaitForMessages(t, sent, 10*time.Second)
+		time.Sleep(300 * time.Millisecond)
+		if n := len(s.SMTP.Messages()); n != sent {
+			t.Fatalf("%d mails, want %d", n, sent)
+		}
+		if !strings.Contains(pages[3], "Saisir le code de sécurité") || !strings.Contains(pages[3], "Vous pourrez demander un nouveau code dans") {
+			t.Error("the fourth page is not the code page with the cooldown")
+		}
+		if strings.Contains(pages[0], "Vous pourrez demander un nouveau code dans") {
+			t.Error("the first page already shows a cooldown")
+		}
+		s.Clock.Advance(16 * time.Minute)
+	})
+
+	t.Run("six wrong codes: the sixth is refused even if right", func(t *testing.T) {
+		r := resetClient{newBrowserless(t, s)}
+		r.start()
+		r.email(url.Values{"email": {u.Mail}}, nil)
+		sent++
+		m := waitMail(t, s, sent)
+		for i := range 5 {
+			loc, body := r.code("ZZZZZZ")
+			if loc != "" || !strings.Contains(body, "incorrect ou a expiré") {
+				t.Fatalf("wrong code %d: Location %q", i+1, loc)
+			}
+		}
+		loc, body := r.code(m.Code)
+		if loc != "" || !strings.Contains(body, "n’est plus valable") {
+			t.Fatalf("sixth try with the right code: Location %q", loc)
+		}
+	})
+
+	t.Run("typed loosely, used once, then refused", func(t *testing.T) {
+		r := resetClient{newBrowserless(t, s)}
+		r.start()
+		r.email(url.Values{"email": {u.Mail}}, nil)
+		sent++
+		m := waitMail(t, s, sent)
+		loose := strings.ToLower(m.Code[:3]) + " " + strings.ToLower(m.Code[3:4]) + "-" + m.Code[4:]
+		if loc, _ := r.code(loose); loc != "/mot-de-passe-perdu/nouveau" {
+			t.Fatalf("code %q typed as %q refused", m.Code, loose)
+		}
+		if loc, _ := r.code(m.Code); loc != "" {
+			t.Fatal("the code worked twice")
+		}
+		// The link of the same mail died with the code.
+		other := resetClient{newBrowserless(t, s)}
+		resp := other.get(m.Link)
+		resp.Body.Close()
+		_, body := other.formToken("/mot-de-passe-perdu/lien")
+		if !strings.Contains(body, "n’est plus valable") {
+			t.Error("the link still works after the code was used")
+		}
+	})
+
+	t.Run("expired code: a new one without retyping the address", func(t *testing.T) {
+		s.Clock.Advance(16 * time.Minute)
+		r := resetClient{newBrowserless(t, s)}
+		r.start()
+		r.email(url.Values{"email": {u.Mail}}, nil)
+		sent++
+		m := waitMail(t, s, sent)
+		s.Clock.Advance(10*time.Minute + time.Second)
+		loc, body := r.code(m.Code)
+		if loc != "" || !strings.Contains(body, "n’est plus valable") || !strings.Contains(body, "Renvoyer un code") {
+			t.Fatalf("expired code: Location %q", loc)
+		}
+		tok := csrfField.FindStringSubmatch(body)[1]
+		resp, _ := r.post("/mot-de-passe-perdu/renvoyer", url.Values{"csrf_token": {tok}}, nil)
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("resend: %d", resp.StatusCode)
+		}
+		sent++
+		fresh := waitMail(t, s, sent)
+		if fresh.To != u.Mail || fresh.Code == m.Code {
+			t.Fatalf("resent mail to %q code %q", fresh.To, fresh.Code)
+		}
+		if loc, _ := r.code(fresh.Code); loc != "/mot-de-passe-perdu/nouveau" {
+			t.Fatal("the resent code was refused")
+		}
+	})
+
+	t.Run("a code only works in the browser that asked", func(t *testing.T) {
+		s.Clock.Advance(16 * time.Minute)
+		a := resetClient{newBrowserless(t, s)}
+		a.start()
+		a.email(url.Values{"email": {u.Mail}}, nil)
+		sent++
+		m := waitMail(t, s, sent)
+		b := resetClient{newBrowserless(t, s)}
+		b.start()
+		b.email(url.Values{"email": {"personne@example.org"}}, nil)
+		if loc, body := b.code(m.Code); loc != "" || !strings.Contains(body, "incorrect ou a expiré") {
+			t.Fatalf("another browser used the code: Location %q", loc)
+		}
+	})
+
+	t.Run("the link: GET and HEAD twice do not use it; then it works in another browser", func(t *testing.T) {
+		s.Clock.Advance(16 * time.Minute)
+		a := resetClient{newBrowserless(t, s)}
+		a.start()
+		a.email(url.Values{"email": {u.Mail}}, nil)
+		sent++
+		m := waitMail(t, s, sent)
+		for range 2 {
+			for _, method := range []string{http.MethodGet, http.MethodHead} {
+				req, _ := http.NewRequest(method, m.Link, nil)
+				resp, err := http.DefaultClient.Do(req) // follows to the page, like a scanner
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("%s link: %d", method, resp.StatusCode)
+				}
+			}
+		}
+		b := resetClient{newBrowserless(t, s)}
+		resp := b.get(m.Link)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu/lien" {
+			t.Fatalf("the token does not leave the address bar: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		tok, _ := b.formToken("/mot-de-passe-perdu/lien")
+		if tok == "" {
+			t.Fatal("no « Continuer » form on the link page")
+		}
+		r, _ := b.post("/mot-de-passe-perdu/lien", url.Values{"csrf_token": {tok}}, nil)
+		if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/mot-de-passe-perdu/nouveau" {
+			t.Fatalf("using the link: %d %q", r.StatusCode, r.Header.Get("Location"))
+		}
+		// That browser now carries the flow on: the new-password page.
+		next := b.get(s.Issuer + "/mot-de-passe-perdu/nouveau")
+		if body := readAll(t, next); next.StatusCode != http.StatusOK || !strings.Contains(body, "Nouveau mot de passe") {
+			t.Errorf("the other browser does not reach the new-password page: %d", next.StatusCode)
+		}
+		// Used once only.
+		again := resetClient{newBrowserless(t, s)}
+		again.get(m.Link).Body.Close()
+		if tok, _ := again.formToken("/mot-de-passe-perdu/lien"); tok != "" {
+			t.Error("the link works twice")
+		}
+	})
+
+	t.Run("Host and X-Forwarded-Host do not change the link", func(t *testing.T) {
+		s.Clock.Advance(16 * time.Minute)
+		r := resetClient{newBrowserless(t, s)}
+		r.start()
+		r.email(url.Values{"email": {u.Mail}}, http.Header{"X-Forwarded-Host": {"evil.example"}, "Forwarded": {"host=evil.example"}, "X-Forwarded-Proto": {"https"}})
+		sent++
+		if m := waitMail(t, s, sent); !strings.HasPrefix(m.Link, s.Issuer+"/") {
+			t.Fatalf("link %q", m.Link)
+		}
+	})
+
+	t.Run("injected addresses: at most one recipient, the stored one", func(t *testing.T) {
+		s.Clock.Advance(16 * time.Minute)
+		before := len(s.SMTP.Messages())
+		for _, form := range []url.Values{
+			{"email": {u.Mail, "attacker@evil.example"}},
+			{"email": {u.Mail + "\r\nBcc: attacker@evil.example"}},
+			{"email": {"*)(mail=*"}},
+			{"email": {"*@example.org"}},
+			{"email": {u.Mail + "\x00"}},
+			{"email": {strings.Repeat("a", 250) + "@example.org"}},
+		} {
+			r := resetClient{newBrowserless(t, s)}
+			r.start()
+			r.email(form, nil)
+		}
+		time.Sleep(500 * time.Millisecond)
+		for _, m := range s.SMTP.Messages()[before:] {
+			if len(m.To) != 1 || m.To[0] != u.Mail {
+				t.Errorf("mail to %v", m.To)
+			}
+		}
+		if n := len(s.SMTP.Messages()) - before; n > 0 {
+			t.Errorf("%d mails for injected addresses", n)
+		}
+	})
+
+	t.Run("no code, link token or typed address in the logs", func(t *testing.T) {
+		logs := s.Logs.String()
+		if !strings.Contains(logs, `"audit":"reset.mailed"`) || !strings.Contains(logs, `"audit":"reset.code_refused"`) {
+			t.Error("the reset audit events are missing")
+		}
+		for _, msg := range s.SMTP.Messages() {
+			m := parseResetMail(t, msg)
+			token := m.Link[strings.Index(m.Link, "t=")+2:]
+			if strings.Contains(logs, m.Code) || strings.Contains(logs, token) {
+				t.Fatalf("a code or a link token is in the logs")
+			}
+		}
+		if strings.Contains(logs, u.Mail) || strings.Contains(logs, "attacker@evil.example") {
+			t.Error("an address is in the logs")
+		}
+	})
+
+	t.Run("SMTP down: the page does not wait, the mail comes later", func(t *testing.T) {
+		s.Clock.Advance(16 * time.Minute)
+		before := len(s.SMTP.Messages())
+		s.SMTP.Stop(t)
+		r := resetClient{newBrowserless(t, s)}
+		r.start()
+		start := time.Now()
+		// Another person: u has had her ten mails of the day.
+		status, page := r.email(url.Values{"email": {testenv.Users()[1].Mail}}, nil)
+		if status != http.StatusOK || !strings.Contains(page, "Saisir le code de sécurité") || time.Since(start) > 2*time.Second {
+			t.Fatalf("page %d after %v", status, time.Since(start))
+		}
+		time.Sleep(time.Second)
+		if n := len(s.SMTP.Messages()); n != before {
+			t.Fatalf("%d mails arrived while the relay was down", n-before)
+		}
+		s.SMTP.Start(t)
+		waitMail(t, s, before+1)
+	})
+}
+
+// The whole journey in Chromium, from a site's sign-in to the verified
+// code and back to the login screen of the same pending sign-in.
+func TestResetJourney(t *testing.T) { overSchemes(t, testResetJourney) }
+
+func testResetJourney(t *testing.T, https bool) {
+	s := startStackWith(t, stackOptions{HTTPS: https})
+	ctx := s.browser(t)
+	rp := s.Sites[0]
+	u := testenv.Users()[0]
+	click := func(sel chromedp.Search) {
+		t.Helper()
+		if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(sel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := chromedp.Do(timeout(t, ctx), chromedp.Navigate(rp.URL+"/start"), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
+		t.Fatal(err)
+	}
+	loginURL := location(t, ctx)
+	click(chromedp.Search(`//a[normalize-space()="Mot de passe perdu"]`))
+	if h1 := text(t, ctx, "h1"); h1 != "Mot de passe perdu" {
+		t.Fatalf("h1 %q", h1)
+	}
+	legend := text(t, ctx, "fieldset legend")
+	if !strings.HasPrefix(legend, "Pour vous diriger vers le bon service, cliquez sur le cas qui vous concerne") {
+		t.Errorf("legend %q", legend)
+	}
+	for _, label := range []string{"Je suis un usager des services de la Région", "Je suis un élu de la Région", "Je suis un agent des lycées", "Je suis un agent du siège", "J’ai besoin de support"} {
+		if _, err := chromedp.Run(timeout(t, ctx), chromedp.Nodes(chromedp.Search(`//fieldset//label[normalize-space()="`+label+`"]`))); err != nil {
+			t.Errorf("no choice %q: %v", label, err)
+		}
+	}
+	if err := chromedp.Do(timeout(t, ctx), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
+		t.Fatal(err)
+	}
+	click(button("Continuer"))
+	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse e-mail"), u.Mail)); err != nil {
+		t.Fatal(err)
+	}
+	click(button("Recevoir un code"))
+	if h1 := text(t, ctx, "h1"); h1 != "Saisir le code de sécurité" {
+		t.Fatalf("h1 %q", h1)
+	}
+	m := waitMail(t, s, 1)
+	pasted := m.Code[:4] + "-" + m.Code[4:]
+	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Code de sécurité"), pasted)); err != nil {
+		t.Fatal(err)
+	}
+	click(button("Valider"))
+	if h1 := text(t, ctx, "h1"); h1 != "Saisir votre nouveau mot de passe" {
+		t.Fatalf("after the code: h1 %q", h1)
+	}
+	// Nothing changed yet: the old password still signs in, on
+	// the same pending sign-in.
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(loginURL)); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, ctx, u.UID, u.Password)
+	if loc := location(t, ctx); loc != rp.URL+"/" {
+		t.Fatalf("after sign-in the browser is at %s", loc)
+	}
+}
+
+func TestResetSteps(t *testing.T) {
+	s := startStackWith(t, stackOptions{Config: func(c *config.Config) {
+		c.Reset.EluURL = "https://elus.example/mdp"
+		c.Reset.AgentLyceesURL = "" // not offered
+		c.Reset.SupportURL = "https://support.example/"
+	}})
+
+	t.Run("profiles go where configuration says, never where the request says", func(t *testing.T) {
+		b := resetClient{newBrowserless(t, s)}
+		tok, page := b.formToken("/mot-de-passe-perdu?next=https://evil.example")
+		if strings.Contains(page, "agent-lycees") {
+			t.Error("a profile without a configured address is offered")
+		}
+		for _, c := range []struct{ profile, want string }{
+			{"elu", "https://elus.example/mdp"},
+			{"support", "https://support.example/"},
+		} {
+			resp, _ := b.post("/mot-de-passe-perdu?next=https://evil.example", url.Values{"csrf_token": {tok}, "profil": {c.profile}, "url": {"https://evil.example"}}, nil)
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != c.want {
+				t.Errorf("%s: %d %q", c.profile, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		for _, bad := range []url.Values{{"profil": {"https://evil.example"}}, {"profil": {"agent-lycees"}}, {}, {"profil": {"usager", "elu"}}} {
+			bad.Set("csrf_token", tok)
+			resp, body := b.post("/mot-de-passe-perdu", bad, nil)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || !strings.Contains(body, "Choisissez le cas qui vous concerne") {
+				t.Errorf("%v: %d %q", bad, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+	})
+
+	t.Run("steps cannot be skipped", func(t *testing.T) {
+		fresh := resetClient{newBrowserless(t, s)}
+		for _, path := range []string{"/mot-de-passe-perdu/adresse", "/mot-de-passe-perdu/code", "/mot-de-passe-perdu/nouveau"} {
+			resp := fresh.get(s.Issuer + path)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu" {
+				t.Errorf("%s without a flow: %d %q", path, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		}
+		half := resetClient{newBrowserless(t, s)}
+		half.start()
+		half.email(url.Values{"email": {testenv.Users()[1].Mail}}, nil)
+		resp := half.get(s.Issuer + "/mot-de-passe-perdu/nouveau")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu/code" {
+			t.Errorf("new password before the code: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	})
+
+	t.Run("an expired flow starts again at the address", func(t *testing.T) {
+		b := resetClient{newBrowserless(t, s)}
+		b.start()
+		s.Clock.Advance(16 * time.Minute)
+		resp := b.get(s.Issuer + "/mot-de-passe-perdu/code")
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu/adresse?expire=1" {
+			t.Fatalf("%d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		_, page := b.formToken("/mot-de-passe-perdu/adresse?expire=1")
+		if !strings.Contains(page, "Votre demande précédente a expiré") {
+			t.Error("the address page does not say why")
+		}
+	})
+}

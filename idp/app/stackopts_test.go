@@ -1,0 +1,93 @@
+package app_test
+
+import (
+	"cmp"
+	"fmt"
+	"testing"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
+	"github.com/region-nouvelle-aquitaine/idp/idp/login"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
+)
+
+// stackOptions vary startStack for one test.
+type stackOptions struct {
+	// Slapd seeds the directory (extra accounts in given states, …).
+	Slapd testenv.SlapdOptions
+	// Config edits the configuration before the provider is built.
+	Config func(*config.Config)
+	// WorkerRetries bounds the in-process ldapsync's retries while the
+	// directory is down; 0 means 20.
+	WorkerRetries int
+	// Second, when set, starts a second directory that ldapsync writes
+	// after the first, finding people there by mail.
+	Second *testenv.SlapdOptions
+	// HTTPS serves the provider and the sites over https with the test CA:
+	// the issuer is https, so every cookie of the provider is __Host- and
+	// Secure. Open browsers with stack.browser.
+	HTTPS bool
+	// Directory, when set, wraps the directory the sign-in form checks
+	// passwords against (the reset journeys still use the real one).
+	Directory func(login.Directory) login.Directory
+}
+
+// startStackWith is startStack with options.
+func startStackWith(t *testing.T, opts stackOptions) *stack {
+	t.Helper()
+	s := &stack{
+		Slapd: testenv.StartSlapd(t, opts.Slapd),
+		Redis: testenv.StartRedis(t),
+		SMTP:  testenv.StartSMTP(t),
+		Clock: &clock{},
+		Logs:  &testenv.Buffer{},
+
+		wrapDirectory: opts.Directory,
+	}
+	if opts.HTTPS {
+		s.TLS = testenv.LoopbackCA(t)
+	}
+	idpLn, issuer := s.listen(t, "127.0.0.1")
+	s.Issuer = issuer
+	for i, host := range []string{"127.0.0.2", "localhost"} {
+		ln, base := s.listen(t, host)
+		st := &site{URL: base, ClientID: fmt.Sprintf("site%d", i+1), Secret: secret(t)}
+		st.RP = demorp.New(demorp.Config{Issuer: issuer, ClientID: st.ClientID, ClientSecret: st.Secret, BaseURL: base, HTTPClient: s.client()})
+		serveOn(t, ln, st.RP)
+		s.Sites = append(s.Sites, st)
+	}
+	s.cfg = testConfig(issuer, s.Sites)
+	if opts.HTTPS {
+		s.secureConfig()
+	}
+	s.cfg.Mail.Host, s.cfg.Mail.Port, s.cfg.Mail.TLS = "127.0.0.1", s.SMTP.Port, config.MailPlain
+	key, err := job.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.workerKey = key
+	s.workerRetries = cmp.Or(opts.WorkerRetries, 20)
+	if opts.Second != nil {
+		s.Second = testenv.StartSlapd(t, *opts.Second)
+	}
+	s.cfg.Ldapsync.PublicKey = job.MarshalPublicKey(key.PublicKey())
+	if s.cfg.Ldapsync.SigningKey, err = job.GenerateSigningKey(); err != nil {
+		t.Fatal(err)
+	}
+	if opts.Config != nil {
+		opts.Config(s.cfg)
+	}
+	s.app = s.build(t, s.cfg)
+	serveOn(t, idpLn, s.app.Handler)
+	return s
+}
+
+// withThrottle switches the throttle on with its defaults (the built-in
+// test configuration has it off).
+func withThrottle(c *config.Config) { c.Throttle = config.DefaultThrottle() }
+
+// person is an extra directory account for one test.
+func person(uid string) testenv.User {
+	return testenv.User{UID: uid, Password: "Right-Password-" + uid, Mail: uid + "@example.org", GivenName: "Test", Surname: uid}
+}
