@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,27 +25,6 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 )
-
-// clock is a settable clock shared by the provider under test.
-// clock runs with real time, and tests move it forward: background
-// workers (the mail sender, ldapsync) see time pass, and expiry is tested
-// without sleeping.
-type clock struct {
-	mu     sync.Mutex
-	offset time.Duration
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.offset)
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.offset += d
-}
 
 // site is a test relying party served on its own loopback host, so that
 // its cookies never mix with the provider's or another site's.
@@ -65,7 +43,7 @@ type stack struct {
 	Second *testenv.Slapd // a second directory target, or nil
 	Redis  *testenv.Redis
 	SMTP   *testenv.SMTPSink
-	Clock  *clock
+	Clock  *testenv.Clock // running: background workers see time pass; tests jump over delays
 	Sites  []*site
 	Logs   *testenv.Buffer
 	cfg    *config.Config

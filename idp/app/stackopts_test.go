@@ -40,7 +40,7 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 		Slapd: testenv.StartSlapd(t, opts.Slapd),
 		Redis: testenv.StartRedis(t),
 		SMTP:  testenv.StartSMTP(t),
-		Clock: &clock{},
+		Clock: testenv.NewRunningClock(),
 		Logs:  &testenv.Buffer{},
 
 		wrapDirectory: opts.Directory,

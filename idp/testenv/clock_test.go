@@ -59,3 +59,32 @@ func TestClock(t *testing.T) {
 		}
 	})
 }
+
+func TestRunningClock(t *testing.T) {
+	c := NewRunningClock()
+	within := func(t *testing.T, got, want time.Time) {
+		t.Helper()
+		if d := got.Sub(want).Abs(); d > time.Second {
+			t.Errorf("Now() = %v, want about %v", got, want)
+		}
+	}
+
+	before := time.Now()
+	within(t, c.Now(), before)
+
+	// It follows the wall clock: two reads a few milliseconds apart differ.
+	first := c.Now()
+	time.Sleep(5 * time.Millisecond)
+	if second := c.Now(); !second.After(first) {
+		t.Errorf("a running clock stood still: %v then %v", first, second)
+	}
+
+	c.Advance(time.Hour)
+	within(t, c.Now(), time.Now().Add(time.Hour))
+
+	target := time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)
+	c.Set(target)
+	within(t, c.Now(), target)
+	c.Advance(time.Minute)
+	within(t, c.Now(), target.Add(time.Minute))
+}
