@@ -181,10 +181,8 @@ func redeliver(t *testing.T, s *stack) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if strings.Contains(s.Logs.String(), `"msg":"completion: event handled already, acknowledged","entry":"`+id+`"`) {
-			return
-		}
-	}
-	t.Fatalf("the copy %s was never acknowledged as handled already", id)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return strings.Contains(s.Logs.String(), `"msg":"completion: event handled already, acknowledged","entry":"`+id+`"`),
+			"the copy " + id + " was never acknowledged as handled already"
+	})
 }

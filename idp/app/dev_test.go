@@ -32,16 +32,14 @@ func TestDevModeClickThrough(t *testing.T) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false, fmt.Sprintf("dev mode did not listen (%v); output:\n%s", err, out.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dev mode did not listen; output:\n%s", out.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		c.Close()
+		return true, ""
+	})
 	banner := out.String()
 	for _, want := range []string{"DEV MODE", "http://" + addr + "/demo/", "jdupont", "Correct-Horse-42"} {
 		if !strings.Contains(banner, want) {

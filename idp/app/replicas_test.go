@@ -29,29 +29,36 @@ import (
 // operator would, and waits until it listens.
 func startProcess(t *testing.T, bin, cfgPath, addr string, env []string) {
 	t.Helper()
-	var out bytes.Buffer
+	// A locked buffer: the output is read while the process still writes it.
+	var out testenv.Buffer
 	cmd := exec.Command(bin, "serve", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
+		<-exited
 		if t.Failed() {
 			t.Logf("%s output:\n%s", addr, out.String())
 		}
 	})
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
+	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+		select {
+		case <-exited:
+			t.Fatalf("%s exited before it listened:\n%s", addr, out.String())
+		default:
 		}
-		if time.Now().After(deadline) || cmd.ProcessState != nil {
-			t.Fatalf("%s did not start:\n%s", addr, out.String())
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return false, fmt.Sprintf("%s did not start: %v", addr, err)
 		}
-	}
+		c.Close()
+		return true, ""
+	})
 }
 
 // Two provider processes on different ports share one Redis, as replicas
@@ -67,8 +74,9 @@ func TestTwoProcessesShareRedis(t *testing.T) {
 	}
 	workerPub := job.MarshalPublicKey(workerKey.PublicKey())
 	dir := t.TempDir()
+	// The production binary, as operators run it (this package is not main).
 	bin := filepath.Join(dir, "idp")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/region-nouvelle-aquitaine/idp/cmd/idp").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	portA, portB := testenv.FreePort(t, "127.0.0.1"), testenv.FreePort(t, "127.0.0.1")

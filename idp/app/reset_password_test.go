@@ -40,20 +40,21 @@ func (r resetClient) setPassword(pw, confirm string) (string, string) {
 		return "/mot-de-passe-perdu/nouveau", body
 	}
 	loc := resp.Header.Get("Location")
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+	testenv.Eventually(r.t, 20*time.Second, func() (bool, string) {
+		// Redirects are followed at once; only the waiting screen waits.
 		page := r.get(r.s.Issuer + loc)
-		body := readAll(r.t, page)
-		if page.StatusCode == http.StatusSeeOther {
+		for hops := 0; page.StatusCode == http.StatusSeeOther; hops++ {
+			page.Body.Close()
+			if hops == 10 {
+				return false, "redirected in a loop; last page " + loc
+			}
 			loc = page.Header.Get("Location")
-			continue
+			page = r.get(r.s.Issuer + loc)
 		}
-		if !strings.HasPrefix(loc, "/mot-de-passe-perdu/attente") {
-			return loc, body
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	r.t.Fatalf("the change never settled; last page %s", loc)
-	return "", ""
+		body = readAll(r.t, page)
+		return !strings.HasPrefix(loc, "/mot-de-passe-perdu/attente"), "the change never settled; last page " + loc
+	})
+	return loc, body
 }
 
 // binds reports whether uid can sign in with pw on the provider.

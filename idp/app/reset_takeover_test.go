@@ -32,15 +32,18 @@ func (r resetClient) useLink(link string) string {
 // (other mails, such as a change notice, are skipped).
 func codeMailAfter(t *testing.T, s *stack, n int) resetMail {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		for _, msg := range s.SMTP.Messages()[n:] {
+	var found resetMail
+	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+		msgs := s.SMTP.Messages()[n:]
+		for _, msg := range msgs {
 			if m := parseResetMail(t, msg); m.Link != "" {
-				return m
+				found = m
+				return true, ""
 			}
 		}
-	}
-	t.Fatal("no code mail")
-	return resetMail{}
+		return false, fmt.Sprintf("no code mail among the %d after the first %d", len(msgs), n)
+	})
+	return found
 }
 
 // TestResetLinkInAnotherBrowser: an attacker types the victim's address;
@@ -197,12 +200,10 @@ func TestResetCodeStepSameForUnknownAddress(t *testing.T) {
 		// Both deliveries run after the response: wait for the mail of
 		// the known address and the lookup of the unknown one.
 		waitMail(t, s, n)
-		for deadline := time.Now().Add(10 * time.Second); strings.Count(s.Logs.String(), "reset: no account for the address") < n; {
-			if time.Now().After(deadline) {
-				t.Fatal("the unknown address was never looked up")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+			looked := strings.Count(s.Logs.String(), "reset: no account for the address")
+			return looked >= n, fmt.Sprintf("the unknown address was looked up %d times, want %d", looked, n)
+		})
 	}
 	clients := map[string]resetClient{known: {newBrowserless(t, s)}, unknown: {newBrowserless(t, s)}}
 	for addr, r := range clients {

@@ -46,17 +46,13 @@ func TestThrottleUnlockedByReset(t *testing.T) {
 	}
 	// The web tier learns that the change is written asynchronously: give
 	// it a few seconds (real time; the fake clock does not move).
-	var last string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		b := newBrowserless(t, s)
 		loginURL, _ := b.authorize(s.Sites[0], nil)
 		resp := b.login(loginURL, u.UID, fresh)
-		last = readAll(t, resp)
-		if resp.StatusCode == http.StatusSeeOther {
-			return
-		}
-	}
-	t.Fatalf("still refused after the reset:\n%s", last)
+		last := readAll(t, resp)
+		return resp.StatusCode == http.StatusSeeOther, "still refused after the reset:\n" + last
+	})
 }
 
 // TestThrottleLockDoesNotNameOtherIdentifier: locking an account through

@@ -19,14 +19,12 @@ func waitPolicies(t *testing.T, s *stack, n int) []job.TargetPolicy {
 	t.Helper()
 	q := job.NewQueue(job.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
 	var ps []job.TargetPolicy
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		var err error
-		if ps, err = q.Policies(t.Context()); err == nil && len(ps) == n {
-			return ps
-		}
-	}
-	t.Fatalf("published policies: %+v, want %d", ps, n)
-	return nil
+		ps, err = q.Policies(t.Context())
+		return err == nil && len(ps) == n, fmt.Sprintf("published policies: %+v, %v; want %d", ps, err, n)
+	})
+	return ps
 }
 
 // waiting posts a new password and returns the client on the waiting
@@ -110,13 +108,12 @@ func TestTwoDirectories(t *testing.T) {
 		}
 		s.Second.Start(t)
 		path := ""
-		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && path == ""; time.Sleep(100 * time.Millisecond) {
+		testenv.Eventually(t, 20*time.Second, func() (bool, string) {
 			resp := r.get(s.Issuer + "/mot-de-passe-perdu/attente")
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusSeeOther {
-				path = resp.Header.Get("Location")
-			}
-		}
+			path = resp.Header.Get("Location")
+			return resp.StatusCode == http.StatusSeeOther, fmt.Sprintf("the waiting screen still answers %d", resp.StatusCode)
+		})
 		if path != "/mot-de-passe-perdu/termine" {
 			t.Fatalf("after the second directory came back: %q, want the success page", path)
 		}

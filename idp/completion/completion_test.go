@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -118,13 +119,13 @@ func publish(t *testing.T, rdb redis.UniversalClient, jobID, sub string, state j
 // XINFO GROUPS answers both at the same instant).
 func settled(t *testing.T, rdb redis.UniversalClient, id string) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
 		groups, err := rdb.XInfoGroups(t.Context(), stream).Result()
 		if err == nil && len(groups) == 1 && groups[0].Pending == 0 && groups[0].LastDeliveredID >= id {
-			return
+			return true, ""
 		}
-	}
-	t.Fatalf("entry %s never acknowledged", id)
+		return false, fmt.Sprintf("entry %s not acknowledged: groups %+v, %v", id, groups, err)
+	})
 }
 
 func TestConsumer(t *testing.T) {
@@ -207,7 +208,11 @@ func TestConsumerDirectoryDown(t *testing.T) {
 	f.setDown(true)
 	start(t, rdb, f, "web-1", time.Now)
 	id := publish(t, rdb, job.NewID(), "alice", job.Done, "", time.Now())
-	waitFor(t, func() bool { r, _, logs := f.snapshot(); return len(r) > 0 && strings.Contains(logs, "will retry") })
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		r, _, logs := f.snapshot()
+		return len(r) > 0 && strings.Contains(logs, "will retry"),
+			fmt.Sprintf("%d sessions ended, a retry logged: %t", len(r), strings.Contains(logs, "will retry"))
+	})
 	if _, mails, _ := f.snapshot(); len(mails) != 0 {
 		t.Fatal("a mail without an address")
 	}
@@ -247,16 +252,6 @@ func TestNewRefusesIncompleteConfig(t *testing.T) {
 			t.Errorf("New(Config{}) = %v, want it to say %q", err, want)
 		}
 	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatal("condition never met")
 }
 
 // targetsOf is the per-target outcomes ldapsync publishes with an event:

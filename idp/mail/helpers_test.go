@@ -126,13 +126,7 @@ func enqueue(t *testing.T, o *Outbox, m Message) {
 // waitFor polls cond until it holds, failing the test after timeout.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testenv.Eventually(t, timeout, func() (bool, string) { return cond(), "waiting for " + what })
 }
 
 // streamLen is the number of entries of a stream (0 when it does not exist).
