@@ -151,13 +151,9 @@ func TestReplayedJobRefused(t *testing.T) {
 					t.Fatalf("Enqueue = %v, want ErrConflict", err)
 				}
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for e.rdb.Exists(context.Background(), "test:{pwchange}:job:"+j.ID).Val() != 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("the replayed job is never taken")
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
+			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+				return e.rdb.Exists(context.Background(), "test:{pwchange}:job:"+j.ID).Val() == 0, "the replayed job is never taken"
+			})
 			// Gone: dropped, or settled after its writes; the count is final.
 			if n := w.writes.Load(); n != 1 {
 				t.Errorf("%d writes to the directory, want 1: the replayed job was written again", n)

@@ -140,16 +140,12 @@ func (e *env) submitAs(t *testing.T, subject, login, password string, s *job.Sea
 // waitFor polls the status of id until ok accepts it (10 s at most).
 func (e *env) waitFor(t *testing.T, id string, what string, ok func(job.Status) bool) job.Status {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
 	var st job.Status
-	var err error
-	for time.Now().Before(deadline) {
-		if st, err = e.q.Status(context.Background(), id); err == nil && ok(st) {
-			return st
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("job %s never %s; last status %+v, %v", id, what, st, err)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		var err error
+		st, err = e.q.Status(context.Background(), id)
+		return err == nil && ok(st), fmt.Sprintf("job %s not %s; status %+v, %v", id, what, st, err)
+	})
 	return st
 }
 

@@ -2,6 +2,7 @@ package ldapsync
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -321,12 +322,13 @@ func TestPoliciesPublished(t *testing.T) {
 	start(t, e.targetsWorker("w", []Target{first, missing, other, noDN}, func(w *Worker) { w.PolicyInterval = time.Minute }))
 
 	var ps []job.TargetPolicy
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && len(ps) < 2; time.Sleep(10 * time.Millisecond) {
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		var err error
 		if ps, err = e.q.Policies(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-	}
+		return len(ps) >= 2, fmt.Sprintf("published %+v, want two policies", ps)
+	})
 	if len(ps) != 2 || ps[0].Name != "annuaire" || ps[0].MinLength != 12 || ps[0].CheckQuality != 1 || ps[0].Label != first.Label ||
 		ps[1].Name != "messagerie" || ps[1].MinLength != secondMinLength || !ps[1].ReadAt.Equal(e.clk.Now()) {
 		t.Fatalf("published %+v", ps)

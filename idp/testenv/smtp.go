@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"slices"
@@ -129,15 +130,15 @@ func (s *SMTPSink) Start(t testing.TB) {
 	if running {
 		return
 	}
+	// The port may still be held for a moment after Stop.
 	var l net.Listener
-	var err error
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if l, err = net.Listen("tcp", s.Addr); err == nil || time.Now().After(deadline) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("testenv: listen again for SMTP on %s: %v", s.Addr, err)
+	Eventually(t, 5*time.Second, func() (bool, string) {
+		var err error
+		l, err = net.Listen("tcp", s.Addr)
+		return err == nil, fmt.Sprintf("testenv: listen again for SMTP on %s: %v", s.Addr, err)
+	})
+	if l == nil {
+		return // t was failed
 	}
 	s.serve(l)
 }
