@@ -69,9 +69,10 @@ func binds(t *testing.T, s *stack, uid, pw string) bool {
 
 func TestResetNewPassword(t *testing.T) {
 	s := startStackWith(t, stackOptions{Slapd: testenv.SlapdOptions{MinLength: 16, InHistory: 3}})
-	u := testenv.Users()[0]
-
+	// The second subtest changes its person's password, which the first
+	// checks is unchanged: each has its own person, so order does not matter.
 	t.Run("refused before any job: blocklisted, mismatched, too short, context", func(t *testing.T) {
+		u := testenv.Users()[0]
 		r := verifiedReset(t, s, u.Mail)
 		for _, c := range []struct{ pw, confirm, want string }{
 			{"azertyuiop12", "azertyuiop12", "trop courant"},
@@ -94,6 +95,7 @@ func TestResetNewPassword(t *testing.T) {
 	})
 
 	t.Run("refused by the directory, then a good one in the same flow", func(t *testing.T) {
+		u := testenv.Users()[1]
 		r := verifiedReset(t, s, u.Mail)
 		path, body := r.setPassword("Treize-chars1", "Treize-chars1") // 13: ours says yes, slapd (16) says no
 		if !strings.HasPrefix(path, "/mot-de-passe-perdu/nouveau") || !strings.Contains(body, "trop court") {
