@@ -29,6 +29,11 @@ const (
 type Handler func(ctx context.Context, m redis.XMessage, deliveries int64) (Next, error)
 
 // Group reads a Redis stream as one consumer of a consumer group.
+// Pending entries are listed (XPENDING with IDLE) and claimed (XCLAIM with
+// the same minimum idle time, so two consumers never both win) rather than
+// auto-claimed: XAUTOCLAIM takes one idle threshold for all entries and
+// resets the idle time of every entry it returns, so it cannot give each
+// entry its own delay.
 type Group struct {
 	Client   redis.UniversalClient
 	Stream   string
