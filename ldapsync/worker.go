@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/loop"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 )
 
@@ -89,29 +90,26 @@ func (w *Worker) Run(ctx context.Context) error {
 	s.Log.Info("ldapsync: worker started", "targets", names)
 	publishing := s.publishPolicies(ctx)
 	defer func() { <-publishing }()
-	pause := time.Duration(0)
-	for ctx.Err() == nil {
-		j, err := s.Queue.Claim(ctx, s.Name, s.Lease)
-		switch {
-		case errors.Is(err, job.ErrEmpty):
-			sleep(ctx, s.PollInterval)
-			continue
-		case errors.Is(err, job.ErrReplayed):
-			s.Log.Warn("ldapsync: job refused: its id was settled already (a copy queued again); dropped", "err", err)
-			continue
-		case err != nil:
-			if ctx.Err() != nil {
-				continue
-			}
-			pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
-			s.Log.Warn("ldapsync: queue unavailable", "err", err, "retry_in", pause)
-			sleep(ctx, pause)
-			continue
-		}
-		pause = 0
-		s.handle(ctx, j)
-	}
+	loop.Run(ctx, s.Log, "ldapsync: queue unavailable", s.step)
 	s.Log.Info("ldapsync: worker stopped")
+	return nil
+}
+
+// step claims one job and applies it. It returns an error only when the
+// queue failed; loop.Run then pauses before the next claim.
+func (w *Worker) step(ctx context.Context) error {
+	j, err := w.Queue.Claim(ctx, w.Name, w.Lease)
+	switch {
+	case errors.Is(err, job.ErrEmpty):
+		loop.Sleep(ctx, w.PollInterval)
+		return nil
+	case errors.Is(err, job.ErrReplayed):
+		w.Log.Warn("ldapsync: job refused: its id was settled already (a copy queued again); dropped", "err", err)
+		return nil
+	case err != nil:
+		return err
+	}
+	w.handle(ctx, j)
 	return nil
 }
 
@@ -255,7 +253,7 @@ func (w *Worker) record(ctx context.Context, j *job.Job, out outcome, log *slog.
 		wait := w.backoff(j.Attempt)
 		err = w.Queue.Retry(bg, j, w.Clock().Add(wait), out.reason, out.targets...)
 		if err == nil {
-			log.Warn("ldapsync: will retry", "reason", out.reason, "retry_in", wait,
+			log.Warn("ldapsync: will retry", "reason", out.reason, loop.Duration("retry_in", wait),
 				"written", targetNames(out.targets, job.Done), "pending", targetNames(out.targets, job.Queued))
 		}
 	}
@@ -311,13 +309,4 @@ func (w *Worker) backoff(n int) time.Duration {
 		d *= 2
 	}
 	return min(d, w.MaxRetryBackoff)
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/loop"
 )
 
 // Sessions ends everything a person is signed in with, except the session
@@ -146,127 +146,22 @@ func New(cfg Config) (*Consumer, error) {
 
 // Run handles events until ctx is done, then returns nil within Block.
 // Failures of Redis, the directory or the outbox are logged and retried,
-// never returned.
+// never returned: an event whose handling failed stays pending and is
+// claimed again after ClaimAfter.
 func (c *Consumer) Run(ctx context.Context) error {
 	log := c.cfg.Log
 	log.Info("completion: consumer started", "consumer", c.cfg.Consumer)
-	pause := time.Duration(0)
-	groupReady := false
-	for ctx.Err() == nil {
-		err := c.cycle(ctx, &groupReady)
-		if err == nil {
-			pause = 0
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		if isRedisError(err, "NOGROUP") {
-			groupReady = false // the stream was deleted (Redis flushed or restarted empty)
-		}
-		pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
-		log.Warn("completion: events unavailable", "err", err, "retry_in", pause)
-		sleep(ctx, pause)
+	g := &loop.Group{
+		Client: c.cfg.Client, Stream: c.cfg.Stream, Group: c.cfg.Group, Consumer: c.cfg.Consumer,
+		Block:      c.cfg.Block,
+		ClaimAfter: func(int64) time.Duration { return c.cfg.ClaimAfter },
+		Handle: func(ctx context.Context, m redis.XMessage, _ int64) (loop.Next, error) {
+			return loop.Continue, c.handle(ctx, m)
+		},
 	}
+	g.Run(ctx, log, "completion: events unavailable")
 	log.Info("completion: consumer stopped", "consumer", c.cfg.Consumer)
 	return nil
-}
-
-// cycle reclaims what was left pending, then waits up to Block for new
-// events and handles them. It returns Redis errors only; an event whose
-// handling failed stays pending and is claimed again later.
-func (c *Consumer) cycle(ctx context.Context, groupReady *bool) error {
-	if !*groupReady {
-		// From the start of the stream: events published before any web
-		// process ran are handled too (MaxAge bounds how old).
-		err := c.cfg.Client.XGroupCreateMkStream(ctx, c.cfg.Stream, c.cfg.Group, "0").Err()
-		if err != nil && !isRedisError(err, "BUSYGROUP") {
-			return fmt.Errorf("completion: create consumer group: %w", err)
-		}
-		*groupReady = true
-	}
-	if err := c.reclaim(ctx); err != nil {
-		return err
-	}
-	streams, err := c.cfg.Client.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: c.cfg.Group, Consumer: c.cfg.Consumer,
-		Streams: []string{c.cfg.Stream, ">"}, Count: 10, Block: c.cfg.Block,
-	}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("completion: read events: %w", err)
-	}
-	for _, st := range streams {
-		for _, m := range st.Messages {
-			if ctx.Err() != nil {
-				return nil // left pending: claimed again later
-			}
-			if err := c.handle(ctx, m); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// pendingPage bounds one XPENDING call; reclaim reads at most ten pages.
-const pendingPage = 100
-
-// reclaim claims and handles the entries pending for at least ClaimAfter.
-func (c *Consumer) reclaim(ctx context.Context) error {
-	start := "-"
-	for range 10 {
-		pending, err := c.cfg.Client.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: c.cfg.Stream, Group: c.cfg.Group,
-			Idle: c.cfg.ClaimAfter, Start: start, End: "+", Count: pendingPage,
-		}).Result()
-		if err != nil {
-			return fmt.Errorf("completion: list pending events: %w", err)
-		}
-		for _, p := range pending {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// The same minimum idle time: if another process claimed it
-			// since XPENDING, nothing comes back.
-			claimed, err := c.cfg.Client.XClaim(ctx, &redis.XClaimArgs{
-				Stream: c.cfg.Stream, Group: c.cfg.Group, Consumer: c.cfg.Consumer,
-				MinIdle: c.cfg.ClaimAfter, Messages: []string{p.ID},
-			}).Result()
-			if err != nil {
-				return fmt.Errorf("completion: claim pending event: %w", err)
-			}
-			for _, m := range claimed {
-				if m.ID != p.ID {
-					continue
-				}
-				if err := c.handle(ctx, m); err != nil {
-					return err
-				}
-			}
-		}
-		if len(pending) < pendingPage {
-			return nil
-		}
-		start = "(" + pending[len(pending)-1].ID
-	}
-	return nil
-}
-
-func isRedisError(err error, code string) bool {
-	var re redis.Error
-	return errors.As(err, &re) && strings.HasPrefix(re.Error(), code+" ")
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 func newToken(consumer string) string {

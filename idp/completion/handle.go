@@ -11,6 +11,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/loop"
 )
 
 // Values of a job's marker key.
@@ -57,7 +58,7 @@ func (c *Consumer) handle(ctx context.Context, m redis.XMessage) error {
 	}
 	if err := c.apply(ctx, e); err != nil {
 		c.releaseLease(ctx, e.JobID, token)
-		log.Warn("completion: event not handled, will retry", "entry", m.ID, "job", e.JobID, "sub", e.Subject, "retry_in", c.cfg.ClaimAfter, "err", err)
+		log.Warn("completion: event not handled, will retry", "entry", m.ID, "job", e.JobID, "sub", e.Subject, loop.Duration("retry_in", c.cfg.ClaimAfter), "err", err)
 		return nil
 	}
 	return c.finish(ctx, m.ID, e.JobID)

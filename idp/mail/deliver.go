@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/loop"
 )
 
 // outcome is what became of one entry after handle.
@@ -106,7 +108,7 @@ func (s *Sender) handle(ctx context.Context, m redis.XMessage, attempts int64) (
 	if s.cfg.Now().Sub(e.enqueued) >= s.cfg.GiveUpAfter {
 		return settled, s.deadLetter(ctx, m, e, attempts, fmt.Sprintf("not sent within %s; last error: %s", s.cfg.GiveUpAfter, why))
 	}
-	s.log.Warn("mail: not sent, will retry", "entry", e.id, "attempt", attempts, "retry_in", s.backoff(attempts), "err", why)
+	s.log.Warn("mail: not sent, will retry", "entry", e.id, "attempt", attempts, loop.Duration("retry_in", s.backoff(attempts)), "err", why)
 	if kind == unreachable {
 		return relayDown, nil
 	}

@@ -25,15 +25,16 @@
 //
 // # Delivery
 //
-// Each Sender is one consumer of the group. New entries come with
-// XREADGROUP (blocking up to Block). An entry that failed, or that a
-// crashed Sender had claimed, stays in the group's pending list; at every
-// cycle a Sender lists pending entries (XPENDING with IDLE) and claims
-// (XCLAIM with the same minimum idle time, so two Senders never both win)
-// those idle for backoff(n): RetryDelay doubled per delivery n, at most
-// MaxRetryDelay. XAUTOCLAIM would be one call, but it takes one idle
-// threshold for all entries and resets the idle time of every entry it
-// returns, so it cannot give each entry its own backoff.
+// Each Sender is one consumer of the group, read through
+// idp/shared/loop.Group (as the completion consumer reads its events). New
+// entries come with XREADGROUP (blocking up to Block). An entry that
+// failed, or that a crashed Sender had claimed, stays in the group's
+// pending list; at every cycle a Sender lists pending entries (XPENDING
+// with IDLE) and claims (XCLAIM with the same minimum idle time, so two
+// Senders never both win) those idle for backoff(n): RetryDelay doubled per
+// delivery n, at most MaxRetryDelay. XAUTOCLAIM would be one call, but it
+// takes one idle threshold for all entries and resets the idle time of
+// every entry it returns, so it cannot give each entry its own backoff.
 //
 // An attempt first takes the entry's marker key with SET NX (a lease), so a
 // slow attempt is never doubled by a claim from another Sender. Then:

@@ -1,28 +1,24 @@
 package mail
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"errors"
 	"fmt"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/seal"
 )
 
-// sealer encrypts queued mails at rest with AES-256-GCM. The associated
-// data binds each payload to its format version and its enqueue time, so
-// the clear "at" field of an entry cannot be changed to extend its life.
-type sealer struct{ aead cipher.AEAD }
+// sealer encrypts queued mails at rest with AES-256-GCM (package seal,
+// under the mail key itself). The associated data binds each payload to
+// its format version and its enqueue time, so the clear "at" field of an
+// entry cannot be changed to extend its life.
+type sealer struct{ s *seal.Sealer }
 
 func newSealer(key [32]byte) (*sealer, error) {
-	block, err := aes.NewCipher(key[:])
+	s, err := seal.New(key[:])
 	if err != nil {
 		return nil, fmt.Errorf("mail: outbox cipher: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("mail: outbox cipher: %w", err)
-	}
-	return &sealer{aead: aead}, nil
+	return &sealer{s: s}, nil
 }
 
 func additionalData(at string) []byte {
@@ -31,19 +27,13 @@ func additionalData(at string) []byte {
 
 // seal returns nonce ‖ ciphertext.
 func (s *sealer) seal(plain []byte, at string) []byte {
-	nonce := make([]byte, s.aead.NonceSize(), s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	_, _ = rand.Read(nonce) // crypto/rand.Read never fails (it crashes the program instead).
-	return s.aead.Seal(nonce, nonce, plain, additionalData(at))
+	return s.s.Seal(nil, plain, additionalData(at))
 }
 
 var errUnreadable = errors.New("cannot be decrypted with this key")
 
 func (s *sealer) open(sealed []byte, at string) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < n+s.aead.Overhead() {
-		return nil, errUnreadable
-	}
-	plain, err := s.aead.Open(nil, sealed[:n], sealed[n:], additionalData(at))
+	plain, err := s.s.Open(sealed, additionalData(at))
 	if err != nil {
 		return nil, errUnreadable
 	}

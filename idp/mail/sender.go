@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	gomail "github.com/wneessen/go-mail"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/loop"
 )
 
 // Sender drains the outbox into the relay. Run it once per process; any
@@ -107,132 +108,25 @@ func newClient(s SMTP, dkim *DKIM) (*gomail.Client, error) {
 
 // Run sends queued mail until ctx is done, then returns nil within
 // Config.Block. Redis and relay failures are logged and retried, never
-// returned: a Sender outlives outages of both.
+// returned: a Sender outlives outages of both. Pending mail is retried
+// once its backoff is over: the mail that failed before, and the mail a
+// crashed or stopped Sender had claimed; an entry delivered n times waits
+// backoff(n) after its last delivery, as Redis counts idle time.
 func (s *Sender) Run(ctx context.Context) error {
 	s.log.Info("mail: sender started", "consumer", s.cfg.Consumer)
-	pause := time.Duration(0)
-	groupReady := false
-	for ctx.Err() == nil {
-		err := s.cycle(ctx, &groupReady)
-		if err == nil {
-			pause = 0
-			continue
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		if isRedisError(err, "NOGROUP") {
-			groupReady = false // the stream was deleted (Redis flushed or restarted empty)
-		}
-		pause = min(max(2*pause, 100*time.Millisecond), 5*time.Second)
-		s.log.Warn("mail: outbox unavailable", "err", err, "retry_in", pause)
-		sleep(ctx, pause)
-	}
-	s.log.Info("mail: sender stopped", "consumer", s.cfg.Consumer)
-	return nil
-}
-
-// cycle retries what is due, then waits up to Block for new mail and
-// sends it. It returns Redis errors only.
-func (s *Sender) cycle(ctx context.Context, groupReady *bool) error {
-	if !*groupReady {
-		if err := s.createGroup(ctx); err != nil {
-			return err
-		}
-		*groupReady = true
-	}
-	if err := s.retryDue(ctx); err != nil {
-		return err
-	}
-	streams, err := s.cfg.Client.XReadGroup(ctx, &redis.XReadGroupArgs{
-		Group: group, Consumer: s.cfg.Consumer,
-		Streams: []string{outboxKey(s.cfg.Prefix), ">"},
-		Count:   10, Block: s.cfg.Block,
-	}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("mail: read outbox: %w", err)
-	}
-	for _, st := range streams {
-		for _, m := range st.Messages {
-			if ctx.Err() != nil {
-				return nil // left pending: retried by whoever runs next
-			}
-			out, err := s.handle(ctx, m, 1)
-			if err != nil {
-				return err
-			}
+	g := &loop.Group{
+		Client: s.cfg.Client, Stream: outboxKey(s.cfg.Prefix), Group: group, Consumer: s.cfg.Consumer,
+		Block: s.cfg.Block, ClaimAfter: s.backoff,
+		Handle: func(ctx context.Context, m redis.XMessage, attempts int64) (loop.Next, error) {
+			out, err := s.handle(ctx, m, attempts)
 			if out == relayDown {
-				return nil // the rest of the batch stays pending, retried later
+				return loop.Wait, err // the others would fail alike; they wait for their backoff
 			}
-		}
+			return loop.Continue, err
+		},
 	}
-	return nil
-}
-
-// createGroup creates the consumer group (and the stream) unless it
-// exists. It starts at the beginning: mail queued before any Sender ran is
-// sent too.
-func (s *Sender) createGroup(ctx context.Context) error {
-	err := s.cfg.Client.XGroupCreateMkStream(ctx, outboxKey(s.cfg.Prefix), group, "0").Err()
-	if err != nil && !isRedisError(err, "BUSYGROUP") {
-		return fmt.Errorf("mail: create consumer group: %w", err)
-	}
-	return nil
-}
-
-// pendingPage bounds one XPENDING call; retryDue reads at most ten pages
-// per cycle.
-const pendingPage = 100
-
-// retryDue claims and sends the pending entries whose backoff is over: the
-// ones that failed before, and the ones a crashed or stopped Sender had
-// claimed. An entry delivered n times waits backoff(n) after its last
-// delivery, as Redis counts idle time.
-func (s *Sender) retryDue(ctx context.Context) error {
-	start := "-"
-	for range 10 {
-		pending, err := s.cfg.Client.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: outboxKey(s.cfg.Prefix), Group: group,
-			Idle: s.cfg.RetryDelay, Start: start, End: "+", Count: pendingPage,
-		}).Result()
-		if err != nil {
-			return fmt.Errorf("mail: list pending mail: %w", err)
-		}
-		for _, p := range pending {
-			wait := s.backoff(p.RetryCount)
-			if p.Idle < wait || ctx.Err() != nil {
-				continue
-			}
-			// XCLAIM with the same minimum idle time: if another Sender
-			// claimed it since XPENDING, nothing is returned.
-			claimed, err := s.cfg.Client.XClaim(ctx, &redis.XClaimArgs{
-				Stream: outboxKey(s.cfg.Prefix), Group: group, Consumer: s.cfg.Consumer,
-				MinIdle: wait, Messages: []string{p.ID},
-			}).Result()
-			if err != nil {
-				return fmt.Errorf("mail: claim pending mail: %w", err)
-			}
-			for _, m := range claimed {
-				if m.ID != p.ID {
-					continue // deleted meanwhile (trimmed)
-				}
-				out, err := s.handle(ctx, m, p.RetryCount+1)
-				if err != nil {
-					return err
-				}
-				if out == relayDown {
-					return nil // the others would fail alike; they wait for the next cycle
-				}
-			}
-		}
-		if len(pending) < pendingPage {
-			return nil
-		}
-		start = "(" + pending[len(pending)-1].ID
-	}
+	g.Run(ctx, s.log, "mail: outbox unavailable")
+	s.log.Info("mail: sender stopped", "consumer", s.cfg.Consumer)
 	return nil
 }
 
@@ -244,20 +138,4 @@ func (s *Sender) backoff(n int64) time.Duration {
 		d *= 2
 	}
 	return min(d, s.cfg.MaxRetryDelay)
-}
-
-// isRedisError reports whether err wraps a reply of Redis starting with
-// code, such as NOGROUP.
-func isRedisError(err error, code string) bool {
-	var re redis.Error
-	return errors.As(err, &re) && strings.HasPrefix(re.Error(), code+" ")
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

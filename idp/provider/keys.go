@@ -3,11 +3,8 @@ package provider
 import (
 	"context"
 	"crypto"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -19,6 +16,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/seal"
 )
 
 // signingKey is the provider's one private key, shared by every replica
@@ -139,33 +138,23 @@ var (
 // sealer encrypts the signing key at rest, so that a copy of Redis does not
 // let anyone sign tokens. Its key is derived from the configured crypto key
 // (HKDF, a label of its own), which never enters Redis.
-type sealer struct{ aead cipher.AEAD }
+type sealer struct{ s *seal.Sealer }
 
+// sealVersion starts every sealed key, before seal's nonce ‖ ciphertext.
 const sealVersion = 1
 
 func newSealer(master [32]byte) (*sealer, error) {
-	k, err := hkdf.Key(sha256.New, master[:], nil, "idp: signing key sealing v1", 32)
+	s, err := seal.Derive(master[:], "idp: signing key sealing v1")
 	if err != nil {
-		return nil, fmt.Errorf("derive sealing key: %w", err)
+		return nil, fmt.Errorf("sealing key: %w", err)
 	}
-	block, err := aes.NewCipher(k)
-	if err != nil {
-		return nil, fmt.Errorf("sealing cipher: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("sealing cipher: %w", err)
-	}
-	return &sealer{aead: aead}, nil
+	return &sealer{s: s}, nil
 }
 
 // seal binds the ciphertext to the key's name, so one sealed key cannot be
 // passed off as another.
 func (s *sealer) seal(name string, plain []byte) []byte {
-	nonce := make([]byte, s.aead.NonceSize(), 1+s.aead.NonceSize()+len(plain)+s.aead.Overhead())
-	_, _ = rand.Read(nonce)
-	out := append([]byte{sealVersion}, nonce...)
-	return s.aead.Seal(out, nonce, plain, []byte(name))
+	return s.s.Seal([]byte{sealVersion}, plain, []byte(name))
 }
 
 // ErrSealedKey means the stored signing key cannot be opened: it was sealed
@@ -173,11 +162,10 @@ func (s *sealer) seal(name string, plain []byte) []byte {
 var ErrSealedKey = errors.New("the signing key stored in Redis cannot be opened with the configured crypto_key")
 
 func (s *sealer) open(name string, sealed []byte) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(sealed) < 1+n || sealed[0] != sealVersion {
+	if len(sealed) < 1 || sealed[0] != sealVersion {
 		return nil, ErrSealedKey
 	}
-	plain, err := s.aead.Open(nil, sealed[1:1+n], sealed[1+n:], []byte(name))
+	plain, err := s.s.Open(sealed[1:], []byte(name))
 	if err != nil {
 		return nil, ErrSealedKey
 	}

@@ -255,7 +255,7 @@ func (h *Handler) showFailed(w http.ResponseWriter, r *http.Request) error {
 // The directory's refusal travels in the URL as a word, not a number.
 var problemCodes = map[views.PasswordProblem]string{
 	views.PasswordTooShort: "court", views.PasswordInHistory: "historique", views.PasswordTooYoung: "recent",
-	views.PasswordQuality: "qualite", views.PasswordRefused: "refus",
+	views.PasswordQuality: "qualite", views.PasswordTooLong: "long", views.PasswordRefused: "refus",
 }
 
 func problemCode(p views.PasswordProblem) string {

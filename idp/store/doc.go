@@ -1,6 +1,13 @@
-// Package store owns every Redis key, TTL and script of the web tier, over a
-// go-redis UniversalClient (single node, Sentinel or Cluster). It holds no OIDC,
-// HTTP or policy: lifetimes arrive as ExpiresAt fields or arguments.
+// Package store owns the Redis keys, TTLs and scripts of the web tier's
+// sign-in state (requests, codes, tokens, sessions, reset flows, rate
+// counters, the signing key), over a go-redis UniversalClient (single node,
+// Sentinel or Cluster). It holds no OIDC, HTTP or policy: lifetimes arrive as
+// ExpiresAt fields or arguments.
+//
+// Not every key of the web tier is here: the mail outbox is idp/mail's, the
+// password-change queue and its events are idp/shared/job's (shared with
+// ldapsync), the sign-in throttle's counters are idp/throttle's and the
+// completion markers idp/completion's; each documents its own keys.
 //
 // Expiry is logical: every record carries ExpiresAt and reads compare it with
 // Options.Now, returning ErrNotFound once it is past. The Redis TTL, set to

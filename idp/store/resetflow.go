@@ -2,16 +2,14 @@ package store
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/seal"
 )
 
 // ResetFlow is one « Mot de passe perdu » journey, from the profile choice
@@ -77,18 +75,14 @@ type resetFlowRecord struct {
 	SealedAuthRequest []byte `json:"sealed_auth_request,omitempty"`
 }
 
-// flowAEAD is the cipher that seals a flow's secrets under its id (128
-// random bits), so a copy of Redis alone cannot open them.
-func flowAEAD(id string) (cipher.AEAD, error) {
-	key, err := hkdf.Key(sha256.New, []byte(id), nil, "idp reset flow: auth request id", 32)
+// flowSealer seals a flow's secrets under its id (128 random bits), so a
+// copy of Redis alone cannot open them.
+func flowSealer(id string) (*seal.Sealer, error) {
+	s, err := seal.Derive([]byte(id), "idp reset flow: auth request id")
 	if err != nil {
 		return nil, fmt.Errorf("store: flow key: %w", err)
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("store: flow cipher: %w", err)
-	}
-	return cipher.NewGCMWithRandomNonce(block)
+	return s, nil
 }
 
 // record prepares f for storage: Ref, AuthRequestRef, the sealed id.
@@ -99,11 +93,11 @@ func (f *ResetFlow) record() (*resetFlowRecord, error) {
 		return rec, nil
 	}
 	f.AuthRequestRef = Ref(f.AuthRequestID)
-	aead, err := flowAEAD(f.ID)
+	s, err := flowSealer(f.ID)
 	if err != nil {
 		return nil, err
 	}
-	rec.SealedAuthRequest = aead.Seal(nil, nil, []byte(f.AuthRequestID), []byte(f.Ref))
+	rec.SealedAuthRequest = s.Seal(nil, []byte(f.AuthRequestID), []byte(f.Ref))
 	return rec, nil
 }
 
@@ -113,11 +107,11 @@ func (rec *resetFlowRecord) open(id string) error {
 	if len(rec.SealedAuthRequest) == 0 {
 		return nil
 	}
-	aead, err := flowAEAD(id)
+	s, err := flowSealer(id)
 	if err != nil {
 		return err
 	}
-	b, err := aead.Open(nil, nil, rec.SealedAuthRequest, []byte(rec.Ref))
+	b, err := s.Open(rec.SealedAuthRequest, []byte(rec.Ref))
 	if err != nil {
 		return fmt.Errorf("store: reset flow's auth request: %w", err)
 	}
