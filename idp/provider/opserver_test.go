@@ -211,19 +211,19 @@ func (f *fixture) userinfo(t *testing.T, accessToken string) answer {
 func wantError(t *testing.T, a answer, status int, code string) {
 	t.Helper()
 	if a.status != status || a.body["error"] != code {
-		t.Errorf("answer %d %v, want %d %s", a.status, a.body, status, code)
+		t.Errorf("answer %d %v (%v), want %d %s", a.status, a.body["error"], a.body["error_description"], status, code)
 	}
 }
 
 func tokens(t *testing.T, a answer) (access, refresh string) {
 	t.Helper()
 	if a.status != http.StatusOK {
-		t.Fatalf("token answer %d %v", a.status, a.body)
+		t.Fatalf("token answer %d %v (%v)", a.status, a.body["error"], a.body["error_description"])
 	}
 	access, _ = a.body["access_token"].(string)
 	refresh, _ = a.body["refresh_token"].(string)
 	if access == "" || a.body["id_token"] == nil {
-		t.Fatalf("token answer without tokens: %v", a.body)
+		t.Fatalf("token answer without an access token or an ID token")
 	}
 	return access, refresh
 }
@@ -367,7 +367,7 @@ func TestCodeOnceOnly(t *testing.T) {
 				return
 			}
 			if ui.status != http.StatusOK || ref.status != http.StatusOK {
-				t.Errorf("a stranger's replay revoked the owner's tokens: userinfo %d, refresh %d %v", ui.status, ref.status, ref.body)
+				t.Errorf("a stranger's replay revoked the owner's tokens: userinfo %d, refresh %d %v", ui.status, ref.status, ref.body["error"])
 			}
 		})
 	}
@@ -502,7 +502,7 @@ func TestLifetimes(t *testing.T) {
 				t.Errorf("userinfo: %d %v", ui.status, ui.body)
 			}
 			if a := f.refresh(t, "conf", rt); (a.status == http.StatusOK) != tt.refresh {
-				t.Errorf("refresh: %d %v", a.status, a.body)
+				t.Errorf("refresh: %d %v", a.status, a.body["error"])
 			}
 		})
 	}
