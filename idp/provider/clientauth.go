@@ -41,66 +41,93 @@ func (p *Provider) AuthenticateClient(c Credentials) (*Client, error) {
 
 // ErrBadGrant: the code or refresh token is unknown, spent, expired, or
 // not bound to this client (and, for a code, its redirect URI and PKCE
-// verifier).
+// verifier), or its sign-in session has ended.
 var ErrBadGrant = errors.New("invalid grant")
 
-// CheckCode checks, without spending it, that code was issued to the
-// authenticated client for redirectURI and that verifier matches its PKCE
-// challenge: only then may the exchange consume it. A code presented again
+// RedeemCode spends code for the authenticated client and returns its
+// sign-in. The code must have been issued to that client for redirectURI,
+// verifier must match its PKCE challenge, and its session must still
+// exist; the code is spent only once the binding holds, so that a
+// stranger presenting it leaves it to its owner. A code presented again
 // revokes what it was exchanged for only when it comes with the proof of
 // the client that redeemed it (its credentials, and its verifier); anyone
 // else who learnt a spent code cannot end the owner's tokens with it.
 // Errors other than ErrBadGrant mean that Redis did not answer.
-func (p *Provider) CheckCode(ctx context.Context, clientID, code, verifier, redirectURI string) error {
+func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, redirectURI string) (*store.AuthRequest, error) {
 	st := p.storage.store
 	cs, err := st.PeekCode(ctx, code)
 	if errors.Is(err, store.ErrNotFound) {
-		return errors.Join(ErrBadGrant, err)
+		return nil, errors.Join(ErrBadGrant, err)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cs.Used {
 		g, err := st.Grant(ctx, cs.AuthRequestRef)
 		if err == nil && g.ClientID == clientID && pkceMatches(g.CodeChallenge, g.CodeChallengeMethod, verifier) {
-			p.storage.log.WarnContext(ctx, "authorization code replayed by its client: revoking the tokens issued from it")
-			if rerr := st.RevokeGrant(ctx, cs.AuthRequestRef); rerr != nil {
-				p.storage.log.ErrorContext(ctx, "cannot revoke the tokens of a replayed code", "err", rerr)
-			}
+			p.revokeReplayed(ctx, cs.AuthRequestRef)
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.storage.log.ErrorContext(ctx, "cannot read the grant of a replayed code", "err", err)
 		}
-		return errors.Join(ErrBadGrant, store.ErrCodeReplayed)
+		return nil, errors.Join(ErrBadGrant, store.ErrCodeReplayed)
 	}
 	ar, err := st.AuthRequestByRef(ctx, cs.AuthRequestRef)
 	if errors.Is(err, store.ErrNotFound) {
-		return errors.Join(ErrBadGrant, err)
+		return nil, errors.Join(ErrBadGrant, err)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if ar.ClientID != clientID || ar.RedirectURI != redirectURI || !pkceMatches(ar.CodeChallenge, ar.CodeChallengeMethod, verifier) {
-		return ErrBadGrant
+		return nil, ErrBadGrant
 	}
-	return nil
+	// The peek above is not the spending: of two redemptions at once,
+	// exactly one consumes the code. The other one was bound to the same
+	// client and verifier, so it is the owner's replay.
+	switch _, err := st.ConsumeCode(ctx, code); {
+	case errors.Is(err, store.ErrCodeReplayed):
+		p.revokeReplayed(ctx, cs.AuthRequestRef)
+		return nil, errors.Join(ErrBadGrant, err)
+	case errors.Is(err, store.ErrNotFound):
+		return nil, errors.Join(ErrBadGrant, err)
+	case err != nil:
+		return nil, err
+	}
+	if err := st.DeleteAuthRequestByRef(ctx, cs.AuthRequestRef); err != nil {
+		return nil, err
+	}
+	switch err := p.storage.sessionAlive(ctx, ar.SessionID); {
+	case errors.Is(err, errSessionEnded):
+		return nil, errors.Join(ErrBadGrant, err)
+	case err != nil:
+		return nil, err
+	}
+	return ar, nil
 }
 
-// CheckRefreshToken checks, without rotating token or taking it for
-// reuse, that its family was issued to the authenticated client. Reuse
-// revokes the whole family: only the client that holds it may set that
-// off, not another one that learnt an old token. Errors other than
-// ErrBadGrant mean that Redis did not answer.
-func (p *Provider) CheckRefreshToken(ctx context.Context, clientID, token string) error {
+func (p *Provider) revokeReplayed(ctx context.Context, ref string) {
+	p.storage.log.WarnContext(ctx, "authorization code replayed by its client: revoking the tokens issued from it")
+	if err := p.storage.store.RevokeGrant(ctx, ref); err != nil {
+		p.storage.log.ErrorContext(ctx, "cannot revoke the tokens of a replayed code", "err", err)
+	}
+}
+
+// refreshFamilyOf returns the family of a refresh token, without rotating
+// the token or taking it for reuse, once it is known to be the
+// authenticated client's: reuse revokes the whole family, and only the
+// client that holds it may set that off, not another one that learnt an
+// old token. Errors other than ErrBadGrant mean that Redis did not answer.
+func (p *Provider) refreshFamilyOf(ctx context.Context, clientID, token string) (*store.RefreshToken, error) {
 	rt, err := p.storage.refreshFamily(ctx, token)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errors.Join(ErrBadGrant, err)
+		return nil, errors.Join(ErrBadGrant, err)
 	case err != nil:
-		return err
+		return nil, err
 	case rt.ClientID != clientID:
-		return ErrBadGrant
+		return nil, ErrBadGrant
 	}
-	return nil
+	return rt, nil
 }
 
 // pkceMatches: without a challenge no verifier may come (a downgrade),

@@ -8,7 +8,11 @@
 // the client's LoginURL. The login UI checks the password and calls
 // Complete; the browser then follows CallbackURL, where the library mints
 // a single-use code (SaveAuthCode). The relying party redeems it at the
-// token endpoint (AuthRequestByCode consumes it with GETDEL).
+// token endpoint, which APIHandler serves: an op.Server built on the
+// library's LegacyServer whose CodeExchange checks the code against the
+// authenticated client before spending it (RedeemCode), and whose
+// RefreshToken, UserInfo and VerifyClient answer as the RFCs say where
+// the library would not.
 //
 // It never sees a password and never talks to a directory: the person's
 // claims arrive with Complete and travel in the token records.

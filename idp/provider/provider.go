@@ -44,6 +44,11 @@ type Provider struct {
 	issuer  string
 	clients map[string]*Client
 	cors    *cors.Cors
+	// corsOpts is the policy of both: the library's handlers and the
+	// handlers in front of them.
+	corsOpts cors.Options
+	// api serves the endpoints programs call (APIHandler).
+	api http.Handler
 }
 
 // Identity is who the login UI authenticated.
@@ -115,6 +120,7 @@ func New(cfg Config, st Store) (*Provider, error) {
 		AllowedHeaders: []string{"Authorization", "Content-Type"},
 	}
 	p.cors = cors.New(corsOpts)
+	p.corsOpts = corsOpts
 	opts := []op.Option{op.WithCORSOptions(&corsOpts)}
 	if iu.Scheme == "http" {
 		// Configuration refuses http unless insecure_loopback and a
@@ -133,11 +139,13 @@ func New(cfg Config, st Store) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create provider: %w", err)
 	}
+	p.api = p.newAPIHandler()
 	return p, nil
 }
 
-// Handler serves the protocol endpoints (discovery, authorize, token,
-// userinfo, keys, ...).
+// Handler serves the protocol endpoints that browsers visit (authorize
+// and its callback, end_session, keys, healthz); APIHandler serves the
+// ones that programs call.
 func (p *Provider) Handler() http.Handler { return p.op }
 
 // CORS applies the library's CORS policy to a handler placed in front of

@@ -142,35 +142,15 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	return authRequest{ar}, nil
 }
 
-// AuthRequestByCode consumes the code. A second redemption fails and
-// revokes what the first one obtained: the code has leaked.
-// The request goes with its code: the store knows it by Ref only, so the
-// returned request has no ID and the library's DeleteAuthRequest("") that
-// follows has nothing left to do.
-func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
-	ref, err := s.store.ConsumeCode(ctx, code)
-	if errors.Is(err, store.ErrCodeReplayed) {
-		s.log.WarnContext(ctx, "authorization code replayed: revoking the tokens issued from it")
-		if rerr := s.store.RevokeGrant(ctx, ref); rerr != nil {
-			s.log.ErrorContext(ctx, "cannot revoke the tokens of a replayed code", "err", rerr)
-		}
-		return nil, err
-	}
-	if err != nil {
-		return nil, err
-	}
-	ar, err := s.store.AuthRequestByRef(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.DeleteAuthRequestByRef(ctx, ref); err != nil {
-		return nil, err
-	}
-	if err := s.sessionAlive(ctx, ar.SessionID); err != nil {
-		return nil, err
-	}
-	return authRequest{ar}, nil
+// AuthRequestByCode is the library's own way to redeem a code, which
+// spends it before checking who presents it: codes are redeemed by the
+// opServer's CodeExchange (Provider.RedeemCode) instead, and this path
+// refuses every code.
+func (s *storage) AuthRequestByCode(context.Context, string) (op.AuthRequest, error) {
+	return nil, errCodeElsewhere
 }
+
+var errCodeElsewhere = errors.New("codes are redeemed by the provider's CodeExchange")
 
 // errSessionEnded refuses a code or a grant whose sign-in session ended
 // (logout, or every session revoked after a new password) meanwhile.
@@ -314,8 +294,14 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		// The library looked the token up a moment ago; rotation checks
 		// again atomically, so a concurrent use of the same token loses.
 		token, rt, err = s.store.RotateRefreshToken(ctx, current)
-		if err != nil {
+		switch {
+		case errors.Is(err, store.ErrRefreshReused):
+			s.log.WarnContext(ctx, "refresh token reused: family revoked")
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithParent(err)
+		case errors.Is(err, store.ErrNotFound):
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithParent(err)
+		case err != nil:
+			return "", "", time.Time{}, fmt.Errorf("rotate refresh token: %w", err)
 		}
 		if r, ok := req.(*refreshRequest); ok {
 			rt.Scopes = r.Scopes

@@ -103,11 +103,11 @@ func New(cfg Config) http.Handler {
 	op := cfg.Provider.Handler()
 	mux.Handle("/authorize", cfg.Browser.Middleware(guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op)))))
 	mux.Handle("/authorize/callback", guardCallback(cfg.Provider, cfg.Pages, cfg.Browser, cfg.Sessions, withIssuer(iss, frenchErrors(cfg.Pages, op))))
-	cors := cfg.Provider.CORS
-	mux.Handle(tokenPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true, grants: true}, op)))
-	mux.Handle(introspectionPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{basicOnly: true}, op)))
-	mux.Handle(revocationPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, op)))
-	mux.Handle(userinfoPath, cors(userinfoEndpoint(cfg.Provider, op)))
+	cors, api := cfg.Provider.CORS, cfg.Provider.APIHandler()
+	mux.Handle(tokenPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, api)))
+	mux.Handle(introspectionPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{basicOnly: true}, api)))
+	mux.Handle(revocationPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, api)))
+	mux.Handle(userinfoPath, cors(userinfoEndpoint(cfg.Provider, api)))
 	// Only the code flow is offered: the library would serve this one.
 	mux.Handle(deviceAuthorizationPath, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cfg.Pages.ErrorPage(w, r, http.StatusNotFound, views.ErrNotFound)

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -10,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -21,20 +18,22 @@ import (
 
 // The endpoints that programs call answer errors in JSON (RFC 6749 §5.2,
 // RFC 7009, RFC 7662) or in WWW-Authenticate (RFC 6750), never with a
-// page: a person never sees them.
+// page: a person never sees them. What the handlers here check comes in
+// front of the library's request parsing; what the endpoints answer once
+// a request is parsed is the provider's op.Server (provider.APIHandler).
 
 // clientEndpoint checks what the token, introspection and revocation
-// endpoints receive before the library acts on it:
+// endpoints receive before the library parses it, where the library
+// would answer with the wrong error or not check at all:
 //   - a parameter may come once (RFC 6749 §3.2): which copy the library
 //     would read is not ours to guess;
-//   - the client authenticates first, with provider.AuthenticateClient's
-//     rules (the library would spend a code before checking who presents
-//     it), with the endpoint's clientRules;
-//   - at the token endpoint, an authorization code must be bound to that
-//     client, its redirect URI and its PKCE verifier before the library
-//     consumes it; a refresh token must belong to that client before the
-//     library rotates it or takes an old one for reuse (which revokes the
-//     owner's family).
+//   - the client authenticates here, once, with
+//     provider.AuthenticateClient's rules and the endpoint's clientRules:
+//     the library would refuse a missing secret with 400 invalid_request
+//     where RFC 6749 §5.2 says 401 invalid_client. The client then
+//     travels in the context (provider.WithClient) to the provider's
+//     op.Server, which serves that client only and checks a code or
+//     refresh token against it before using it.
 func clientEndpoint(p *provider.Provider, log *slog.Logger, rules clientRules, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -73,29 +72,7 @@ func clientEndpoint(p *provider.Provider, log *slog.Logger, rules clientRules, n
 			jsonError(w, http.StatusUnauthorized, oidc.ErrInvalidClient().WithDescription("client authentication failed"))
 			return
 		}
-		var what string
-		grant := ""
-		if rules.grants {
-			grant = f.Get("grant_type")
-		}
-		switch grant {
-		case string(oidc.GrantTypeCode):
-			what, err = "code", p.CheckCode(r.Context(), c.ID, f.Get("code"), f.Get("code_verifier"), f.Get("redirect_uri"))
-		case string(oidc.GrantTypeRefreshToken):
-			if f.Get("refresh_token") != "" { // missing: the library's invalid_request
-				what, err = "refresh token", p.CheckRefreshToken(r.Context(), c.ID, f.Get("refresh_token"))
-			}
-		}
-		switch {
-		case errors.Is(err, provider.ErrBadGrant):
-			jsonError(w, http.StatusBadRequest, oidc.ErrInvalidGrant().WithDescription("invalid %s", what))
-			return
-		case err != nil:
-			log.ErrorContext(r.Context(), "token endpoint: cannot check the "+what, "err", err, "request_id", web.RequestID(r.Context()))
-			jsonError(w, http.StatusServiceUnavailable, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "try again later"})
-			return
-		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(provider.WithClient(r.Context(), c)))
 	})
 }
 
@@ -106,9 +83,6 @@ type clientRules struct {
 	// basicOnly: only client_secret_basic is accepted (the library's
 	// introspection reads nothing else).
 	basicOnly bool
-	// grants: the token endpoint, where the grant (a code, a refresh
-	// token) is checked against the client before the library uses it.
-	grants bool
 }
 
 // clientCredentials reads the client's credentials as the library does:
@@ -148,35 +122,32 @@ func jsonError(w http.ResponseWriter, status int, e *oidc.Error) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"error": string(e.ErrorType), "error_description": e.Description})
 }
 
-// userinfoEndpoint answers the errors of /userinfo per RFC 6750: the
-// library says 401 in plain English, or 403 with an empty JSON object
-// for a revoked token.
-//   - no token: 401 with a bare Bearer challenge;
-//   - a token in the query string (it ends in logs and histories) or
-//     sent twice: 400 invalid_request;
-//   - a token the library or the storage refuses: 401 invalid_token;
-//   - Redis unreachable: 503.
+// userinfoEndpoint checks where the access token comes from (RFC 6750)
+// before the library reads it; the provider's op.Server answers a token
+// that is not valid (401 invalid_token) or Redis down (503).
+//   - no token: 401 with a bare Bearer challenge (the library would
+//     answer without a challenge);
+//   - a token in the query string (it ends in logs and histories; the
+//     library would read it) or sent twice: 400 invalid_request.
 func userinfoEndpoint(p *provider.Provider, next http.Handler) http.Handler {
-	challenge := func(w http.ResponseWriter, status int, code, desc string) {
+	challenge := func(w http.ResponseWriter, status int, desc string) {
 		v := `Bearer realm="` + p.Issuer() + `"`
-		if code != "" {
-			v += `, error="` + code + `", error_description="` + desc + `"`
-		}
-		w.Header().Set("WWW-Authenticate", v)
 		w.Header().Set("Cache-Control", "no-store")
-		if code == "" {
+		if desc == "" {
+			w.Header().Set("WWW-Authenticate", v)
 			w.WriteHeader(status)
 			return
 		}
-		jsonError(w, status, &oidc.Error{ErrorType: oidc.InvalidRequest, Description: desc})
+		w.Header().Set("WWW-Authenticate", v+`, error="invalid_request", error_description="`+desc+`"`)
+		jsonError(w, status, oidc.ErrInvalidRequest().WithDescription("%s", desc))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Has("access_token") {
-			challenge(w, http.StatusBadRequest, "invalid_request", "the access token must not be sent in the query string")
+			challenge(w, http.StatusBadRequest, "the access token must not be sent in the query string")
 			return
 		}
 		if err := r.ParseForm(); err != nil {
-			challenge(w, http.StatusBadRequest, "invalid_request", "the form cannot be read")
+			challenge(w, http.StatusBadRequest, "the form cannot be read")
 			return
 		}
 		auth := r.Header.Get("Authorization")
@@ -184,58 +155,12 @@ func userinfoEndpoint(p *provider.Provider, next http.Handler) http.Handler {
 		inBody := r.PostForm.Has("access_token")
 		switch {
 		case inHeader && inBody || len(r.PostForm["access_token"]) > 1:
-			challenge(w, http.StatusBadRequest, "invalid_request", "the access token must be sent once")
+			challenge(w, http.StatusBadRequest, "the access token must be sent once")
 			return
 		case !inHeader && !inBody:
-			challenge(w, http.StatusUnauthorized, "", "")
+			challenge(w, http.StatusUnauthorized, "")
 			return
 		}
-		rec := &bufferedWriter{header: http.Header{}}
-		next.ServeHTTP(rec, r)
-		switch rec.status {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			var e struct {
-				Error string `json:"error"`
-			}
-			if json.Unmarshal(rec.body.Bytes(), &e) == nil && e.Error == string(oidc.ServerError) {
-				jsonError(w, http.StatusServiceUnavailable, &oidc.Error{ErrorType: "temporarily_unavailable", Description: "try again later"})
-				return
-			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.Issuer()+`", error="invalid_token", error_description="the access token is not valid"`)
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		rec.flush(w)
+		next.ServeHTTP(w, r)
 	})
-}
-
-// bufferedWriter holds a small response (userinfo answers are) until the
-// handler is done.
-type bufferedWriter struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (b *bufferedWriter) Header() http.Header { return b.header }
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	if b.status == 0 {
-		b.status = http.StatusOK
-	}
-	return b.body.Write(p)
-}
-func (b *bufferedWriter) WriteHeader(code int) {
-	if b.status == 0 {
-		b.status = code
-	}
-}
-
-func (b *bufferedWriter) flush(w http.ResponseWriter) {
-	for k, v := range b.header {
-		w.Header()[k] = v
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(b.body.Len()))
-	w.WriteHeader(cmp.Or(b.status, http.StatusOK))
-	_, _ = w.Write(b.body.Bytes())
 }
