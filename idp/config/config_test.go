@@ -209,19 +209,19 @@ func TestExampleFileParses(t *testing.T) {
 	}
 	ca := testCA(t)
 	files := map[string]string{
-		"/run/secrets/redis-password":       "redis-pw\n",
 		"/run/secrets/idp-crypto-key":       cryptoKeyHex + "\n",
+		"/run/secrets/idp-cookie-key":       cookieKeyB64 + "\n",
 		"/run/secrets/ldap-bind-password":   "ldap-pw\r\n",
 		"/etc/idp/ldap-ca.pem":              ca,
 		"/run/secrets/ldapsync-signing-key": cryptoKeyHex + "\n",
 	}
-	env := map[string]string{"IDP_COOKIE_KEY": cookieKeyB64}
-	c, err := Parse("idp.yaml", data, envFunc(env), filesFunc(files))
+	// Only what deploy/systemd/idp.service hands over: files, no variable.
+	c, err := Parse("idp.yaml", data, nil, filesFunc(files))
 	if err != nil {
 		t.Fatalf("deploy/config/idp.yaml does not parse:\n%v", err)
 	}
-	if c.Redis.Password != "redis-pw" || c.LDAP.BindPassword != "ldap-pw" {
-		t.Errorf("secret files not read or newline not trimmed: %q %q", c.Redis.Password, c.LDAP.BindPassword)
+	if c.LDAP.BindPassword != "ldap-pw" || len(c.Secrets.CookieKey) != 48 {
+		t.Errorf("secret files not read or newline not trimmed: %q", c.LDAP.BindPassword)
 	}
 	if len(c.Clients) != 2 || !c.Clients[1].Public || c.Clients[1].AccessTokenFormat != AccessTokenJWT || c.Clients[0].Name != "Mes démarches" {
 		t.Errorf("clients = %+v", c.Clients)

@@ -55,7 +55,7 @@ func TestLdapsyncExample(t *testing.T) {
 		t.Fatalf("%d directories, want the main one only", len(c.Directories))
 	}
 	d := c.Directories[0]
-	if c.Redis.Password != "redis-secret" || d.BindPassword != "bind-secret" || len(c.PrivateKeys) != 1 || len(c.WebPublicKeys) != 1 ||
+	if c.Redis.Password != "" || d.BindPassword != "bind-secret" || len(c.PrivateKeys) != 1 || len(c.WebPublicKeys) != 1 ||
 		c.Worker.Lease != time.Minute || d.Timeout != 5*time.Second || c.Queue.KeyPrefix != "idp:" ||
 		c.Worker.PolicyInterval != time.Minute {
 		t.Errorf("loaded %+v", c)
