@@ -49,11 +49,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
-	fs := flag.NewFlagSet("ldapsync "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file (YAML)")
-	out := fs.String("out", "", "write the secret to this new file (mode 0600) instead of printing it")
-	key := fs.String("key", "", "private key file")
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		_, err := fmt.Fprintln(stdout, usage)
@@ -62,43 +57,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 		_, err := fmt.Fprintln(stdout, "ldapsync", version.String())
 		return err
 	}
+	// Each subcommand takes only its own flag.
+	flagOf := map[string][2]string{
+		"run":          {"config", "configuration file (YAML)"},
+		"check-config": {"config", "configuration file (YAML)"},
+		"keygen":       {"out", "write the private key to this new file (mode 0600) instead of printing it"},
+		"webkey":       {"out", "write the secret to this new file (mode 0600) instead of printing it"},
+		"pubkey":       {"key", "private key file"},
+	}
+	f, ok := flagOf[args[0]]
+	if !ok {
+		return errors.New(usage)
+	}
+	fs := flag.NewFlagSet("ldapsync "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	value := fs.String(f[0], "", f[1])
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 || (*value == "" && f[0] != "out") {
 		return errors.New(usage)
 	}
 	switch args[0] {
-	case "run", "check-config":
-		if *path == "" {
-			return errors.New(usage)
-		}
-		data, err := os.ReadFile(*path)
-		if err != nil {
-			return fmt.Errorf("configuration: %w", err)
-		}
-		cfg, err := config.ParseLdapsync(*path, data, env, os.ReadFile)
-		if err != nil {
-			fmt.Fprintln(stderr, err)
-			return errReported
-		}
-		if args[0] == "check-config" {
-			_, err := fmt.Fprintln(stdout, "ok")
-			return err
-		}
-		return app.Run(ctx, cfg, stderr)
 	case "keygen":
-		return app.Keygen(*out, stdout)
+		return app.Keygen(*value, stdout)
 	case "webkey":
-		return app.Webkey(*out, stdout, stderr)
+		return app.Webkey(*value, stdout, stderr)
 	case "pubkey":
-		if *key == "" {
-			return errors.New(usage)
-		}
-		return app.Pubkey(*key, stdout)
+		return app.Pubkey(*value, stdout)
 	}
-	return errors.New(usage)
+	data, err := os.ReadFile(*value)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	cfg, err := config.ParseLdapsync(*value, data, env, os.ReadFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return errReported
+	}
+	if args[0] == "check-config" {
+		_, err := fmt.Fprintln(stdout, "ok")
+		return err
+	}
+	return app.Run(ctx, cfg, stderr)
 }

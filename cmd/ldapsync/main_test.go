@@ -20,7 +20,7 @@ func noEnv(string) (string, bool) { return "", false }
 
 func TestRunArguments(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{nil, {"start"}, {"run"}, {"run", "--config"}, {"pubkey"}, {"run", "--config", "/nonexistent.yaml"}} {
+	for _, args := range [][]string{nil, {"start"}, {"run"}, {"run", "--config"}, {"pubkey"}, {"run", "--config", "/nonexistent.yaml"}, {"keygen", "--config", "x"}, {"check-config"}} {
 		if err := run(context.Background(), args, io.Discard, io.Discard, noEnv); err == nil {
 			t.Errorf("run(%q) accepted", args)
 		}
