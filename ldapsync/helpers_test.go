@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 )
@@ -61,8 +62,8 @@ func newEnv(t *testing.T, opts testenv.SlapdOptions) *env {
 	e.webKey = sk.Public().(ed25519.PublicKey)
 	e.q = job.NewQueue(job.Options{Client: e.rdb, Prefix: "test:", Now: e.clk.Now})
 	e.dir, err = directory.New(directory.Config{
-		URLs: []string{e.s.URL}, BindDN: e.s.WriterDN, BindPassword: e.s.WriterPassword,
-		BaseDN: e.s.BaseDN, Timeout: 2 * time.Second,
+		Config: ldapconn.Config{URLs: []string{e.s.URL}, BindDN: e.s.WriterDN, BindPassword: e.s.WriterPassword, Timeout: 2 * time.Second},
+		BaseDN: e.s.BaseDN,
 	}, e.log)
 	if err != nil {
 		t.Fatal(err)

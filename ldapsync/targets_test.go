@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 )
@@ -27,8 +28,8 @@ func (e *env) startSecond(t *testing.T) *second {
 	t.Helper()
 	s := testenv.StartSlapd(t, testenv.SlapdOptions{MinLength: secondMinLength})
 	dir, err := directory.New(directory.Config{
-		URLs: []string{s.URL}, BindDN: s.WriterDN, BindPassword: s.WriterPassword,
-		BaseDN: s.BaseDN, Timeout: 2 * time.Second,
+		Config: ldapconn.Config{URLs: []string{s.URL}, BindDN: s.WriterDN, BindPassword: s.WriterPassword, Timeout: 2 * time.Second},
+		BaseDN: s.BaseDN,
 	}, e.log)
 	if err != nil {
 		t.Fatal(err)

@@ -20,9 +20,63 @@ func noEnv(string) (string, bool) { return "", false }
 
 func TestRunArguments(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{nil, {"start"}, {"run"}, {"run", "--config"}, {"pubkey"}, {"run", "--config", "/nonexistent.yaml"}} {
+	for _, args := range [][]string{nil, {"start"}, {"run"}, {"run", "--config"}, {"pubkey"}, {"run", "--config", "/nonexistent.yaml"}, {"keygen", "--config", "x"}, {"check-config"}} {
 		if err := run(context.Background(), args, io.Discard, io.Discard, noEnv); err == nil {
 			t.Errorf("run(%q) accepted", args)
+		}
+	}
+}
+
+// TestCheckConfig: check-config prints every problem with its line on
+// stderr and fails, or prints "ok"; version and --help succeed.
+func TestCheckConfig(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("redis: {addrs: [\"127.0.0.1:6379\"]}\nwroker: 1\nworker: {lease: 60}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"check-config", "--config", bad}, &out, &errOut, noEnv); err == nil {
+		t.Fatal("check-config accepted a bad file")
+	}
+	for _, want := range []string{bad + `:2:1: unknown key "wroker"`, bad + ":3:17: worker.lease: must be a duration",
+		"private_key_files: at least one key file is required", "web_public_keys", "directories"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut.String())
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout = %q, want nothing", out.String())
+	}
+
+	keyPath := filepath.Join(dir, "hpke.key")
+	if err := run(context.Background(), []string{"keygen", "--out", keyPath}, io.Discard, io.Discard, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	var webPub bytes.Buffer
+	if err := run(context.Background(), []string{"webkey", "--out", filepath.Join(dir, "web.key")}, &webPub, io.Discard, noEnv); err != nil {
+		t.Fatal(err)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	yaml := fmt.Sprintf("redis: {addrs: [\"127.0.0.1:6379\"]}\nprivate_key_files: [%q]\nweb_public_keys: [%q]\n"+
+		"directories:\n  - {name: annuaire, label: l’annuaire, urls: [\"ldap://127.0.0.1\"], bind_dn: \"cn=w,dc=x\", bind_password_env: PW, base_dn: \"dc=x\"}\n",
+		keyPath, strings.TrimSpace(webPub.String()))
+	if err := os.WriteFile(good, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(k string) (string, bool) { return "pw", k == "PW" }
+	out.Reset()
+	if err := run(context.Background(), []string{"check-config", "--config", good}, &out, io.Discard, env); err != nil || out.String() != "ok\n" {
+		t.Errorf("check-config of a good file: %v, %q", err, out.String())
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"version"}, &out, io.Discard, noEnv); err != nil || !strings.HasPrefix(out.String(), "ldapsync ") {
+		t.Errorf("version: %v, %q", err, out.String())
+	}
+	for _, args := range [][]string{{"--help"}, {"help"}, {"run", "--help"}} {
+		if err := run(context.Background(), args, io.Discard, io.Discard, noEnv); err != nil {
+			t.Errorf("%q: %v", args, err)
 		}
 	}
 }

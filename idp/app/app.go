@@ -143,9 +143,7 @@ func newRedis(c config.Redis) (redis.UniversalClient, error) {
 
 func ldapConfig(c config.LDAP) ldapauth.Config {
 	return ldapauth.Config{
-		URLs: c.URLs, StartTLS: c.StartTLS, CAFile: c.CAFile,
-		BindDN: c.BindDN, BindPassword: c.BindPassword, BaseDN: c.BaseDN,
-		UserFilter: c.UserFilter, Timeout: c.Timeout, PoolSize: c.PoolSize,
+		Config: c.Conn(), BaseDN: c.BaseDN, UserFilter: c.UserFilter, PoolSize: c.PoolSize,
 		Attributes: ldapauth.Attributes{
 			Subject: c.Attributes.Subject, Email: c.Attributes.Email, Name: c.Attributes.Name,
 			GivenName: c.Attributes.GivenName, FamilyName: c.Attributes.FamilyName, Username: c.Attributes.Username,

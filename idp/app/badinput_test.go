@@ -20,6 +20,7 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
@@ -34,8 +35,9 @@ func serveTestRoutes(t *testing.T, s *stack) string {
 	log := slog.New(slog.NewJSONHandler(s.Logs, nil))
 	pages := &web.Pages{Site: views.Site{SupportURL: s.cfg.SupportURL, AccessibilityURL: s.cfg.AccessibilityURL}, Log: log}
 	dir, err := ldapauth.New(ldapauth.Config{
-		URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.ReaderDN, BindPassword: s.Slapd.ReaderPassword,
-		BaseDN: s.Slapd.PeopleDN, UserFilter: config.DefaultUserFilter, Timeout: 5 * time.Second,
+		Config:     ldapconn.Config{URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.ReaderDN, BindPassword: s.Slapd.ReaderPassword, Timeout: 5 * time.Second},
+		BaseDN:     s.Slapd.PeopleDN,
+		UserFilter: config.DefaultUserFilter,
 	}, log)
 	if err != nil {
 		t.Fatal(err)

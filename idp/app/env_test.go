@@ -21,6 +21,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
@@ -128,8 +129,9 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app.App {
 		}
 	})
 	dir, err := ldapauth.New(ldapauth.Config{
-		URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.ReaderDN, BindPassword: s.Slapd.ReaderPassword,
-		BaseDN: s.Slapd.PeopleDN, UserFilter: config.DefaultUserFilter, Timeout: 5 * time.Second,
+		Config:     ldapconn.Config{URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.ReaderDN, BindPassword: s.Slapd.ReaderPassword, Timeout: 5 * time.Second},
+		BaseDN:     s.Slapd.PeopleDN,
+		UserFilter: config.DefaultUserFilter,
 	}, log)
 	if err != nil {
 		t.Fatal(err)
@@ -161,8 +163,8 @@ func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(
 	t.Helper()
 	target := func(d *testenv.Slapd, name, label, findBy string) ldapsync.Target {
 		w, err := directory.New(directory.Config{
-			URLs: []string{d.URL}, BindDN: d.WriterDN, BindPassword: d.WriterPassword,
-			BaseDN: d.PeopleDN, Timeout: 2 * time.Second,
+			Config: ldapconn.Config{URLs: []string{d.URL}, BindDN: d.WriterDN, BindPassword: d.WriterPassword, Timeout: 2 * time.Second},
+			BaseDN: d.PeopleDN,
 		}, log)
 		if err != nil {
 			t.Fatal(err)

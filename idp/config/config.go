@@ -23,7 +23,7 @@ type Config struct {
 	Listen           string         // default ":8080"
 	InsecureLoopback bool           // development only: http on loopback hosts
 	PublicURL        string         // base for page and mail links; default Issuer
-	SupportURL       string         // « J'ai besoin de support »; optional
+	SupportURL       string         // « J'ai besoin de support »; this or reset.support_url is required
 	AccessibilityURL string         // « déclaration d'accessibilité »; optional
 	TrustedProxies   []netip.Prefix // proxies whose X-Forwarded-For is believed
 	Log              Log
@@ -34,10 +34,10 @@ type Config struct {
 	Clients          []Client // at least one; IDs unique
 	LDAP             LDAP
 	Reset            Reset
-	Ldapsync         Ldapsync
+	Ldapsync         LdapsyncKeys
 	Throttle         Throttle
 	Limits           Limits
-	Mail             Mail // optional section: empty Host means no relay
+	Mail             Mail
 }
 
 // Log configures log/slog.
@@ -140,19 +140,14 @@ type Client struct {
 	AccessTokenFormat      string // AccessTokenOpaque (default) or AccessTokenJWT
 }
 
-// LDAP configures the read-only directory used to check passwords. The
-// fields match ldapauth.Config.
+// LDAP configures the read-only directory used to check passwords, with a
+// service account. The fields match ldapauth.Config.
 type LDAP struct {
-	URLs         []string // ldap:// or ldaps://, tried in order
-	StartTLS     bool     // only with ldap:// URLs
-	CAFile       string   // PEM
-	BindDN       string
-	BindPassword string // resolved from bind_password_file or bind_password_env
-	BaseDN       string
-	UserFilter   string        // contains {login}; default DefaultUserFilter
-	Timeout      time.Duration // default 5s
-	PoolSize     int           // default 4
-	Attributes   LDAPAttributes
+	LDAPConnection
+	BaseDN     string
+	UserFilter string // contains {login}; default DefaultUserFilter
+	PoolSize   int    // default 4
+	Attributes LDAPAttributes
 }
 
 // DefaultUserFilter finds a person by user id or by mail address.

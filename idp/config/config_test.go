@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ var (
 
 // testEnv is the environment of most tests.
 func testEnv() map[string]string {
-	return map[string]string{"CRYPTO": cryptoKeyHex, "COOKIE": cookieKeyB64, "LDAP_PW": "s3cret-ldap", "EMPTY": ""}
+	return map[string]string{"CRYPTO": cryptoKeyHex, "COOKIE": cookieKeyB64, "LDAP_PW": "s3cret-ldap", "EMPTY": "", "SIGNING": cryptoKeyHex}
 }
 
 func envFunc(env map[string]string) func(string) (string, bool) {
@@ -83,10 +84,45 @@ ldap:
   base_dn: ou=people,dc=example,dc=org
 `
 
+// required are the sections every file needs besides minimal's, by the
+// name minimalExcept leaves out.
+var required = []struct{ name, yaml string }{
+	{"support_url", "support_url: https://support.example.org\n"},
+	{"mail", "mail:\n  host: smtp.example.org\n"},
+	{"ldapsync", "ldapsync:\n  public_key: LDAPSYNC_PUBLIC_KEY\n  signing_key_env: SIGNING\n"},
+}
+
+// minimalExcept is the minimal valid config without the required
+// sections named, which the caller appends itself.
+func minimalExcept(t *testing.T, sections ...string) string {
+	t.Helper()
+	s := minimalWith(t)
+	for _, r := range required {
+		if slices.Contains(sections, r.name) {
+			s = strings.Replace(s, strings.ReplaceAll(r.yaml, "LDAPSYNC_PUBLIC_KEY", ldapsyncPublicKey()), "", 1)
+		}
+	}
+	return s
+}
+
+// ldapsyncPublicKey is a public key as `ldapsync keygen` prints it.
+var ldapsyncPublicKey = sync.OnceValue(func() string {
+	k, err := job.GenerateKey()
+	if err != nil {
+		panic(err)
+	}
+	return job.MarshalPublicKey(k.PublicKey())
+})
+
 // minimalWith returns the minimal config with the replacements old → new applied.
 func minimalWith(t *testing.T, oldNew ...string) string {
 	t.Helper()
-	s := strings.ReplaceAll(minimal, "SECRET_HASH", secretHash)
+	s := minimal
+	for _, r := range required {
+		s += r.yaml
+	}
+	s = strings.ReplaceAll(s, "SECRET_HASH", secretHash)
+	s = strings.ReplaceAll(s, "LDAPSYNC_PUBLIC_KEY", ldapsyncPublicKey())
 	for i := 0; i+1 < len(oldNew); i += 2 {
 		if !strings.Contains(s, oldNew[i]) {
 			t.Fatalf("minimal config has no %q", oldNew[i])
@@ -173,19 +209,19 @@ func TestExampleFileParses(t *testing.T) {
 	}
 	ca := testCA(t)
 	files := map[string]string{
-		"/run/secrets/redis-password":       "redis-pw\n",
 		"/run/secrets/idp-crypto-key":       cryptoKeyHex + "\n",
+		"/run/secrets/idp-cookie-key":       cookieKeyB64 + "\n",
 		"/run/secrets/ldap-bind-password":   "ldap-pw\r\n",
 		"/etc/idp/ldap-ca.pem":              ca,
 		"/run/secrets/ldapsync-signing-key": cryptoKeyHex + "\n",
 	}
-	env := map[string]string{"IDP_COOKIE_KEY": cookieKeyB64}
-	c, err := Parse("idp.yaml", data, envFunc(env), filesFunc(files))
+	// Only what deploy/systemd/idp.service hands over: files, no variable.
+	c, err := Parse("idp.yaml", data, nil, filesFunc(files))
 	if err != nil {
 		t.Fatalf("deploy/config/idp.yaml does not parse:\n%v", err)
 	}
-	if c.Redis.Password != "redis-pw" || c.LDAP.BindPassword != "ldap-pw" {
-		t.Errorf("secret files not read or newline not trimmed: %q %q", c.Redis.Password, c.LDAP.BindPassword)
+	if c.LDAP.BindPassword != "ldap-pw" || len(c.Secrets.CookieKey) != 48 {
+		t.Errorf("secret files not read or newline not trimmed: %q", c.LDAP.BindPassword)
 	}
 	if len(c.Clients) != 2 || !c.Clients[1].Public || c.Clients[1].AccessTokenFormat != AccessTokenJWT || c.Clients[0].Name != "Mes démarches" {
 		t.Errorf("clients = %+v", c.Clients)
@@ -209,7 +245,7 @@ func TestExampleFileParses(t *testing.T) {
 }
 
 // The web tier's signing key for ldapsync is a secret like the others,
-// required with the worker's public key, and reported at its line.
+// required, and reported at its line.
 func TestLdapsyncSigningKey(t *testing.T) {
 	t.Parallel()
 	k, _ := job.GenerateKey()
@@ -221,13 +257,13 @@ func TestLdapsyncSigningKey(t *testing.T) {
 		name, section, want string
 	}{
 		{"from a file", "ldapsync:\n  public_key: " + pub + "\n  signing_key_file: /sk\n", ""},
-		{"missing", "ldapsync:\n  public_key: " + pub + "\n", "ldapsync.signing_key: required with public_key"},
+		{"missing", "ldapsync:\n  public_key: " + pub + "\n", "ldapsync.signing_key: this secret is required"},
 		{"too short", "ldapsync:\n  public_key: " + pub + "\n  signing_key_file: /short\n", "ldapsync.signing_key: the key from file \"/short\" must be exactly 32 bytes"},
 		{"written in the file", "ldapsync:\n  public_key: " + pub + "\n  signing_key: " + seed + "\n", "ldapsync.signing_key: a secret must not be written"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			yaml := minimalWith(t) + tc.section
-			line := strings.Count(minimalWith(t), "\n") + 1 // the line of "ldapsync:"
+			yaml := minimalExcept(t, "ldapsync") + tc.section
+			line := strings.Count(minimalExcept(t, "ldapsync"), "\n") + 1 // the line of "ldapsync:"
 			c, errs := parse(t, yaml, files)
 			if tc.want == "" {
 				if errs != nil {
@@ -448,6 +484,7 @@ func TestLoad(t *testing.T) {
 	path := write("idp.yaml", yaml)
 	t.Setenv("TEST_IDP_COOKIE", cookieKeyB64)
 	t.Setenv("TEST_IDP_LDAP_PW", "pw")
+	t.Setenv("SIGNING", cryptoKeyHex)
 	c, err := Load(path)
 	if err != nil {
 		t.Fatal(err)

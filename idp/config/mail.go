@@ -9,10 +9,10 @@ import (
 )
 
 // Mail configures the SMTP relay and the sender of outgoing mail; the
-// fields match idp/mail.SMTP and idp/mail.Config. The section is optional
-// for now: without it Host is empty and no mail can be sent.
+// fields match idp/mail.SMTP and idp/mail.Config. Host is required:
+// « Mot de passe perdu » sends its codes by mail.
 type Mail struct {
-	Host        string        // the relay: a host name or address, without port; required in the section
+	Host        string        // the relay: a host name or address, without port; required
 	Port        int           // default by TLS: 465 (implicit_tls), 587 (starttls), 25 (plain)
 	TLS         string        // MailImplicitTLS, MailStartTLS (default) or MailPlain
 	Username    string        // SMTP AUTH when set, with Password
@@ -101,10 +101,9 @@ func isHost(s string) bool {
 func (v *validator) mail() {
 	c := v.c.Mail
 	const p = "mail."
-	if !v.d.given("mail") {
-		return // no relay: nothing is sent, and nothing else to check
-	}
-	if v.required(p+"host", c.Host == "") && !isHost(c.Host) {
+	if !v.d.given(p + "host") {
+		v.report(p+"host", "this setting is required: « Mot de passe perdu » sends its codes by mail, through this relay")
+	} else if !isHost(c.Host) {
 		hint := ""
 		if strings.ContainsAny(c.Host, ":/") {
 			hint = "; give the port in mail.port"

@@ -8,16 +8,16 @@ import (
 	"time"
 )
 
-// TestMailDefaults: without a mail section nothing is required and no
-// relay is set; with one, only the host is.
+// TestMailDefaults: the host is required, with or without a mail section
+// (« Mot de passe perdu » sends its codes by mail); the rest has defaults.
 func TestMailDefaults(t *testing.T) {
 	t.Parallel()
-	if c := mustParse(t, minimalWith(t), nil); c.Mail != DefaultMail() || c.Mail.Host != "" {
-		t.Errorf("mail without a section = %+v, want %+v", c.Mail, DefaultMail())
+	if _, errs := parse(t, minimalExcept(t, "mail"), nil); len(errs) != 1 || errs[0].Path != "mail.host" || !strings.Contains(errs[0].Message, "this setting is required") {
+		t.Errorf("without a mail section: %v, want mail.host required", errs)
 	}
 	want := DefaultMail()
 	want.Host = "smtp.example.org"
-	if c := mustParse(t, minimalWith(t)+"mail: {host: smtp.example.org}\n", nil); c.Mail != want {
+	if c := mustParse(t, minimalExcept(t, "mail")+"mail: {host: smtp.example.org}\n", nil); c.Mail != want {
 		t.Errorf("mail = %+v, want %+v", c.Mail, want)
 	}
 	d := DefaultMail()
@@ -42,7 +42,7 @@ func TestMailExample(t *testing.T) {
 	if j := strings.Index(section[1:], "\n\n"); j >= 0 {
 		section = section[:j+1]
 	}
-	c := mustParse(t, minimalWith(t)+section+"\n", nil)
+	c := mustParse(t, minimalExcept(t, "mail")+section+"\n", nil)
 	want := DefaultMail()
 	want.Host = "smtp.nouvelle-aquitaine.fr"
 	if c.Mail != want {
@@ -52,7 +52,7 @@ func TestMailExample(t *testing.T) {
 
 func TestMailFull(t *testing.T) {
 	t.Parallel()
-	c := mustParse(t, minimalWith(t)+`mail:
+	c := mustParse(t, minimalExcept(t, "mail")+`mail:
   host: 127.0.0.1
   port: 2525
   tls: plain
@@ -71,14 +71,14 @@ func TestMailFull(t *testing.T) {
 		t.Errorf("mail = %+v, want %+v", c.Mail, want)
 	}
 	ca := map[string]string{"/etc/idp/smtp-ca.pem": testCA(t)}
-	c = mustParse(t, minimalWith(t)+"mail: {host: smtp.example.org, tls: implicit_tls, ca_file: /etc/idp/smtp-ca.pem}\n", ca)
+	c = mustParse(t, minimalExcept(t, "mail")+"mail: {host: smtp.example.org, tls: implicit_tls, ca_file: /etc/idp/smtp-ca.pem}\n", ca)
 	if c.Mail.Port != 465 || c.Mail.CAFile != "/etc/idp/smtp-ca.pem" {
 		t.Errorf("implicit_tls: %+v", c.Mail)
 	}
-	if c = mustParse(t, minimalWith(t)+"mail: {host: \"::1\", tls: plain}\n", nil); c.Mail.Port != 25 {
+	if c = mustParse(t, minimalExcept(t, "mail")+"mail: {host: \"::1\", tls: plain}\n", nil); c.Mail.Port != 25 {
 		t.Errorf("plain: port %d, want 25", c.Mail.Port)
 	}
-	c = mustParse(t, minimalWith(t)+`mail:
+	c = mustParse(t, minimalExcept(t, "mail")+`mail:
   host: smtp.example.org
   dkim: {domain: nouvelle-aquitaine.fr, selector: idp2026, private_key_file: /etc/idp/dkim.pem}
 `, map[string]string{"/etc/idp/dkim.pem": "a key"})
@@ -122,12 +122,12 @@ func TestMailRules(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			yaml := minimalWith(t) + "mail: {" + tt.section + "}\n"
+			yaml := minimalExcept(t, "mail") + "mail: {" + tt.section + "}\n"
 			_, errs := parse(t, yaml, map[string]string{"/etc/idp/dkim.pem": "a key"})
 			if len(errs) != 1 {
 				t.Fatalf("want 1 problem, got %d:\n%v", len(errs), errs)
 			}
-			line := strings.Count(minimalWith(t), "\n") + 1
+			line := strings.Count(minimalExcept(t, "mail"), "\n") + 1
 			if p := errs[0]; p.Path != tt.path || p.Line != line || !strings.Contains(p.Message, tt.inMsg) {
 				t.Errorf("got %s\nwant line %d, path %q, message containing %q", p, line, tt.path, tt.inMsg)
 			}

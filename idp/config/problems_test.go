@@ -5,8 +5,10 @@ import (
 	"testing"
 )
 
-// manyMistakes has one mistake of each kind; the test asserts where each one
-// is reported. Line numbers are in the comments of the want table below.
+// manyMistakes has one mistake of each kind, among them every setting
+// that start-up needs left out (support_url, mail.host,
+// ldapsync.public_key) and a secret file that is missing; the test asserts
+// where each one is reported, all in one run.
 var manyMistakes = `isuer: https://idp.example.org
 issuer: http://idp.example.org
 listen: [8080]
@@ -35,6 +37,10 @@ ldap:
   bind_password_file: /missing/file
   base_dn: ou=people,dc=example,dc=org
   timeout: 5
+mail:
+  port: 587
+ldapsync:
+  signing_key_file: /missing/signing-key
 `
 
 func TestManyMistakesAtOnce(t *testing.T) {
@@ -50,6 +56,8 @@ func TestManyMistakesAtOnce(t *testing.T) {
 		t.Fatalf("Parse error = %T %v, want Errors", err, err)
 	}
 	want := []Problem{
+		// A key missing from the top level has no line to point at.
+		{Path: "support_url", Message: "this setting (or reset.support_url) is required: « J'ai besoin de support » and the mail sent after a password change lead there"},
 		{Line: 1, Column: 1, Path: "", Message: `unknown key "isuer" (did you mean "issuer"?)`},
 		{Line: 2, Column: 9, Path: "issuer", Message: `"http://idp.example.org" must use https (http is only allowed for loopback hosts with insecure_loopback: true)`},
 		{Line: 3, Column: 9, Path: "listen", Message: "must be text, not a list"},
@@ -65,6 +73,9 @@ func TestManyMistakesAtOnce(t *testing.T) {
 		{Line: 22, Column: 21, Path: "clients[1].redirect_uris[0]", Message: `"not a url" is not an absolute URL such as "https://rp.example.org/callback"`},
 		{Line: 26, Column: 23, Path: "ldap.bind_password", Message: `cannot read secret file "/missing/file": no such file`},
 		{Line: 28, Column: 12, Path: "ldap.timeout", Message: `must be a duration with a unit, like "90s", "15m" or "1h30m" (a bare number has no unit)`},
+		{Line: 29, Column: 1, Path: "mail.host", Message: "this setting is required: « Mot de passe perdu » sends its codes by mail, through this relay"},
+		{Line: 31, Column: 1, Path: "ldapsync.public_key", Message: "this setting is required: new passwords are sealed to the ldapsync workers' public key, printed by `ldapsync keygen`"},
+		{Line: 32, Column: 21, Path: "ldapsync.signing_key", Message: `cannot read secret file "/missing/signing-key": no such file`},
 	}
 	for i := range want {
 		want[i].File = "bad.yaml"
@@ -140,7 +151,7 @@ func TestRules(t *testing.T) {
 		wantPath  string
 		wantInMsg string
 	}{
-		{"two documents", []string{"ou=people,dc=example,dc=org\n", "ou=people,dc=example,dc=org\n---\na: 1\n"}, nil, 0, 16, "", "more than one YAML document"},
+		{"two documents", []string{"signing_key_env: SIGNING\n", "signing_key_env: SIGNING\n---\na: 1\n"}, nil, 0, 22, "", "more than one YAML document"},
 		{"merge key", []string{"  addrs:", "  <<: {db: 1}\n  addrs:"}, nil, 0, 3, "redis", "merge keys (<<) are not supported"},
 		{"nested unknown key", []string{"  addrs:", "  adrs: []\n  addrs:"}, nil, 0, 3, "redis", `unknown key "adrs" (did you mean "addrs"?)`},
 		{"unknown key without suggestion", []string{"ldap:", "frobnicate: 1\nldap:"}, nil, 0, 11, "", `unknown key "frobnicate"`},

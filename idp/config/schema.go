@@ -23,7 +23,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	m.str("accessibility_url", &c.AccessibilityURL)
 	c.TrustedProxies = m.prefixes("trusted_proxies")
 	d.decodeLog(m.sub("log"), &c.Log)
-	d.decodeRedis(m.sub("redis"), &c.Redis)
+	d.decodeRedis(m.sub("redis"), &c.Redis, true)
 	d.decodeSecrets(m.sub("secrets"), &c.Secrets)
 	d.decodeOIDC(m.sub("oidc"), &c.OIDC)
 	d.decodeSession(m.sub("session"), &c.Session)
@@ -35,7 +35,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	d.decodeLimits(m.sub("limits"), &c.Limits)
 	d.decodeMail(m.sub("mail"), &c.Mail)
 	d.decodeReset(m.sub("reset"), &c.Reset)
-	d.decodeLdapsync(m.sub("ldapsync"), &c.Ldapsync)
+	d.decodeLdapsyncKeys(m.sub("ldapsync"), &c.Ldapsync)
 	m.done()
 	return c
 }
@@ -56,7 +56,9 @@ func (d *decoder) decodeLog(m *mapping, l *Log) {
 	m.done()
 }
 
-func (d *decoder) decodeRedis(m *mapping, r *Redis) {
+// decodeRedis reads the redis section; keyPrefix says whether it holds
+// key_prefix (ldapsync has it under queue).
+func (d *decoder) decodeRedis(m *mapping, r *Redis, keyPrefix bool) {
 	m.strs("addrs", &r.Addrs)
 	m.str("master_name", &r.MasterName)
 	m.str("username", &r.Username)
@@ -64,7 +66,9 @@ func (d *decoder) decodeRedis(m *mapping, r *Redis) {
 	m.integer("db", &r.DB)
 	m.boolean("tls", &r.TLS)
 	m.str("ca_file", &r.CAFile)
-	m.str("key_prefix", &r.KeyPrefix)
+	if keyPrefix {
+		m.str("key_prefix", &r.KeyPrefix)
+	}
 	m.done()
 }
 
@@ -130,14 +134,9 @@ func (d *decoder) decodeClient(m *mapping) Client {
 }
 
 func (d *decoder) decodeLDAP(m *mapping, l *LDAP) {
-	m.strs("urls", &l.URLs)
-	m.boolean("start_tls", &l.StartTLS)
-	m.str("ca_file", &l.CAFile)
-	m.str("bind_dn", &l.BindDN)
-	l.BindPassword, _ = m.secret("bind_password")
+	d.decodeLDAPConnection(m, &l.LDAPConnection)
 	m.str("base_dn", &l.BaseDN)
 	m.str("user_filter", &l.UserFilter)
-	m.duration("timeout", &l.Timeout)
 	m.integer("pool_size", &l.PoolSize)
 	a := m.sub("attributes")
 	a.str("subject", &l.Attributes.Subject)
@@ -255,7 +254,7 @@ func (d *decoder) applyDefaults(c *Config) {
 	}
 	l := &c.LDAP
 	def("ldap.user_filter", func() { l.UserFilter = DefaultUserFilter })
-	def("ldap.timeout", func() { l.Timeout = 5 * time.Second })
+	d.ldapConnectionDefaults("ldap", &l.LDAPConnection)
 	def("ldap.pool_size", func() { l.PoolSize = 4 })
 	a := &l.Attributes
 	def("ldap.attributes.subject", func() { a.Subject = "entryUUID" })

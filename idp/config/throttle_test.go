@@ -31,7 +31,7 @@ func TestThrottleExampleIsDefault(t *testing.T) {
 	if i < 0 {
 		t.Fatal("deploy/config/idp.yaml has no throttle section")
 	}
-	c := mustParse(t, minimalWith(t)+string(data[i:]), map[string]string{"/run/secrets/ldapsync-signing-key": cryptoKeyHex})
+	c := mustParse(t, minimalExcept(t, "mail", "ldapsync")+string(data[i:]), map[string]string{"/run/secrets/ldapsync-signing-key": cryptoKeyHex})
 	if c.Throttle != DefaultThrottle() {
 		t.Errorf("example throttle = %+v, want the defaults %+v", c.Throttle, DefaultThrottle())
 	}

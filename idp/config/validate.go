@@ -23,7 +23,7 @@ type validator struct {
 func (d *decoder) validate(c *Config) {
 	v := &validator{d: d, c: c}
 	v.top()
-	v.redis()
+	v.redis(v.c.Redis)
 	v.secrets()
 	v.oidc()
 	v.session()
@@ -33,7 +33,7 @@ func (d *decoder) validate(c *Config) {
 	v.limits()
 	v.mail()
 	v.reset()
-	v.ldapsync()
+	v.ldapsyncKeys()
 }
 
 // report records a problem at path unless something there was reported already.
@@ -63,6 +63,9 @@ func (v *validator) top() {
 	if v.d.given("public_url") {
 		v.webURL("public_url", c.PublicURL, c.InsecureLoopback, baseURL)
 	}
+	if !v.d.given("support_url") && !v.d.given("reset.support_url") {
+		v.report("support_url", "this setting (or reset.support_url) is required: « J'ai besoin de support » and the mail sent after a password change lead there")
+	}
 	for _, k := range []struct {
 		key string
 		val string
@@ -82,8 +85,7 @@ func validPort(s string, zeroOK bool) bool {
 	return err == nil && n <= 65535 && (n > 0 || (zeroOK && n == 0)) && s[0] != '+'
 }
 
-func (v *validator) redis() {
-	r := v.c.Redis
+func (v *validator) redis(r Redis) {
 	if len(r.Addrs) == 0 {
 		v.report("redis.addrs", "at least one Redis address (host:port) is required")
 	}
@@ -231,34 +233,11 @@ func (v *validator) redirectURL(path, raw string, httpLoopback, public bool) {
 
 func (v *validator) ldap() {
 	l := v.c.LDAP
-	if len(l.URLs) == 0 {
-		v.report("ldap.urls", "at least one directory URL (ldap:// or ldaps://) is required")
+	v.ldapConnection("ldap", l.LDAPConnection, "the read-only service account that searches the people")
+	if v.required("ldap.base_dn", l.BaseDN == "") {
+		v.dn("ldap.base_dn", l.BaseDN)
 	}
-	for i, u := range l.URLs {
-		p := indexPath("ldap.urls", i)
-		ldaps, ok := v.ldapURL(p, u)
-		switch {
-		case ok && ldaps && l.StartTLS:
-			v.report(p, "%q is ldaps:// (already encrypted) but start_tls is true; use ldap:// URLs with start_tls, or set start_tls: false", u)
-		case ok && !ldaps && !l.StartTLS && !IsLoopback(hostOf(u)):
-			v.report(p, "%q without start_tls sends passwords unencrypted: plain ldap:// is only allowed to a directory on this machine (127.0.0.1, ::1 or localhost); use ldaps:// or start_tls: true", u)
-		}
-	}
-	if l.CAFile != "" {
-		v.caFile("ldap.ca_file", l.CAFile)
-	}
-	for _, dn := range []struct{ path, value string }{{"ldap.bind_dn", l.BindDN}, {"ldap.base_dn", l.BaseDN}} {
-		if v.required(dn.path, dn.value == "") {
-			if parsed, err := ldap.ParseDN(dn.value); err != nil || len(parsed.RDNs) == 0 {
-				v.report(dn.path, "%q is not a distinguished name such as \"ou=people,dc=example,dc=org\"", dn.value)
-			}
-		}
-	}
-	if !v.d.given("ldap.bind_password") {
-		v.report("ldap.bind_password", "this secret is required; give bind_password_file or bind_password_env")
-	}
-	v.userFilter(l.UserFilter)
-	v.positive("ldap.timeout", l.Timeout)
+	v.userFilter("ldap.user_filter", l.UserFilter)
 	if l.PoolSize < 1 {
 		v.report("ldap.pool_size", "must be at least 1, not %d", l.PoolSize)
 	}
@@ -286,8 +265,7 @@ func (v *validator) limits() {
 // name or an OID, with options.
 var attributeName = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)*)(;[A-Za-z0-9-]+)*$`)
 
-func (v *validator) userFilter(f string) {
-	const path = "ldap.user_filter"
+func (v *validator) userFilter(path, f string) {
 	switch {
 	case !strings.Contains(f, "{login}"):
 		v.report(path, "must contain {login}, which is replaced by what the person typed (e.g. %q)", DefaultUserFilter)

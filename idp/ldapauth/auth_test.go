@@ -10,17 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 func newDirectory(t testing.TB, s *testenv.Slapd, edit func(*Config)) (*Directory, *testenv.Buffer) {
 	t.Helper()
 	cfg := Config{
-		URLs:         []string{s.URL},
-		BindDN:       s.ReaderDN,
-		BindPassword: s.ReaderPassword,
-		BaseDN:       s.BaseDN,
-		Timeout:      2 * time.Second,
+		Config: ldapconn.Config{URLs: []string{s.URL}, BindDN: s.ReaderDN, BindPassword: s.ReaderPassword, Timeout: 2 * time.Second},
+		BaseDN: s.BaseDN,
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -16,20 +15,18 @@ import (
 // Config describes one directory (possibly several replicas). Zero values of
 // Attributes, UserFilter, Timeout and PoolSize get the documented defaults.
 type Config struct {
-	URLs     []string // tried in order for failover: ldap:// or ldaps://
-	StartTLS bool     // upgrade ldap:// connections; not allowed with ldaps://
-	CAFile   string   // PEM bundle, optional; used for ldaps and StartTLS (default: system roots)
-
-	BindDN, BindPassword string // read-only service account; both empty = anonymous search
-	BaseDN               string
+	// Config is where the directory is and how to bind to it: a read-only
+	// service account (BindDN and BindPassword both empty: anonymous
+	// search). Timeout bounds each operation and each dial (default 5s).
+	ldapconn.Config
+	BaseDN string
 
 	// UserFilter finds the entry for a login; {login} is replaced by the
 	// escaped login. Default:
 	// (&(objectClass=inetOrgPerson)(|(uid={login})(mail={login})))
 	UserFilter string
 	Attributes Attributes
-	Timeout    time.Duration // per operation and per dial; default 5s
-	PoolSize   int           // idle user-bind connections kept; default 4
+	PoolSize   int // idle user-bind connections kept; default 4
 }
 
 // Attributes names the LDAP attributes mapped to User fields.
@@ -46,7 +43,6 @@ type Attributes struct {
 const defaultUserFilter = "(&(objectClass=inetOrgPerson)(|(uid={login})(mail={login})))"
 
 const (
-	defaultTimeout   = 5 * time.Second
 	defaultPoolSize  = 4
 	loginPlaceholder = "{login}"
 )
@@ -78,15 +74,13 @@ func (cfg Config) prepare() (Config, []*url.URL, *tls.Config, error) {
 	if cfg.UserFilter == "" {
 		cfg.UserFilter = defaultUserFilter
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = defaultTimeout
-	}
 	if cfg.PoolSize <= 0 {
 		cfg.PoolSize = defaultPoolSize
 	}
 	cfg.Attributes = cfg.Attributes.withDefaults()
 
-	urls, err := ldapconn.ParseURLs(cfg.URLs, cfg.StartTLS)
+	conn, urls, tlsCfg, err := cfg.Config.Prepare()
+	cfg.Config = conn
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -104,11 +98,6 @@ func (cfg Config) prepare() (Config, []*url.URL, *tls.Config, error) {
 		errs = append(errs, fmt.Errorf("UserFilter lacks %s", loginPlaceholder))
 	} else if _, err := ldap.CompileFilter(strings.ReplaceAll(cfg.UserFilter, loginPlaceholder, "x")); err != nil {
 		errs = append(errs, fmt.Errorf("UserFilter: %w", err))
-	}
-
-	tlsCfg, err := ldapconn.TLSConfig(urls, cfg.StartTLS, cfg.CAFile)
-	if err != nil {
-		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, nil, nil, fmt.Errorf("ldapauth: invalid config: %w", err)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -16,8 +18,7 @@ func TestNewConfig(t *testing.T) {
 	}
 	valid := func() Config {
 		return Config{
-			URLs:   []string{"ldap://127.0.0.1:389"},
-			BindDN: "cn=reader,dc=example,dc=org", BindPassword: "secret",
+			Config: ldapconn.Config{URLs: []string{"ldap://127.0.0.1:389"}, BindDN: "cn=reader,dc=example,dc=org", BindPassword: "secret"},
 			BaseDN: "dc=example,dc=org",
 		}
 	}

@@ -22,7 +22,7 @@ func (d *Directory) dial(ctx context.Context, setup func(*ldap.Conn) error) (*ld
 	for i := range n {
 		idx := (start + i) % n
 		u := d.urls[idx]
-		c, err := ldapconn.Dial(ctx, u, ldapconn.Config{
+		c, err := ldapconn.Dial(ctx, u, ldapconn.Dialing{
 			Dialer: d.dialer, TLS: d.tls, StartTLS: d.cfg.StartTLS, Timeout: d.cfg.Timeout,
 		})
 		if err == nil && setup != nil {

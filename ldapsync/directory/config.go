@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -17,16 +16,15 @@ import (
 // values of UserFilter, SubjectAttribute and Timeout get the documented
 // defaults.
 type Config struct {
-	URLs     []string // tried in order for failover, starting with the last that worked: ldap:// or ldaps://
-	StartTLS bool     // upgrade ldap:// connections; not allowed with ldaps://
-	CAFile   string   // PEM bundle, optional; for ldaps and StartTLS (default: system roots)
-
-	// BindDN and BindPassword are the writer account, required: a non-root
+	// Config is where the directory is (URLs tried in order for failover,
+	// starting with the last that worked) and how to bind to it. BindDN
+	// and BindPassword are the writer account, required: a non-root
 	// account with write access to userPassword, and read access to the
 	// entries (SubjectAttribute, pwdChangedTime). Not the rootdn: its
-	// changes skip the policy's checks and set pwdReset.
-	BindDN, BindPassword string
-	BaseDN               string
+	// changes skip the policy's checks and set pwdReset. Timeout bounds
+	// each dial, TLS handshake and request (default 5s).
+	ldapconn.Config
+	BaseDN string
 
 	// UserFilter finds the entry for a login; {login} is replaced by the
 	// escaped login. Default:
@@ -35,13 +33,10 @@ type Config struct {
 	// SubjectAttribute holds the person's sub, reported in Entry.Subject;
 	// default entryUUID (as the web tier's default).
 	SubjectAttribute string
-	// Timeout bounds each dial, TLS handshake and request; default 5s.
-	Timeout time.Duration
 }
 
 const (
 	defaultUserFilter = "(&(objectClass=inetOrgPerson)(|(uid={login})(mail={login})))"
-	defaultTimeout    = 5 * time.Second
 	loginPlaceholder  = "{login}"
 )
 
@@ -54,10 +49,8 @@ func (cfg Config) prepare() (Config, []*url.URL, *tls.Config, error) {
 	if cfg.SubjectAttribute == "" {
 		cfg.SubjectAttribute = "entryUUID"
 	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = defaultTimeout
-	}
-	urls, err := ldapconn.ParseURLs(cfg.URLs, cfg.StartTLS)
+	conn, urls, tlsCfg, err := cfg.Config.Prepare()
+	cfg.Config = conn
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -75,10 +68,6 @@ func (cfg Config) prepare() (Config, []*url.URL, *tls.Config, error) {
 		errs = append(errs, fmt.Errorf("UserFilter lacks %s", loginPlaceholder))
 	} else if _, err := ldap.CompileFilter(strings.ReplaceAll(cfg.UserFilter, loginPlaceholder, "x")); err != nil {
 		errs = append(errs, fmt.Errorf("UserFilter: %w", err))
-	}
-	tlsCfg, err := ldapconn.TLSConfig(urls, cfg.StartTLS, cfg.CAFile)
-	if err != nil {
-		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, nil, nil, fmt.Errorf("directory: invalid config: %w", err)

@@ -41,7 +41,7 @@ func (w *Writer) open(ctx context.Context) (*session, error) {
 		}
 		idx := (start + i) % n
 		u := w.urls[idx]
-		c, err := ldapconn.Dial(ctx, u, ldapconn.Config{
+		c, err := ldapconn.Dial(ctx, u, ldapconn.Dialing{
 			Dialer: w.dialer, TLS: w.tls, StartTLS: w.cfg.StartTLS, Timeout: w.cfg.Timeout,
 		})
 		if err == nil {

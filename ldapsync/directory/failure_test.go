@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 )
 
 // closedURL is an ldap:// URL where nothing listens.
@@ -143,7 +145,10 @@ func TestLostAnswer(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	t.Parallel()
-	good := Config{URLs: []string{"ldap://127.0.0.1:389"}, BindDN: "cn=w,dc=x", BindPassword: "pw", BaseDN: "dc=x"}
+	good := Config{
+		Config: ldapconn.Config{URLs: []string{"ldap://127.0.0.1:389"}, BindDN: "cn=w,dc=x", BindPassword: "pw"},
+		BaseDN: "dc=x",
+	}
 	tests := []struct {
 		name string
 		edit func(*Config)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
@@ -47,8 +48,8 @@ func startSlapd(t *testing.T) *testenv.Slapd {
 func newWriter(t *testing.T, s *testenv.Slapd, edit func(*Config)) (*Writer, *testenv.Buffer) {
 	t.Helper()
 	cfg := Config{
-		URLs: []string{s.URL}, BindDN: s.WriterDN, BindPassword: s.WriterPassword,
-		BaseDN: s.BaseDN, Timeout: 2 * time.Second,
+		Config: ldapconn.Config{URLs: []string{s.URL}, BindDN: s.WriterDN, BindPassword: s.WriterPassword, Timeout: 2 * time.Second},
+		BaseDN: s.BaseDN,
 	}
 	if edit != nil {
 		edit(&cfg)

@@ -2,9 +2,10 @@
 // the web tier's reader (idp/ldapauth) and the password writer
 // (ldapsync/directory) share. It checks ldap:// and ldaps:// URLs, builds
 // the TLS settings, dials one URL with TLS or StartTLS under a timeout, and
-// tells outages from refusals. Failover, binds and pooling differ between
-// the two and stay with them. It lives under ldapsync, which must not
-// import idp/..., so that both can use it.
+// tells outages from refusals. Config is the one description of a
+// connection (where, how encrypted, as whom) that both embed in their own
+// configuration. Failover, binds and pooling differ between the two and
+// stay with them.
 //
 // Its errors carry no package prefix: they end up in the callers' own
 // configuration reports and error chains, worded as they always were.
@@ -88,8 +89,43 @@ func loadCAs(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// Config is how Dial connects.
+// Config is how to reach and bind to one directory (possibly several
+// replicas of it): the part of the reader's and the writer's
+// configuration that is the same.
 type Config struct {
+	URLs     []string // tried in order for failover: ldap:// or ldaps://
+	StartTLS bool     // upgrade ldap:// connections; not allowed with ldaps://
+	CAFile   string   // PEM bundle, optional; for ldaps and StartTLS (default: system roots)
+	// BindDN and BindPassword are the account the connection binds as.
+	BindDN, BindPassword string
+	// Timeout bounds each dial, TLS handshake and request; DefaultTimeout
+	// when zero.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is Config.Timeout's default.
+const DefaultTimeout = 5 * time.Second
+
+// Prepare applies Timeout's default and checks the URLs and the CA file,
+// returning what Dial needs. Every problem is reported at once, joined.
+func (c Config) Prepare() (Config, []*url.URL, *tls.Config, error) {
+	if c.Timeout <= 0 {
+		c.Timeout = DefaultTimeout
+	}
+	var errs []error
+	urls, err := ParseURLs(c.URLs, c.StartTLS)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	tlsCfg, err := TLSConfig(urls, c.StartTLS, c.CAFile)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return c, urls, tlsCfg, errors.Join(errs...)
+}
+
+// Dialing is how Dial connects.
+type Dialing struct {
 	Dialer   net.Dialer    // for the TCP connection
 	TLS      *tls.Config   // from TLSConfig; needed for ldaps and StartTLS
 	StartTLS bool          // upgrade ldap:// connections
@@ -101,7 +137,7 @@ type Config struct {
 // (SetTimeout), since go-ldap waits forever by default. Failures to reach
 // u, or to agree on TLS, are ldap.ErrorNetwork errors (Transient); a
 // StartTLS refused by the server keeps the server's result code.
-func Dial(ctx context.Context, u *url.URL, cfg Config) (*ldap.Conn, error) {
+func Dial(ctx context.Context, u *url.URL, cfg Dialing) (*ldap.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	host, port := u.Hostname(), u.Port()

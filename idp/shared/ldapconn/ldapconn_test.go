@@ -197,7 +197,7 @@ func TestDialFailures(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := time.Now()
-			c, err := Dial(context.Background(), u, Config{TLS: tlsCfg, StartTLS: tc.startTLS, Timeout: timeout})
+			c, err := Dial(context.Background(), u, Dialing{TLS: tlsCfg, StartTLS: tc.startTLS, Timeout: timeout})
 			if err == nil {
 				c.Close()
 				t.Fatal("Dial succeeded")
