@@ -1,12 +1,8 @@
 package app
 
 import (
-	"cmp"
 	"context"
-	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
@@ -15,12 +11,12 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/server"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
-	"github.com/region-nouvelle-aquitaine/idp/views/email"
 )
 
-// completionConsumer builds what reacts to settled password changes:
-// sessions and tokens revoked, the notice mailed, the audit event.
-func completionConsumer(cfg *config.Config, d Deps, st *store.Store, outbox reset.Outbox, forget completion.Throttle) (func(context.Context) error, error) {
+// completionConsumer wires what reacts to settled password changes
+// (idp/completion): sessions and tokens revoked, the notice mailed, the
+// failed sign-ins forgotten.
+func completionConsumer(cfg *config.Config, d Deps, st *store.Store, q *job.Queue, outbox reset.Outbox, forget completion.Throttle) (func(context.Context) error, error) {
 	people, ok := d.Accounts.(completion.People)
 	if !ok {
 		// Only builds without a directory for « Mot de passe perdu » (tests
@@ -28,19 +24,11 @@ func completionConsumer(cfg *config.Config, d Deps, st *store.Store, outbox rese
 		d.Log.Warn("completion: the directory cannot find an account by subject; no notice will be sent after a password change")
 		people = nobody{}
 	}
-	support := cmp.Or(cfg.SupportURL, cfg.Reset.SupportURL)
-	if support == "" {
-		return nil, errors.New("support_url is required: the mail sent after a password change gives the support contact")
-	}
-	resetURL := strings.TrimRight(cfg.PublicURL, "/") + server.LostPasswordPath
-	compose := func(ctx context.Context, at time.Time) (completion.Mail, error) {
-		m, err := email.RenderPasswordChanged(ctx, email.PasswordChanged{At: at, SupportURL: support, ResetURL: resetURL})
-		return completion.Mail{Subject: m.Subject, Text: m.Text, HTML: m.HTML}, err
-	}
-	q := job.NewQueue(job.Options{Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Now: d.Now})
 	cc := completion.Config{
 		Client: d.Redis, Stream: q.EventsStream(), Prefix: cfg.Redis.KeyPrefix,
-		Sessions: st, People: people, Outbox: completionOutbox{outbox}, Compose: compose,
+		Sessions: st, People: people, Outbox: completionOutbox{outbox},
+		// config.Load guarantees support_url.
+		Compose:  completion.NewNotice(cfg.PublicURL, server.LostPasswordPath, cfg.SupportURL),
 		Throttle: forget,
 		Now:      d.Now, Log: d.Log,
 	}

@@ -1,0 +1,131 @@
+package app
+
+import (
+	"cmp"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/csrf"
+	"github.com/region-nouvelle-aquitaine/idp/idp/login"
+	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
+	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
+	"github.com/region-nouvelle-aquitaine/idp/idp/server"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+// newProvider is the OpenID provider of the oidc section and the clients.
+func newProvider(cfg *config.Config, d Deps, st *store.Store) (*provider.Provider, error) {
+	clients := make([]provider.Client, 0, len(cfg.Clients))
+	for _, c := range cfg.Clients {
+		pc := provider.Client{
+			ID: c.ID, Name: c.Name, Public: c.Public,
+			RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+			HomeURL: c.HomeURL, JWTAccessTokens: c.AccessTokenFormat == config.AccessTokenJWT,
+		}
+		if !c.Public {
+			pc.SecretSHA256 = c.SecretSHA256[:]
+		}
+		clients = append(clients, pc)
+	}
+	return provider.New(provider.Config{
+		Issuer:           cfg.Issuer,
+		CryptoKey:        cfg.Secrets.CryptoKey,
+		SigningAlgorithm: cfg.OIDC.SigningAlgorithm,
+		Clients:          clients,
+		Lifetimes: provider.Lifetimes{
+			AuthRequest: cfg.OIDC.AuthRequestLifetime, Code: cfg.OIDC.CodeLifetime,
+			AccessToken: cfg.OIDC.AccessTokenLifetime, IDToken: cfg.OIDC.IDTokenLifetime,
+			RefreshToken: cfg.OIDC.RefreshTokenLifetime,
+		},
+		LoginPath: server.LoginPath,
+		Now:       d.Now,
+		Logger:    d.Log,
+	}, st)
+}
+
+// pagesOut is what newPages builds: the whole handler, and the reset
+// handler whose background deliveries Close waits for.
+type pagesOut struct {
+	handler http.Handler
+	lost    *reset.Handler
+}
+
+// newPages wires the browser-facing parts (sign-in, sessions, sign-out,
+// « Mot de passe perdu », password change) behind the protocol routes.
+func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provider, q *job.Queue,
+	outbox reset.Outbox, signinThrottle login.Throttle, identifiers audit.Identifiers) (pagesOut, error) {
+	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	clientIP := func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) }
+	pages := &web.Pages{Site: views.Site{SupportURL: cfg.SupportURL, AccessibilityURL: cfg.AccessibilityURL}, Log: d.Log}
+	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, Secure: secure})
+	sessions := login.NewSessions(login.SessionConfig{
+		Store: st, CookieName: cfg.Session.CookieName, Secure: secure,
+		Lifetime: cfg.Session.Lifetime, IdleTimeout: cfg.Session.IdleTimeout, Now: d.Now, Log: d.Log,
+	})
+	logout := login.NewLogout(login.LogoutConfig{
+		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath,
+		ChangePasswordPath: server.ChangePasswordPath, TrustedProxies: cfg.TrustedProxies, Log: d.Log,
+	})
+	lost, err := newReset(cfg, d, st, prov, q, outbox, forms, pages, secure)
+	if err != nil {
+		return pagesOut{}, err
+	}
+	deviceKey, err := hkdf.Key(sha256.New, cfg.Secrets.CookieKey, nil, "idp: device cookies v1", 32)
+	if err != nil {
+		return pagesOut{}, fmt.Errorf("derive the device cookie key: %w", err)
+	}
+	loginHandler := login.New(login.Config{
+		Provider: prov, Directory: d.Directory, Sessions: sessions, Forms: forms, Pages: pages,
+		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
+		Now: d.Now, Log: d.Log,
+		Throttle: signinThrottle, Identifiers: identifiers,
+		Devices:        login.NewDevices(deviceKey, secure, st, d.Now),
+		TrustedProxies: cfg.TrustedProxies,
+	})
+	handler := server.New(server.Config{
+		Provider:       prov,
+		Login:          loginHandler,
+		LostPassword:   lost,
+		ChangePassword: loginHandler.ChangePassword(),
+		Logout:         logout.Confirm(),
+		EndSession:     logout.EndSession(),
+		Landing:        logout.Landing(),
+		Pages:          pages,
+		CrossOrigin: forms.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			pages.ErrorPage(w, r, http.StatusForbidden, views.ErrFormExpired)
+		})),
+		Browser:      binding.Cookie{Secure: secure},
+		Sessions:     sessions,
+		Extra:        d.Extra,
+		Log:          d.Log,
+		RedirectURIs: clientURIs(cfg.Clients),
+		MaxBodyBytes: int64(cfg.Limits.MaxBodyBytes),
+		AuthorizeLimit: server.AuthorizeLimit{
+			Counter: st, ClientIP: clientIP,
+			PerAddress: cmp.Or(cfg.Limits.AuthorizePerAddress, config.DefaultAuthorizePerAddress),
+			Window:     config.AuthorizeWindow, Now: d.Now,
+		},
+	})
+	return pagesOut{handler: handler, lost: lost}, nil
+}
+
+// clientURIs lists every URI a browser may be sent to after one of our
+// forms (the CSP form-action of the pages).
+func clientURIs(clients []config.Client) []string {
+	var uris []string
+	for _, c := range clients {
+		uris = append(uris, c.RedirectURIs...)
+		uris = append(uris, c.PostLogoutRedirectURIs...)
+	}
+	return uris
+}

@@ -1,0 +1,84 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+)
+
+// Open loads the configuration file and builds the web tier on real Redis
+// and the real directory.
+func Open(_ context.Context, path string) (*App, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	log := NewLogger(cfg.Log, os.Stderr)
+	rdb, err := newRedis(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := ldapauth.New(ldapConfig(cfg.LDAP), log)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("ldap: %w", err)
+	}
+	a, err := Build(cfg, Deps{Redis: rdb, Directory: dir, Accounts: dir, Log: log})
+	if err != nil {
+		_ = dir.Close()
+		_ = rdb.Close()
+		return nil, err
+	}
+	a.closers = append(a.closers, rdb.Close, dir.Close)
+	return a, nil
+}
+
+// NewLogger is the JSON (or text) logger of the log section.
+func NewLogger(c config.Log, w *os.File) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.Level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if c.Format == config.LogText {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(h)
+}
+
+func newRedis(c config.Redis) (redis.UniversalClient, error) {
+	opts := &redis.UniversalOptions{
+		Addrs: c.Addrs, MasterName: c.MasterName, Username: c.Username, Password: c.Password, DB: c.DB,
+		ClientName: "idp",
+	}
+	if c.TLS {
+		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.CAFile != "" {
+			pem, err := os.ReadFile(c.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("redis CA: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("redis CA %s: no certificate found", c.CAFile)
+			}
+			opts.TLSConfig.RootCAs = pool
+		}
+	}
+	return redis.NewUniversalClient(opts), nil
+}
+
+func ldapConfig(c config.LDAP) ldapauth.Config {
+	return ldapauth.Config{
+		Config: c.Conn(), BaseDN: c.BaseDN, UserFilter: c.UserFilter, PoolSize: c.PoolSize,
+		Attributes: ldapauth.Attributes{
+			Subject: c.Attributes.Subject, Email: c.Attributes.Email, Name: c.Attributes.Name,
+			GivenName: c.Attributes.GivenName, FamilyName: c.Attributes.FamilyName, Username: c.Attributes.Username,
+		},
+	}
+}
