@@ -259,11 +259,10 @@ worker:
 		t.Fatal(err)
 	}
 	var st job.Status
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if st, err = q.Status(context.Background(), j.ID); err == nil && st.State.Settled() {
-			break
-		}
-	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		st, err = q.Status(context.Background(), j.ID)
+		return err == nil && st.State.Settled(), fmt.Sprintf("status %+v, %v\n%s", st, err, logs.String())
+	})
 	policies, perr := q.Policies(context.Background())
 	cancel()
 	if err := <-done; err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
-	"github.com/region-nouvelle-aquitaine/idp/views"
 )
 
 // JobQueue is the change queue ldapsync reads (*job.Queue).
@@ -130,7 +129,7 @@ func StateOf(st job.Status) ChangeState {
 	case job.Done:
 		return ChangeState{Done: true}
 	case job.Rejected:
-		return ChangeState{Refused: true, Problem: refusal(st.Reason)}
+		return ChangeState{Refused: true, Problem: ProblemFor(st.Reason)}
 	case job.Failed:
 		return ChangeState{Failed: true, Unconfirmed: st.Reason == job.ReasonUnconfirmed}
 	case job.Partial:
@@ -153,21 +152,4 @@ func StateOf(st job.Status) ChangeState {
 	}
 	pending.Slow = pending.Slow || len(pending.SlowIn) > 0
 	return pending
-}
-
-// refusal is the page's problem for a directory policy's refusal.
-func refusal(r job.Reason) views.PasswordProblem {
-	switch r {
-	case job.ReasonTooShort:
-		return views.PasswordTooShort
-	case job.ReasonInHistory:
-		return views.PasswordInHistory
-	case job.ReasonTooYoung:
-		return views.PasswordTooYoung
-	case job.ReasonQuality:
-		return views.PasswordQuality
-	case job.ReasonTooLong:
-		return views.PasswordTooLong
-	}
-	return views.PasswordRefused
 }

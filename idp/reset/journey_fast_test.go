@@ -2,7 +2,6 @@ package reset_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,7 +16,6 @@ import (
 	demo "github.com/region-nouvelle-aquitaine/idp/deploy/dev"
 	"github.com/region-nouvelle-aquitaine/idp/idp/csrf"
 	"github.com/region-nouvelle-aquitaine/idp/idp/dev/devdir"
-	"github.com/region-nouvelle-aquitaine/idp/idp/password"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
@@ -61,7 +59,7 @@ func newJourney(t *testing.T) *journey {
 		Compose: func(_ context.Context, code, link string, _ time.Duration) (string, string, string, error) {
 			return "Validation du changement de mot de passe", "code=" + code + " link=" + link, "", nil
 		},
-		Policy: ownPolicy{password.DefaultPolicy(password.LoadBlocklist())}, Changes: j.changes,
+		Policy: reset.NewPolicy(false, nil, nil, log), Changes: j.changes,
 		Forms: csrf.New(csrf.Config{Key: []byte("0123456789abcdef0123456789abcdef"), Secure: true}),
 		Pages: &web.Pages{Log: log},
 		Profiles: []reset.Profile{
@@ -539,29 +537,6 @@ func TestResetAfterQueuing(t *testing.T) {
 			}
 		})
 	}
-}
-
-// ownPolicy is the provider's own password rules as the reset page words
-// them (the directories' published rules are not part of these tests).
-type ownPolicy struct{ p password.Policy }
-
-func (o ownPolicy) Lengths(context.Context) (int, int) { return o.p.Lengths() }
-
-func (o ownPolicy) Check(_ context.Context, pw string, context ...string) views.PasswordProblem {
-	err := o.p.Check(pw, context...)
-	var r *password.Rejection
-	switch {
-	case err == nil:
-		return views.PasswordOK
-	case !errors.As(err, &r):
-		return views.PasswordRefused
-	}
-	return map[password.Reason]views.PasswordProblem{
-		password.Empty: views.PasswordMissing, password.InvalidUTF8: views.PasswordInvalidChars,
-		password.ControlChars: views.PasswordInvalidChars, password.TooShort: views.PasswordTooShort,
-		password.TooLong: views.PasswordTooLong, password.ContainsContext: views.PasswordContainsContext,
-		password.Blocklisted: views.PasswordBlocklisted,
-	}[r.Reason]
 }
 
 // mailbox records queued mail.

@@ -1,4 +1,4 @@
-package importrules
+package testenv
 
 import (
 	"encoding/json"
@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 )
+
+// The import rules that keep the tiers apart, checked with `go list` on
+// the whole module. They live beside the harness because one of them is
+// about it: no production package may import it.
 
 // pkg is what `go list -json` says of one package, without its tests.
 type pkg struct {
