@@ -3,6 +3,7 @@ package completion_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -117,13 +118,11 @@ func (e *settledEnv) publish(jobID string, state job.State, at time.Time, fields
 // pending.
 func (e *settledEnv) handled(id string) {
 	e.t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	testenv.Eventually(e.t, 5*time.Second, func() (bool, string) {
 		groups, err := e.rdb.XInfoGroups(e.t.Context(), events).Result()
-		if err == nil && len(groups) == 1 && groups[0].Pending == 0 && groups[0].LastDeliveredID >= id {
-			return
-		}
-	}
-	e.t.Fatalf("event %s never handled", id)
+		ok := err == nil && len(groups) == 1 && groups[0].Pending == 0 && groups[0].LastDeliveredID >= id
+		return ok, fmt.Sprintf("event %s not handled: groups %+v, %v", id, groups, err)
+	})
 }
 
 // live reports which of the demo account's two sessions still exist.
