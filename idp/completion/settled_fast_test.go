@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -185,14 +183,14 @@ func TestSettledChange(t *testing.T) {
 			if got := e.live(); got != tc.live {
 				t.Errorf("sessions live %v, want %v", got, tc.live)
 			}
-			mails := e.out.all()
+			mails := e.out.All()
 			if len(mails) != tc.mailed {
 				t.Fatalf("%d notices, want %d", len(mails), tc.mailed)
 			}
 			if tc.mailed > 0 && (mails[0].To != demoMail || mails[0].Subject != "Votre mot de passe a été modifié") {
 				t.Errorf("notice %q to %q", mails[0].Subject, mails[0].To)
 			}
-			forgot := e.forget.all()
+			forgot := e.forget.All()
 			switch {
 			case !tc.forget && len(forgot) != 0:
 				t.Errorf("failed sign-ins forgotten for %+v", forgot)
@@ -209,38 +207,14 @@ func TestSettledChange(t *testing.T) {
 
 // outbox records queued notices.
 type outbox struct {
-	mu sync.Mutex
-	m  []completion.Mail
+	testenv.Recorder[completion.Mail]
 }
 
-func (o *outbox) Enqueue(_ context.Context, m completion.Mail) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.m = append(o.m, m)
-	return nil
-}
-
-func (o *outbox) all() []completion.Mail {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return slices.Clone(o.m)
-}
+func (o *outbox) Enqueue(_ context.Context, m completion.Mail) error { o.Add(m); return nil }
 
 // forgetter records whose failed sign-ins were forgotten.
 type forgetter struct {
-	mu sync.Mutex
-	u  []ldapauth.User
+	testenv.Recorder[ldapauth.User]
 }
 
-func (f *forgetter) ForgetPerson(_ context.Context, u ldapauth.User) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.u = append(f.u, u)
-	return nil
-}
-
-func (f *forgetter) all() []ldapauth.User {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.u)
-}
+func (f *forgetter) ForgetPerson(_ context.Context, u ldapauth.User) error { f.Add(u); return nil }

@@ -242,7 +242,7 @@ func TestResetSameAnswerForAnyAddress(t *testing.T) {
 			if !strings.Contains(a.Location, "/code") {
 				t.Errorf("not sent to the code step: %q", a.Location)
 			}
-			sent := j.mails.all()
+			sent := j.mails.All()
 			if tc.mailed != (len(sent) == 1) || len(sent) > 1 {
 				t.Fatalf("%d mails, want one: %v", len(sent), tc.mailed)
 			}
@@ -346,7 +346,7 @@ func TestResetResend(t *testing.T) {
 			if a.Status != http.StatusSeeOther || a.Location != lost+"/code?renvoi=1" {
 				t.Fatalf("resend: %d to %q", a.Status, a.Location)
 			}
-			if sent := j.mails.all(); len(sent) != 2 || sent[1].To != demoMail {
+			if sent := j.mails.All(); len(sent) != 2 || sent[1].To != demoMail {
 				t.Fatalf("%d mails after a resend, want 2 to %s", len(sent), demoMail)
 			}
 			a = tc.use(j, v, oldCode, oldLink)
@@ -540,30 +540,16 @@ func TestResetAfterQueuing(t *testing.T) {
 }
 
 // mailbox records queued mail.
-type mailbox struct {
-	mu sync.Mutex
-	m  []reset.Mail
-}
+type mailbox struct{ testenv.Recorder[reset.Mail] }
 
-func (b *mailbox) Enqueue(_ context.Context, m reset.Mail) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.m = append(b.m, m)
-	return nil
-}
-
-func (b *mailbox) all() []reset.Mail {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return slices.Clone(b.m)
-}
+func (b *mailbox) Enqueue(_ context.Context, m reset.Mail) error { b.Add(m); return nil }
 
 var codeAndLink = regexp.MustCompile(`^code=(\S+) link=(\S+)$`)
 
 // last returns the code and link of the last mail.
 func (b *mailbox) last(t *testing.T) (code, link string) {
 	t.Helper()
-	all := b.all()
+	all := b.All()
 	if len(all) == 0 {
 		t.Fatal("no mail")
 	}
