@@ -19,6 +19,10 @@ import (
 // Config is the whole configuration. Field names match the YAML keys
 // (issuer → Issuer, redis.key_prefix → Redis.KeyPrefix, …).
 type Config struct {
+	// Mode is ModeProvider (default: the OpenID provider with its login
+	// screen) or ModeResetOnly (only « Mot de passe perdu », beside an SSO
+	// that keeps its own login screen: no OIDC endpoint, no client).
+	Mode             string
 	Issuer           string         // absolute URL, no query or fragment, no trailing slash
 	Listen           string         // default ":8080"
 	InsecureLoopback bool           // development only: http on loopback hosts
@@ -31,7 +35,9 @@ type Config struct {
 	Secrets          Secrets
 	OIDC             OIDC
 	Session          Session
-	Clients          []Client // at least one; IDs unique
+	Clients          []Client   // at least one (none in ModeResetOnly); IDs unique
+	Profiles         []Profile  // answers to « Qui êtes-vous ? »; default DefaultProfiles
+	Upstreams        []Upstream // OpenID providers of the federated profiles
 	LDAP             LDAP
 	Reset            Reset
 	Ldapsync         LdapsyncKeys
@@ -39,6 +45,12 @@ type Config struct {
 	Limits           Limits
 	Mail             Mail
 }
+
+// Modes.
+const (
+	ModeProvider  = "provider"
+	ModeResetOnly = "reset-only"
+)
 
 // Log configures log/slog.
 type Log struct {

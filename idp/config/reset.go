@@ -11,6 +11,9 @@ type Reset struct {
 	// StrictPasswords asks for 15 characters at least instead of 12
 	// (NIST SP 800-63B-4 for a password used alone).
 	StrictPasswords bool
+	// ReturnTo lists, exactly, the addresses another SSO may pass as
+	// return_to: « Continuer » at the end of the journey leads there.
+	ReturnTo []string
 }
 
 func (d *decoder) decodeReset(m *mapping, c *Reset) {
@@ -19,6 +22,7 @@ func (d *decoder) decodeReset(m *mapping, c *Reset) {
 	m.str("agent_siege_url", &c.AgentSiegeURL)
 	m.str("support_url", &c.SupportURL)
 	m.boolean("strict_passwords", &c.StrictPasswords)
+	m.strs("return_to", &c.ReturnTo)
 	m.done()
 }
 
@@ -31,5 +35,8 @@ func (v *validator) reset() {
 		if v.d.given("reset." + u.key) {
 			v.webURL("reset."+u.key, u.val, v.c.InsecureLoopback, redirectURL)
 		}
+	}
+	for i, u := range c.ReturnTo {
+		v.webURL(indexPath("reset.return_to", i), u, v.c.InsecureLoopback, redirectURL)
 	}
 }

@@ -15,6 +15,7 @@ import (
 func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	c := &Config{}
 	m := d.mapping(root, "")
+	m.oneOf("mode", &c.Mode, ModeProvider, ModeResetOnly)
 	m.str("issuer", &c.Issuer)
 	m.str("listen", &c.Listen)
 	m.boolean("insecure_loopback", &c.InsecureLoopback)
@@ -29,6 +30,12 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	d.decodeSession(m.sub("session"), &c.Session)
 	for i, item := range m.seq("clients") {
 		c.Clients = append(c.Clients, d.decodeClient(d.mapping(item, indexPath("clients", i))))
+	}
+	for i, item := range m.seq("profiles") {
+		c.Profiles = append(c.Profiles, d.decodeProfile(d.mapping(item, indexPath("profiles", i))))
+	}
+	for i, item := range m.seq("upstreams") {
+		c.Upstreams = append(c.Upstreams, d.decodeUpstream(d.mapping(item, indexPath("upstreams", i))))
 	}
 	d.decodeLDAP(m.sub("ldap"), &c.LDAP)
 	d.decodeThrottle(m.sub("throttle"), &c.Throttle)
@@ -225,6 +232,7 @@ func (d *decoder) applyDefaults(c *Config) {
 			set()
 		}
 	}
+	def("mode", func() { c.Mode = ModeProvider })
 	def("listen", func() { c.Listen = ":8080" })
 	def("public_url", func() { c.PublicURL = c.Issuer })
 	def("log.level", func() { c.Log.Level = slog.LevelInfo })
@@ -268,4 +276,5 @@ func (d *decoder) applyDefaults(c *Config) {
 	if c.Reset.SupportURL == "" {
 		c.Reset.SupportURL = c.SupportURL
 	}
+	d.upstreamDefaults(c)
 }

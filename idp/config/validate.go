@@ -34,6 +34,8 @@ func (d *decoder) validate(c *Config) {
 	v.mail()
 	v.reset()
 	v.ldapsyncKeys()
+	v.upstreams()
+	v.profiles()
 }
 
 // report records a problem at path unless something there was reported already.
@@ -175,7 +177,9 @@ var clientID = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 func (v *validator) clients() {
 	if len(v.c.Clients) == 0 {
-		v.report("clients", "at least one client is required")
+		if v.c.Mode != ModeResetOnly {
+			v.report("clients", "at least one client is required (or mode: reset-only)")
+		}
 		return
 	}
 	firstUse := map[string]string{} // client id → path of the client that has it
