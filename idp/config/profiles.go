@@ -197,7 +197,7 @@ func (v *validator) upstreams() {
 		}
 		seen[u.ID] = true
 		if v.required(p+".issuer", u.Issuer == "") {
-			v.webURL(p+".issuer", u.Issuer, v.c.InsecureLoopback, issuerURL)
+			v.webURL(p+".issuer", u.Issuer, v.c.InsecureLoopback, baseURL) // some issuers end with "/"; discovery compares it exactly
 		}
 		v.required(p+".client_id", u.ClientID == "")
 		if !v.d.given(p+".client_secret") && !v.d.reported(p+".client_secret") {

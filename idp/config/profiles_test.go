@@ -81,7 +81,7 @@ func TestProfileMistakes(t *testing.T) {
 	t.Parallel()
 	bad := `upstreams:
   - id: Agents
-    issuer: https://auth.example.org/
+    issuer: https://auth.example.org/?x=1
     signed_userinfo: true
   - id: elus
     issuer: https://elus.example.org
