@@ -57,7 +57,7 @@ func (v *validator) support() {
 	if v.d.given("support.url") {
 		v.webURL("support.url", s.URL, v.c.InsecureLoopback, redirectURL)
 	}
-	for _, k := range []struct{ key, val string }{{"phone", s.Phone}, {"hours", s.Hours}, {"address", s.Address}} {
+	for _, k := range []struct{ key, val string }{{"email", s.Email}, {"phone", s.Phone}, {"hours", s.Hours}, {"address", s.Address}} {
 		if v.d.given("support."+k.key) && strings.TrimSpace(k.val) == "" {
 			v.report("support."+k.key, "must not be empty: leave the key out instead")
 		}

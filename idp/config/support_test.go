@@ -34,6 +34,7 @@ func TestSupport(t *testing.T) {
 		{name: "no domain dot", yaml: minimalWith(t) + "support: {email: support@localhost}\n", wantProblem: "support.email: "},
 		{name: "an http form", yaml: minimalWith(t) + "support: {url: http://aide.example.org/}\n", wantProblem: `support.url: "http://aide.example.org/" must use https`},
 		{name: "a relative form", yaml: minimalWith(t) + "support: {url: /contact}\n", wantProblem: `support.url: "/contact" is not an absolute URL`},
+		{name: "an empty email", yaml: minimalWith(t) + "support: {email: \"\"}\n", wantProblem: "support.email: must not be empty"},
 		{name: "an empty phone", yaml: minimalWith(t) + "support: {phone: \"\"}\n", wantProblem: "support.phone: must not be empty"},
 		{name: "an unknown key", yaml: minimalWith(t) + "support: {mail: support@example.org}\n", wantProblem: `support: unknown key "mail"`},
 	}
