@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
-	"github.com/region-nouvelle-aquitaine/idp/views"
 )
 
 // newReset wires « Mot de passe perdu » and the password changes: new
@@ -52,20 +52,52 @@ func newReset(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	}), nil
 }
 
-// resetProfiles: the guide's five choices; those without a configured
-// address are not offered.
-func resetProfiles(cfg *config.Config) []reset.Profile {
-	urls := map[string]string{
-		views.ProfileElu: cfg.Reset.EluURL, views.ProfileAgentLycees: cfg.Reset.AgentLyceesURL,
-		views.ProfileAgentSiege: cfg.Reset.AgentSiegeURL, views.ProfileSupport: cfg.Reset.SupportURL,
+// profiles are the configured answers to « Qui êtes-vous ? »; a
+// configuration built in code rather than loaded (dev mode, tests) gets
+// the guide's five from its reset section.
+func profiles(cfg *config.Config) []config.Profile {
+	if len(cfg.Profiles) > 0 {
+		return cfg.Profiles
 	}
+	return config.DefaultProfiles(cfg.Reset)
+}
+
+// supportURL is where « J'ai besoin de support » leads.
+func supportURL(cfg *config.Config) string {
+	return cmp.Or(cfg.Reset.SupportURL, siteSupportURL(cfg))
+}
+
+// resetProfiles: the first step's choices and where each leads; a
+// profile whose lost_password is none (or unset) is not offered.
+func resetProfiles(cfg *config.Config) []reset.Profile {
 	var out []reset.Profile
-	for _, p := range views.ResetProfiles() {
-		u := urls[p.Value]
-		if p.Value != views.ProfileUsager && u == "" {
+	for _, p := range profiles(cfg) {
+		rp := reset.Profile{ID: p.ID, Label: p.Label, Examples: p.Examples}
+		switch p.LostPassword.Via {
+		case config.ViaDirectory:
+		case config.ViaURL:
+			rp.URL = p.LostPassword.URL
+		case config.ViaSupport:
+			rp.URL = supportURL(cfg)
+		default:
 			continue
 		}
-		out = append(out, reset.Profile{Value: p.Value, Label: p.Label, Hint: p.Hint, URL: u})
+		out = append(out, rp)
 	}
 	return out
+}
+
+// formTargets are the addresses outside this provider that a form of
+// its pages may lead to: the profiles' pages elsewhere and the support
+// site (the CSP form-action, beside the clients' redirect URIs).
+func formTargets(cfg *config.Config) []string {
+	var out []string
+	for _, p := range profiles(cfg) {
+		for _, r := range []config.Route{p.SignIn, p.LostPassword} {
+			if r.Via == config.ViaURL {
+				out = append(out, r.URL)
+			}
+		}
+	}
+	return append(out, supportURL(cfg), cfg.SupportURL)
 }

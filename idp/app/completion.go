@@ -27,8 +27,8 @@ func completionConsumer(cfg *config.Config, d Deps, st *store.Store, q *job.Queu
 	cc := completion.Config{
 		Client: d.Redis, Stream: q.EventsStream(), Prefix: cfg.Redis.KeyPrefix,
 		Sessions: st, People: people, Outbox: completionOutbox{outbox},
-		// config.Load guarantees support_url.
-		Compose:  completion.NewNotice(cfg.PublicURL, server.LostPasswordPath, cfg.SupportURL),
+		// support_url, by default the built-in support page.
+		Compose:  completion.NewNotice(cfg.PublicURL, server.LostPasswordPath, siteSupportURL(cfg)),
 		Throttle: forget,
 		Now:      d.Now, Log: d.Log,
 	}

@@ -66,7 +66,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	outbox reset.Outbox, signinThrottle login.Throttle, identifiers audit.Identifiers) (pagesOut, error) {
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	clientIP := func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) }
-	pages := &web.Pages{Site: views.Site{SupportURL: cfg.SupportURL, AccessibilityURL: cfg.AccessibilityURL}, Log: d.Log}
+	pages := &web.Pages{Site: views.Site{SupportURL: siteSupportURL(cfg), AccessibilityURL: cfg.AccessibilityURL}, Log: d.Log}
 	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, Secure: secure})
 	sessions := login.NewSessions(login.SessionConfig{
 		Store: st, CookieName: cfg.Session.CookieName, Secure: secure,
@@ -100,6 +100,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		Logout:         logout.Confirm(),
 		EndSession:     logout.EndSession(),
 		Landing:        logout.Landing(),
+		Support:        supportPage(cfg, pages),
 		Pages:          pages,
 		CrossOrigin: forms.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pages.ErrorPage(w, r, http.StatusForbidden, views.ErrFormExpired)
@@ -109,6 +110,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		Extra:        d.Extra,
 		Log:          d.Log,
 		RedirectURIs: clientURIs(cfg.Clients),
+		FormTargets:  formTargets(cfg),
 		MaxBodyBytes: int64(cfg.Limits.MaxBodyBytes),
 		AuthorizeLimit: server.AuthorizeLimit{
 			Counter: st, ClientIP: clientIP,

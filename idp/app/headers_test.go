@@ -44,6 +44,7 @@ func TestSecurityHeadersEveryRoute(t *testing.T) {
 		{"logout confirmation", "GET", s.Issuer + "/deconnexion", "", nil, 200, false, ""},
 		{"end_session", "GET", s.Issuer + "/end_session", "", nil, 200, false, ""},
 		{"lost password", "GET", s.Issuer + "/mot-de-passe-perdu", "", nil, 200, false, "no-referrer"},
+		{"support page", "GET", s.Issuer + "/support", "", nil, 200, false, ""},
 		{"lost password, cross-site POST", "POST", s.Issuer + "/mot-de-passe-perdu", "x=1", http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403, false, "no-referrer"},
 		{"authorize (302)", "GET", authorize, "", nil, 302, false, ""},
 		{"authorize, unknown client (400)", "GET", s.Issuer + "/authorize?client_id=nobody", "", nil, 400, false, ""},
@@ -57,6 +58,14 @@ func TestSecurityHeadersEveryRoute(t *testing.T) {
 		{"405", "PUT", loginURL, "", nil, 405, false, ""},
 		{"413", "POST", loginURL, strings.Repeat("a", 70<<10), sameOrigin, 413, false, ""},
 	}
+	wantFormAction := []string{st.URL, s.Sites[1].URL}
+	for _, u := range []string{s.cfg.Reset.EluURL, s.cfg.Reset.AgentLyceesURL, s.cfg.Reset.AgentSiegeURL, s.cfg.Reset.SupportURL, s.cfg.SupportURL} {
+		if o := origin(t, u); !slices.Contains(wantFormAction, o) {
+			wantFormAction = append(wantFormAction, o)
+		}
+	}
+	slices.Sort(wantFormAction)
+	wantFormAction = append([]string{"'self'"}, wantFormAction...)
 	seen := map[string]string{}
 	for _, r := range routes {
 		t.Run(r.name, func(t *testing.T) {
@@ -73,10 +82,11 @@ func TestSecurityHeadersEveryRoute(t *testing.T) {
 				}
 			}
 			// The sites' origins, so that the redirect after the login POST
-			// reaches them; nothing wider.
+			// reaches them, and those of the pages « Mot de passe perdu »
+			// sends élus, agents and support to; nothing wider.
 			formAction := strings.Fields(strings.Split(strings.SplitAfter(csp, "form-action ")[1], ";")[0])
-			if len(formAction) != 3 || !slices.Contains(formAction, st.URL) || !slices.Contains(formAction, s.Sites[1].URL) {
-				t.Errorf("form-action %q, want 'self' and the two sites", formAction)
+			if !slices.Equal(formAction, wantFormAction) {
+				t.Errorf("form-action %q, want %q", formAction, wantFormAction)
 			}
 			m := cspNonce.FindStringSubmatch(csp)
 			if m == nil {

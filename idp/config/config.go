@@ -27,8 +27,9 @@ type Config struct {
 	Listen           string         // default ":8080"
 	InsecureLoopback bool           // development only: http on loopback hosts
 	PublicURL        string         // base for page and mail links; default Issuer
-	SupportURL       string         // « J'ai besoin de support »; this or reset.support_url is required
+	SupportURL       string         // « J'ai besoin de support »; default reset.support_url, else public_url + SupportPath
 	AccessibilityURL string         // « déclaration d'accessibilité »; optional
+	Support          Support        // the support page's contact details
 	TrustedProxies   []netip.Prefix // proxies whose X-Forwarded-For is believed
 	Log              Log
 	Redis            Redis

@@ -6,7 +6,7 @@ import (
 )
 
 // manyMistakes has one mistake of each kind, among them every setting
-// that start-up needs left out (support_url, mail.host,
+// that start-up needs left out (support_url or support, mail.host,
 // ldapsync.public_key) and a secret file that is missing; the test asserts
 // where each one is reported, all in one run.
 var manyMistakes = `isuer: https://idp.example.org
@@ -57,7 +57,7 @@ func TestManyMistakesAtOnce(t *testing.T) {
 	}
 	want := []Problem{
 		// A key missing from the top level has no line to point at.
-		{Path: "support_url", Message: "this setting (or reset.support_url) is required: « J'ai besoin de support » and the mail sent after a password change lead there"},
+		{Path: "support", Message: `give support_url, or at least one contact detail (email, phone, hours, url, address) here for the built-in page at public_url + "/support": « J'ai besoin de support », every page's footer and the mail sent after a password change lead there`},
 		{Line: 1, Column: 1, Path: "", Message: `unknown key "isuer" (did you mean "issuer"?)`},
 		{Line: 2, Column: 9, Path: "issuer", Message: `"http://idp.example.org" must use https (http is only allowed for loopback hosts with insecure_loopback: true)`},
 		{Line: 3, Column: 9, Path: "listen", Message: "must be text, not a list"},

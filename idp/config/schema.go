@@ -22,6 +22,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	m.str("public_url", &c.PublicURL)
 	m.str("support_url", &c.SupportURL)
 	m.str("accessibility_url", &c.AccessibilityURL)
+	d.decodeSupport(m.sub("support"), &c.Support)
 	c.TrustedProxies = m.prefixes("trusted_proxies")
 	d.decodeLog(m.sub("log"), &c.Log)
 	d.decodeRedis(m.sub("redis"), &c.Redis, true)
@@ -273,6 +274,7 @@ func (d *decoder) applyDefaults(c *Config) {
 	def("ldap.attributes.username", func() { a.Username = "uid" })
 	d.throttleDefaults(&c.Throttle)
 	d.mailDefaults(&c.Mail)
+	d.supportDefaults(c)
 	if c.Reset.SupportURL == "" {
 		c.Reset.SupportURL = c.SupportURL
 	}

@@ -23,6 +23,7 @@ type validator struct {
 func (d *decoder) validate(c *Config) {
 	v := &validator{d: d, c: c}
 	v.top()
+	v.support()
 	v.redis(v.c.Redis)
 	v.secrets()
 	v.oidc()
@@ -64,9 +65,6 @@ func (v *validator) top() {
 	}
 	if v.d.given("public_url") {
 		v.webURL("public_url", c.PublicURL, c.InsecureLoopback, baseURL)
-	}
-	if !v.d.given("support_url") && !v.d.given("reset.support_url") {
-		v.report("support_url", "this setting (or reset.support_url) is required: « J'ai besoin de support » and the mail sent after a password change lead there")
 	}
 	for _, k := range []struct {
 		key string

@@ -63,9 +63,9 @@ func newJourney(t *testing.T) *journey {
 		Forms: csrf.New(csrf.Config{Key: []byte("0123456789abcdef0123456789abcdef"), Secure: true}),
 		Pages: &web.Pages{Log: log},
 		Profiles: []reset.Profile{
-			{Value: views.ProfileUsager, Label: "Usager"},
-			{Value: views.ProfileElu, Label: "Élu", URL: "https://elus.example/mdp"},
-			{Value: views.ProfileSupport, Label: "Support", URL: "https://support.example/"},
+			{ID: "usager", Label: "Usager", Examples: "Exemples : demandeur d’aide."},
+			{ID: "elu", Label: "Élu", URL: "https://elus.example/mdp"},
+			{ID: "support", Label: "Support", URL: "https://idp.example/support"},
 		},
 		Limits: reset.DefaultLimits, Key: []byte("reset key"), PublicURL: "https://idp.example",
 		Path: lost, LoginPath: "/login", ChangePath: "/compte/mot-de-passe",
@@ -95,7 +95,7 @@ func (j *journey) post(v *testenv.Visitor, formPath, path string, form url.Value
 func (j *journey) started() *testenv.Visitor {
 	j.t.Helper()
 	v := j.visitor()
-	if a := j.post(v, lost, lost, url.Values{"profil": {views.ProfileUsager}}); a.Location != lost+"/adresse" {
+	if a := j.post(v, lost, lost, url.Values{"profil": {"usager"}}); a.Location != lost+"/adresse" {
 		j.t.Fatalf("usager: %d to %q", a.Status, a.Location)
 	}
 	return v
@@ -137,7 +137,11 @@ func TestResetProfileChoice(t *testing.T) {
 		says     string
 	}{
 		{name: "élu", form: url.Values{"profil": {"elu"}, "url": {"https://evil.example"}}, status: 303, location: "https://elus.example/mdp"},
-		{name: "support", form: url.Values{"profil": {"support"}}, status: 303, location: "https://support.example/"},
+		{name: "support", form: url.Values{"profil": {"support"}}, status: 303, location: "https://idp.example/support"},
+		{name: "élu with other destinations", form: url.Values{"profil": {"elu"}, "next": {"https://evil.example"}, "return_to": {"https://evil.example"}, "redirect_uri": {"https://evil.example"}}, status: 303, location: "https://elus.example/mdp"},
+		{name: "usager with other destinations", form: url.Values{"profil": {"usager"}, "next": {"https://evil.example"}, "return_to": {"https://evil.example"}, "redirect_uri": {"https://evil.example"}}, status: 303, location: lost + "/adresse", flow: true},
+		{name: "an empty choice", form: url.Values{"profil": {""}}, status: 200, says: "Choisissez le cas qui vous concerne"},
+		{name: "the same choice twice", form: url.Values{"profil": {"elu", "elu"}}, status: 200, says: "Choisissez le cas qui vous concerne"},
 		{name: "usager", form: url.Values{"profil": {"usager"}}, status: 303, location: lost + "/adresse", flow: true},
 		{name: "an address as the choice", form: url.Values{"profil": {"https://evil.example"}}, status: 200, says: "Choisissez le cas qui vous concerne"},
 		{name: "a profile not configured", form: url.Values{"profil": {"agent-lycees"}}, status: 200, says: "Choisissez le cas qui vous concerne"},
@@ -151,6 +155,9 @@ func TestResetProfileChoice(t *testing.T) {
 			j := newJourney(t)
 			v := j.visitor()
 			page := v.Get(lost + "?next=https://evil.example")
+			if !strings.Contains(page.Body, "Exemples : demandeur d’aide.") {
+				t.Error("the profile's examples are not shown")
+			}
 			if strings.Contains(page.Body, "agent-lycees") {
 				t.Error("a profile without a configured address is offered")
 			}
@@ -158,7 +165,7 @@ func TestResetProfileChoice(t *testing.T) {
 			if tc.forged {
 				tc.form.Set("csrf_token", "forged")
 			}
-			a := v.Post(lost+"?next=https://evil.example", tc.form)
+			a := v.Post(lost+"?next=https://evil.example&return_to=https://evil.example&redirect_uri=https://evil.example", tc.form)
 			if a.Status != tc.status || a.Location != tc.location || !strings.Contains(a.Body, tc.says) {
 				t.Errorf("%d to %q, want %d to %q saying %q", a.Status, a.Location, tc.status, tc.location, tc.says)
 			}

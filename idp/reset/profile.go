@@ -4,14 +4,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
-
-// Usager is the profile that continues here.
-const Usager = views.ProfileUsager
 
 const profilePurpose = "reset:profile"
 
@@ -24,7 +22,7 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request, status int
 		p.Action = h.cfg.Path + "?" + url.Values{"authRequestID": {id}}.Encode()
 	}
 	for _, pr := range h.cfg.Profiles {
-		p.Profiles = append(p.Profiles, views.ResetProfile{Value: pr.Value, Label: pr.Label, Hint: pr.Hint})
+		p.Profiles = append(p.Profiles, views.ResetProfile{ID: pr.ID, Label: pr.Label, Examples: pr.Examples})
 	}
 	return web.Render(w, r, status, views.ResetProfileForm(p))
 }
@@ -33,24 +31,24 @@ func (h *Handler) showProfile(w http.ResponseWriter, r *http.Request) error {
 	return h.profilePage(w, r, http.StatusOK, false)
 }
 
-// chooseProfile: the usager starts a flow here; the others leave for the
-// address configured for their profile.
+// chooseProfile: a profile of this directory starts a flow here; the
+// others leave for the address configured for their profile. Only the
+// chosen profile's id is read from the form: whatever else the request
+// says (next, return_to, redirect_uri, url…) never leads anywhere.
 func (h *Handler) chooseProfile(w http.ResponseWriter, r *http.Request) error {
 	if err := h.checkForm(r, profilePurpose); err != nil {
 		return err
 	}
-	choice := r.PostForm.Get("profil")
-	var chosen *Profile
-	for i := range h.cfg.Profiles {
-		if h.cfg.Profiles[i].Value == choice {
-			chosen = &h.cfg.Profiles[i]
-		}
+	choice := r.PostForm["profil"]
+	i := -1
+	if len(choice) == 1 {
+		i = slices.IndexFunc(h.cfg.Profiles, func(p Profile) bool { return p.ID == choice[0] })
 	}
-	if chosen == nil || len(r.PostForm["profil"]) != 1 {
+	if i < 0 {
 		return h.profilePage(w, r, http.StatusOK, true)
 	}
-	if chosen.Value != Usager {
-		http.Redirect(w, r, chosen.URL, http.StatusSeeOther)
+	if u := h.cfg.Profiles[i].URL; u != "" {
+		http.Redirect(w, r, u, http.StatusSeeOther)
 		return nil
 	}
 	now := h.cfg.Now()

@@ -59,11 +59,11 @@ type Forms interface {
 	Valid(r *http.Request, purpose, token string) bool
 }
 
-// Profile is a choice of the first step; URL is where élus and agents go
-// (from configuration, never from the request). The usager profile
-// has no URL: it continues here.
+// Profile is a choice of the first step, from configuration. URL is
+// where it leads (another provider's reset page, the support page), never
+// taken from the request; a profile without URL continues this journey.
 type Profile struct {
-	Value, Label, Hint, URL string
+	ID, Label, Examples, URL string
 }
 
 // Limits are the journey's numbers.

@@ -22,10 +22,25 @@ type headerPolicy struct {
 	formAction string
 }
 
-func newHeaderPolicy(issuer string, redirectURIs []string) headerPolicy {
+// newHeaderPolicy: the form-action lets a form's redirect chain end at a
+// client's redirect URI or at one of targets, the configured addresses
+// elsewhere that our forms lead to (a profile's page at another provider,
+// the support site). Only their origins are listed, and the issuer's own
+// is 'self' already.
+func newHeaderPolicy(issuer string, redirectURIs, targets []string) headerPolicy {
+	sources := formActionSources(redirectURIs)
+	self := formActionSources([]string{issuer})
+	for _, src := range formActionSources(targets) {
+		// A target is a web page: a scheme alone (an IPv6 host) would
+		// allow every site of that scheme.
+		if strings.Contains(src, "://") && !slices.Contains(self, src) && !slices.Contains(sources, src) {
+			sources = append(sources, src)
+		}
+	}
+	slices.Sort(sources)
 	return headerPolicy{
 		hsts:       strings.HasPrefix(issuer, "https://"),
-		formAction: strings.Join(append([]string{"'self'"}, formActionSources(redirectURIs)...), " "),
+		formAction: strings.Join(append([]string{"'self'"}, sources...), " "),
 	}
 }
 

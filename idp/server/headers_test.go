@@ -41,7 +41,7 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Run(tt.issuer+tt.path, func(t *testing.T) {
 			t.Parallel()
 			var seen string
-			h := securityHeaders(newHeaderPolicy(tt.issuer, uris), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := securityHeaders(newHeaderPolicy(tt.issuer, uris, nil), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				seen = templ.GetNonce(r.Context())
 			}))
 			rec := httptest.NewRecorder()
@@ -92,7 +92,7 @@ func TestSecurityHeaders(t *testing.T) {
 // A nonce is worth something only if it changes with every response.
 func TestNonceChangesPerResponse(t *testing.T) {
 	t.Parallel()
-	h := securityHeaders(newHeaderPolicy("https://idp.example.org", nil), http.NotFoundHandler())
+	h := securityHeaders(newHeaderPolicy("https://idp.example.org", nil, nil), http.NotFoundHandler())
 	seen := map[string]bool{}
 	for range 50 {
 		rec := httptest.NewRecorder()
@@ -128,6 +128,39 @@ func TestFormActionSources(t *testing.T) {
 			t.Parallel()
 			if got := formActionSources(tt.uris); !slices.Equal(got, tt.want) {
 				t.Errorf("formActionSources(%q) = %q, want %q", tt.uris, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFormActionTargets: the configured pages elsewhere that a form leads
+// to (a profile's reset page, the support site) join the form-action by
+// origin, and nothing else does.
+func TestFormActionTargets(t *testing.T) {
+	t.Parallel()
+	const issuer = "https://idp.example.org"
+	uris := []string{"https://rp.example.org/cb"}
+	tests := []struct {
+		name    string
+		targets []string
+		want    string
+	}{
+		{"none", nil, "'self' https://rp.example.org"},
+		{"profiles and support, by origin, sorted",
+			[]string{"https://elus.example.org/mot-de-passe-perdu?x=1", "https://agents.example.org:8443/mdp", "https://support.example.net/"},
+			"'self' https://agents.example.org:8443 https://elus.example.org https://rp.example.org https://support.example.net"},
+		{"the provider's own support page is 'self'", []string{issuer + "/support"}, "'self' https://rp.example.org"},
+		{"a client's origin once", []string{"https://rp.example.org/aide"}, "'self' https://rp.example.org"},
+		{"duplicates once", []string{"https://elus.example.org/a", "https://ELUS.example.org/b"}, "'self' https://elus.example.org https://rp.example.org"},
+		{"never a whole scheme", []string{"https://[2001:db8::1]/mdp", "com.example.app:/x", "", "/relative"}, "'self' https://rp.example.org"},
+		{"nothing that breaks the policy", []string{"https://a.example.org;script-src/x"}, "'self' https://rp.example.org"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			csp := newHeaderPolicy(issuer, uris, tt.targets).csp("n")
+			if want := "; form-action " + tt.want + ";"; !strings.Contains(csp, want) {
+				t.Errorf("CSP %s\nlacks %q", csp, want)
 			}
 		})
 	}

@@ -27,6 +27,7 @@ const (
 	ChangePasswordPath = "/compte/mot-de-passe"
 	LogoutPath         = "/deconnexion"
 	EndSessionPath     = "/end_session"
+	SupportPath        = "/support"
 )
 
 // Config lists what the routes are made of.
@@ -44,6 +45,8 @@ type Config struct {
 	Logout     http.Handler
 	EndSession http.Handler
 	Landing    http.Handler
+	// Support serves SupportPath, « J'ai besoin de support ».
+	Support http.Handler
 	// Extra routes, e.g. the demo site in dev mode.
 	Extra map[string]http.Handler
 	Log   *slog.Logger
@@ -51,6 +54,10 @@ type Config struct {
 	// registered clients: the CSP form-action lets a form's redirect chain
 	// end there.
 	RedirectURIs []string
+	// FormTargets are the other addresses a form's redirect may lead to
+	// (a profile's page elsewhere, the support site): their origins join
+	// the CSP form-action.
+	FormTargets []string
 	// Browser is the cookie that binds each sign-in to the browser that
 	// started it; Sessions finds the browser's SSO session.
 	Browser  binding.Cookie
@@ -95,6 +102,9 @@ func New(cfg Config) http.Handler {
 	mux.Handle(ChangePasswordPath, cfg.CrossOrigin(bound(cfg.ChangePassword)))
 	mux.Handle(EndSessionPath, cfg.EndSession)
 	mux.Handle("GET /{$}", cfg.Landing)
+	if cfg.Support != nil {
+		mux.Handle("GET "+SupportPath, cfg.Support)
+	}
 	for pattern, h := range cfg.Extra {
 		mux.Handle(pattern, h)
 	}
@@ -126,7 +136,7 @@ func New(cfg Config) http.Handler {
 	h = limitAuthorize(cfg.AuthorizeLimit, cfg.Pages, h)
 	h = limitBodies(maxBody, cfg.Pages, h)
 	h = recoverPanics(cfg.Pages, h)
-	h = securityHeaders(newHeaderPolicy(iss, cfg.RedirectURIs), h)
+	h = securityHeaders(newHeaderPolicy(iss, cfg.RedirectURIs, cfg.FormTargets), h)
 	h = accessLog(cfg.Log, h)
 	return web.WithRequestID(h)
 }
