@@ -30,9 +30,10 @@ import (
 
 // App is the built web tier.
 type App struct {
-	Listen   string
-	Issuer   string
-	Handler  http.Handler
+	Listen  string
+	Issuer  string
+	Handler http.Handler
+	// Provider is nil in the reset-only mode.
 	Provider *provider.Provider
 	Log      *slog.Logger
 	closers  []func() error
@@ -81,10 +82,6 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 		Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Now: d.Now,
 		RevocationTTL: max(cfg.Session.Lifetime, cfg.OIDC.RefreshTokenLifetime),
 	})
-	prov, err := newProvider(cfg, d, st)
-	if err != nil {
-		return nil, err
-	}
 	outbox, runMail, err := mailPipeline(cfg, d)
 	if err != nil {
 		return nil, err
@@ -100,7 +97,15 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := newPages(cfg, d, st, prov, queue, outbox, signinThrottle, identifiers)
+	// The one place the mode matters: reset-only builds no provider (no
+	// client, no signing key) and serves only « Mot de passe perdu ».
+	var prov *provider.Provider
+	var w pagesOut
+	if cfg.Mode == config.ModeResetOnly {
+		w, err = resetOnlyPages(cfg, d, st, queue, outbox)
+	} else if prov, err = newProvider(cfg, d, st); err == nil {
+		w, err = newPages(cfg, d, st, prov, queue, outbox, signinThrottle, identifiers)
+	}
 	if err != nil {
 		return nil, err
 	}
