@@ -1,9 +1,11 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -91,5 +93,108 @@ func TestSidecarExampleParses(t *testing.T) {
 	}
 	if c.Mode != ModeResetOnly || len(c.Clients) != 0 || len(c.Reset.ReturnTo) < 2 || len(c.TrustedProxies) == 0 {
 		t.Errorf("mode %q, %d clients, return_to %v, trusted proxies %v", c.Mode, len(c.Clients), c.Reset.ReturnTo, c.TrustedProxies)
+	}
+}
+
+// TestBehindSSOExamples keeps deploy/behind-sso/ and deploy/proxy/ in
+// step with this provider: every JSON file parses, the Keycloak identity
+// provider and the LemonLDAP::NG provider name this provider's endpoints
+// under the example issuer, no client secret is written in clear where a
+// reference can be, and the proxy forwards to the sidecar's listen address.
+func TestBehindSSOExamples(t *testing.T) {
+	t.Parallel()
+	read := func(parts ...string) []byte {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(append([]string{"..", ".."}, parts...)...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	issuer := regexp.MustCompile(`(?m)^issuer: (\S+)$`).FindSubmatch(read("deploy", "config", "idp.yaml"))
+	if issuer == nil {
+		t.Fatal("deploy/config/idp.yaml has no issuer line")
+	}
+	iss := string(issuer[1])
+
+	files, err := filepath.Glob(filepath.Join("..", "..", "deploy", "behind-sso", "*.json"))
+	if err != nil || len(files) < 2 {
+		t.Fatalf("deploy/behind-sso/*.json: %v %v", files, err)
+	}
+	for _, f := range files {
+		var v any
+		if err := json.Unmarshal(read("deploy", "behind-sso", filepath.Base(f)), &v); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+
+	var kc struct {
+		IdentityProviders []struct {
+			Alias      string
+			ProviderID string `json:"providerId"`
+			Config     map[string]string
+		}
+		IdentityProviderMappers []struct {
+			IdentityProviderAlias string
+			Config                map[string]string
+		}
+	}
+	if err := json.Unmarshal(read("deploy", "behind-sso", "keycloak-identity-provider.json"), &kc); err != nil {
+		t.Fatal(err)
+	}
+	if len(kc.IdentityProviders) != 1 || kc.IdentityProviders[0].ProviderID != "oidc" {
+		t.Fatalf("identity providers = %+v, want one of type oidc", kc.IdentityProviders)
+	}
+	idp := kc.IdentityProviders[0]
+	for key, path := range map[string]string{
+		"issuer": "", "authorizationUrl": "/authorize", "tokenUrl": "/oauth/token", "userInfoUrl": "/userinfo",
+		"jwksUrl": "/keys", "logoutUrl": "/end_session",
+	} {
+		if got := idp.Config[key]; got != iss+path {
+			t.Errorf("keycloak %s = %q, want %q", key, got, iss+path)
+		}
+	}
+	if idp.Config["pkceMethod"] != "S256" || !strings.HasPrefix(idp.Config["clientSecret"], "${vault.") ||
+		!strings.Contains(idp.Config["defaultScope"], "openid") {
+		t.Errorf("keycloak config = %v", idp.Config)
+	}
+	claims := map[string]bool{}
+	for _, m := range kc.IdentityProviderMappers {
+		if m.IdentityProviderAlias != idp.Alias {
+			t.Errorf("a mapper of %q, not of %q", m.IdentityProviderAlias, idp.Alias)
+		}
+		claims[m.Config["claim"]] = true
+	}
+	for _, c := range []string{"email", "given_name", "family_name", "idp"} {
+		if !claims[c] {
+			t.Errorf("no keycloak mapper for the claim %s", c)
+		}
+	}
+
+	var ll struct {
+		Authentication        string                       `json:"authentication"`
+		OidcOPMetaDataOptions map[string]map[string]any    `json:"oidcOPMetaDataOptions"`
+		ExportedVars          map[string]map[string]string `json:"oidcOPMetaDataExportedVars"`
+	}
+	if err := json.Unmarshal(read("deploy", "behind-sso", "lemonldap-ng.json"), &ll); err != nil {
+		t.Fatal(err)
+	}
+	for id, o := range ll.OidcOPMetaDataOptions {
+		if o["oidcOPMetaDataOptionsConfigurationURI"] != iss+"/.well-known/openid-configuration" {
+			t.Errorf("lemonldap %s: metadata URL %v", id, o["oidcOPMetaDataOptionsConfigurationURI"])
+		}
+		if ll.ExportedVars[id]["mail"] != "email" || ll.ExportedVars[id]["uid"] == "" {
+			t.Errorf("lemonldap %s: exported vars %v", id, ll.ExportedVars[id])
+		}
+	}
+	if ll.Authentication != "OpenIDConnect" || len(ll.OidcOPMetaDataOptions) != 1 {
+		t.Errorf("lemonldap: authentication %q, %d providers", ll.Authentication, len(ll.OidcOPMetaDataOptions))
+	}
+
+	nginx := string(read("deploy", "proxy", "nginx-idp.conf"))
+	listen := regexp.MustCompile(`(?m)^listen: "(\S+)"$`).FindStringSubmatch(string(read("deploy", "sidecar", "idp.yaml")))
+	if listen == nil || !strings.Contains(nginx, "server "+listen[1]+";") ||
+		!strings.Contains(nginx, "X-Forwarded-For $proxy_add_x_forwarded_for") {
+		t.Errorf("the nginx site does not forward to the sidecar's listen address %v with X-Forwarded-For", listen)
 	}
 }
