@@ -144,3 +144,22 @@ func TestSidecarRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessibilitySidecar: the pages of the reset-only mode that no
+// other test visits — / and the refusal of a return_to — pass axe-core
+// and keep the layout's structure.
+func TestAccessibilitySidecar(t *testing.T) {
+	axe := testenv.LoadAxe(t)
+	s := startStackWith(t, stackOptions{Config: func(c *config.Config) {
+		c.Mode = config.ModeResetOnly
+		c.Clients = nil
+		c.Reset.ReturnTo = []string{"http://127.0.0.3:1/"}
+		c.AccessibilityURL = "https://mesdemarches.nouvelle-aquitaine.fr/accessibilite"
+	}})
+	a := &a11y{t: t, axe: axe, ctx: testenv.Browser(t)}
+	a.navigate(t, s.Issuer+"/")
+	a.check(t, "reset-only home", "Mot de passe", "Mot de passe"+siteTitle, true)
+	a.navigate(t, s.Issuer+"/mot-de-passe-perdu?return_to="+url.QueryEscape("http://127.0.0.3:1"))
+	a.check(t, "return_to refused", "Adresse de retour non reconnue",
+		"Adresse de retour non reconnue – Mot de passe perdu"+siteTitle, true)
+}
