@@ -30,11 +30,10 @@ import (
 
 // App is the built web tier.
 type App struct {
-	Listen  string
-	Issuer  string
-	Handler http.Handler
-	// Provider is nil in the reset-only mode.
-	Provider *provider.Provider
+	Listen   string
+	Issuer   string
+	Handler  http.Handler
+	Provider *provider.Provider // nil in the reset-only mode
 	Log      *slog.Logger
 	closers  []func() error
 }
