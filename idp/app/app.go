@@ -33,7 +33,7 @@ type App struct {
 	Listen   string
 	Issuer   string
 	Handler  http.Handler
-	Provider *provider.Provider
+	Provider *provider.Provider // nil in the reset-only mode
 	Log      *slog.Logger
 	closers  []func() error
 }
@@ -81,10 +81,6 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 		Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Now: d.Now,
 		RevocationTTL: max(cfg.Session.Lifetime, cfg.OIDC.RefreshTokenLifetime),
 	})
-	prov, err := newProvider(cfg, d, st)
-	if err != nil {
-		return nil, err
-	}
 	outbox, runMail, err := mailPipeline(cfg, d)
 	if err != nil {
 		return nil, err
@@ -100,7 +96,15 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := newPages(cfg, d, st, prov, queue, outbox, signinThrottle, identifiers)
+	// The one place the mode matters: reset-only builds no provider (no
+	// client, no signing key) and serves only « Mot de passe perdu ».
+	var prov *provider.Provider
+	var w pagesOut
+	if cfg.Mode == config.ModeResetOnly {
+		w, err = resetOnlyPages(cfg, d, st, queue, outbox)
+	} else if prov, err = newProvider(cfg, d, st); err == nil {
+		w, err = newPages(cfg, d, st, prov, queue, outbox, signinThrottle, identifiers)
+	}
 	if err != nil {
 		return nil, err
 	}

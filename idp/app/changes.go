@@ -10,7 +10,6 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/csrf"
-	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/server"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
@@ -22,7 +21,7 @@ import (
 // passwords sealed, signed and queued for ldapsync (config.Load
 // guarantees both keys), checked against the provider's rules and the
 // directories' published ones.
-func newReset(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provider, q *job.Queue,
+func newReset(cfg *config.Config, d Deps, st *store.Store, homeURL func(clientID string) string, q *job.Queue,
 	outbox reset.Outbox, forms *csrf.Protector, pages *web.Pages, secure bool) (*reset.Handler, error) {
 	changes, err := reset.NewJobChanges(reset.JobChangesConfig{
 		Queue: q, PublicKey: cfg.Ldapsync.PublicKey, SigningKey: cfg.Ldapsync.SigningKey,
@@ -41,12 +40,7 @@ func newReset(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		Store:   st, Accounts: d.Accounts, Outbox: outbox, Compose: composeResetMail, Forms: forms, Pages: pages,
 		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: key,
 		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: server.LoginPath, ChangePath: server.ChangePasswordPath,
-		HomeURL: func(id string) string {
-			if c, ok := prov.Client(id); ok {
-				return c.HomeURL
-			}
-			return ""
-		},
+		HomeURL: homeURL, ReturnTo: cfg.Reset.ReturnTo,
 		Secure: secure, ClientIP: func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) },
 		Now: d.Now, Log: d.Log,
 	}), nil

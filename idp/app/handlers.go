@@ -76,7 +76,13 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath,
 		ChangePasswordPath: server.ChangePasswordPath, TrustedProxies: cfg.TrustedProxies, Log: d.Log,
 	})
-	lost, err := newReset(cfg, d, st, prov, q, outbox, forms, pages, secure)
+	homeURL := func(id string) string {
+		if c, ok := prov.Client(id); ok {
+			return c.HomeURL
+		}
+		return ""
+	}
+	lost, err := newReset(cfg, d, st, homeURL, q, outbox, forms, pages, secure)
 	if err != nil {
 		return pagesOut{}, err
 	}

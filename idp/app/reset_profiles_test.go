@@ -232,7 +232,7 @@ func adoptProfiles(c, deploy *config.Config) {
 // or repeated profile, next, return_to or redirect_uri in the query or
 // the body — « Continuer » leads only to the configured address of the
 // chosen profile or to this provider's pages. return_to is not in the
-// (empty) allowlist here, so it leads nowhere.
+// (empty) allowlist here: in the query it is refused, in the body ignored.
 func TestResetProfileTampering(t *testing.T) {
 	const elu = "https://elus.example.org/mdp"
 	s := startStackWith(t, stackOptions{Config: func(c *config.Config) {
@@ -244,7 +244,11 @@ func TestResetProfileTampering(t *testing.T) {
 	support := s.Issuer + config.SupportPath
 	extra := url.Values{"next": {evil}, "return_to": {evil}, "redirect_uri": {evil}, "url": {evil}}
 	const lost = "/mot-de-passe-perdu"
-	tampered := lost + "?" + extra.Encode()
+	// A return_to outside the allowlist in the query gets its own refusal
+	// page (checked below and in the sidecar tests); the other
+	// destinations are simply ignored there.
+	query := url.Values{"next": {evil}, "redirect_uri": {evil}, "url": {evil}}
+	tampered := lost + "?" + query.Encode()
 
 	t.Run("over HTTP", func(t *testing.T) {
 		tests := []struct {
@@ -290,7 +294,10 @@ func TestResetProfileTampering(t *testing.T) {
 		}
 		b := resetClient{newBrowserless(t, s)}
 		if resp := b.get(s.Issuer + tampered); resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" {
-			t.Errorf("GET with return_to: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+			t.Errorf("GET with other destinations: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if resp := b.get(s.Issuer + lost + "?" + extra.Encode()); resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+			t.Errorf("GET with return_to: %d to %q, want the 400 refusal page", resp.StatusCode, resp.Header.Get("Location"))
 		}
 	})
 

@@ -174,6 +174,11 @@ func (v *validator) session() {
 var clientID = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 
 func (v *validator) clients() {
+	if v.c.Mode == ModeResetOnly && len(v.c.Clients) > 0 {
+		// Nothing would serve them: no OpenID endpoint in this mode.
+		v.report("clients", "must be absent or empty with mode: reset-only, which serves only « Mot de passe perdu » and no OpenID client; remove clients, or set mode: provider")
+		return
+	}
 	if len(v.c.Clients) == 0 {
 		if v.c.Mode != ModeResetOnly {
 			v.report("clients", "at least one client is required (or mode: reset-only)")

@@ -15,7 +15,7 @@
 //	GET  /mot-de-passe-perdu/nouveau    the new password; only for a verified flow
 //	POST /mot-de-passe-perdu/nouveau    checked against every policy, then queued for ldapsync
 //	GET  /mot-de-passe-perdu/attente    waits for the directory (attente/etat polls it)
-//	GET  /mot-de-passe-perdu/termine    success; « Continuer » goes back to the login screen
+//	GET  /mot-de-passe-perdu/termine    success; « Continuer » goes to return_to (returnto.go) or the login screen
 //	GET  /mot-de-passe-perdu/echec      the change was refused or could not be written
 //
 // Whether an address belongs to an account never shows: the same page,

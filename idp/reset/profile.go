@@ -3,7 +3,6 @@ package reset
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"slices"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
@@ -16,10 +15,7 @@ const profilePurpose = "reset:profile"
 func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request, status int, missing bool) error {
 	p := views.ResetProfilePage{
 		Site: h.cfg.Pages.Site, CSRFToken: h.cfg.Forms.Token(w, r, profilePurpose), Missing: missing,
-		Action: h.cfg.Path,
-	}
-	if id := r.URL.Query().Get("authRequestID"); id != "" {
-		p.Action = h.cfg.Path + "?" + url.Values{"authRequestID": {id}}.Encode()
+		Action: h.firstStepAction(r),
 	}
 	for _, pr := range h.cfg.Profiles {
 		p.Profiles = append(p.Profiles, views.ResetProfile{ID: pr.ID, Label: pr.Label, Examples: pr.Examples})
@@ -52,7 +48,7 @@ func (h *Handler) chooseProfile(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	now := h.cfg.Now()
-	f := &store.ResetFlow{ID: store.NewID(), CreatedAt: now, ExpiresAt: now.Add(h.cfg.Limits.FlowLifetime)}
+	f := &store.ResetFlow{ID: store.NewID(), CreatedAt: now, ExpiresAt: now.Add(h.cfg.Limits.FlowLifetime), ReturnTo: h.returnTo(r)}
 	if id := r.URL.Query().Get("authRequestID"); id != "" {
 		// « Continuer » returns to the pending sign-in (this browser's:
 		// the route requires it) while it lasts; nothing extends it, or

@@ -113,7 +113,9 @@ type Config struct {
 	Path, LoginPath, ChangePath string
 	// HomeURL is where « Continuer » goes when the pending sign-in is gone.
 	HomeURL func(clientID string) string
-	Secure  bool
+	// ReturnTo is the allowlist of return_to addresses (exact matches).
+	ReturnTo []string
+	Secure   bool
 	// ClientIP is the client's address (audit, per-address limits).
 	ClientIP func(*http.Request) netip.Addr
 	Now      func() time.Time
@@ -165,6 +167,9 @@ func New(cfg Config) *Handler {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Reset pages must not leak their URLs (a link token) to other sites.
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	if !h.checkReturnTo(w, r) {
+		return
+	}
 	if _, pattern := h.mux.Handler(r); pattern == "" {
 		if h.knownPath(r.URL.Path) {
 			w.Header().Set("Allow", "GET, HEAD, POST")
@@ -290,10 +295,15 @@ func (h *Handler) checkForm(r *http.Request, purpose string) error {
 	return nil
 }
 
-// continueURL is where « Continuer » leads after the journey: the login
-// screen of the pending sign-in when it is still there and this browser
-// started the flow, else the site's home page or the provider's own page.
+// continueURL is where « Continuer » leads after the journey: the other
+// SSO's page the flow started with (return_to, still on the allowlist),
+// else the login screen of the pending sign-in when it is still there and
+// this browser started the flow, else the site's home page or the
+// provider's own page.
 func (h *Handler) continueURL(ctx context.Context, f *store.ResetFlow) string {
+	if h.allowedReturnTo(f.ReturnTo) {
+		return f.ReturnTo
+	}
 	if f.AuthRequestRef == "" {
 		return "/"
 	}

@@ -66,6 +66,11 @@ type ResetFlow struct {
 	// KeepSession is the Ref of the SSO session a change was made from:
 	// it survives the revocation that follows.
 	KeepSession string `json:"keep_session,omitempty"`
+	// ReturnTo is where « Continuer » leads at the end: an address of
+	// another SSO's allowlist (reset.return_to), checked when the flow
+	// starts. It is no secret and stays in the record, so a flow taken
+	// over through the mailed link in another browser keeps it.
+	ReturnTo string `json:"return_to,omitempty"`
 }
 
 // resetFlowRecord is what a flow key holds: the flow, with its pending
