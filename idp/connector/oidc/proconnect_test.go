@@ -1,0 +1,194 @@
+package oidc_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
+	"github.com/region-nouvelle-aquitaine/idp/idp/connector/oidc"
+)
+
+// recordedProConnect replays testdata's exchange; userinfo names the
+// userinfo answer it serves. Its client reaches it under the recorded
+// issuer's host name.
+type recordedProConnect struct {
+	userinfo    atomic.Value // file name in testdata
+	contentType atomic.Value
+	client      *http.Client
+}
+
+func fixture(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func startRecordedProConnect(t *testing.T) *recordedProConnect {
+	t.Helper()
+	pc := &recordedProConnect{}
+	pc.userinfo.Store("userinfo.jwt")
+	pc.contentType.Store("application/jwt; charset=utf-8")
+	mux := http.NewServeMux()
+	serve := func(path, contentType, file string) {
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", contentType)
+			_, _ = w.Write(fixture(t, file))
+		})
+	}
+	serve("GET /api/v2/.well-known/openid-configuration", "application/json", "discovery.json")
+	serve("GET /api/v2/jwks", "application/json", "jwks.json")
+	mux.HandleFunc("POST /api/v2/token", func(w http.ResponseWriter, r *http.Request) {
+		id, secret, basic := r.BasicAuth()
+		if !basic {
+			id, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if id != fixtureClientID || secret != fixtureSecret {
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"invalid_client"}`))
+			return
+		}
+		if r.PostFormValue("code") != fixtureCode || r.PostFormValue("code_verifier") != fixtureVerifier ||
+			r.PostFormValue("redirect_uri") != fixtureRedirect || r.PostFormValue("grant_type") != "authorization_code" {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write([]byte(`{"error":"invalid_grant"}`))
+			return
+		}
+		_, _ = w.Write(fixture(t, "token.json"))
+	})
+	mux.HandleFunc("GET /api/v2/userinfo", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer "+fixtureAccess {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", pc.contentType.Load().(string))
+		_, _ = w.Write(fixture(t, pc.userinfo.Load().(string)))
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	// The recorded issuer is https://auth.proconnect.test: every
+	// connection goes to the replaying server, in clear.
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+		},
+		DialTLSContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, srv.Listener.Addr().String())
+		},
+	}
+	t.Cleanup(tr.CloseIdleConnections)
+	pc.client = &http.Client{Transport: tr, Timeout: 5 * time.Second}
+	return pc
+}
+
+// ProConnect as idp/config's preset sets it up.
+func proConnectUpstream() config.Upstream {
+	return config.Upstream{
+		ID: "proconnect", Preset: config.UpstreamProConnect, Issuer: fixtureIssuer,
+		ClientID: fixtureClientID, ClientSecret: fixtureSecret,
+		Scopes:    []string{"openid", "email", "given_name", "usual_name", "uid"},
+		ACRValues: []string{"eidas1"}, Userinfo: true, SignedUserinfo: true,
+		Claims: config.UpstreamClaims{Email: "email", EmailVerified: "email_verified", Name: "name",
+			GivenName: "given_name", FamilyName: "usual_name", Username: "uid"},
+	}
+}
+
+var fixtureFlow = connector.Flow{State: fixtureState, Nonce: fixtureNonce, CodeVerifier: fixtureVerifier}
+
+func TestProConnectSignedUserinfo(t *testing.T) {
+	ctx := t.Context()
+	pc := startRecordedProConnect(t)
+	callback := url.Values{"code": {fixtureCode}, "state": {fixtureState}}
+	for _, tc := range []struct {
+		name, userinfo, contentType string
+		want                        error
+		wantText                    string
+	}{
+		{name: "good signature", userinfo: "userinfo.jwt"},
+		{name: "signed by another key", userinfo: "userinfo-bad-signature.jwt", want: connector.ErrInvalid, wantText: "signature"},
+		{name: "wrong issuer", userinfo: "userinfo-wrong-iss.jwt", want: connector.ErrInvalid, wantText: "issuer"},
+		{name: "wrong audience", userinfo: "userinfo-wrong-aud.jwt", want: connector.ErrInvalid, wantText: "audience"},
+		{name: "unsigned (alg none)", userinfo: "userinfo-none.jwt", want: connector.ErrInvalid, wantText: "signature algorithm"},
+		{name: "another person", userinfo: "userinfo-other-sub.jwt", want: connector.ErrInvalid, wantText: "sub"},
+		{name: "plain JSON", userinfo: "discovery.json", contentType: "application/json", want: connector.ErrInvalid, wantText: "not a signed JWT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc.userinfo.Store(tc.userinfo)
+			pc.contentType.Store(cmpOr(tc.contentType, "application/jwt; charset=utf-8"))
+			c := oidc.New(oidc.Config{Upstream: proConnectUpstream(), RedirectURI: fixtureRedirect, HTTPClient: pc.client})
+			id, err := c.HandleCallback(ctx, fixtureFlow, callback)
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.wantText) {
+					t.Fatalf("HandleCallback: %v, want %v saying %q", err, tc.want, tc.wantText)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("HandleCallback: %v", err)
+			}
+			want := connector.Identity{Source: "proconnect", Subject: fixtureSubject,
+				Email: "camille.martin@nouvelle-aquitaine.gouv.fr", GivenName: "Camille", FamilyName: "Martin",
+				PreferredUsername: "cmartin", ACR: "eidas1", AMR: []string{"pwd"}}
+			if id.Source != want.Source || id.Subject != want.Subject || id.Email != want.Email || id.EmailVerified ||
+				id.GivenName != want.GivenName || id.FamilyName != want.FamilyName ||
+				id.PreferredUsername != want.PreferredUsername || id.ACR != want.ACR || !slices.Equal(id.AMR, want.AMR) ||
+				id.AuthTime.IsZero() {
+				t.Errorf("identity = %+v, want %+v", id, want)
+			}
+		})
+	}
+}
+
+func TestProConnectLoginURL(t *testing.T) {
+	pc := startRecordedProConnect(t)
+	c := oidc.New(oidc.Config{Upstream: proConnectUpstream(), RedirectURI: fixtureRedirect, HTTPClient: pc.client})
+	raw, err := c.LoginURL(t.Context(), fixtureFlow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(raw)
+	q := u.Query()
+	if got := u.Scheme + "://" + u.Host + u.Path; got != fixtureIssuer+"/authorize" {
+		t.Errorf("authorization endpoint %s", got)
+	}
+	for k, v := range map[string]string{"acr_values": "eidas1", "scope": "openid email given_name usual_name uid",
+		"nonce": fixtureNonce, "state": fixtureState, "code_challenge": challengeS256(fixtureVerifier)} {
+		if q.Get(k) != v {
+			t.Errorf("%s = %q, want %q", k, q.Get(k), v)
+		}
+	}
+}
+
+func TestProConnectACRNotObtained(t *testing.T) {
+	pc := startRecordedProConnect(t)
+	u := proConnectUpstream()
+	// The recorded ID token says eidas1: not the level asked for.
+	u.ACRValues = []string{"eidas2"}
+	c := oidc.New(oidc.Config{Upstream: u, RedirectURI: fixtureRedirect, HTTPClient: pc.client})
+	_, err := c.HandleCallback(t.Context(), fixtureFlow, url.Values{"code": {fixtureCode}, "state": {fixtureState}})
+	if !errors.Is(err, connector.ErrInvalid) || !strings.Contains(err.Error(), "acr") {
+		t.Fatalf("HandleCallback: %v, want ErrInvalid about acr", err)
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
