@@ -233,3 +233,27 @@ func TestUpstreamHintAtAuthorize(t *testing.T) {
 		})
 	}
 }
+
+// TestAccessibilityUpstream: the login screen with the élus' and agents'
+// buttons, and the page of a refusal by the upstream, pass the checks
+// every page gets.
+func TestAccessibilityUpstream(t *testing.T) {
+	axe := testenv.LoadAxe(t)
+	s, up := upstreamStack(t)
+	a := &a11y{t: t, axe: axe, ctx: testenv.Browser(t)}
+	a.navigate(t, s.Sites[0].URL+"/start")
+	a.check(t, "login screen with upstream buttons", "Connexion", "Connexion"+siteTitle, true)
+	if _, err := chromedp.RunResponse(timeout(t, a.ctx), chromedp.Click(link(siegeLabel))); err != nil {
+		t.Fatal(err)
+	}
+	back, err := up.SignIn(location(t, a.ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := back.Query()
+	q.Del("code")
+	q.Set("error", "access_denied")
+	back.RawQuery = q.Encode()
+	a.navigate(t, back.String())
+	a.check(t, "refused by the upstream", "Connexion refusée par le service de connexion de la Région", "", true)
+}
