@@ -21,10 +21,10 @@ const siegeLabel = "Je suis un agent du siège"
 
 // upstreamStack is the stack with zitadel's example provider, on its own
 // loopback host, as the upstream of « Je suis un agent du siège ».
-func upstreamStack(t *testing.T) (*stack, *testenv.Upstream) {
+func upstreamStack(t *testing.T, https bool) (*stack, *testenv.Upstream) {
 	t.Helper()
 	var up *testenv.Upstream
-	s := startStackWith(t, stackOptions{Config: func(c *config.Config) {
+	s := startStackWith(t, stackOptions{HTTPS: https, Config: func(c *config.Config) {
 		up = testenv.StartUpstream(t, c.PublicURL+login.UpstreamCallbackPath("siege"))
 		c.Upstreams = []config.Upstream{{
 			ID: "siege", Issuer: up.Issuer, ClientID: up.ClientID, ClientSecret: up.ClientSecret,
@@ -76,8 +76,10 @@ func openPage(t *testing.T, ctx context.Context, u string) (int, string) {
 	return int(resp.Status), text(t, ctx, "h1")
 }
 
-func TestJourneyUpstreamSignIn(t *testing.T) {
-	s, up := upstreamStack(t)
+func TestJourneyUpstreamSignIn(t *testing.T) { overSchemes(t, testJourneyUpstreamSignIn) }
+
+func testJourneyUpstreamSignIn(t *testing.T, https bool) {
+	s, up := upstreamStack(t, https)
 	rp := s.Sites[0]
 	ctx, _ := toUpstream(t, s, up)
 
@@ -189,7 +191,7 @@ func TestJourneyUpstreamSignIn(t *testing.T) {
 // TestUpstreamHintAtAuthorize: a site's idp_hint reaches the login
 // screen through /authorize, which the library alone would drop.
 func TestUpstreamHintAtAuthorize(t *testing.T) {
-	s, _ := upstreamStack(t)
+	s, _ := upstreamStack(t, false)
 	rp := s.Sites[0]
 	for hint, want := range map[string]string{
 		config.ProfileAgentSiege: "/login/upstream/siege?authRequestID=",
@@ -239,7 +241,7 @@ func TestUpstreamHintAtAuthorize(t *testing.T) {
 // every page gets.
 func TestAccessibilityUpstream(t *testing.T) {
 	axe := testenv.LoadAxe(t)
-	s, up := upstreamStack(t)
+	s, up := upstreamStack(t, false)
 	a := &a11y{t: t, axe: axe, ctx: testenv.Browser(t)}
 	a.navigate(t, s.Sites[0].URL+"/start")
 	a.check(t, "login screen with upstream buttons", "Connexion", "Connexion"+siteTitle, true)
