@@ -103,20 +103,14 @@ func nonceFromContext(ctx context.Context) string {
 // relyingParty discovers the upstream once; a failure is remembered for
 // RetryAfter, then retried. Concurrent callers share one discovery.
 func (c *Connector) relyingParty(ctx context.Context) (rp.RelyingParty, error) {
-	c.mu.Lock()
-	if c.party != nil {
-		p := c.party
-		c.mu.Unlock()
-		return p, nil
+	if p, known, err := c.known(); known {
+		return p, err
 	}
-	if c.failErr != nil && c.now().Sub(c.failedAt) < c.cfg.RetryAfter {
-		err := c.failErr
-		c.mu.Unlock()
-		return nil, err
-	}
-	c.mu.Unlock()
-
 	ch := c.discovery.DoChan("discover", func() (any, error) {
+		// A caller that looked just before the last flight landed.
+		if p, known, err := c.known(); known {
+			return p, err
+		}
 		// Not the first caller's cancellation: the others wait on it too.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultTimeout)
 		defer cancel()
@@ -140,6 +134,19 @@ func (c *Connector) relyingParty(ctx context.Context) (rp.RelyingParty, error) {
 		}
 		return r.Val.(rp.RelyingParty), nil
 	}
+}
+
+// known is the relying party, or the failure still remembered.
+func (c *Connector) known() (rp.RelyingParty, bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.party != nil {
+		return c.party, true, nil
+	}
+	if c.failErr != nil && c.now().Sub(c.failedAt) < c.cfg.RetryAfter {
+		return nil, true, c.failErr
+	}
+	return nil, false, nil
 }
 
 func (c *Connector) discover(ctx context.Context) (rp.RelyingParty, error) {

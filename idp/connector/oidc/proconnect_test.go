@@ -18,6 +18,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
 	"github.com/region-nouvelle-aquitaine/idp/idp/connector/oidc"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // recordedProConnect replays testdata's exchange; userinfo names the
@@ -27,6 +28,8 @@ type recordedProConnect struct {
 	userinfo    atomic.Value // file name in testdata
 	contentType atomic.Value
 	client      *http.Client
+	discoveries atomic.Int32 // discovery documents served
+	down        atomic.Bool  // discovery answers 503
 }
 
 func fixture(t *testing.T, name string) []byte {
@@ -50,7 +53,15 @@ func startRecordedProConnect(t *testing.T) *recordedProConnect {
 			_, _ = w.Write(fixture(t, file))
 		})
 	}
-	serve("GET /api/v2/.well-known/openid-configuration", "application/json", "discovery.json")
+	mux.HandleFunc("GET /api/v2/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		pc.discoveries.Add(1)
+		if pc.down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(fixture(t, "discovery.json"))
+	})
 	serve("GET /api/v2/jwks", "application/json", "jwks.json")
 	mux.HandleFunc("POST /api/v2/token", func(w http.ResponseWriter, r *http.Request) {
 		id, secret, basic := r.BasicAuth()
@@ -183,6 +194,58 @@ func TestProConnectACRNotObtained(t *testing.T) {
 	_, err := c.HandleCallback(t.Context(), fixtureFlow, url.Values{"code": {fixtureCode}, "state": {fixtureState}})
 	if !errors.Is(err, connector.ErrInvalid) || !strings.Contains(err.Error(), "acr") {
 		t.Fatalf("HandleCallback: %v, want ErrInvalid about acr", err)
+	}
+}
+
+// Many first sign-ins at once discover once; a failure is remembered
+// for RetryAfter, then retried once by the many.
+func TestDiscoveryOnceForMany(t *testing.T) {
+	ctx := t.Context()
+	pc := startRecordedProConnect(t)
+	pc.down.Store(true)
+	clock := testenv.NewClock(time.Now())
+	c := oidc.New(oidc.Config{Upstream: proConnectUpstream(), RedirectURI: fixtureRedirect, HTTPClient: pc.client,
+		Now: clock.Now, RetryAfter: time.Minute})
+	burst := func() []error {
+		errs := make(chan error, 16)
+		for range cap(errs) {
+			go func() {
+				_, err := c.LoginURL(ctx, fixtureFlow)
+				errs <- err
+			}()
+		}
+		var all []error
+		for range cap(errs) {
+			all = append(all, <-errs)
+		}
+		return all
+	}
+	for _, err := range burst() {
+		if !errors.Is(err, connector.ErrUnavailable) {
+			t.Fatalf("LoginURL while discovery fails: %v, want ErrUnavailable", err)
+		}
+	}
+	failed := pc.discoveries.Load()
+	if failed != 1 {
+		t.Fatalf("%d discoveries for 16 callers, want 1", failed)
+	}
+	pc.down.Store(false)
+	for _, err := range burst() {
+		if !errors.Is(err, connector.ErrUnavailable) {
+			t.Fatalf("LoginURL within RetryAfter: %v, want the remembered ErrUnavailable", err)
+		}
+	}
+	if n := pc.discoveries.Load(); n != failed {
+		t.Fatalf("a remembered failure was retried: %d discoveries", n-failed)
+	}
+	clock.Advance(time.Minute)
+	for _, err := range burst() {
+		if err != nil {
+			t.Fatalf("LoginURL after RetryAfter: %v", err)
+		}
+	}
+	if n := pc.discoveries.Load() - failed; n != 1 {
+		t.Fatalf("%d discoveries after recovery, want 1", n)
 	}
 }
 
