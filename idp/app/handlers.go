@@ -12,6 +12,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	oidcconn "github.com/region-nouvelle-aquitaine/idp/idp/connector/oidc"
 	"github.com/region-nouvelle-aquitaine/idp/idp/csrf"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
@@ -90,6 +91,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	if err != nil {
 		return pagesOut{}, fmt.Errorf("derive the device cookie key: %w", err)
 	}
+	upstreams := newUpstreams(cfg, d)
 	loginHandler := login.New(login.Config{
 		Provider: prov, Directory: d.Directory, Sessions: sessions, Forms: forms, Pages: pages,
 		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
@@ -97,10 +99,12 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		Throttle: signinThrottle, Identifiers: identifiers,
 		Devices:        login.NewDevices(deviceKey, secure, st, d.Now),
 		TrustedProxies: cfg.TrustedProxies,
+		Profiles:       cfg.Profiles, Upstreams: upstreams, Flows: st, Secure: secure,
 	})
 	handler := server.New(server.Config{
 		Provider:       prov,
 		Login:          loginHandler,
+		Upstream:       loginHandler.Upstream(),
 		LostPassword:   lost,
 		ChangePassword: loginHandler.ChangePassword(),
 		Logout:         logout.Confirm(),
@@ -125,6 +129,22 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		},
 	})
 	return pagesOut{handler: handler, lost: lost}, nil
+}
+
+// newUpstreams builds a connector per upstream provider; none contacts
+// its provider before someone clicks its button.
+func newUpstreams(cfg *config.Config, d Deps) map[string]login.Upstream {
+	ups := make(map[string]login.Upstream, len(cfg.Upstreams))
+	for _, u := range cfg.Upstreams {
+		ups[u.ID] = login.Upstream{
+			Redirect: oidcconn.New(oidcconn.Config{
+				Upstream: u, RedirectURI: strings.TrimSuffix(cfg.PublicURL, "/") + login.UpstreamCallbackPath(u.ID),
+				Now: d.Now, Log: d.Log,
+			}),
+			Name: login.UpstreamName(u),
+		}
+	}
+	return ups
 }
 
 // clientURIs lists every URI a browser may be sent to after one of our

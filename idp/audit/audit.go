@@ -82,6 +82,9 @@ type Event struct {
 	RequestID  string
 	// Targets names directory targets (configuration names, not people).
 	Targets []string
+	// Source is who vouched for the person at sign-in: an upstream
+	// provider's id (logged as idp); empty for the directory's form.
+	Source string
 }
 
 // Log writes e as one record, at Warn for lockouts and Info otherwise.
@@ -109,6 +112,7 @@ func Log(ctx context.Context, logger *slog.Logger, e Event) {
 	add("identifier", e.Identifier)
 	add("request_id", e.RequestID)
 	add("targets", strings.Join(e.Targets, ","))
+	add("idp", e.Source)
 	logger.LogAttrs(ctx, level, "audit", attrs...)
 }
 

@@ -1,6 +1,7 @@
 // Package dev is the embedded default of `make run` (cmd/idp-dev): an
 // in-process Redis-compatible server, the demo directory, ldapsync in the
-// same process and the demo site, all on a loopback address. Nothing of
+// same process, the demo site and a demo upstream provider (zitadel's
+// example OP) for « Je suis un agent du siège », all on loopback addresses. Nothing of
 // it is linked into the production binary.
 package dev
 
@@ -134,6 +135,11 @@ func Build(_ context.Context, out io.Writer, addr string) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
+	up, upCfg, err := startDemoUpstream(cfg)
+	if err != nil {
+		return nil, err
+	}
+	withDemoUpstream(cfg, upCfg)
 	a, err := app.Build(cfg, app.Deps{
 		Redis: rdb, Directory: dir, Accounts: dir, Log: log, Outbox: ConsoleOutbox{Out: out}, Worker: worker.Run,
 		Extra: map[string]http.Handler{"/demo/": rp},
@@ -141,8 +147,10 @@ func Build(_ context.Context, out io.Writer, addr string) (*app.App, error) {
 	if err != nil {
 		_ = rdb.Close()
 		mr.Close()
+		_ = up.Close()
 		return nil, err
 	}
+	a.OnClose(up.Close)
 	a.OnClose(func() error { mr.Close(); return nil })
 	a.OnClose(rdb.Close)
 
@@ -152,6 +160,8 @@ func Build(_ context.Context, out io.Writer, addr string) (*app.App, error) {
 	for _, acc := range dir.Accounts() {
 		fmt.Fprintf(out, "    %-10s %-28s %s\n", acc.UID, acc.Password, acc.Mail)
 	}
+	fmt.Fprintf(out, "\n  « Je suis un agent du siège » signs in at a demo upstream provider (%s):\n    %s  %s\n",
+		up.issuer, up.username, up.password)
 	fmt.Fprintln(out)
 	return a, nil
 }

@@ -1,6 +1,7 @@
 package login
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
@@ -71,8 +73,16 @@ type Config struct {
 	Devices *Devices
 	// TrustedProxies may set X-Forwarded-For (see web.ClientIP).
 	TrustedProxies []netip.Prefix
-	Now            func() time.Time
-	Log            *slog.Logger
+	// Profiles are the answers to « Qui êtes-vous ? »: those signing in
+	// at an upstream get a button, keyed by upstream id in Upstreams;
+	// none means the directory's form only. Flows keeps the round trips;
+	// Secure (an https issuer) names their cookie __Host-.
+	Profiles  []config.Profile
+	Upstreams map[string]Upstream
+	Flows     UpstreamFlows
+	Secure    bool
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // Handler serves /login.
@@ -127,12 +137,18 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if sess, ok := h.cfg.Sessions.Current(r); ok && h.reusable(ar, sess) {
+	if sess, ok := h.cfg.Sessions.Current(r); ok && h.reusable(ar, sess) && h.sameSource(r, ar, sess) {
 		return h.finish(w, r, ar, sess)
 	}
 	if slices.Contains(ar.Prompt, oidc.PromptNone) {
 		// No usable session and no UI allowed: back to the site.
 		h.cfg.Provider.FailAuthRequest(w, r, ar, oidc.ErrLoginRequired())
+		return nil
+	}
+	if p, ok := h.hinted(r, ar); ok && p.SignIn.Via == config.ViaUpstream {
+		// The site said who the person is: straight to their provider.
+		to := UpstreamStartPath(p.SignIn.Upstream) + "?" + url.Values{"authRequestID": {ar.ID}}.Encode()
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return nil
 	}
 	return h.render(w, r, ar, http.StatusOK, views.LoginPage{Login: ar.LoginHint})
@@ -152,6 +168,16 @@ func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
 		return false
 	}
 	return true
+}
+
+// sameSource: a site's idp_hint asks for a person of one profile, so a
+// session opened by another source does not answer it.
+func (h *Handler) sameSource(r *http.Request, ar *store.AuthRequest, s *store.Session) bool {
+	want := h.hintedSource(r, ar)
+	if want == "" {
+		return true
+	}
+	return cmp.Or(s.Claims.IDP, SourceDirectory) == want
 }
 
 // finish completes the sign-in and sends the browser to the library's
@@ -188,5 +214,6 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, ar *store.AuthR
 	if c, ok := h.cfg.Provider.Client(ar.ClientID); ok {
 		p.ClientName = c.Name
 	}
+	p.Upstreams, p.NoForm = h.choices(r, ar)
 	return web.Render(w, r, status, views.Login(p))
 }

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 )
 
@@ -49,30 +49,36 @@ func NewSessions(cfg SessionConfig) *Sessions {
 	return &Sessions{cfg: cfg}
 }
 
-// Start opens a new session for u, replacing any the browser had (a
-// fresh id at every sign-in). authTime is when the password check
-// began: a revocation of the person's sessions after it ends this one too.
-func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, u ldapauth.User, authTime time.Time) (*store.Session, error) {
+// Start opens a new session for id, replacing any the browser had (a
+// fresh id at every sign-in). authTime is when the check began (the
+// password check, or the return from an upstream): a revocation of the
+// person's sessions after it ends this one too. The session's subject is
+// Subject(id); its amr is the source's, or ["fed"] for an upstream that
+// gave none.
+func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Identity, authTime time.Time) (*store.Session, error) {
 	if old, ok := s.Current(r); ok {
 		if err := s.cfg.Store.DeleteSession(r.Context(), old.ID); err != nil {
 			s.cfg.Log.WarnContext(r.Context(), "could not end the previous session", "err", err)
 		}
 	}
+	amr := slices.Clone(id.AMR)
+	if len(amr) == 0 {
+		amr = []string{amrFederated}
+	}
 	now := s.cfg.Now()
 	sess := &store.Session{
 		ID:      store.NewID(),
-		Subject: u.Subject,
+		Subject: Subject(id),
 		Claims: store.Claims{
-			Email: u.Email,
-			// The directory's address is the one the account was
-			// created with; the Région's account creation confirms it.
-			EmailVerified:     u.Email != "",
-			Name:              u.Name,
-			GivenName:         u.GivenName,
-			FamilyName:        u.FamilyName,
-			PreferredUsername: u.Username,
+			Email:             id.Email,
+			EmailVerified:     id.EmailVerified,
+			Name:              id.Name,
+			GivenName:         id.GivenName,
+			FamilyName:        id.FamilyName,
+			PreferredUsername: id.PreferredUsername,
+			IDP:               id.Source,
 		},
-		AMR:       []string{"pwd"},
+		AMR:       amr,
 		AuthTime:  authTime,
 		CreatedAt: now,
 		LastSeen:  now,

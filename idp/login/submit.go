@@ -164,7 +164,7 @@ func (h *Handler) known(r *http.Request, subject string) (string, bool) {
 // signedIn opens the session and hands the sign-in back to the provider;
 // after a grace login it first says how many are left.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result, authTime time.Time) error {
-	sess, err := h.cfg.Sessions.Start(w, r, res.User, authTime)
+	sess, err := h.cfg.Sessions.Start(w, r, directoryIdentity(res.User), authTime)
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}

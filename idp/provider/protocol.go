@@ -42,7 +42,7 @@ func (p *Provider) Discovery() http.Handler {
 		d.RequestParameterSupported = false
 		d.ScopesSupported = []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess}
 		d.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "at_hash",
-			"email", "email_verified", "name", "given_name", "family_name", "preferred_username"}
+			"email", "email_verified", "name", "given_name", "family_name", "preferred_username", ClaimIDP}
 		d.UILocalesSupported = nil
 		w.Header().Set("Content-Type", "application/json")
 		// A public document: browser-based clients read it from anywhere.

@@ -97,6 +97,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		CreatedAt:           now,
 		ExpiresAt:           now.Add(s.life.AuthRequest),
 		BrowserHash:         binding.Hash(browser),
+		IDPHint:             IDPHintFromContext(ctx),
 	}
 	for _, l := range req.UILocales {
 		ar.UILocales = append(ar.UILocales, l.String())
@@ -494,7 +495,8 @@ var ErrInvalidToken = &oidc.Error{ErrorType: "invalid_token", Description: "the 
 // scopedClaims keeps only the claims the requested scopes release: the
 // request, and the tokens made from it, hold no other personal data.
 func scopedClaims(c store.Claims, scopes []string) store.Claims {
-	var out store.Claims
+	// The source is how the person signed in, like amr: every site gets it.
+	out := store.Claims{IDP: c.IDP}
 	if slices.Contains(scopes, oidc.ScopeEmail) {
 		out.Email, out.EmailVerified = c.Email, c.EmailVerified
 	}
@@ -518,5 +520,8 @@ func setUserinfo(ui *oidc.UserInfo, sub string, c store.Claims, scopes []string)
 			ui.FamilyName = c.FamilyName
 			ui.PreferredUsername = c.PreferredUsername
 		}
+	}
+	if c.IDP != "" {
+		ui.AppendClaims(ClaimIDP, c.IDP)
 	}
 }

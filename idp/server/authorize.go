@@ -25,7 +25,9 @@ import (
 //     parameters over provider.MaxAuthParamsBytes in all (each request
 //     is stored), request_uri and request objects, a response_type other
 //     than code (unsupported_response_type) and a response_mode other than
-//     query get their OAuth error.
+//     query get their OAuth error;
+//   - idp_hint, which the library drops, is handed to the pending
+//     sign-in through the context.
 func guardAuthorize(p *provider.Provider, pages *web.Pages, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil {
@@ -50,6 +52,11 @@ func guardAuthorize(p *provider.Provider, pages *web.Pages, next http.Handler) h
 		if e := checkAuthParams(f); e != nil {
 			http.Redirect(w, r, p.ErrorRedirect(redirect, f.Get("state"), e), http.StatusFound)
 			return
+		}
+		if hint := f.Get(provider.IDPHintParam); hint != "" {
+			// The library drops it: kept on the pending sign-in through
+			// the context, checked by the login screen.
+			r = r.WithContext(provider.WithIDPHint(r.Context(), hint))
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -35,6 +35,9 @@ type Config struct {
 	Provider     *provider.Provider
 	Login        http.Handler
 	LostPassword http.Handler
+	// Upstream serves the round trips of élus and agents to their own
+	// providers, under /login/upstream/ (nil: none).
+	Upstream http.Handler
 	// ChangePassword serves ChangePasswordPath.
 	ChangePassword http.Handler
 	Pages          *web.Pages
@@ -96,6 +99,11 @@ func New(cfg Config) http.Handler {
 	// that started it.
 	bound := func(h http.Handler) http.Handler { return requireBrowser(cfg.Provider, cfg.Pages, cfg.Browser, h) }
 	mux.Handle(LoginPath, withIssuer(iss, cfg.CrossOrigin(bound(cfg.Login))))
+	if cfg.Upstream != nil {
+		// GET links only: the callback carries no authRequestID, its
+		// state is bound to the browser by the handler.
+		mux.Handle("GET "+LoginPath+"/upstream/", bound(cfg.Upstream))
+	}
 	mux.Handle(LostPasswordPath, cfg.CrossOrigin(bound(cfg.LostPassword)))
 	mux.Handle(LostPasswordPath+"/", cfg.CrossOrigin(bound(cfg.LostPassword)))
 	mux.Handle(LogoutPath, cfg.CrossOrigin(cfg.Logout))

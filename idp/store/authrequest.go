@@ -38,6 +38,9 @@ type AuthRequest struct {
 	// BrowserHash is the hash of the value the starting browser holds in
 	// its cookie (idp/binding); only that browser may continue.
 	BrowserHash string `json:"browser_hash,omitempty"`
+	// IDPHint is the site's idp_hint: a profile id that skips the choice
+	// on the login screen (checked there; anything unknown is ignored).
+	IDPHint string `json:"idp_hint,omitempty"`
 
 	Done      bool      `json:"done,omitempty"`
 	Subject   string    `json:"subject,omitempty"`

@@ -32,6 +32,9 @@
 //	                   f:<family>, a:<access token>, score = expiry ms
 //	reset:<ref>        « Mot de passe perdu » flow JSON, ref of its cookie (reset)  ExpiresAt+Slack
 //	resetlink:<hmac>   link token hash → flow ref, GETDEL on use (reset)            ExpiresAt+Slack
+//	upflow:<ref>       upstream sign-in round trip JSON, ref of its state; nonce,  ExpiresAt+Slack
+//	                   PKCE verifier and sign-in id sealed under the state;
+//	                   GETDEL on the callback (login)
 //	keep:<job id>      ref of the session kept by the revocation after that         ExpiresAt+Slack
 //	                   password change
 //	nbf:<b64url(sub)>  last RevokeSubject: its time and the kept session's ref;      RevocationTTL

@@ -14,6 +14,10 @@ type Claims struct {
 	GivenName         string `json:"given_name,omitempty"`
 	FamilyName        string `json:"family_name,omitempty"`
 	PreferredUsername string `json:"preferred_username,omitempty"`
+	// IDP is the source that vouched for the person: "annuaire" (the
+	// directory) or an upstreams[].id. Released to every site, whatever
+	// the scopes, like amr.
+	IDP string `json:"idp,omitempty"`
 }
 
 // Session is a browser SSO session.

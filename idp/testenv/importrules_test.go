@@ -65,13 +65,15 @@ func TestImportRules(t *testing.T) {
 		forbidden func(dep string) bool
 	}{
 		{
-			name:     "the production idp links no dev part, test harness nor directory writer",
+			name:     "the production idp links no dev part, test harness, demo upstream nor directory writer",
 			patterns: []string{mod + "/cmd/idp"},
 			forbidden: func(dep string) bool {
 				return under(dep, "github.com/alicebob/miniredis") || under(dep, "github.com/yuin/gopher-lua") ||
 					under(dep, "github.com/chromedp") ||
 					strings.HasPrefix(dep, mod+"/idp/dev") || under(dep, mod+"/deploy/dev") ||
-					under(dep, mod+"/idp/testenv") || under(dep, mod+"/ldapsync")
+					under(dep, mod+"/idp/testenv") || under(dep, mod+"/ldapsync") ||
+					// zitadel's example provider: dev mode's demo upstream.
+					under(dep, "github.com/zitadel/oidc/v3/example")
 			},
 		},
 		{

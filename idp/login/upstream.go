@@ -1,0 +1,304 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/web"
+	"github.com/region-nouvelle-aquitaine/idp/views"
+)
+
+// Upstream paths: the start and the callback registered at the upstream.
+const (
+	UpstreamPathPrefix = "/login/upstream/"
+	upstreamCallback   = "/callback"
+)
+
+// UpstreamStartPath is where a button of the login screen leads.
+func UpstreamStartPath(id string) string { return UpstreamPathPrefix + id }
+
+// UpstreamCallbackPath is the redirect URI path of upstream id.
+func UpstreamCallbackPath(id string) string { return UpstreamPathPrefix + id + upstreamCallback }
+
+// Upstream is one upstream provider élus and agents sign in with.
+type Upstream struct {
+	Redirect connector.Redirect
+	// Name names it in a French sentence (UpstreamName).
+	Name string
+}
+
+// UpstreamName names an upstream in a sentence: « Connexion refusée par
+// ProConnect ».
+func UpstreamName(u config.Upstream) string {
+	if u.Preset == config.UpstreamProConnect {
+		return "ProConnect"
+	}
+	return "le service de connexion de la Région"
+}
+
+// UpstreamFlows keeps the round trips to upstreams (store.Store).
+type UpstreamFlows interface {
+	SaveUpstreamFlow(ctx context.Context, f *store.UpstreamFlow) error
+	TakeUpstreamFlow(ctx context.Context, state string) (*store.UpstreamFlow, error)
+}
+
+// flowLifetime bounds the visit to an upstream: long enough to type a
+// password and pass a second factor there.
+const flowLifetime = 10 * time.Minute
+
+// noHintParam on the login screen's URL shows every choice whatever the
+// site's idp_hint: the way back after an upstream failed.
+const noHintParam = "choix"
+
+// flowCookieName is the cookie that binds a round trip to the browser
+// that started it. Lax: the upstream sends the browser back with a
+// cross-site top-level GET.
+func (h *Handler) flowCookieName() string {
+	if h.cfg.Secure {
+		return "__Host-idp_upstream"
+	}
+	return "idp_upstream"
+}
+
+// randomValue is 256 bits from crypto/rand, base64url: 43 characters, as
+// a PKCE verifier must have at least.
+func randomValue() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// flowBinding returns the browser's binding value, reusing a well-formed
+// one (several tabs may be out at once) and setting the cookie.
+func (h *Handler) flowBinding(w http.ResponseWriter, r *http.Request) string {
+	v := ""
+	if c, err := r.Cookie(h.flowCookieName()); err == nil && len(c.Value) == 43 {
+		if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(b) == 32 {
+			v = c.Value
+		}
+	}
+	if v == "" {
+		v = randomValue()
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: h.flowCookieName(), Value: v, Path: "/", MaxAge: int(flowLifetime / time.Second),
+		HttpOnly: true, Secure: h.cfg.Secure, SameSite: http.SameSiteLaxMode,
+	})
+	return v
+}
+
+// boundFlow reports whether the browser holds the binding value of f.
+func (h *Handler) boundFlow(r *http.Request, f *store.UpstreamFlow) bool {
+	c, err := r.Cookie(h.flowCookieName())
+	if err != nil || c.Value == "" || f.BindingHash == "" {
+		return false
+	}
+	return binding.Hash(c.Value) == f.BindingHash // both are hashes: no timing to learn from
+}
+
+// Upstream serves both routes of the round trip under
+// UpstreamPathPrefix.
+func (h *Handler) Upstream() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+UpstreamPathPrefix+"{id}", h.UpstreamStart())
+	mux.Handle("GET "+UpstreamPathPrefix+"{id}"+upstreamCallback, h.UpstreamCallback())
+	mux.Handle("/", h.cfg.Pages.Handle(func(http.ResponseWriter, *http.Request) error {
+		return web.Fail(http.StatusNotFound, views.ErrNotFound, nil)
+	}))
+	return mux
+}
+
+// UpstreamStart serves GET /login/upstream/{id}?authRequestID=…: the
+// sign-in (checked by the route to belong to this browser) goes to the
+// upstream with a fresh state, nonce and PKCE verifier kept in the store.
+func (h *Handler) UpstreamStart() http.Handler {
+	return h.cfg.Pages.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		up, ok := h.cfg.Upstreams[r.PathValue("id")]
+		if !ok {
+			return web.Fail(http.StatusNotFound, views.ErrNotFound, errors.New("unknown upstream"))
+		}
+		ar, err := h.pending(r)
+		if err != nil {
+			return err
+		}
+		ctx := r.Context()
+		now := h.cfg.Now()
+		f := &store.UpstreamFlow{
+			State: randomValue(), Upstream: up.Redirect.ID(), AuthRequestID: ar.ID,
+			Nonce: randomValue(), CodeVerifier: randomValue(),
+			CreatedAt: now, ExpiresAt: now.Add(flowLifetime),
+		}
+		to, err := up.Redirect.LoginURL(ctx, connector.Flow{State: f.State, Nonce: f.Nonce, CodeVerifier: f.CodeVerifier})
+		if err != nil {
+			h.cfg.Log.WarnContext(ctx, "upstream unavailable", "upstream", f.Upstream, "err", err, "request_id", web.RequestID(ctx))
+			return h.upstreamFailed(w, r, up, ar.ID, views.UpstreamUnavailable)
+		}
+		f.BindingHash = binding.Hash(h.flowBinding(w, r))
+		if err := h.cfg.Flows.SaveUpstreamFlow(ctx, f); err != nil {
+			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return nil
+	})
+}
+
+// UpstreamCallback serves GET /login/upstream/{id}/callback: the state
+// is taken once; it must be this upstream's and this browser's; then the
+// upstream's answer is verified, the session opened and the sign-in
+// completed. Every failure is a French page: never a redirect elsewhere.
+func (h *Handler) UpstreamCallback() http.Handler {
+	return h.cfg.Pages.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		id := r.PathValue("id")
+		q := r.URL.Query()
+		if len(q["state"]) != 1 {
+			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("no single state"))
+		}
+		f, err := h.cfg.Flows.TakeUpstreamFlow(ctx, q.Get("state"))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// Unknown, expired, or already used: a replay or a forgery.
+			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("unknown upstream state"))
+		case err != nil:
+			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+		}
+		if f.Upstream != id {
+			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("state of another upstream"))
+		}
+		if !h.boundFlow(r, f) {
+			h.cfg.Log.WarnContext(ctx, "upstream callback in a browser that did not start it",
+				"upstream", id, "request_id", web.RequestID(ctx))
+			return web.Fail(http.StatusBadRequest, views.ErrOtherBrowser, errors.New("upstream flow of another browser"))
+		}
+		up, ok := h.cfg.Upstreams[id]
+		if !ok {
+			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("upstream no longer configured"))
+		}
+		ar, err := h.cfg.Provider.AuthRequest(ctx, f.AuthRequestID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, err)
+		case err != nil:
+			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+		}
+		ev := audit.Event{
+			ClientID: ar.ClientID, IP: web.ClientIP(r, h.cfg.TrustedProxies),
+			RequestID: web.RequestID(ctx), Source: id,
+		}
+		who, err := up.Redirect.HandleCallback(ctx, connector.Flow{State: f.State, Nonce: f.Nonce, CodeVerifier: f.CodeVerifier}, q)
+		if err == nil && who.Subject == "" {
+			err = errors.Join(connector.ErrInvalid, errors.New("no subject"))
+		}
+		if err != nil {
+			kind, reason := views.UpstreamInvalid, "upstream_invalid"
+			switch {
+			case errors.Is(err, connector.ErrRefused):
+				kind, reason = views.UpstreamRefused, "upstream_refused"
+			case errors.Is(err, connector.ErrUnavailable):
+				kind, reason = views.UpstreamUnavailable, "upstream_unavailable"
+			}
+			h.cfg.Log.WarnContext(ctx, "upstream sign-in failed", "upstream", id, "err", err, "request_id", ev.RequestID)
+			h.audit(ctx, ev, audit.SignInFailure, reason)
+			return h.upstreamFailed(w, r, up, ar.ID, kind)
+		}
+		// The upstream's id is ours, whatever the connector says: it
+		// namespaces the subject and is the idp claim.
+		who.Source = id
+		sess, err := h.cfg.Sessions.Start(w, r, who, h.cfg.Now())
+		if err != nil {
+			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+		}
+		ev.Subject = sess.Subject
+		h.audit(ctx, ev, audit.SignInSuccess, "")
+		return h.finish(w, r, ar, sess)
+	})
+}
+
+// upstreamFailed shows why the upstream did not sign the person in, with
+// the way back to every choice of the login screen.
+func (h *Handler) upstreamFailed(w http.ResponseWriter, r *http.Request, up Upstream, arID string, kind views.UpstreamFailureKind) error {
+	status := http.StatusBadGateway
+	switch kind {
+	case views.UpstreamRefused:
+		status = http.StatusForbidden
+	case views.UpstreamUnavailable:
+		status = http.StatusServiceUnavailable
+	}
+	back := "/login?" + url.Values{"authRequestID": {arID}, noHintParam: {"1"}}.Encode()
+	return web.Render(w, r, status, views.UpstreamFailed(views.UpstreamFailure{
+		Site: h.cfg.Pages.Site, Kind: kind, Provider: up.Name, BackURL: back, RequestID: web.RequestID(r.Context()),
+	}))
+}
+
+// choices are the login screen's options for ar: the upstream buttons and
+// whether the usagers' form shows. A site's idp_hint naming a directory
+// profile leaves the form alone; ?choix=1 ignores the hint.
+func (h *Handler) choices(r *http.Request, ar *store.AuthRequest) (ups []views.UpstreamChoice, noForm bool) {
+	hinted, _ := h.hinted(r, ar)
+	if hinted != nil && hinted.SignIn.Via == config.ViaDirectory {
+		return nil, false
+	}
+	form := len(h.cfg.Profiles) == 0 // no profiles: the directory only
+	q := url.Values{"authRequestID": {ar.ID}}.Encode()
+	for _, p := range h.cfg.Profiles {
+		switch p.SignIn.Via {
+		case config.ViaDirectory:
+			form = true
+		case config.ViaUpstream:
+			if _, ok := h.cfg.Upstreams[p.SignIn.Upstream]; ok {
+				ups = append(ups, views.UpstreamChoice{
+					Label: p.Label, Examples: p.Examples, URL: UpstreamStartPath(p.SignIn.Upstream) + "?" + q,
+				})
+			}
+		}
+	}
+	return ups, !form
+}
+
+// hinted is the profile the site's idp_hint names, if it names one that
+// signs in here (directory) or at a configured upstream, and the browser
+// did not come back to choose.
+func (h *Handler) hinted(r *http.Request, ar *store.AuthRequest) (*config.Profile, bool) {
+	if ar.IDPHint == "" || r.URL.Query().Has(noHintParam) {
+		return nil, false
+	}
+	for i, p := range h.cfg.Profiles {
+		if p.ID != ar.IDPHint {
+			continue
+		}
+		switch p.SignIn.Via {
+		case config.ViaDirectory:
+			return &h.cfg.Profiles[i], true
+		case config.ViaUpstream:
+			if _, ok := h.cfg.Upstreams[p.SignIn.Upstream]; ok {
+				return &h.cfg.Profiles[i], true
+			}
+		}
+		return nil, false
+	}
+	return nil, false
+}
+
+// hintedSource is the idp claim a session must have to answer a sign-in
+// whose hint names a profile: "" when any will do.
+func (h *Handler) hintedSource(r *http.Request, ar *store.AuthRequest) string {
+	p, ok := h.hinted(r, ar)
+	switch {
+	case !ok:
+		return ""
+	case p.SignIn.Via == config.ViaUpstream:
+		return p.SignIn.Upstream
+	default:
+		return SourceDirectory
+	}
+}

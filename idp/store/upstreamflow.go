@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/seal"
+)
+
+// UpstreamFlow is one round trip to an upstream provider, from the
+// login screen's button to its callback. It is stored under the Ref of
+// its state (the value the upstream sends back) and taken exactly once.
+type UpstreamFlow struct {
+	// State is the state parameter, never stored: the record lives under
+	// Ref(State).
+	State string `json:"-"`
+	// Upstream is the upstreams[].id the flow went to.
+	Upstream string `json:"upstream"`
+	// AuthRequestID, Nonce and CodeVerifier are secrets: stored only
+	// sealed under State, so a copy of Redis does not give them.
+	AuthRequestID string `json:"-"`
+	Nonce         string `json:"-"`
+	CodeVerifier  string `json:"-"`
+	// BindingHash is the hash of the value of the browser's binding
+	// cookie set at the start: only that browser may come back.
+	BindingHash string    `json:"binding_hash"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// upstreamSecrets is what is sealed.
+type upstreamSecrets struct {
+	AuthRequestID string `json:"ar"`
+	Nonce         string `json:"nonce"`
+	CodeVerifier  string `json:"cv"`
+}
+
+type upstreamFlowRecord struct {
+	*UpstreamFlow
+	Sealed []byte `json:"sealed"`
+}
+
+func (s *Store) upstreamFlowKey(ref string) string { return s.prefix + "upflow:" + ref }
+
+func upstreamSealer(state string) (*seal.Sealer, error) {
+	sl, err := seal.Derive([]byte(state), "idp upstream flow: secrets")
+	if err != nil {
+		return nil, fmt.Errorf("store: upstream flow key: %w", err)
+	}
+	return sl, nil
+}
+
+// SaveUpstreamFlow stores f until f.ExpiresAt.
+func (s *Store) SaveUpstreamFlow(ctx context.Context, f *UpstreamFlow) error {
+	if err := checkRecord("upstream flow", f.State, f.ExpiresAt); err != nil {
+		return err
+	}
+	ref := Ref(f.State)
+	sl, err := upstreamSealer(f.State)
+	if err != nil {
+		return err
+	}
+	plain, err := json.Marshal(upstreamSecrets{AuthRequestID: f.AuthRequestID, Nonce: f.Nonce, CodeVerifier: f.CodeVerifier})
+	if err != nil {
+		return fmt.Errorf("store: encode upstream flow: %w", err)
+	}
+	rec := upstreamFlowRecord{UpstreamFlow: f, Sealed: sl.Seal(nil, plain, []byte(ref))}
+	return s.putJSON(ctx, s.c, s.upstreamFlowKey(ref), rec, f.ExpiresAt)
+}
+
+// TakeUpstreamFlow reads and deletes the flow of state in one step
+// (GETDEL), so a state is used once however many callbacks race;
+// missing, expired or already taken is ErrNotFound.
+func (s *Store) TakeUpstreamFlow(ctx context.Context, state string) (*UpstreamFlow, error) {
+	if state == "" {
+		return nil, ErrNotFound
+	}
+	ref := Ref(state)
+	b, err := s.c.GetDel(ctx, s.upstreamFlowKey(ref)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: getdel: %w", err)
+	}
+	rec := upstreamFlowRecord{UpstreamFlow: new(UpstreamFlow)}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("store: decode upstream flow: %w", err)
+	}
+	if s.expired(rec.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	sl, err := upstreamSealer(state)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := sl.Open(rec.Sealed, []byte(ref))
+	if err != nil {
+		return nil, fmt.Errorf("store: upstream flow secrets: %w", err)
+	}
+	var sec upstreamSecrets
+	if err := json.Unmarshal(plain, &sec); err != nil {
+		return nil, fmt.Errorf("store: decode upstream flow secrets: %w", err)
+	}
+	f := rec.UpstreamFlow
+	f.State, f.AuthRequestID, f.Nonce, f.CodeVerifier = state, sec.AuthRequestID, sec.Nonce, sec.CodeVerifier
+	return f, nil
+}
