@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -25,29 +27,72 @@ func upstreamStack(t *testing.T, https bool) (*stack, *testenv.Upstream) {
 	t.Helper()
 	var up *testenv.Upstream
 	s := startStackWith(t, stackOptions{HTTPS: https, Config: func(c *config.Config) {
-		up = testenv.StartUpstream(t, c.PublicURL+login.UpstreamCallbackPath("siege"))
-		c.Upstreams = []config.Upstream{{
+		up = testenv.StartUpstream(t, c.PublicURL+login.UpstreamCallbackPath("siege"), c.PublicURL+login.UpstreamCallbackPath("elus"))
+		siege := config.Upstream{
 			ID: "siege", Issuer: up.Issuer, ClientID: up.ClientID, ClientSecret: up.ClientSecret,
 			Scopes: []string{"openid", "email", "profile"}, Userinfo: true,
 			Claims: config.UpstreamClaims{
 				Email: "email", EmailVerified: "email_verified", Name: "name",
 				GivenName: "given_name", FamilyName: "family_name", Username: "preferred_username",
 			},
-		}}
+		}
+		// « élus »: the same provider behind a discovery document that
+		// names another issuer, so its ID tokens carry the wrong one.
+		elus := siege
+		elus.ID, elus.Issuer = "elus", otherIssuer(t, up.Issuer)
+		c.Upstreams = []config.Upstream{siege, elus}
 		c.Profiles = config.DefaultProfiles(c.Reset)
 		for i := range c.Profiles {
-			if c.Profiles[i].ID == config.ProfileAgentSiege {
+			switch c.Profiles[i].ID {
+			case config.ProfileAgentSiege:
 				c.Profiles[i].SignIn = config.Route{Via: config.ViaUpstream, Upstream: "siege"}
+			case config.ProfileElu:
+				c.Profiles[i].SignIn = config.Route{Via: config.ViaUpstream, Upstream: "elus"}
 			}
 		}
 	}})
 	return s, up
 }
 
+// otherIssuer serves issuer's discovery document under another address
+// that it claims as the issuer, every endpoint left at issuer: discovery
+// succeeds, and the ID tokens then name an issuer that is not this one.
+func otherIssuer(t *testing.T, issuer string) string {
+	t.Helper()
+	var self string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(issuer + r.URL.Path)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		var doc map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		if r.URL.Path == "/.well-known/openid-configuration" {
+			doc["issuer"] = self
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(doc)
+	}))
+	t.Cleanup(srv.Close)
+	self = srv.URL
+	return self
+}
+
 // toUpstream: a fresh browser goes from the site to the login screen and
 // clicks « Je suis un agent du siège »; it returns the browser, at the
 // upstream's login form, and that form's address.
 func toUpstream(t *testing.T, s *stack, up *testenv.Upstream) (context.Context, string) {
+	t.Helper()
+	return toUpstreamAs(t, s, up, siegeLabel)
+}
+
+// toUpstreamAs is toUpstream through the button labelled label.
+func toUpstreamAs(t *testing.T, s *stack, up *testenv.Upstream, label string) (context.Context, string) {
 	t.Helper()
 	ctx := s.browser(t)
 	if err := chromedp.Do(timeout(t, ctx), chromedp.Navigate(s.Sites[0].URL+"/start"), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
@@ -56,8 +101,8 @@ func toUpstream(t *testing.T, s *stack, up *testenv.Upstream) (context.Context, 
 	if loc := location(t, ctx); !strings.HasPrefix(loc, s.Issuer+"/login?authRequestID=") {
 		t.Fatalf("login screen at %s", loc)
 	}
-	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(link(siegeLabel))); err != nil {
-		t.Fatalf("click %q: %v", siegeLabel, err)
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(link(label))); err != nil {
+		t.Fatalf("click %q: %v", label, err)
 	}
 	loc := location(t, ctx)
 	if !strings.HasPrefix(loc, up.Issuer+"/") {
@@ -162,6 +207,44 @@ func testJourneyUpstreamSignIn(t *testing.T, https bool) {
 		victim := s.browser(t)
 		if status, h1 := openPage(t, victim, back.String()); status != http.StatusBadRequest || h1 != "Connexion ouverte dans un autre navigateur" {
 			t.Errorf("in another browser: %d %q", status, h1)
+		}
+	})
+	t.Run("upstream refusing", func(t *testing.T) {
+		ctx, form := toUpstream(t, s, up)
+		back, err := up.SignIn(form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What the upstream sends when the person (or its policy) says
+		// no: the same state, an error instead of a code.
+		refused := s.Issuer + login.UpstreamCallbackPath("siege") + "?" + url.Values{
+			"state": {back.Query().Get("state")}, "error": {"access_denied"}, "error_description": {"User denied"},
+		}.Encode()
+		status, h1 := openPage(t, ctx, refused)
+		if status != http.StatusForbidden || !strings.HasPrefix(h1, "Connexion refusée par ") {
+			t.Fatalf("refused: %d %q", status, h1)
+		}
+		if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(link("Retour à la page de connexion"))); err != nil {
+			t.Fatal(err)
+		}
+		if h1 := text(t, ctx, "h1"); h1 != "Connexion" {
+			t.Errorf("way back leads to %q", h1)
+		}
+	})
+	t.Run("ID token from another issuer", func(t *testing.T) {
+		ctx, form := toUpstreamAs(t, s, up, "Je suis un élu de la Région")
+		back, err := up.SignIn(form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, h1 := openPage(t, ctx, back.String()); status != http.StatusBadGateway || h1 != "La connexion n’a pas abouti" {
+			t.Errorf("wrong issuer: %d %q", status, h1)
+		}
+		if !strings.Contains(s.Logs.String(), "issuer does not match") {
+			t.Error("the failure was not the ID token's issuer")
+		}
+		if rp.Last() != nil && strings.HasPrefix(rp.Last().IDToken.Subject, "elus.") {
+			t.Error("the site received tokens for the wrong-issuer sign-in")
 		}
 	})
 	t.Run("upstream down", func(t *testing.T) {
