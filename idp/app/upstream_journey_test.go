@@ -280,6 +280,8 @@ func TestUpstreamHintAtAuthorize(t *testing.T) {
 		config.ProfileAgentSiege: "/login/upstream/siege?authRequestID=",
 		config.ProfileUsager:     "", // the form only
 		"Mal formé!":             "", // ignored
+		"inconnu":                "", // no such profile: ignored
+		config.ProfileSupport:    "", // a profile that does not sign in here: ignored
 	} {
 		t.Run(hint, func(t *testing.T) {
 			jar, _ := cookiejar.New(nil)
