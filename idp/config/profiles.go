@@ -64,6 +64,10 @@ func DefaultProfiles(r Reset) []Profile {
 	}
 }
 
+// DirectorySource is what the idp claim says of people the directory
+// vouched for; no upstream may take that id.
+const DirectorySource = "annuaire"
+
 // Upstream is an OpenID provider people of some profiles sign in with.
 type Upstream struct {
 	ID string // lower-case letters, digits and "-": in subjects, the idp claim and URLs
@@ -192,6 +196,8 @@ func (v *validator) upstreams() {
 			v.report(p+".id", "this setting is required: it names the provider in subjects, the idp claim and URLs")
 		case !idPattern.MatchString(u.ID):
 			v.report(p+".id", "%q must be 1 to 32 lower-case letters, digits or \"-\", starting and ending with a letter or digit", u.ID)
+		case u.ID == DirectorySource:
+			v.report(p+".id", "%q names the directory of usagers in the idp claim; choose another id", u.ID)
 		case seen[u.ID]:
 			v.report(p+".id", "%q is already the id of another upstream", u.ID)
 		}

@@ -83,6 +83,10 @@ func TestProfileMistakes(t *testing.T) {
   - id: Agents
     issuer: https://auth.example.org/?x=1
     signed_userinfo: true
+  - id: annuaire
+    issuer: https://annuaire.example.org
+    client_id: idp
+    client_secret_env: LDAP_PW
   - id: elus
     issuer: https://elus.example.org
     client_id: idp
@@ -111,14 +115,15 @@ support_url:`
 		"upstreams[0].client_id":        17,
 		"upstreams[0].client_secret":    17,
 		"upstreams[0].signed_userinfo":  19,
-		"upstreams[1].scopes":           24,
-		"profiles[0].label":             26,
-		"profiles[0].lost_password.via": 28,
-		"profiles[1].id":                29,
-		"profiles[1].sign_in.upstream":  31,
-		"profiles[1].lost_password.url": 32,
-		"profiles[2].sign_in.via":       35,
-		"profiles[2].lost_password.via": 33,
+		"upstreams[1].id":               20,
+		"upstreams[2].scopes":           28,
+		"profiles[0].label":             30,
+		"profiles[0].lost_password.via": 32,
+		"profiles[1].id":                33,
+		"profiles[1].sign_in.upstream":  35,
+		"profiles[1].lost_password.url": 36,
+		"profiles[2].lost_password.via": 37,
+		"profiles[2].sign_in.via":       39,
 	}
 	got := map[string]int{}
 	for _, p := range errs {

@@ -5,13 +5,14 @@ import (
 	"encoding/base64"
 	"regexp"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 )
 
 // SourceDirectory is the Source of the directory's people, and their idp
 // claim.
-const SourceDirectory = "annuaire"
+const SourceDirectory = config.DirectorySource
 
 // plainSub is an upstream subject kept as it is after its upstream's id:
 // short, and no character that a site, a URL or the library's opaque
