@@ -69,11 +69,11 @@ func Commands() []command {
 			Run:   func(ctx context.Context, d *Deps, c *call) error { return ListMails(ctx, d.Outbox, c.Out, limit) },
 		},
 		{
-			Name: "mails resend", Args: []string{"ID"}, Summary: "queue a mail given up again, as it was",
+			Name: "mails resend", Changes: true, Args: []string{"ID"}, Summary: "queue a mail given up again, as it was",
 			Run: func(ctx context.Context, d *Deps, c *call) error { return ResendMail(ctx, d.Outbox, c, c.Args[0]) },
 		},
 		{
-			Name: "mails drop", Args: []string{"ID"}, Summary: "delete a mail given up, for good",
+			Name: "mails drop", Changes: true, Args: []string{"ID"}, Summary: "delete a mail given up, for good",
 			Run: func(ctx context.Context, d *Deps, c *call) error { return DropMail(ctx, d.Outbox, c, c.Args[0]) },
 		},
 		{
@@ -81,7 +81,7 @@ func Commands() []command {
 			Run: func(ctx context.Context, d *Deps, c *call) error { return ShowThrottle(ctx, d, c.Out, c.Args[0]) },
 		},
 		{
-			Name: "throttle clear", Args: []string{"LOGIN"}, Summary: "forget the failed sign-ins of a typed login (and of its account, with --subject)",
+			Name: "throttle clear", Changes: true, Args: []string{"LOGIN"}, Summary: "forget the failed sign-ins of a typed login (and of its account, with --subject)",
 			Flags: func(fs *flag.FlagSet) {
 				fs.StringVar(&subject, "subject", "", "also clear the account's own ceiling (sub)")
 			},
@@ -101,7 +101,7 @@ func Commands() []command {
 			},
 		},
 		{
-			Name: "sessions end", Args: []string{"REF"}, Summary: "end one session (REF from sessions list) and its refresh tokens",
+			Name: "sessions end", Changes: true, Args: []string{"REF"}, Summary: "end one session (REF from sessions list) and its refresh tokens",
 			Flags: account,
 			Run: func(ctx context.Context, d *Deps, c *call) error {
 				s, err := sub(ctx, d)
@@ -112,7 +112,7 @@ func Commands() []command {
 			},
 		},
 		{
-			Name: "sessions end-all", Summary: "end every session, refresh and access token of an account",
+			Name: "sessions end-all", Changes: true, Summary: "end every session, refresh and access token of an account",
 			Flags: account,
 			Run: func(ctx context.Context, d *Deps, c *call) error {
 				s, err := sub(ctx, d)

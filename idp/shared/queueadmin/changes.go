@@ -37,13 +37,13 @@ func ChangeCommands() []Command[*job.Queue] {
 			Run: func(ctx context.Context, q *job.Queue, c *Call) error { return ShowChange(ctx, q, c.Out, c.Args[0]) },
 		},
 		{
-			Name: "changes requeue", Args: []string{"ID"}, Summary: "make a change waiting for its retry due now, with a fresh retry budget",
+			Name: "changes requeue", Changes: true, Args: []string{"ID"}, Summary: "make a change waiting for its retry due now, with a fresh retry budget",
 			Run: func(ctx context.Context, q *job.Queue, c *Call) error {
 				return RequeueChange(ctx, q, c.Out, c.Audit, c.Args[0])
 			},
 		},
 		{
-			Name: "changes drop", Args: []string{"ID"}, Summary: "give up a change still in the queue (settled as cancelled)",
+			Name: "changes drop", Changes: true, Args: []string{"ID"}, Summary: "give up a change still in the queue (settled as cancelled)",
 			Run: func(ctx context.Context, q *job.Queue, c *Call) error {
 				return DropChange(ctx, q, c.Out, c.Audit, c.Args[0])
 			},

@@ -70,8 +70,14 @@ func newFixture(t *testing.T) fixture {
 // run runs `ldapsync admin args…` on f's queue as operator alice.
 func (f fixture) run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	return f.runAs(t, "alice", args...)
+}
+
+// runAs runs with $USER set to user ("": unset).
+func (f fixture) runAs(t *testing.T, user string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
 	var out, errs bytes.Buffer
-	env := func(k string) (string, bool) { return map[string]string{"USER": "alice"}[k], k == "USER" }
+	env := func(k string) (string, bool) { return user, k == "USER" && user != "" }
 	open := func(_ context.Context, path string, stderr io.Writer) (*job.Queue, *slog.Logger, func(), error) {
 		if path != "ldapsync.yaml" {
 			return nil, nil, nil, errors.New("unexpected path " + path)
@@ -162,22 +168,24 @@ func TestDispatchCommandLine(t *testing.T) {
 	f := fixture{}
 	for _, tc := range []struct {
 		name string
+		user string
 		args []string
 		code int
 		out  string // in stdout, or in stderr when the exit code is not 0
 	}{
-		{"no command", nil, 2, "usage: ldapsync admin COMMAND"},
-		{"help", []string{"help"}, 0, "changes requeue ID"},
-		{"unknown", []string{"changes", "frobnicate"}, 2, "unknown command"},
-		{"command help", []string{"changes", "requeue", "--help"}, 0, "usage: ldapsync admin changes requeue --config FILE [flags] ID"},
-		{"no config", []string{"changes", "list"}, 2, "--config FILE is required"},
-		{"missing id", []string{"changes", "show", "--config", "ldapsync.yaml"}, 2, "expected 1 argument"},
-		{"extra argument", []string{"changes", "list", "x", "--config", "ldapsync.yaml"}, 2, "expected 0 argument"},
-		{"bad flag", []string{"changes", "list", "--since", "soon", "--config", "ldapsync.yaml"}, 2, "invalid value"},
-		{"unreadable config", []string{"changes", "list", "--config", "other.yaml"}, 1, "unexpected path"},
+		{"no command", "alice", nil, 2, "usage: ldapsync admin COMMAND"},
+		{"help", "alice", []string{"help"}, 0, "changes requeue ID"},
+		{"unknown", "alice", []string{"changes", "frobnicate"}, 2, "unknown command"},
+		{"command help", "alice", []string{"changes", "requeue", "--help"}, 0, "usage: ldapsync admin changes requeue --config FILE [flags] ID"},
+		{"no config", "alice", []string{"changes", "list"}, 2, "--config FILE is required"},
+		{"missing id", "alice", []string{"changes", "show", "--config", "ldapsync.yaml"}, 2, "expected 1 argument"},
+		{"extra argument", "alice", []string{"changes", "list", "x", "--config", "ldapsync.yaml"}, 2, "expected 0 argument"},
+		{"bad flag", "alice", []string{"changes", "list", "--since", "soon", "--config", "ldapsync.yaml"}, 2, "invalid value"},
+		{"unreadable config", "", []string{"changes", "list", "--config", "other.yaml"}, 1, "unexpected path"},
+		{"change without operator", "", []string{"changes", "drop", "x", "--config", "ldapsync.yaml"}, 2, "--operator NAME is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errs := f.run(t, tc.args...)
+			code, out, errs := f.runAs(t, tc.user, tc.args...)
 			if tc.code != 0 {
 				out = errs
 			}

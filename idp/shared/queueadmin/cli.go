@@ -32,7 +32,10 @@ type Command[T any] struct {
 	Summary string
 	// Flags adds the command's own flags; nil: none.
 	Flags func(fs *flag.FlagSet)
-	Run   func(ctx context.Context, deps T, c *Call) error
+	// Changes: the command changes state, so it writes an audit line and
+	// needs an operator.
+	Changes bool
+	Run     func(ctx context.Context, deps T, c *Call) error
 }
 
 // Call is what a command gets: its positional arguments, where to print,
@@ -119,7 +122,7 @@ func Dispatch[T any](ctx context.Context, prog string, cmds []Command[T], args [
 	if op == "" {
 		op, _ = env("USER")
 	}
-	if op == "" {
+	if op == "" && cmd.Changes {
 		fmt.Fprintf(stderr, "%s: --operator NAME is required when $USER is not set\n", name)
 		return ExitUsage
 	}
