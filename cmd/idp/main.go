@@ -35,6 +35,7 @@ const usage = `usage:
   idp serve --config FILE          serve with the configuration in FILE
   idp check-config --config FILE   print every problem of FILE with its line, or "ok"
   idp version                      print the version and commit of this build
+  idp admin COMMAND --config FILE  operator commands: mails given up, throttle, sessions (idp admin help)
   idp help                         print this help`
 
 // Exit codes: 0 done, 1 failed (a problem in the configuration, the
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintln(stdout, "idp", version.String())
 		return exitOK
+	case "admin":
+		return runAdmin(ctx, args[1:], stdout, stderr)
 	case "serve", "check-config":
 	default:
 		fmt.Fprintf(stderr, "idp: unknown command %q\n%s\n", args[0], usage)

@@ -23,6 +23,9 @@ func main() {
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv)
 	stop()
+	if code := exitCode(0); errors.As(err, &code) {
+		os.Exit(int(code))
+	}
 	if err != nil {
 		if !errors.Is(err, errReported) {
 			fmt.Fprintln(os.Stderr, err)
@@ -40,7 +43,8 @@ const usage = `usage:
                                       FILE with mode 0600) for the provider's ldapsync.signing_key_file,
                                       and its public key for web_public_keys here
   ldapsync pubkey --key FILE          print the public key of a private key file (either kind)
-  ldapsync version                    print the module version and commit`
+  ldapsync version                    print the module version and commit
+  ldapsync admin COMMAND --config FILE  operator commands on the password-change queue (ldapsync admin help)`
 
 // errReported is returned once the problems are on stderr already.
 var errReported = errors.New("reported")
@@ -56,6 +60,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 	case "version":
 		_, err := fmt.Fprintln(stdout, "ldapsync", version.String())
 		return err
+	case "admin":
+		if code := runAdmin(ctx, args[1:], stdout, stderr, env); code != 0 {
+			return exitCode(code)
+		}
+		return nil
 	}
 	// Each subcommand takes only its own flag.
 	flagOf := map[string][2]string{

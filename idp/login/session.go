@@ -184,23 +184,8 @@ func (s *Sessions) AddClient(ctx context.Context, id, clientID string) {
 // through it and the cookie.
 func (s *Sessions) End(w http.ResponseWriter, r *http.Request, sess *store.Session) error {
 	ctx := r.Context()
-	families, err := s.cfg.Store.RefreshFamiliesOf(ctx, sess.Subject)
-	if err != nil {
-		return fmt.Errorf("list refresh families: %w", err)
-	}
-	for _, fam := range families {
-		rt, err := s.cfg.Store.RefreshFamily(ctx, fam)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("refresh family: %w", err)
-		}
-		if rt.SessionID == sess.Ref {
-			if err := s.cfg.Store.RevokeRefreshFamily(ctx, fam); err != nil {
-				return fmt.Errorf("revoke refresh family: %w", err)
-			}
-		}
+	if _, err := RevokeSessionFamilies(ctx, s.cfg.Store, sess.Subject, sess.Ref); err != nil {
+		return err
 	}
 	if err := s.cfg.Store.DeleteSession(ctx, sess.ID); err != nil {
 		return fmt.Errorf("delete session: %w", err)

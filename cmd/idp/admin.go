@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/admin"
+	"github.com/region-nouvelle-aquitaine/idp/idp/app"
+	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/queueadmin"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
+)
+
+// runAdmin is `idp admin …` (see idp/admin).
+func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return queueadmin.Dispatch(ctx, "idp", admin.Commands(), args, stdout, stderr, os.LookupEnv, openAdmin)
+}
+
+// openAdmin opens the stores of the configuration file as serve would,
+// without serving anything. The directory is dialled only if a command
+// resolves a login.
+func openAdmin(_ context.Context, path string, stderr io.Writer) (*admin.Deps, *slog.Logger, func(), error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.Log.Level}))
+	if cfg.Log.Format == config.LogText {
+		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Log.Level}))
+	}
+	rdb, err := app.NewRedis(cfg.Redis)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	key, err := mail.DeriveKey(cfg.Secrets.CryptoKey)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, nil, err
+	}
+	ob, err := mail.NewOutbox(mail.Config{
+		Client: rdb, Prefix: cfg.Redis.KeyPrefix, Key: key,
+		FromName: cfg.Mail.FromName, FromAddress: cfg.Mail.FromAddress, GiveUpAfter: cfg.Mail.GiveUpAfter,
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nil, nil, fmt.Errorf("mail outbox: %w", err)
+	}
+	d := &admin.Deps{
+		Store: store.New(store.Options{
+			Client: rdb, Prefix: cfg.Redis.KeyPrefix,
+			RevocationTTL: max(cfg.Session.Lifetime, cfg.OIDC.RefreshTokenLifetime),
+		}),
+		Outbox:      ob,
+		Throttle:    throttle.FromConfig(cfg.Throttle, rdb, cfg.Redis.KeyPrefix, nil),
+		Identifiers: audit.NewIdentifiers(cfg.Secrets.CookieKey),
+	}
+	closers := []func() error{rdb.Close}
+	if dir, err := ldapauth.New(app.LDAPConfig(cfg.LDAP), log); err == nil {
+		closers = append(closers, dir.Close)
+		d.FindSubject = func(ctx context.Context, login string) (string, bool, error) {
+			c, err := dir.Find(ctx, login)
+			return c.User.Subject, c.Found(), err
+		}
+	}
+	return d, log, func() {
+		for _, c := range closers {
+			_ = c()
+		}
+	}, nil
+}
