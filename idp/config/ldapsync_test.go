@@ -18,7 +18,7 @@ func TestLdapsyncPublicKeyFile(t *testing.T) {
 	line := strings.Count(head, "\n") + 2 // the line after "ldapsync:"
 	for _, tt := range []struct {
 		name, section, want string
-		wantLine         int
+		wantLine            int
 	}{
 		{"from a file", "  public_key_file: /pub\n", "", 0},
 		{"with a CRLF", "  public_key_file: /pub-crlf\n", "", 0},
