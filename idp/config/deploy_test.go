@@ -34,3 +34,35 @@ func TestSystemdHandsEverySecret(t *testing.T) {
 		}
 	}
 }
+
+// TestMinimalExampleParses keeps deploy/config/idp.minimal.yaml, the
+// trial configuration of deploy/compose.yaml, valid with its secret files,
+// and minimal: nothing in it that has a default.
+func TestMinimalExampleParses(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "config", "idp.minimal.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := testCA(t)
+	files := map[string]string{
+		"/run/secrets/idp-crypto-key":       cryptoKeyHex + "\n",
+		"/run/secrets/idp-cookie-key":       cryptoKeyHex + "\n",
+		"/run/secrets/ldap-reader-password": "reader-pw\n",
+		"/run/secrets/ldapsync-public-key":  ldapsyncPublicKey() + "\n",
+		"/run/secrets/ldapsync-signing-key": cryptoKeyHex + "\n",
+		"/etc/idp/tls/ca.pem":               ca,
+	}
+	c, err := Parse("idp.minimal.yaml", data, nil, filesFunc(files))
+	if err != nil {
+		t.Fatalf("deploy/config/idp.minimal.yaml does not parse:\n%v", err)
+	}
+	if c.Ldapsync.PublicKey != ldapsyncPublicKey() || len(c.Clients) != 1 || !c.Clients[0].Public {
+		t.Errorf("public key from its file %v, clients %+v", c.Ldapsync.PublicKey == ldapsyncPublicKey(), c.Clients)
+	}
+	for _, key := range []string{"listen:", "log:", "oidc:", "session:", "throttle:", "limits:"} {
+		if strings.Contains(string(data), "\n"+key) {
+			t.Errorf("the minimal configuration sets %s, which has a default", key)
+		}
+	}
+}

@@ -74,7 +74,7 @@ func TestManyMistakesAtOnce(t *testing.T) {
 		{Line: 26, Column: 23, Path: "ldap.bind_password", Message: `cannot read secret file "/missing/file": no such file`},
 		{Line: 28, Column: 12, Path: "ldap.timeout", Message: `must be a duration with a unit, like "90s", "15m" or "1h30m" (a bare number has no unit)`},
 		{Line: 29, Column: 1, Path: "mail.host", Message: "this setting is required: « Mot de passe perdu » sends its codes by mail, through this relay"},
-		{Line: 31, Column: 1, Path: "ldapsync.public_key", Message: "this setting is required: new passwords are sealed to the ldapsync workers' public key, printed by `ldapsync keygen`"},
+		{Line: 31, Column: 1, Path: "ldapsync.public_key", Message: "this setting is required: new passwords are sealed to the ldapsync workers' public key, printed by `ldapsync keygen` (give public_key, or public_key_file for a file holding it)"},
 		{Line: 32, Column: 21, Path: "ldapsync.signing_key", Message: `cannot read secret file "/missing/signing-key": no such file`},
 	}
 	for i := range want {

@@ -16,7 +16,9 @@ import (
 
 // guardAuthorize checks, before the library sees the request, what the
 // library would answer in English, wrongly, or at a cost:
-//   - an unknown client or unregistered redirect_uri gets a French page and
+//   - an unknown client or unregistered redirect_uri (compared byte for
+//     byte, but for the port of a native app's loopback redirect URI:
+//     provider.Client.RedirectURIAllowed) gets a French page and
 //     never a redirect, as does a state that is repeated
 //     or too long (it would be echoed to the site);
 //   - then, sent back to the registered redirect_uri with state and iss:
@@ -41,7 +43,7 @@ func guardAuthorize(p *provider.Provider, pages *web.Pages, next http.Handler) h
 			return
 		}
 		redirect := f.Get("redirect_uri")
-		if len(f["redirect_uri"]) != 1 || !slices.Contains(c.RedirectURIs, redirect) {
+		if len(f["redirect_uri"]) != 1 || !c.RedirectURIAllowed(redirect) {
 			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadRedirect)
 			return
 		}

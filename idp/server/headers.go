@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/rand"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -78,6 +79,10 @@ func formActionSources(uris []string) []string {
 			// CSP host sources cannot name an IPv6 literal (http://[::1]);
 			// only the scheme can express it. Rare: native apps on ::1.
 			src = scheme + ":"
+		case scheme == "http" && u.Port() == "" && net.ParseIP(host).IsLoopback():
+			// A native app's loopback redirect URI, registered without
+			// a port, matches any port (provider.Client.RedirectURIAllowed).
+			src = scheme + "://" + host + ":*"
 		default:
 			src = scheme + "://" + strings.ToLower(u.Host)
 		}

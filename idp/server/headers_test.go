@@ -118,6 +118,7 @@ func TestFormActionSources(t *testing.T) {
 			[]string{"https://a.example.org", "https://b.example.org"}},
 		{"port kept, case folded", []string{"HTTPS://RP.Example.org:8443/cb"}, []string{"https://rp.example.org:8443"}},
 		{"loopback with port", []string{"http://127.0.0.1:3000/cb", "http://localhost/cb"}, []string{"http://127.0.0.1:3000", "http://localhost"}},
+		{"loopback without port: any port", []string{"http://127.0.0.1/cb", "http://127.0.0.2:8080/cb", "http://localhost/cb"}, []string{"http://127.0.0.1:*", "http://127.0.0.2:8080", "http://localhost"}},
 		// CSP cannot name an IPv6 host: only the scheme can let it through.
 		{"ipv6 loopback", []string{"http://[::1]:3000/cb"}, []string{"http:"}},
 		{"private-use scheme", []string{"com.example.app:/cb"}, []string{"com.example.app:"}},
