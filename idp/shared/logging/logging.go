@@ -72,7 +72,9 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	if ctx != nil {
 		add(RequestIDKey, RequestID(ctx))
-		add(ClientAddrKey, ClientAddr(ctx))
+		if !seen["ip"] { // audit events carry it already
+			add(ClientAddrKey, ClientAddr(ctx))
+		}
 		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && trace.SpanFromContext(ctx).IsRecording() {
 			add(TraceIDKey, sc.TraceID().String())
 			add(SpanIDKey, sc.SpanID().String())

@@ -17,5 +17,9 @@ func (l RedisLogger) Printf(ctx context.Context, format string, v ...any) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	l.Log.WarnContext(ctx, "redis: "+strings.TrimSpace(fmt.Sprintf(format, v...)))
+	msg := strings.TrimSpace(fmt.Sprintf(format, v...))
+	if !strings.HasPrefix(msg, "redis: ") {
+		msg = "redis: " + msg
+	}
+	l.Log.WarnContext(ctx, msg)
 }
