@@ -15,8 +15,8 @@ type Redis struct {
 	bin   string
 	dir   string
 	extra []string // more redis-server arguments, after the defaults
-	port int
-	proc *process
+	port  int
+	proc  *process
 }
 
 // StartRedis starts redis-server with --save "" --appendonly no in the

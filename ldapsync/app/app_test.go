@@ -79,7 +79,7 @@ func runDown(t *testing.T, redisAddr string) {
 		Queue: config.Queue{KeyPrefix: "idp:"}, PrivateKeys: []hpke.PrivateKey{key}, WebPublicKeys: []ed25519.PublicKey{webPub},
 		Directories: []config.Directory{{Name: "annuaire", Label: "l’annuaire", FindBy: config.FindByUID,
 			LDAPConnection: config.LDAPConnection{URLs: []string{"ldap://" + closedPort(t)}, BindDN: "cn=w,dc=x", BindPassword: "pw", Timeout: time.Second},
-			BaseDN: "dc=x", UserFilter: config.DefaultUserFilter}},
+			BaseDN:         "dc=x", UserFilter: config.DefaultUserFilter}},
 		Worker: config.Worker{PollInterval: 50 * time.Millisecond},
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)

@@ -58,7 +58,7 @@ func TestContextAttributes(t *testing.T) {
 		{"span not recording", remote, nil, map[string]any{"trace_id": nil, "span_id": nil}},
 		{"explicit request id wins, once", logging.WithRequestID(context.Background(), "CTX"), []any{"request_id", "ARG"},
 			map[string]any{"request_id": "ARG"}},
-		{"durations as text", context.Background(), []any{"retry_in", 1500 * time.Millisecond, slog.Group("g", "d", 12300 * time.Microsecond)},
+		{"durations as text", context.Background(), []any{"retry_in", 1500 * time.Millisecond, slog.Group("g", "d", 12300*time.Microsecond)},
 			map[string]any{"retry_in": "1.5s", "g": map[string]any{"d": "12.3ms"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
