@@ -7,8 +7,10 @@ import (
 	"slices"
 
 	"github.com/go-ldap/ldap/v3"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 )
 
@@ -62,7 +64,10 @@ func (w *Worker) apply(ctx context.Context, j *job.Job, log *slog.Logger) outcom
 		// this one, so nothing is left inconsistent. Only an earlier
 		// attempt's write is looked for.
 		resolveOnly := hasState(ts, job.Rejected) && !hasState(ts, job.Done)
-		out := w.applyTarget(ctx, j, t, pw, resolveOnly, tlog)
+		tctx, span := tracing.Start(ctx, "ldapsync.directory_write", attribute.String("target", t.Name))
+		out := w.applyTarget(tctx, j, t, pw, resolveOnly, tlog)
+		span.SetAttributes(attribute.String("outcome", string(out.state)), attribute.String("reason", string(out.reason)))
+		span.End()
 		if out.lost {
 			return out
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
@@ -44,6 +45,7 @@ type Options struct {
 	RetryLimit                    int
 	PollInterval                  time.Duration
 	PolicyInterval                time.Duration
+	Tracer                        trace.TracerProvider // nil: no spans
 }
 
 // Target is one directory every change is written to.
@@ -155,5 +157,6 @@ func New(o Options) (*Worker, error) {
 		Queue: q, Opener: opener, Verifier: verifier, Targets: o.Targets, Writer: o.Writer, Clock: o.Now, Log: o.Log, Name: o.Name,
 		Lease: o.Lease, RetryBackoff: o.RetryBackoff, MaxRetryBackoff: o.MaxRetryBackoff,
 		RetryLimit: o.RetryLimit, PollInterval: o.PollInterval, PolicyInterval: o.PolicyInterval,
+		Tracer: o.Tracer,
 	}, nil
 }

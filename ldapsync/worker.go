@@ -9,8 +9,12 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/loop"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 )
 
@@ -67,6 +71,9 @@ type Worker struct {
 	// and published (at start, then at this interval), each live three
 	// intervals; default 1m.
 	PolicyInterval time.Duration
+	// Tracer opens a span per claimed job, with the claim and each
+	// directory write under it; nil: none.
+	Tracer trace.TracerProvider
 }
 
 // bookkeeping bounds the Redis writes that settle a job, even when Run's
@@ -98,7 +105,19 @@ func (w *Worker) Run(ctx context.Context) error {
 // step claims one job and applies it. It returns an error only when the
 // queue failed; loop.Run then pauses before the next claim.
 func (w *Worker) step(ctx context.Context) error {
+	claimStart := time.Now()
 	j, err := w.Queue.Claim(ctx, w.Name, w.Lease)
+	if j != nil && w.Tracer != nil {
+		// Spans only for claimed jobs, not for every empty poll: the
+		// claim's span is opened afterwards with its real start time.
+		tracer := w.Tracer.Tracer(tracing.Instrumentation)
+		var span trace.Span
+		ctx, span = tracer.Start(ctx, "ldapsync.job", trace.WithTimestamp(claimStart),
+			trace.WithAttributes(attribute.String("job.id", j.ID), attribute.Int("job.attempt", j.Attempt)))
+		defer span.End()
+		_, claim := tracer.Start(ctx, "ldapsync.claim", trace.WithTimestamp(claimStart))
+		claim.End()
+	}
 	switch {
 	case errors.Is(err, job.ErrEmpty):
 		loop.Sleep(ctx, w.PollInterval)

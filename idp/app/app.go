@@ -24,6 +24,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
 )
@@ -67,6 +68,8 @@ type Deps struct {
 	Log    *slog.Logger
 	// Extra routes (the demo site).
 	Extra map[string]http.Handler
+
+	tracer *tracing.Provider // made by Build from the tracing section
 }
 
 // Build wires every package from the configuration and the outside parts.
@@ -77,6 +80,11 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 	// The OIDC library logs through the default logger; it would log the
 	// relying parties' state.
 	slog.SetDefault(slog.New(provider.RedactLibraryLogs(d.Log.Handler())))
+	tp, err := newTracer(cfg, d.Log)
+	if err != nil {
+		return nil, err
+	}
+	d.tracer = tp
 	st := store.New(store.Options{
 		Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Now: d.Now,
 		RevocationTTL: max(cfg.Session.Lifetime, cfg.OIDC.RefreshTokenLifetime),
@@ -109,6 +117,7 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 		return nil, err
 	}
 	a := &App{Listen: cfg.Listen, Issuer: cfg.Issuer, Handler: w.handler, Provider: prov, Log: d.Log}
+	a.OnClose(shutdownTracer(tp))
 	a.background(d.Log, w.lost.Wait, map[string]func(context.Context) error{
 		"mail sender": runMail, "completion consumer": runCompletion, "in-process ldapsync": d.Worker,
 	})

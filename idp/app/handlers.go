@@ -127,6 +127,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 			PerAddress: cmp.Or(cfg.Limits.AuthorizePerAddress, config.DefaultAuthorizePerAddress),
 			Window:     config.AuthorizeWindow, Now: d.Now,
 		},
+		Observe: observe(cfg, d.tracer),
 	})
 	return pagesOut{handler: handler, lost: lost}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 
@@ -12,20 +13,26 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/logging"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redischeck"
 )
 
 // Open loads the configuration file and builds the web tier on real Redis
 // and the real directory.
-func Open(_ context.Context, path string) (*App, error) {
+func Open(ctx context.Context, path string) (*App, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
 	log := NewLogger(cfg.Log, os.Stderr)
+	// go-redis logs through one process-wide logger; without this its
+	// plain-text lines would break the JSON stream while Redis is down.
+	redis.SetLogger(logging.RedisLogger{Log: log})
 	rdb, err := newRedis(cfg.Redis)
 	if err != nil {
 		return nil, err
 	}
+	redischeck.Warn(ctx, rdb, log, "idp")
 	dir, err := ldapauth.New(ldapConfig(cfg.LDAP), log)
 	if err != nil {
 		_ = rdb.Close()
@@ -41,14 +48,10 @@ func Open(_ context.Context, path string) (*App, error) {
 	return a, nil
 }
 
-// NewLogger is the JSON (or text) logger of the log section.
-func NewLogger(c config.Log, w *os.File) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.Level}
-	var h slog.Handler = slog.NewJSONHandler(w, opts)
-	if c.Format == config.LogText {
-		h = slog.NewTextHandler(w, opts)
-	}
-	return slog.New(h)
+// NewLogger is the JSON (or text) logger of the log section, through the
+// handler both binaries share (request and trace ids, durations as text).
+func NewLogger(c config.Log, w io.Writer) *slog.Logger {
+	return logging.New(w, c.Format, c.Level)
 }
 
 func newRedis(c config.Redis) (redis.UniversalClient, error) {

@@ -44,6 +44,7 @@ func resetOnlyPages(cfg *config.Config, d Deps, st *store.Store, q *job.Queue, o
 			pages.ErrorPage(w, r, http.StatusForbidden, views.ErrFormExpired)
 		})),
 		Ready: st.Ping, Log: d.Log, MaxBodyBytes: int64(cfg.Limits.MaxBodyBytes),
+		Observe: observe(cfg, d.tracer),
 	})
 	return pagesOut{handler: handler, lost: lost}, nil
 }

@@ -45,6 +45,7 @@ type Config struct {
 	Throttle         Throttle
 	Limits           Limits
 	Mail             Mail
+	Tracing          Tracing
 }
 
 // Modes.
@@ -57,6 +58,9 @@ const (
 type Log struct {
 	Level  slog.Level // debug, info (default), warn or error
 	Format string     // LogJSON (default) or LogText
+	// Access is the level of the access log (one line per HTTP request):
+	// info (default), debug, or LogAccessOff. Audit lines do not depend on it.
+	Access slog.Level
 }
 
 // Log formats.

@@ -31,6 +31,7 @@ type Ldapsync struct {
 	// Directories are written to in this order; at least one.
 	Directories []Directory
 	Worker      Worker
+	Tracing     Tracing
 }
 
 // Queue must match the provider's settings of the same meaning.
@@ -99,7 +100,7 @@ func ParseLdapsync(name string, data []byte, env func(string) (string, bool), re
 func (d *decoder) decodeLdapsync(root *yaml.Node) *Ldapsync {
 	c := &Ldapsync{}
 	m := d.mapping(root, "")
-	d.decodeLog(m.sub("log"), &c.Log)
+	d.decodeLog(m.sub("log"), &c.Log, false)
 	d.decodeRedis(m.sub("redis"), &c.Redis, false)
 	q := m.sub("queue")
 	q.str("key_prefix", &c.Queue.KeyPrefix)
@@ -138,6 +139,7 @@ func (d *decoder) decodeLdapsync(root *yaml.Node) *Ldapsync {
 	w.duration("poll_interval", &c.Worker.PollInterval)
 	w.duration("policy_interval", &c.Worker.PolicyInterval)
 	w.done()
+	d.decodeTracing(m.sub("tracing"), &c.Tracing)
 	m.done()
 	return c
 }
@@ -182,6 +184,7 @@ func (d *decoder) ldapsyncDefaults(c *Ldapsync) {
 	}
 	def("log.level", func() { c.Log.Level = logLevels["info"] })
 	def("log.format", func() { c.Log.Format = LogJSON })
+	d.tracingDefaults(&c.Tracing, "ldapsync")
 	def("queue.key_prefix", func() { c.Queue.KeyPrefix = "idp:" })
 	for i := range c.Directories {
 		dir := &c.Directories[i]
@@ -195,6 +198,7 @@ func (d *decoder) ldapsyncDefaults(c *Ldapsync) {
 func (d *decoder) validateLdapsync(c *Ldapsync) {
 	v := &validator{d: d}
 	v.redis(c.Redis)
+	v.tracing(c.Tracing)
 	if len(c.PrivateKeys) == 0 && !v.anyReported("private_key_files") {
 		v.report("private_key_files", "at least one key file is required: the one made by `ldapsync keygen` (two during a rotation)")
 	}

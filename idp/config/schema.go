@@ -24,7 +24,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	m.str("accessibility_url", &c.AccessibilityURL)
 	d.decodeSupport(m.sub("support"), &c.Support)
 	c.TrustedProxies = m.prefixes("trusted_proxies")
-	d.decodeLog(m.sub("log"), &c.Log)
+	d.decodeLog(m.sub("log"), &c.Log, true)
 	d.decodeRedis(m.sub("redis"), &c.Redis, true)
 	d.decodeSecrets(m.sub("secrets"), &c.Secrets)
 	d.decodeOIDC(m.sub("oidc"), &c.OIDC)
@@ -44,6 +44,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	d.decodeMail(m.sub("mail"), &c.Mail)
 	d.decodeReset(m.sub("reset"), &c.Reset)
 	d.decodeLdapsyncKeys(m.sub("ldapsync"), &c.Ldapsync)
+	d.decodeTracing(m.sub("tracing"), &c.Tracing)
 	m.done()
 	return c
 }
@@ -55,12 +56,17 @@ var logLevels = map[string]slog.Level{
 	"error": slog.LevelError,
 }
 
-func (d *decoder) decodeLog(m *mapping, l *Log) {
+// decodeLog reads the log section; access says whether it has log.access
+// (ldapsync serves no HTTP).
+func (d *decoder) decodeLog(m *mapping, l *Log, access bool) {
 	var level string
 	if m.oneOf("level", &level, "debug", "info", "warn", "error") {
 		l.Level = logLevels[level]
 	}
 	m.oneOf("format", &l.Format, LogJSON, LogText)
+	if access {
+		decodeAccess(m, l)
+	}
 	m.done()
 }
 
@@ -238,6 +244,8 @@ func (d *decoder) applyDefaults(c *Config) {
 	def("public_url", func() { c.PublicURL = c.Issuer })
 	def("log.level", func() { c.Log.Level = slog.LevelInfo })
 	def("log.format", func() { c.Log.Format = LogJSON })
+	d.accessDefault(&c.Log)
+	d.tracingDefaults(&c.Tracing, "idp")
 	def("redis.key_prefix", func() { c.Redis.KeyPrefix = "idp:" })
 	def("oidc.signing_algorithm", func() { c.OIDC.SigningAlgorithm = RS256 })
 	def("oidc.auth_request_lifetime", func() { c.OIDC.AuthRequestLifetime = 15 * time.Minute })

@@ -37,6 +37,7 @@ func (d *decoder) validate(c *Config) {
 	v.ldapsyncKeys()
 	v.upstreams()
 	v.profiles()
+	v.tracing(v.c.Tracing)
 }
 
 // report records a problem at path unless something there was reported already.

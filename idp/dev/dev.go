@@ -30,6 +30,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/dev/devdir"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/logging"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 )
 
@@ -102,6 +103,7 @@ func Build(_ context.Context, out io.Writer, addr string) (*app.App, error) {
 	cfg := Config(addr, secret)
 	devIssuer := cfg.Issuer
 	log := app.NewLogger(cfg.Log, os.Stderr)
+	redis.SetLogger(logging.RedisLogger{Log: log}) // process-wide: see app.Open
 
 	dir, err := devdir.Parse(demo.Directory)
 	if err != nil {

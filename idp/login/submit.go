@@ -13,6 +13,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
@@ -86,7 +87,9 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 			return h.held(w, r, ar, page, ev, throttle.Decision{Block: b})
 		}
 	}
-	cand, err := h.cfg.Directory.Find(ctx, login)
+	fctx, span := tracing.Start(ctx, "login.directory_find")
+	cand, err := h.cfg.Directory.Find(fctx, login)
+	tracing.End(span, err)
 	if err != nil {
 		return h.unavailable(w, r, ar, page, err)
 	}
@@ -117,7 +120,9 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	// The sign-in's time is when the password check began: a revocation
 	// after a new password then wins even over this check's success.
 	authTime := h.cfg.Now()
-	res, err := h.cfg.Directory.Verify(ctx, cand, password)
+	vctx, span := tracing.Start(ctx, "login.directory_verify")
+	res, err := h.cfg.Directory.Verify(vctx, cand, password)
+	tracing.End(span, err)
 	if err != nil {
 		if h.cfg.Throttle != nil {
 			if cerr := h.cfg.Throttle.Cancel(context.WithoutCancel(ctx), dec); cerr != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
@@ -161,6 +162,9 @@ func (h *Handler) countFailure(ctx context.Context, f *store.ResetFlow) error {
 var errCode = errors.New("code refused")
 
 func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
+	sctx, span := tracing.Start(r.Context(), "reset.code")
+	defer span.End()
+	r = r.WithContext(sctx)
 	f, err := h.flow(r)
 	if err != nil {
 		return h.noFlow(w, r, err)

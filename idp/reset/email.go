@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
@@ -45,6 +46,9 @@ func validAddress(s string) bool {
 }
 
 func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) error {
+	sctx, span := tracing.Start(r.Context(), "reset.address")
+	defer span.End()
+	r = r.WithContext(sctx)
 	f, err := h.flow(r)
 	if err != nil {
 		return h.noFlow(w, r, err)

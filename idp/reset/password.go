@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
@@ -100,6 +101,9 @@ func (h *Handler) showPassword(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
+	sctx, span := tracing.Start(r.Context(), "reset.new_password")
+	defer span.End()
+	r = r.WithContext(sctx)
 	f, ok, err := h.verifiedFlow(w, r)
 	if !ok {
 		return err

@@ -28,6 +28,7 @@ type ResetOnlyConfig struct {
 	// FormTargets: as in Config, the other addresses the profile step
 	// may send a browser to.
 	FormTargets []string
+	Observe     Observe
 }
 
 // NewResetOnly returns the handler of the reset-only mode: « Mot de
@@ -63,6 +64,5 @@ func NewResetOnly(cfg ResetOnlyConfig) http.Handler {
 	h = limitBodies(maxBody, cfg.Pages, h)
 	h = recoverPanics(cfg.Pages, h)
 	h = securityHeaders(newHeaderPolicy(cfg.Issuer, nil, cfg.FormTargets), h)
-	h = accessLog(cfg.Log, h)
-	return web.WithRequestID(h)
+	return observe(cfg.Observe, cfg.Log, h)
 }

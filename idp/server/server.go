@@ -71,6 +71,8 @@ type Config struct {
 	// AuthorizeLimit bounds the authorization requests of one address;
 	// none without a Counter.
 	AuthorizeLimit AuthorizeLimit
+	// Observe: spans, log context and access log of every request.
+	Observe Observe
 }
 
 // ready is the readiness probe: 503 (the library says 500) while Redis
@@ -136,7 +138,7 @@ func New(cfg Config) http.Handler {
 	if maxBody <= 0 {
 		maxBody = DefaultMaxBodyBytes
 	}
-	// Outermost first: request id, access log (which then sees the 500 of
+	// Outermost first: span, request id, access log (which then sees the 500 of
 	// a panic), security headers and the CSP nonce (so that even the page
 	// of a panic has them), panic recovery, body limit, the limit of
 	// authorization requests per address.
@@ -145,8 +147,7 @@ func New(cfg Config) http.Handler {
 	h = limitBodies(maxBody, cfg.Pages, h)
 	h = recoverPanics(cfg.Pages, h)
 	h = securityHeaders(newHeaderPolicy(iss, cfg.RedirectURIs, cfg.FormTargets), h)
-	h = accessLog(cfg.Log, h)
-	return web.WithRequestID(h)
+	return observe(cfg.Observe, cfg.Log, h)
 }
 
 // frenchErrors replaces the library's plain-text error answers to a
@@ -219,21 +220,6 @@ func (s *statusRecorder) WriteHeader(code int) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// accessLog logs method, path and status; never the query, which carries
-// codes and states.
-func accessLog(log *slog.Logger, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		log.InfoContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
-			"duration", time.Since(start), "request_id", web.RequestID(r.Context()))
-	})
-}
 
 func recoverPanics(pages *web.Pages, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -12,17 +12,25 @@ import (
 type Redis struct {
 	Addr string // 127.0.0.1:PORT
 
-	bin  string
-	dir  string
-	port int
-	proc *process
+	bin   string
+	dir   string
+	extra []string // more redis-server arguments, after the defaults
+	port  int
+	proc  *process
 }
 
 // StartRedis starts redis-server with --save "" --appendonly no in the
 // test's temporary directory. It is stopped in t.Cleanup.
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
-	r := &Redis{bin: Require(t, "redis-server", "redis-server"), dir: t.TempDir()}
+	return StartRedisWith(t)
+}
+
+// StartRedisWith is StartRedis with more redis-server arguments, which
+// override the defaults (e.g. "--appendonly", "yes").
+func StartRedisWith(t testing.TB, args ...string) *Redis {
+	t.Helper()
+	r := &Redis{bin: Require(t, "redis-server", "redis-server"), dir: t.TempDir(), extra: args}
 	r.proc, r.port = startWithRetry(t, r.run)
 	r.Addr = "127.0.0.1:" + portString(r.port)
 	t.Cleanup(func() { r.Stop(t) })
@@ -30,10 +38,10 @@ func StartRedis(t testing.TB) *Redis {
 }
 
 func (r *Redis) run(port int) (*process, error) {
-	p, err := startProcess("redis-server", r.bin,
-		"--port", portString(port), "--bind", "127.0.0.1",
+	args := append([]string{"--port", portString(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", r.dir,
-		"--daemonize", "no", "--loglevel", "warning")
+		"--daemonize", "no", "--loglevel", "warning"}, r.extra...)
+	p, err := startProcess("redis-server", r.bin, args...)
 	if err != nil {
 		return nil, err
 	}

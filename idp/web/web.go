@@ -16,6 +16,7 @@ import (
 
 	"github.com/a-h/templ"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/logging"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
 
@@ -94,13 +95,9 @@ func Render(w http.ResponseWriter, r *http.Request, status int, c templ.Componen
 	return nil
 }
 
-type requestIDKey struct{}
-
-// RequestID is the id given to the request by WithRequestID.
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+// RequestID is the id given to the request by WithRequestID. It lives in
+// the logging package's context, so every log line of the request has it.
+func RequestID(ctx context.Context) string { return logging.RequestID(ctx) }
 
 // WithRequestID gives each request a short random id, echoed in the
 // X-Request-Id header, the logs and the error pages.
@@ -110,6 +107,6 @@ func WithRequestID(next http.Handler) http.Handler {
 		_, _ = rand.Read(b[:])
 		id := base32.StdEncoding.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(logging.WithRequestID(r.Context(), id)))
 	})
 }

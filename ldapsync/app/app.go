@@ -12,10 +12,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/logging"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redischeck"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
 )
@@ -23,6 +28,21 @@ import (
 // Run builds the worker from cfg and runs it until ctx ends, logging to w.
 func Run(ctx context.Context, cfg *config.Ldapsync, w io.Writer) error {
 	log := NewLogger(cfg.Log, w)
+	// go-redis logs through one process-wide logger; without this its
+	// plain-text lines would break the JSON stream while Redis is down.
+	redis.SetLogger(logging.RedisLogger{Log: log})
+	tp, err := tracing.New(tracingConfig(cfg.Tracing))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = tp.Shutdown(sctx)
+	}()
+	if tp.Enabled {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing: export failed", "err", err) }))
+	}
 	rdb, err := NewRedis(cfg.Redis)
 	if err != nil {
 		return err
@@ -32,8 +52,13 @@ func Run(ctx context.Context, cfg *config.Ldapsync, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if tp.Enabled {
+		worker.Tracer = tp
+	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		log.Warn("ldapsync: Redis does not answer yet; the worker keeps trying", "err", err)
+	} else {
+		redischeck.Warn(ctx, rdb, log, "ldapsync")
 	}
 	return worker.Run(ctx)
 }
@@ -65,13 +90,14 @@ func Build(cfg *config.Ldapsync, rdb redis.UniversalClient, log *slog.Logger) (*
 	})
 }
 
-// NewLogger logs to w at the configured level and format.
+// NewLogger logs to w at the configured level and format, through the
+// handler both binaries share (request and trace ids, durations as text).
 func NewLogger(c config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: c.Level}
-	if c.Format == config.LogText {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return logging.New(w, c.Format, c.Level)
+}
+
+func tracingConfig(t config.Tracing) tracing.Config {
+	return tracing.Config{Endpoint: t.Endpoint, SampleRatio: t.SampleRatio, ServiceName: t.ServiceName}
 }
 
 // NewRedis makes the client of the redis section.

@@ -18,11 +18,13 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/client/rp"
 	zoidc "github.com/zitadel/oidc/v3/pkg/oidc"
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/oauth2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 )
 
 // Config builds an upstream connector.
@@ -193,6 +195,15 @@ func param(key, value string) rp.AuthURLOpt {
 // HandleCallback exchanges the code the upstream sent back and verifies
 // what it says.
 func (c *Connector) HandleCallback(ctx context.Context, f connector.Flow, q url.Values) (connector.Identity, error) {
+	// One span for the round trip's back half: discovery, code exchange,
+	// ID token check and userinfo at the upstream.
+	ctx, span := tracing.Start(ctx, "upstream.callback", attribute.String("upstream", c.ID()))
+	id, err := c.handleCallback(ctx, f, q)
+	tracing.End(span, err)
+	return id, err
+}
+
+func (c *Connector) handleCallback(ctx context.Context, f connector.Flow, q url.Values) (connector.Identity, error) {
 	id := c.ID()
 	if e := q.Get("error"); e != "" {
 		return connector.Identity{}, fmt.Errorf("%w: upstream %s answered error=%q", connector.ErrRefused, id, clip(e))
