@@ -8,13 +8,14 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/metrics"
 	"github.com/region-nouvelle-aquitaine/idp/views/email"
 )
 
 // mailPipeline builds the durable outbox and its sender from the
 // configuration (config.Load guarantees mail.host); dev mode brings its
 // own outbox.
-func mailPipeline(cfg *config.Config, d Deps) (reset.Outbox, func(context.Context) error, error) {
+func mailPipeline(cfg *config.Config, d Deps, wm *webMetrics) (reset.Outbox, func(context.Context) error, error) {
 	if d.Outbox != nil {
 		return d.Outbox, func(ctx context.Context) error { <-ctx.Done(); return nil }, nil
 	}
@@ -38,12 +39,24 @@ func mailPipeline(cfg *config.Config, d Deps) (reset.Outbox, func(context.Contex
 		}
 		mc.DKIM = &mail.DKIM{Domain: dk.Domain, Selector: dk.Selector, Key: k}
 	}
+	if wm != nil {
+		mc.Metrics = wm
+	}
 	if d.MailTweak != nil {
 		d.MailTweak(&mc)
 	}
 	ob, err := mail.NewOutbox(mc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mail outbox: %w", err)
+	}
+	if wm != nil {
+		wm.MustRegister(metrics.Gauges(wm.Namespace, []metrics.GaugeSpec{
+			{Name: "mail_outbox_waiting", Help: "Mails in the outbox not sent yet (retries included)."},
+			{Name: "mail_dead_letters", Help: "Mails in the dead letters (given up, kept for IT)."},
+		}, func(ctx context.Context) ([]float64, error) {
+			w, dead, err := ob.Depth(ctx)
+			return []float64{float64(w), float64(dead)}, err
+		}))
 	}
 	sender, err := mail.NewSender(mc, d.Log)
 	if err != nil {

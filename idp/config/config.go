@@ -45,6 +45,7 @@ type Config struct {
 	Throttle         Throttle
 	Limits           Limits
 	Mail             Mail
+	Metrics          Metrics // off unless metrics.listen is given
 }
 
 // Modes.

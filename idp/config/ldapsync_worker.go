@@ -31,6 +31,7 @@ type Ldapsync struct {
 	// Directories are written to in this order; at least one.
 	Directories []Directory
 	Worker      Worker
+	Metrics     Metrics // also serves the health probes; off unless metrics.listen is given
 }
 
 // Queue must match the provider's settings of the same meaning.
@@ -138,6 +139,7 @@ func (d *decoder) decodeLdapsync(root *yaml.Node) *Ldapsync {
 	w.duration("poll_interval", &c.Worker.PollInterval)
 	w.duration("policy_interval", &c.Worker.PolicyInterval)
 	w.done()
+	d.decodeMetrics(m.sub("metrics"), &c.Metrics)
 	m.done()
 	return c
 }
@@ -195,6 +197,7 @@ func (d *decoder) ldapsyncDefaults(c *Ldapsync) {
 func (d *decoder) validateLdapsync(c *Ldapsync) {
 	v := &validator{d: d}
 	v.redis(c.Redis)
+	v.metrics(c.Metrics, "")
 	if len(c.PrivateKeys) == 0 && !v.anyReported("private_key_files") {
 		v.report("private_key_files", "at least one key file is required: the one made by `ldapsync keygen` (two during a rotation)")
 	}

@@ -44,6 +44,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	d.decodeMail(m.sub("mail"), &c.Mail)
 	d.decodeReset(m.sub("reset"), &c.Reset)
 	d.decodeLdapsyncKeys(m.sub("ldapsync"), &c.Ldapsync)
+	d.decodeMetrics(m.sub("metrics"), &c.Metrics)
 	m.done()
 	return c
 }

@@ -37,6 +37,7 @@ func (d *decoder) validate(c *Config) {
 	v.ldapsyncKeys()
 	v.upstreams()
 	v.profiles()
+	v.metrics(c.Metrics, c.Listen)
 }
 
 // report records a problem at path unless something there was reported already.

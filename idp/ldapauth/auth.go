@@ -266,7 +266,13 @@ func (d *Directory) findOne(ctx context.Context, filter string) (*ldap.Entry, er
 		if err != nil {
 			return nil, err
 		}
+		began := time.Now()
 		res, err = c.Search(req)
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+			d.cfg.observe("search", began, nil)
+		} else {
+			d.cfg.observe("search", began, err)
+		}
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
 			d.logger.Warn("ldap login matches several entries", "matches_at_least", len(res.Entries))
 			return nil, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -105,7 +106,10 @@ func (d *Directory) bindService(c *ldap.Conn) error {
 	if d.cfg.BindDN == "" {
 		return nil
 	}
-	if err := c.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
+	began := time.Now()
+	err := c.Bind(d.cfg.BindDN, d.cfg.BindPassword)
+	d.cfg.observe("service_bind", began, err)
+	if err != nil {
 		if !transient(err) {
 			d.logger.Error("ldap service account bind refused: check BindDN/BindPassword", "bind_dn", d.cfg.BindDN, "error", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -45,7 +46,10 @@ func (w *Writer) open(ctx context.Context) (*session, error) {
 			Dialer: w.dialer, TLS: w.tls, StartTLS: w.cfg.StartTLS, Timeout: w.cfg.Timeout,
 		})
 		if err == nil {
-			if err = c.Bind(w.cfg.BindDN, w.cfg.BindPassword); err != nil {
+			began := time.Now()
+			err = c.Bind(w.cfg.BindDN, w.cfg.BindPassword)
+			w.cfg.observe("bind", began, err)
+			if err != nil {
 				c.Close()
 				if !transient(err) {
 					w.log.Error("ldap writer bind refused: check BindDN and BindPassword", "url", u.Redacted(), "bind_dn", w.cfg.BindDN, "err", err)
