@@ -38,7 +38,7 @@ type App struct {
 	Log      *slog.Logger
 	// MetricsAddr is where /metrics is served; "" when metrics are off.
 	MetricsAddr string
-	closers  []func() error
+	closers     []func() error
 }
 
 // Close stops the background work (mail, completion, in-process worker)

@@ -23,9 +23,11 @@ func (d *Directory) dial(ctx context.Context, setup func(*ldap.Conn) error) (*ld
 	for i := range n {
 		idx := (start + i) % n
 		u := d.urls[idx]
+		began := time.Now()
 		c, err := ldapconn.Dial(ctx, u, ldapconn.Dialing{
 			Dialer: d.dialer, TLS: d.tls, StartTLS: d.cfg.StartTLS, Timeout: d.cfg.Timeout,
 		})
+		d.cfg.observe("dial", began, err)
 		if err == nil && setup != nil {
 			if err = setup(c); err != nil {
 				c.Close()

@@ -42,9 +42,11 @@ func (w *Writer) open(ctx context.Context) (*session, error) {
 		}
 		idx := (start + i) % n
 		u := w.urls[idx]
+		began := time.Now()
 		c, err := ldapconn.Dial(ctx, u, ldapconn.Dialing{
 			Dialer: w.dialer, TLS: w.tls, StartTLS: w.cfg.StartTLS, Timeout: w.cfg.Timeout,
 		})
+		w.cfg.observe("dial", began, err)
 		if err == nil {
 			began := time.Now()
 			err = c.Bind(w.cfg.BindDN, w.cfg.BindPassword)
