@@ -8,7 +8,6 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
-	"github.com/region-nouvelle-aquitaine/idp/idp/shared/metrics"
 	"github.com/region-nouvelle-aquitaine/idp/views/email"
 )
 
@@ -50,13 +49,7 @@ func mailPipeline(cfg *config.Config, d Deps, wm *webMetrics) (reset.Outbox, fun
 		return nil, nil, fmt.Errorf("mail outbox: %w", err)
 	}
 	if wm != nil {
-		wm.MustRegister(metrics.Gauges(wm.Namespace, []metrics.GaugeSpec{
-			{Name: "mail_outbox_waiting", Help: "Mails in the outbox not sent yet (retries included)."},
-			{Name: "mail_dead_letters", Help: "Mails in the dead letters (given up, kept for IT)."},
-		}, func(ctx context.Context) ([]float64, error) {
-			w, dead, err := ob.Depth(ctx)
-			return []float64{float64(w), float64(dead)}, err
-		}))
+		wm.MustRegister(outboxGauges(wm.Namespace, ob.Depth))
 	}
 	sender, err := mail.NewSender(mc, d.Log)
 	if err != nil {

@@ -72,6 +72,17 @@ func newWebMetrics(reg *metrics.Registry) *webMetrics {
 	return m
 }
 
+// outboxGauges reads the outbox's depth at every scrape.
+func outboxGauges(ns string, depth func(context.Context) (int64, int64, error)) prometheus.Collector {
+	return metrics.Gauges(ns, []metrics.GaugeSpec{
+		{Name: "mail_outbox_waiting", Help: "Mails in the outbox not sent yet (retries included)."},
+		{Name: "mail_dead_letters", Help: "Mails in the dead letters (given up, kept for IT)."},
+	}, func(ctx context.Context) ([]float64, error) {
+		w, dead, err := depth(ctx)
+		return []float64{float64(w), float64(dead)}, err
+	})
+}
+
 // SMTPSend implements mail.Metrics.
 func (m *webMetrics) SMTPSend(took time.Duration, err error) {
 	m.smtpDuration.Observe(took.Seconds())
