@@ -28,7 +28,7 @@ type Config struct {
 	UserFilter string
 	Attributes Attributes
 	PoolSize   int // idle user-bind connections kept; default 4
-	// Metrics records each bind and search; nil records nothing.
+	// Metrics records each dial, bind and search; nil records nothing.
 	Metrics Metrics
 }
 
