@@ -24,6 +24,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/metrics"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
@@ -36,7 +37,9 @@ type App struct {
 	Handler  http.Handler
 	Provider *provider.Provider // nil in the reset-only mode
 	Log      *slog.Logger
-	closers  []func() error
+	// MetricsAddr is where /metrics is served; "" when metrics are off.
+	MetricsAddr string
+	closers     []func() error
 }
 
 // Close stops the background work (mail, completion, in-process worker)
@@ -70,12 +73,25 @@ type Deps struct {
 	Extra map[string]http.Handler
 
 	tracer *tracing.Provider // made by Build from the tracing section
+	// Metrics is the process's registry when the caller made it (Open,
+	// to count the directory's operations too); nil: Build makes one when
+	// the configuration has a metrics section.
+	Metrics *metrics.Registry
 }
 
 // Build wires every package from the configuration and the outside parts.
 func Build(cfg *config.Config, d Deps) (*App, error) {
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	var m *webMetrics
+	if cfg.Metrics.Enabled() {
+		if d.Metrics == nil {
+			d.Metrics = metrics.New("idp")
+		}
+		m = newWebMetrics(d.Metrics)
+		d.Log = slog.New(auditCounter{next: d.Log.Handler(), m: m})
+		d.Redis.AddHook(m.RedisHook())
 	}
 	// The OIDC library logs through the default logger; it would log the
 	// relying parties' state.
@@ -89,11 +105,14 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 		Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Now: d.Now,
 		RevocationTTL: max(cfg.Session.Lifetime, cfg.OIDC.RefreshTokenLifetime),
 	})
-	outbox, runMail, err := mailPipeline(cfg, d)
+	outbox, runMail, err := mailPipeline(cfg, d, m)
 	if err != nil {
 		return nil, err
 	}
 	queue := job.NewQueue(job.Options{Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Now: d.Now})
+	if m != nil {
+		m.MustRegister(metrics.Queue(m.Namespace, queue))
+	}
 	identifiers := audit.NewIdentifiers(cfg.Secrets.CookieKey)
 	var signinThrottle login.Throttle // a nil *throttle.Limiter must stay a nil interface
 	var forget completion.Throttle
@@ -118,6 +137,16 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 	}
 	a := &App{Listen: cfg.Listen, Issuer: cfg.Issuer, Handler: w.handler, Provider: prov, Log: d.Log}
 	a.OnClose(shutdownTracer(tp))
+	if m != nil {
+		a.Handler = m.observeHTTP(a.Handler)
+		// Its own listener: the public one never serves /metrics.
+		srv, err := metrics.Listen(cfg.Metrics.Listen, m.Mux(), d.Log)
+		if err != nil {
+			return nil, err
+		}
+		a.MetricsAddr = srv.Addr()
+		a.closers = append(a.closers, srv.Close)
+	}
 	a.background(d.Log, w.lost.Wait, map[string]func(context.Context) error{
 		"mail sender": runMail, "completion consumer": runCompletion, "in-process ldapsync": d.Worker,
 	})

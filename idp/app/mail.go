@@ -14,7 +14,7 @@ import (
 // mailPipeline builds the durable outbox and its sender from the
 // configuration (config.Load guarantees mail.host); dev mode brings its
 // own outbox.
-func mailPipeline(cfg *config.Config, d Deps) (reset.Outbox, func(context.Context) error, error) {
+func mailPipeline(cfg *config.Config, d Deps, wm *webMetrics) (reset.Outbox, func(context.Context) error, error) {
 	if d.Outbox != nil {
 		return d.Outbox, func(ctx context.Context) error { <-ctx.Done(); return nil }, nil
 	}
@@ -38,12 +38,18 @@ func mailPipeline(cfg *config.Config, d Deps) (reset.Outbox, func(context.Contex
 		}
 		mc.DKIM = &mail.DKIM{Domain: dk.Domain, Selector: dk.Selector, Key: k}
 	}
+	if wm != nil {
+		mc.Metrics = wm
+	}
 	if d.MailTweak != nil {
 		d.MailTweak(&mc)
 	}
 	ob, err := mail.NewOutbox(mc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mail outbox: %w", err)
+	}
+	if wm != nil {
+		wm.MustRegister(outboxGauges(wm.Namespace, ob.Depth))
 	}
 	sender, err := mail.NewSender(mc, d.Log)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/logging"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/metrics"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redischeck"
 )
 
@@ -33,12 +34,18 @@ func Open(ctx context.Context, path string) (*App, error) {
 		return nil, err
 	}
 	redischeck.Warn(ctx, rdb, log, "idp")
-	dir, err := ldapauth.New(ldapConfig(cfg.LDAP), log)
+	lc := ldapConfig(cfg.LDAP)
+	var reg *metrics.Registry
+	if cfg.Metrics.Enabled() {
+		reg = metrics.New("idp")
+		lc.Metrics = reg
+	}
+	dir, err := ldapauth.New(lc, log)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("ldap: %w", err)
 	}
-	a, err := Build(cfg, Deps{Redis: rdb, Directory: dir, Accounts: dir, Log: log})
+	a, err := Build(cfg, Deps{Redis: rdb, Directory: dir, Accounts: dir, Log: log, Metrics: reg})
 	if err != nil {
 		_ = dir.Close()
 		_ = rdb.Close()

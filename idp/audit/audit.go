@@ -36,7 +36,10 @@ const (
 	// SignInDelayed: an attempt refused because the account must wait a
 	// little, or because its client address failed too often.
 	SignInDelayed Name = "signin.delayed"
-	Logout        Name = "logout"
+	// SignInUnavailable: the directory or Redis did not answer, so the
+	// attempt could not be checked (nothing counted against the person).
+	SignInUnavailable Name = "signin.unavailable"
+	Logout            Name = "logout"
 
 	// « Mot de passe perdu »: an address was submitted (ResetRequested,
 	// whether or not it matches an account), a code was mailed, a code or
@@ -91,7 +94,7 @@ type Event struct {
 func Log(ctx context.Context, logger *slog.Logger, e Event) {
 	level := slog.LevelInfo
 	switch e.Name {
-	case SignInLockout:
+	case SignInLockout, SignInUnavailable:
 		level = slog.LevelWarn
 	case ResetPartial:
 		level = slog.LevelError

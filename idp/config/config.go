@@ -46,6 +46,7 @@ type Config struct {
 	Limits           Limits
 	Mail             Mail
 	Tracing          Tracing
+	Metrics          Metrics // off unless metrics.listen is given
 }
 
 // Modes.

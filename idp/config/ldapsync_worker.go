@@ -32,6 +32,7 @@ type Ldapsync struct {
 	Directories []Directory
 	Worker      Worker
 	Tracing     Tracing
+	Metrics     Metrics // also serves the health probes; off unless metrics.listen is given
 }
 
 // Queue must match the provider's settings of the same meaning.
@@ -140,6 +141,7 @@ func (d *decoder) decodeLdapsync(root *yaml.Node) *Ldapsync {
 	w.duration("policy_interval", &c.Worker.PolicyInterval)
 	w.done()
 	d.decodeTracing(m.sub("tracing"), &c.Tracing)
+	d.decodeMetrics(m.sub("metrics"), &c.Metrics)
 	m.done()
 	return c
 }
@@ -199,6 +201,7 @@ func (d *decoder) validateLdapsync(c *Ldapsync) {
 	v := &validator{d: d}
 	v.redis(c.Redis)
 	v.tracing(c.Tracing)
+	v.metrics(c.Metrics, "")
 	if len(c.PrivateKeys) == 0 && !v.anyReported("private_key_files") {
 		v.report("private_key_files", "at least one key file is required: the one made by `ldapsync keygen` (two during a rotation)")
 	}

@@ -45,6 +45,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	d.decodeReset(m.sub("reset"), &c.Reset)
 	d.decodeLdapsyncKeys(m.sub("ldapsync"), &c.Ldapsync)
 	d.decodeTracing(m.sub("tracing"), &c.Tracing)
+	d.decodeMetrics(m.sub("metrics"), &c.Metrics)
 	m.done()
 	return c
 }

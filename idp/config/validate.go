@@ -38,6 +38,7 @@ func (d *decoder) validate(c *Config) {
 	v.upstreams()
 	v.profiles()
 	v.tracing(v.c.Tracing)
+	v.metrics(c.Metrics, c.Listen)
 }
 
 // report records a problem at path unless something there was reported already.

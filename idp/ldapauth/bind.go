@@ -3,6 +3,7 @@ package ldapauth
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -49,9 +50,15 @@ func (d *Directory) checkPassword(ctx context.Context, dn, password string) (bin
 		// go-ldap ignores contexts: closing the connection is the only way
 		// to stop a bind when the caller gives up.
 		stop := context.AfterFunc(ctx, func() { c.Close() })
+		began := time.Now()
 		res, err := c.SimpleBind(ldap.NewSimpleBindRequest(dn, password,
 			[]ldap.Control{ldap.NewControlBeheraPasswordPolicy()}))
 		stopped := stop()
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
+			d.cfg.observe("bind", began, nil) // an answer: the password is wrong
+		} else {
+			d.cfg.observe("bind", began, err)
+		}
 		var controls []ldap.Control
 		if res != nil {
 			controls = res.Controls // present even when the bind failed

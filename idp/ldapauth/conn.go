@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -22,9 +23,11 @@ func (d *Directory) dial(ctx context.Context, setup func(*ldap.Conn) error) (*ld
 	for i := range n {
 		idx := (start + i) % n
 		u := d.urls[idx]
+		began := time.Now()
 		c, err := ldapconn.Dial(ctx, u, ldapconn.Dialing{
 			Dialer: d.dialer, TLS: d.tls, StartTLS: d.cfg.StartTLS, Timeout: d.cfg.Timeout,
 		})
+		d.cfg.observe("dial", began, err)
 		if err == nil && setup != nil {
 			if err = setup(c); err != nil {
 				c.Close()
@@ -105,7 +108,10 @@ func (d *Directory) bindService(c *ldap.Conn) error {
 	if d.cfg.BindDN == "" {
 		return nil
 	}
-	if err := c.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
+	began := time.Now()
+	err := c.Bind(d.cfg.BindDN, d.cfg.BindPassword)
+	d.cfg.observe("service_bind", began, err)
+	if err != nil {
 		if !transient(err) {
 			d.logger.Error("ldap service account bind refused: check BindDN/BindPassword", "bind_dn", d.cfg.BindDN, "error", err)
 		}

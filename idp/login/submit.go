@@ -81,7 +81,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	if h.cfg.Throttle != nil {
 		b, err := h.cfg.Throttle.CheckNetwork(ctx, ev.IP)
 		if err != nil {
-			return h.unavailable(w, r, ar, page, err)
+			return h.unavailable(w, r, ar, page, ev, err)
 		}
 		if b.Kind != throttle.None {
 			return h.held(w, r, ar, page, ev, throttle.Decision{Block: b})
@@ -91,7 +91,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	cand, err := h.cfg.Directory.Find(fctx, login)
 	tracing.End(span, err)
 	if err != nil {
-		return h.unavailable(w, r, ar, page, err)
+		return h.unavailable(w, r, ar, page, ev, err)
 	}
 	keys := throttle.Keys{Counter: throttle.IdentifierKey(ev.Identifier)}
 	if cand.Found() {
@@ -104,7 +104,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	dec := throttle.Decision{Allowed: true}
 	if h.cfg.Throttle != nil {
 		if dec, err = h.cfg.Throttle.Attempt(ctx, keys, ev.IP); err != nil {
-			return h.unavailable(w, r, ar, page, err)
+			return h.unavailable(w, r, ar, page, ev, err)
 		}
 		if !dec.Allowed {
 			return h.held(w, r, ar, page, ev, dec)
@@ -129,7 +129,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 				h.cfg.Log.WarnContext(ctx, "could not take back a throttled attempt", "err", cerr, "request_id", ev.RequestID)
 			}
 		}
-		return h.unavailable(w, r, ar, page, err)
+		return h.unavailable(w, r, ar, page, ev, err)
 	}
 	if res.PasswordRight() && h.cfg.Throttle != nil {
 		// The person knows the password, whatever the directory thinks of
@@ -230,8 +230,9 @@ func (h *Handler) hold(b throttle.Block) views.Hold {
 	}
 }
 
-func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, page views.LoginPage, err error) error {
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, page views.LoginPage, ev audit.Event, err error) error {
 	h.cfg.Log.WarnContext(r.Context(), "sign-in could not be checked", "request_id", web.RequestID(r.Context()), "err", err)
+	h.audit(r.Context(), ev, audit.SignInUnavailable, "")
 	page.Unavailable = true
 	return h.render(w, r, ar, http.StatusServiceUnavailable, page)
 }

@@ -87,6 +87,16 @@ type Config struct {
 	Consumer string
 	// Now is the clock of Date headers and of GiveUpAfter; nil: time.Now.
 	Now func() time.Time
+	// Metrics records the relay's answers and the mails given up; nil
+	// records nothing.
+	Metrics Metrics
+}
+
+// Metrics records what the Sender does. err is nil when the relay
+// accepted the mail.
+type Metrics interface {
+	SMTPSend(took time.Duration, err error)
+	MailGivenUp()
 }
 
 // Defaults of Config.

@@ -86,7 +86,15 @@ func (s *Sender) handle(ctx context.Context, m redis.XMessage, attempts int64) (
 		return settled, s.deadLetter(ctx, m, e, attempts, err.Error())
 	}
 
+	began := time.Now()
 	err = s.client.DialAndSendWithContext(ctx, msg)
+	if m := s.cfg.Metrics; m != nil && ctx.Err() == nil {
+		if msg.IsDelivered() {
+			m.SMTPSend(time.Since(began), nil)
+		} else {
+			m.SMTPSend(time.Since(began), err)
+		}
+	}
 	if err == nil || msg.IsDelivered() {
 		// A failure after the relay accepted DATA (RSET, QUIT) is no
 		// reason to send again.
@@ -260,6 +268,9 @@ func (s *Sender) deadLetter(ctx context.Context, m redis.XMessage, e entry, atte
 	})
 	if err != nil {
 		return fmt.Errorf("mail: dead letter: %w", err)
+	}
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.MailGivenUp()
 	}
 	s.log.Error("mail: given up, moved to the dead letters", "entry", m.ID, "attempts", attempts, "enqueued", e.enqueued, "reason", reason)
 	return nil

@@ -60,7 +60,7 @@ func NewResetOnly(cfg ResetOnlyConfig) http.Handler {
 	}
 	// As in New, outermost first; no authorization requests to limit, and
 	// forms post only to this host.
-	var h http.Handler = mux
+	var h http.Handler = noteRoute(mux)
 	h = limitBodies(maxBody, cfg.Pages, h)
 	h = recoverPanics(cfg.Pages, h)
 	h = securityHeaders(newHeaderPolicy(cfg.Issuer, nil, cfg.FormTargets), h)

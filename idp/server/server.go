@@ -142,7 +142,7 @@ func New(cfg Config) http.Handler {
 	// a panic), security headers and the CSP nonce (so that even the page
 	// of a panic has them), panic recovery, body limit, the limit of
 	// authorization requests per address.
-	var h http.Handler = mux
+	var h http.Handler = noteRoute(mux)
 	h = limitAuthorize(cfg.AuthorizeLimit, cfg.Pages, h)
 	h = limitBodies(maxBody, cfg.Pages, h)
 	h = recoverPanics(cfg.Pages, h)

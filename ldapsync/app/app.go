@@ -19,6 +19,7 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/logging"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/metrics"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redischeck"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
@@ -48,12 +49,23 @@ func Run(ctx context.Context, cfg *config.Ldapsync, w io.Writer) error {
 		return err
 	}
 	defer rdb.Close()
-	worker, err := Build(cfg, rdb, log)
+	var reg *metrics.Registry
+	if cfg.Metrics.Enabled() {
+		reg = metrics.New("ldapsync")
+	}
+	worker, err := build(cfg, rdb, log, reg)
 	if err != nil {
 		return err
 	}
 	if tp.Enabled {
 		worker.Tracer = tp
+	}
+	if reg != nil {
+		srv, err := Observe(cfg, rdb, reg, log)
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
 	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		log.Warn("ldapsync: Redis does not answer yet; the worker keeps trying", "err", err)
@@ -65,11 +77,20 @@ func Run(ctx context.Context, cfg *config.Ldapsync, w io.Writer) error {
 
 // Build makes the worker of cfg on rdb. It contacts nothing.
 func Build(cfg *config.Ldapsync, rdb redis.UniversalClient, log *slog.Logger) (*ldapsync.Worker, error) {
+	return build(cfg, rdb, log, nil)
+}
+
+// build is Build whose directories report to reg (nil: no metrics).
+func build(cfg *config.Ldapsync, rdb redis.UniversalClient, log *slog.Logger, reg *metrics.Registry) (*ldapsync.Worker, error) {
 	targets := make([]ldapsync.Target, len(cfg.Directories))
 	for i, d := range cfg.Directories {
-		dir, err := directory.New(directory.Config{
+		dc := directory.Config{
 			Config: d.Conn(), BaseDN: d.BaseDN, UserFilter: d.UserFilter, SubjectAttribute: d.SubjectAttribute,
-		}, log.With("target", d.Name))
+		}
+		if reg != nil {
+			dc.Metrics = reg
+		}
+		dir, err := directory.New(dc, log.With("target", d.Name))
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -41,11 +42,16 @@ func (w *Writer) open(ctx context.Context) (*session, error) {
 		}
 		idx := (start + i) % n
 		u := w.urls[idx]
+		began := time.Now()
 		c, err := ldapconn.Dial(ctx, u, ldapconn.Dialing{
 			Dialer: w.dialer, TLS: w.tls, StartTLS: w.cfg.StartTLS, Timeout: w.cfg.Timeout,
 		})
+		w.cfg.observe("dial", began, err)
 		if err == nil {
-			if err = c.Bind(w.cfg.BindDN, w.cfg.BindPassword); err != nil {
+			began := time.Now()
+			err = c.Bind(w.cfg.BindDN, w.cfg.BindPassword)
+			w.cfg.observe("bind", began, err)
+			if err != nil {
 				c.Close()
 				if !transient(err) {
 					w.log.Error("ldap writer bind refused: check BindDN and BindPassword", "url", u.Redacted(), "bind_dn", w.cfg.BindDN, "err", err)

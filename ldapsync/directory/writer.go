@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -140,8 +141,14 @@ func (w *Writer) Write(ctx context.Context, e Entry, newPassword string) error {
 	if err != nil {
 		return err
 	}
+	began := time.Now()
 	_, err = s.Extended(passwordModify(e.DN, newPassword))
 	ctxEnded := s.close()
+	if ppolicyError(err) >= 0 || ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) {
+		w.cfg.observe("password_modify", began, nil) // the policy's answer
+	} else {
+		w.cfg.observe("password_modify", began, err)
+	}
 	if err == nil {
 		return nil
 	}
@@ -207,9 +214,15 @@ func (w *Writer) search(ctx context.Context, base string, scope int, filter stri
 		return nil, err
 	}
 	timeLimit := max(int(w.cfg.Timeout.Seconds()), 1)
+	began := time.Now()
 	res, err := s.Search(ldap.NewSearchRequest(base, scope, ldap.NeverDerefAliases, 2, timeLimit, false,
 		filter, attrs, nil))
 	ctxEnded := s.close()
+	if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
+		w.cfg.observe("search", began, nil)
+	} else {
+		w.cfg.observe("search", began, err)
+	}
 	switch {
 	case err == nil:
 		return res.Entries, nil
