@@ -20,6 +20,8 @@ var backends = []struct {
 }{
 	{"miniredis", newMiniredis},
 	{"redis", newRealRedis},
+	{"cluster", newCluster},
+	{"sentinel", newSentinel},
 }
 
 // newMiniredis gives every store its own miniredis (cheap). Miniredis never
@@ -37,6 +39,29 @@ func newRealRedis(tb testing.TB) func(testing.TB, func() time.Time) *store.Store
 	r := testenv.StartRedis(tb)
 	return func(tb testing.TB, now func() time.Time) *store.Store {
 		return newStore(tb, r.Addr, "t-"+store.NewID()+":", now)
+	}
+}
+
+// newCluster starts one three-master Redis Cluster: each store's own
+// Prefix spreads its keys over the masters, so any script or transaction
+// whose keys do not share a slot fails with CROSSSLOT.
+func newCluster(tb testing.TB) func(testing.TB, func() time.Time) *store.Store {
+	rc := testenv.StartRedisCluster(tb)
+	return func(tb testing.TB, now func() time.Time) *store.Store {
+		c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: rc.Addrs})
+		tb.Cleanup(func() { _ = c.Close() })
+		return store.New(store.Options{Client: c, Prefix: "t-" + store.NewID() + ":", Now: now})
+	}
+}
+
+// newSentinel starts a Sentinel-managed primary and replica; stores reach
+// the primary through the Sentinels, as the configuration's master_name does.
+func newSentinel(tb testing.TB) func(testing.TB, func() time.Time) *store.Store {
+	rs := testenv.StartRedisSentinel(tb)
+	return func(tb testing.TB, now func() time.Time) *store.Store {
+		c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: rs.Sentinels, MasterName: rs.MasterName})
+		tb.Cleanup(func() { _ = c.Close() })
+		return store.New(store.Options{Client: c, Prefix: "t-" + store.NewID() + ":", Now: now})
 	}
 }
 
