@@ -149,7 +149,33 @@ func (rs *RedisSentinel) Failover(ctx context.Context) (string, error) {
 	if err := sc.Failover(ctx, rs.MasterName).Err(); err != nil {
 		return "", fmt.Errorf("sentinel failover: %w", err)
 	}
-	var now string
+	return rs.promoted(ctx, old)
+}
+
+// KillPrimary kills the current primary (SIGKILL: no goodbye to anyone)
+// and waits until the Sentinels, having agreed it is down, name the
+// replica primary and it accepts writes. It returns the new primary's
+// address. The killed server stays down.
+func (rs *RedisSentinel) KillPrimary(ctx context.Context) (string, error) {
+	old, err := rs.Primary(ctx)
+	if err != nil {
+		return "", err
+	}
+	for i, a := range rs.addrs {
+		if a == old {
+			rs.servers[i].kill()
+		}
+	}
+	return rs.promoted(ctx, old)
+}
+
+// promoted waits until the Sentinels name a primary other than old and it
+// accepts writes.
+func (rs *RedisSentinel) promoted(ctx context.Context, old string) (string, error) {
+	var (
+		now string
+		err error
+	)
 	err = Poll(ctx, func() error {
 		if now, err = rs.Primary(ctx); err != nil {
 			return err
