@@ -42,16 +42,19 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 	dir := t.TempDir()
 	rs := &RedisSentinel{MasterName: SentinelMaster}
 	t.Cleanup(func() { rs.stop(t) })
+	// A primary waits 5 s by default before a full sync, in case more
+	// replicas come; the replica may become primary too.
+	noSyncDelay := []string{"--repl-diskless-sync-delay", "0"}
 
 	primary, primaryPort := startWithRetry(t, func(port int) (*process, error) {
-		return startRedisServer(bin, "redis-server (primary)", port, dir)
+		return startRedisServer(bin, "redis-server (primary)", port, dir, noSyncDelay...)
 	})
 	rs.servers = append(rs.servers, primary)
 	rs.addrs = append(rs.addrs, "127.0.0.1:"+portString(primaryPort))
 	primaryAddr := "127.0.0.1:" + portString(primaryPort)
 	replica, replicaPort := startWithRetry(t, func(port int) (*process, error) {
 		return startRedisServer(bin, "redis-server (replica)", port, dir,
-			"--replicaof", "127.0.0.1", portString(primaryPort))
+			append([]string{"--replicaof", "127.0.0.1", portString(primaryPort)}, noSyncDelay...)...)
 	})
 	rs.servers = append(rs.servers, replica)
 	rs.addrs = append(rs.addrs, "127.0.0.1:"+portString(replicaPort))
