@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
@@ -142,7 +144,7 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app.App {
 		signIn = s.wrapDirectory(dir)
 	}
 	a, err := app.Build(cfg, app.Deps{
-		Redis: s.Redis.Client(t), Directory: signIn, Accounts: dir, Now: s.Clock.Now, Log: log,
+		Redis: s.redisClient(t), Directory: signIn, Accounts: dir, Now: s.Clock.Now, Log: log,
 		Worker: s.worker(t, cfg, log),
 		MailTweak: func(c *mail.Config) {
 			// Retry within the test's patience, not the production minutes.
@@ -179,7 +181,7 @@ func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(
 		targets = append(targets, target(s.Second, "lycees", "la messagerie des lycées", ldapsync.FindByMail))
 	}
 	wk, err := ldapsync.New(ldapsync.Options{
-		Redis: s.Redis.Client(t), Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{s.workerKey},
+		Redis: s.redisClient(t), Prefix: cfg.Redis.KeyPrefix, PrivateKeys: []hpke.PrivateKey{s.workerKey},
 		Targets: targets, WebPublicKeys: []ed25519.PublicKey{cfg.Ldapsync.SigningKey.Public().(ed25519.PublicKey)},
 		Now: s.Clock.Now, Log: log,
 		Lease: 5 * time.Second, RetryBackoff: 200 * time.Millisecond, MaxRetryBackoff: time.Second,
@@ -189,6 +191,19 @@ func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(
 		t.Fatal(err)
 	}
 	return wk.Run
+}
+
+// redisClient is a client for the stack's Redis, made from the
+// configuration as the production binary does when the servers are not
+// the lone redis-server; closed in t.Cleanup.
+func (s *stack) redisClient(t *testing.T) redis.UniversalClient {
+	t.Helper()
+	if s.Redis != nil {
+		return s.Redis.Client(t)
+	}
+	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: s.cfg.Redis.Addrs, MasterName: s.cfg.Redis.MasterName, ClientName: "idp"})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
 
 // noRedirect is an HTTP client that shows redirects instead of following.

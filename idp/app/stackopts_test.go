@@ -31,6 +31,11 @@ type stackOptions struct {
 	// Directory, when set, wraps the directory the sign-in form checks
 	// passwords against (the reset journeys still use the real one).
 	Directory func(login.Directory) login.Directory
+	// Redis, when set, replaces the lone redis-server: it starts the
+	// servers and returns the configuration's redis section for them (a
+	// Cluster's nodes, or Sentinels and their master name). stack.Redis
+	// is then nil.
+	Redis func(t *testing.T) config.Redis
 }
 
 // startStackWith is startStack with options.
@@ -38,12 +43,18 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	s := &stack{
 		Slapd: testenv.StartSlapd(t, opts.Slapd),
-		Redis: testenv.StartRedis(t),
 		SMTP:  testenv.StartSMTP(t),
 		Clock: testenv.NewRunningClock(),
 		Logs:  &testenv.Buffer{},
 
 		wrapDirectory: opts.Directory,
+	}
+	var redisConf *config.Redis
+	if opts.Redis != nil {
+		rc := opts.Redis(t)
+		redisConf = &rc
+	} else {
+		s.Redis = testenv.StartRedis(t)
 	}
 	if opts.HTTPS {
 		s.TLS = testenv.LoopbackCA(t)
@@ -74,6 +85,9 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 	s.cfg.Ldapsync.PublicKey = job.MarshalPublicKey(key.PublicKey())
 	if s.cfg.Ldapsync.SigningKey, err = job.GenerateSigningKey(); err != nil {
 		t.Fatal(err)
+	}
+	if redisConf != nil {
+		s.cfg.Redis.Addrs, s.cfg.Redis.MasterName = redisConf.Addrs, redisConf.MasterName
 	}
 	if opts.Config != nil {
 		opts.Config(s.cfg)

@@ -17,7 +17,7 @@ import (
 // waitPolicies waits until ldapsync has published n target policies.
 func waitPolicies(t *testing.T, s *stack, n int) []job.TargetPolicy {
 	t.Helper()
-	q := job.NewQueue(job.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	q := job.NewQueue(job.Options{Client: s.redisClient(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
 	var ps []job.TargetPolicy
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		var err error

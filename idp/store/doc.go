@@ -74,9 +74,22 @@
 // and session updates use WATCH/MULTI on one key; a code is consumed by one
 // script on its own key; a rate counter drops what left its window, counts
 // and records in one script on its own key, so parallel requests never pass a
-// limit together. The family key carries a {hash tag} so that companion keys
-// can join it in one Cluster slot later. Operations across families, sessions and tokens (RevokeSubject)
+// limit together. Operations across families, sessions and tokens (RevokeSubject)
 // are sequences of single-key commands: index entries are written before the
 // record they point to, so a crash leaves stale index members (pruned on read),
 // never an unindexed record.
+//
+// Redis Cluster: because no script, transaction or command of the store
+// names two keys, each lands in the one slot of its key, and the names above
+// need no hash tag (the family's {<family>} is one, so that companion keys
+// could join it; a pipeline of single-key commands, as in RevokeSubject, is
+// split by node by go-redis). Where scripts do share keys elsewhere, every
+// key carries one hash tag so that they share a slot: {pwchange} for the
+// change queue (idp/shared/job), {mail} for the outbox (idp/mail). A
+// multi-key call across slots fails with CROSSSLOT; the conformance suite
+// runs on a three-master Cluster to catch one. A Prefix that is itself a
+// hash tag ("{idp}:") puts every key in one slot: it works, on one master.
+//
+// Sentinel: SigningKey waits (WAIT) until a replica holds a new key before
+// using it; see idp/shared/durable.
 package store

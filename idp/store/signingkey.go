@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/durable"
 )
 
 // SigningKey returns the bytes stored under name, shared by every replica.
@@ -13,6 +15,11 @@ import (
 // TTL (keys must outlive any TTL); if another replica stored one first, the
 // winner's bytes are returned. A stored key is never overwritten. generate may
 // run on several replicas at once; only one result wins.
+//
+// A new key is returned only once a Redis replica holds it, when the
+// primary has replicas, so that a failover cannot replace a key already
+// used to sign; if none does within ReplicaWait the call fails (the key
+// stays on the primary: the next call reads it).
 func (s *Store) SigningKey(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("store: signing key without name")
@@ -32,11 +39,12 @@ func (s *Store) SigningKey(ctx context.Context, name string, generate func() ([]
 	if len(b) == 0 {
 		return nil, errors.New("store: generated signing key is empty")
 	}
-	won, err := s.c.SetNX(ctx, key, b, 0).Result()
+	var set *redis.BoolCmd
+	err = durable.Write(ctx, s.c, key, s.replicaWait, func(p redis.Pipeliner) { set = p.SetNX(ctx, key, b, 0) })
 	if err != nil {
 		return nil, fmt.Errorf("store: save signing key: %w", err)
 	}
-	if won {
+	if set.Val() {
 		return b, nil
 	}
 	b, err = s.c.Get(ctx, key).Bytes()

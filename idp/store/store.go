@@ -42,6 +42,9 @@ type Options struct {
 	// RevocationTTL is how long RevokeSubject's revocation time is kept: at
 	// least the longest session or refresh-token lifetime; default 30 days.
 	RevocationTTL time.Duration
+	// ReplicaWait bounds how long SigningKey waits for a replica to hold a
+	// new key (WAIT), when the primary has replicas; default 1s.
+	ReplicaWait time.Duration
 }
 
 // Store owns every Redis key of the web tier. It is safe for concurrent use.
@@ -52,6 +55,7 @@ type Store struct {
 	slack  time.Duration
 	// revocationTTL: see Options.RevocationTTL.
 	revocationTTL time.Duration
+	replicaWait   time.Duration
 }
 
 // New applies defaults to opts and returns a Store. It does not contact Redis (see Ping).
@@ -68,13 +72,16 @@ func New(opts Options) *Store {
 	if opts.RevocationTTL <= 0 {
 		opts.RevocationTTL = 30 * 24 * time.Hour
 	}
-	return &Store{c: opts.Client, prefix: opts.Prefix, now: opts.Now, slack: opts.Slack, revocationTTL: opts.RevocationTTL}
+	if opts.ReplicaWait <= 0 {
+		opts.ReplicaWait = time.Second
+	}
+	return &Store{c: opts.Client, prefix: opts.Prefix, now: opts.Now, slack: opts.Slack, revocationTTL: opts.RevocationTTL, replicaWait: opts.ReplicaWait}
 }
 
 // Options returns the effective options (defaults applied); the conformance
 // suite uses it to audit keys and TTLs. Other packages must not write Redis keys.
 func (s *Store) Options() Options {
-	return Options{Client: s.c, Prefix: s.prefix, Now: s.now, Slack: s.slack, RevocationTTL: s.revocationTTL}
+	return Options{Client: s.c, Prefix: s.prefix, Now: s.now, Slack: s.slack, RevocationTTL: s.revocationTTL, ReplicaWait: s.replicaWait}
 }
 
 // Ping checks that Redis answers (readiness probe).

@@ -1,12 +1,14 @@
 package store_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/durable"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store/storetest"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
@@ -20,6 +22,8 @@ var backends = []struct {
 }{
 	{"miniredis", newMiniredis},
 	{"redis", newRealRedis},
+	{"cluster", newCluster},
+	{"sentinel", newSentinel},
 }
 
 // newMiniredis gives every store its own miniredis (cheap). Miniredis never
@@ -37,6 +41,29 @@ func newRealRedis(tb testing.TB) func(testing.TB, func() time.Time) *store.Store
 	r := testenv.StartRedis(tb)
 	return func(tb testing.TB, now func() time.Time) *store.Store {
 		return newStore(tb, r.Addr, "t-"+store.NewID()+":", now)
+	}
+}
+
+// newCluster starts one three-master Redis Cluster: each store's own
+// Prefix spreads its keys over the masters, so any script or transaction
+// whose keys do not share a slot fails with CROSSSLOT.
+func newCluster(tb testing.TB) func(testing.TB, func() time.Time) *store.Store {
+	rc := testenv.StartRedisCluster(tb)
+	return func(tb testing.TB, now func() time.Time) *store.Store {
+		c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: rc.Addrs})
+		tb.Cleanup(func() { _ = c.Close() })
+		return store.New(store.Options{Client: c, Prefix: "t-" + store.NewID() + ":", Now: now})
+	}
+}
+
+// newSentinel starts a Sentinel-managed primary and replica; stores reach
+// the primary through the Sentinels, as the configuration's master_name does.
+func newSentinel(tb testing.TB) func(testing.TB, func() time.Time) *store.Store {
+	rs := testenv.StartRedisSentinel(tb)
+	return func(tb testing.TB, now func() time.Time) *store.Store {
+		c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: rs.Sentinels, MasterName: rs.MasterName})
+		tb.Cleanup(func() { _ = c.Close() })
+		return store.New(store.Options{Client: c, Prefix: "t-" + store.NewID() + ":", Now: now})
 	}
 }
 
@@ -118,4 +145,34 @@ func BenchmarkRotateRefreshToken(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSigningKeyWaitsForTheReplica: a new signing key is used only once
+// the Sentinel replica holds it, so that a failover cannot swap the key
+// tokens were signed with; until then the caller gets an error, and the
+// key kept on the primary is the one the next call returns.
+func TestSigningKeyWaitsForTheReplica(t *testing.T) {
+	t.Parallel()
+	rs := testenv.StartRedisSentinel(t)
+	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: rs.Sentinels, MasterName: rs.MasterName})
+	t.Cleanup(func() { _ = c.Close() })
+	s := store.New(store.Options{Client: c, ReplicaWait: 200 * time.Millisecond})
+	ctx := t.Context()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	generate := func(v string) func() ([]byte, error) { return func() ([]byte, error) { return []byte(v), nil } }
+
+	resume := rs.FreezeReplica(t)
+	if _, err := s.SigningKey(ctx, "k", generate("first")); !errors.Is(err, durable.ErrNotReplicated) {
+		t.Fatalf("SigningKey with the replica frozen: %v, want ErrNotReplicated", err)
+	}
+	resume()
+	b, err := s.SigningKey(ctx, "k", generate("second"))
+	if err != nil || string(b) != "first" {
+		t.Fatalf("SigningKey after = %q, %v; want the stored one", b, err)
+	}
+	if b, err := s.SigningKey(ctx, "new", generate("third")); err != nil || string(b) != "third" {
+		t.Fatalf("SigningKey with the replica back = %q, %v", b, err)
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/durable"
 )
 
 // Options configures a Queue. Zero values get the documented defaults.
@@ -30,6 +32,9 @@ type Options struct {
 	Slack time.Duration
 	// EventsMaxLen trims the events stream (approximately); default 100000.
 	EventsMaxLen int64
+	// ReplicaWait bounds how long Enqueue waits for a replica to hold the
+	// job (WAIT), when the primary has replicas; default 1s.
+	ReplicaWait time.Duration
 }
 
 // Queue is the password-change queue in Redis, shared by the web tier
@@ -42,6 +47,7 @@ type Queue struct {
 	statusTTL time.Duration
 	slack     time.Duration
 	maxLen    int64
+	wait      time.Duration
 
 	enqueue, claim, complete, retry, renew, mark, record, publish *redis.Script
 }
@@ -64,9 +70,12 @@ func NewQueue(opts Options) *Queue {
 	if opts.EventsMaxLen <= 0 {
 		opts.EventsMaxLen = 100_000
 	}
+	if opts.ReplicaWait <= 0 {
+		opts.ReplicaWait = time.Second
+	}
 	return &Queue{
 		c: opts.Client, base: opts.Prefix + "{pwchange}:", now: opts.Now,
-		statusTTL: opts.StatusTTL, slack: opts.Slack, maxLen: opts.EventsMaxLen,
+		statusTTL: opts.StatusTTL, slack: opts.Slack, maxLen: opts.EventsMaxLen, wait: opts.ReplicaWait,
 		enqueue:  redis.NewScript(enqueueScript),
 		claim:    redis.NewScript(claimScript),
 		complete: redis.NewScript(completeScript),
@@ -116,6 +125,12 @@ type record struct {
 // Enqueue queues j for a worker, due at once. It fails with ErrInvalid for
 // a malformed or already expired job, ErrConflict when the id is taken,
 // and *PendingError (ErrPending) while the subject has an unsettled job.
+//
+// When the primary has replicas, Enqueue returns only once one of them
+// holds the job, so that a failover right after cannot lose a change the
+// person was told is on its way; if none does within ReplicaWait it fails
+// with durable.ErrNotReplicated: the job is queued on the primary and will
+// most likely be applied, but that cannot be promised.
 func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 	now := q.now()
 	if err := j.check(now); err != nil {
@@ -127,12 +142,25 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 	}
 	life := j.ExpiresAt.Sub(now)
 	statusExp := j.ExpiresAt.Add(q.statusTTL)
-	res, err := q.enqueue.Run(ctx, q.c,
-		q.fixedKeys(q.jobKey(j.ID), q.statusKey(j.ID), q.pendingKey(j.Subject)),
-		q.args(j.ID, rec, j.Sealed, j.ExpiresAt.UnixMilli(), j.Subject,
-			ms(life+q.slack), statusExp.UnixMilli(), ms(statusExp.Sub(now)+q.slack))...).StringSlice()
+	var cmd *redis.Cmd
+	// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT, and
+	// enqueues are rare.
+	err = durable.Write(ctx, q.c, q.readyKey(), q.wait, func(p redis.Pipeliner) {
+		cmd = q.enqueue.Eval(ctx, p,
+			q.fixedKeys(q.jobKey(j.ID), q.statusKey(j.ID), q.pendingKey(j.Subject)),
+			q.args(j.ID, rec, j.Sealed, j.ExpiresAt.UnixMilli(), j.Subject,
+				ms(life+q.slack), statusExp.UnixMilli(), ms(statusExp.Sub(now)+q.slack))...)
+	})
+	if err != nil && !errors.Is(err, durable.ErrNotReplicated) {
+		return fmt.Errorf("job: enqueue: %w", err)
+	}
+	unreplicated := err
+	res, err := cmd.StringSlice()
 	if err != nil {
 		return fmt.Errorf("job: enqueue: %w", err)
+	}
+	if unreplicated != nil && len(res) == 1 && res[0] == "ok" {
+		return fmt.Errorf("job: enqueue %s: %w", j.ID, unreplicated)
 	}
 	switch {
 	case len(res) == 1 && res[0] == "ok":

@@ -2,13 +2,17 @@ package storetest
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 )
@@ -191,11 +195,24 @@ func testNoSecretsInRedis(t *testing.T, e *env) {
 	}
 }
 
+// scanKeys lists the store's keys; on a Cluster, those of every master.
 func scanKeys(e *env, o store.Options) ([]string, error) {
-	var keys []string
-	iter := o.Client.Scan(e.ctx, 0, o.Prefix+"*", 100).Iterator()
-	for iter.Next(e.ctx) {
-		keys = append(keys, iter.Val())
+	var (
+		mu   sync.Mutex
+		keys []string
+	)
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, o.Prefix+"*", 100).Iterator()
+		for iter.Next(ctx) {
+			mu.Lock()
+			keys = append(keys, iter.Val())
+			mu.Unlock()
+		}
+		return iter.Err()
 	}
-	return keys, iter.Err()
+	if cc, ok := o.Client.(*redis.ClusterClient); ok {
+		err := cc.ForEachMaster(e.ctx, func(ctx context.Context, c *redis.Client) error { return scan(ctx, c) })
+		return keys, err
+	}
+	return keys, scan(e.ctx, o.Client)
 }
