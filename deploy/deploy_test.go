@@ -104,7 +104,7 @@ func TestDockerfiles(t *testing.T) {
 		expose     []string
 	}{
 		{"idp", []string{"/idp", "serve", "--config", "/etc/idp/idp.yaml"}, []string{"8080"}},
-		{"ldapsync", []string{"/ldapsync", "run", "--config", "/etc/ldapsync/ldapsync.yaml"}, nil},
+		{"ldapsync", []string{"/ldapsync", "run", "--config", "/etc/ldapsync/ldapsync.yaml"}, []string{"9090"}},
 	} {
 		t.Run(img.name, func(t *testing.T) {
 			t.Parallel()

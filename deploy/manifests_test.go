@@ -203,6 +203,13 @@ func TestKubernetes(t *testing.T) {
 			if !strings.HasSuffix(strings.Split(str(ctr, "image"), ":")[0], "/"+name) {
 				t.Errorf("image %q", str(ctr, "image"))
 			}
+			if name == "ldapsync" {
+				// Its probes are on the metrics listener (ldapsync/app.Observe).
+				if str(ctr, "livenessProbe", "httpGet", "path") != "/healthz" || str(ctr, "readinessProbe", "httpGet", "path") != "/ready" ||
+					str(ctr, "livenessProbe", "httpGet", "port") != "metrics" || get(ctr, "ports", 0, "containerPort") != 9090 {
+					t.Errorf("ldapsync probes %v %v on ports %v", get(ctr, "livenessProbe"), get(ctr, "readinessProbe"), get(ctr, "ports"))
+				}
+			}
 			if name == "idp" {
 				if p := str(ctr, "livenessProbe", "httpGet", "path"); p != "/healthz" {
 					t.Errorf("liveness probe on %q, want /healthz", p)

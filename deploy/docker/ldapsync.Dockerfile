@@ -42,6 +42,6 @@ COPY --from=build /out/etc/passwd /etc/passwd
 COPY --from=build /out/etc/group /etc/group
 COPY --from=build /out/ldapsync /ldapsync
 USER 65532:65532
-# ldapsync listens on no port. A metrics listener, once it has one:
-# EXPOSE 9090
+# Its only listener, when metrics.listen is set: /metrics, /healthz, /ready.
+EXPOSE 9090
 ENTRYPOINT ["/ldapsync", "run", "--config", "/etc/ldapsync/ldapsync.yaml"]
