@@ -187,11 +187,26 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return s.unavailable(ctx, "cannot mark the code issued", err)
 	}
 	now := s.now()
 	// Remember the code as long as tokens issued from it may live.
-	return s.store.SaveCode(ctx, code, id, now.Add(s.life.Code), now.Add(max(s.life.RefreshToken, s.life.AccessToken)))
+	if err := s.store.SaveCode(ctx, code, id, now.Add(s.life.Code), now.Add(max(s.life.RefreshToken, s.life.AccessToken))); err != nil {
+		return s.unavailable(ctx, "cannot save the code", err)
+	}
+	return nil
+}
+
+// unavailable turns a Redis failure into temporarily_unavailable at the
+// site's redirect URI (a failover, say), instead of the library's
+// server_error carrying the raw error text; what the store says of the
+// request itself (not found, code already issued) passes through.
+func (s *storage) unavailable(ctx context.Context, msg string, err error) error {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errCodeIssued) {
+		return err
+	}
+	s.log.ErrorContext(ctx, msg, "err", err)
+	return errTemporarilyUnavailable
 }
 
 // grant records what a code was exchanged for, to revoke it on replay.

@@ -131,9 +131,15 @@ func (p *process) waitReady(timeout time.Duration, probe func() error) error {
 // process took the port between FreePort and the bind).
 func startWithRetry(t testing.TB, start func(port int) (*process, error)) (*process, int) {
 	t.Helper()
+	return startWithRetryOn(t, "127.0.0.1", start)
+}
+
+// startWithRetryOn is startWithRetry with ports of host.
+func startWithRetryOn(t testing.TB, host string, start func(port int) (*process, error)) (*process, int) {
+	t.Helper()
 	var err error
 	for range 3 {
-		port := FreePort(t, "127.0.0.1")
+		port := FreePort(t, host)
 		var p *process
 		if p, err = start(port); err == nil {
 			return p, port

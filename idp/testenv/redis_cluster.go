@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -38,7 +39,7 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 		p, port := startWithRetry(t, func(port int) (*process, error) {
 			// The cluster bus listens on its own port: port+10000 may not exist.
 			bus := FreePort(t, "127.0.0.1")
-			return startRedisServer(bin, "redis-server (cluster)", port, dir,
+			return startRedisServer(bin, "redis-server (cluster)", "127.0.0.1", port, dir,
 				"--cluster-enabled", "yes", "--cluster-port", portString(bus),
 				"--cluster-config-file", filepath.Join(dir, "nodes-"+portString(port)+".conf"),
 				"--cluster-node-timeout", "1000")
@@ -114,9 +115,9 @@ func (rc *RedisCluster) stop(t testing.TB) {
 
 // startRedisServer starts one redis-server without persistence on port,
 // with extra arguments, and waits until it answers PING.
-func startRedisServer(bin, name string, port int, dir string, extra ...string) (*process, error) {
+func startRedisServer(bin, name, host string, port int, dir string, extra ...string) (*process, error) {
 	args := append([]string{
-		"--port", portString(port), "--bind", "127.0.0.1",
+		"--port", portString(port), "--bind", host,
 		"--save", "", "--appendonly", "no", "--dir", dir,
 		"--daemonize", "no", "--loglevel", "warning",
 	}, extra...)
@@ -124,7 +125,7 @@ func startRedisServer(bin, name string, port int, dir string, extra ...string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := p.waitReady(10*time.Second, pinger("127.0.0.1:"+portString(port))); err != nil {
+	if err := p.waitReady(10*time.Second, pinger(net.JoinHostPort(host, portString(port)))); err != nil {
 		p.kill()
 		return nil, err
 	}

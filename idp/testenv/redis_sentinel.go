@@ -2,7 +2,9 @@ package testenv
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +23,7 @@ const SentinelMaster = "idp-test"
 // persistence) watched by three Sentinels with a quorum of two, tuned for
 // tests: a primary is declared down after 500 ms and a failover may take 3 s.
 type RedisSentinel struct {
-	Sentinels  []string // 127.0.0.1:PORT of each Sentinel
+	Sentinels  []string // host:PORT of each Sentinel, on a loopback address of the set's own
 	MasterName string
 
 	servers   []*process // primary first, then the replica, in start order
@@ -42,26 +44,34 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 	dir := t.TempDir()
 	rs := &RedisSentinel{MasterName: SentinelMaster}
 	t.Cleanup(func() { rs.stop(t) })
+	// Each set lives on a loopback address of its own: Sentinels of another
+	// set (another test binary, running at the same time) that lost their
+	// primary keep calling its address, and would take over a server of
+	// this set that got the same port.
+	host := privateLoopback()
+	addr := func(port int) string { return net.JoinHostPort(host, portString(port)) }
 	// A primary waits 5 s by default before a full sync, in case more
-	// replicas come; the replica may become primary too.
-	noSyncDelay := []string{"--repl-diskless-sync-delay", "0"}
+	// replicas come; the replica may become primary too. Both announce
+	// this set's address, not 127.0.0.1, the kernel's source address.
+	// Protected mode only counts 127.0.0.1 and ::1 as loopback.
+	common := []string{"--repl-diskless-sync-delay", "0", "--replica-announce-ip", host, "--bind-source-addr", host, "--protected-mode", "no"}
 
-	primary, primaryPort := startWithRetry(t, func(port int) (*process, error) {
-		return startRedisServer(bin, "redis-server (primary)", port, dir, noSyncDelay...)
+	primary, primaryPort := startWithRetryOn(t, host, func(port int) (*process, error) {
+		return startRedisServer(bin, "redis-server (primary)", host, port, dir, common...)
 	})
 	rs.servers = append(rs.servers, primary)
-	rs.addrs = append(rs.addrs, "127.0.0.1:"+portString(primaryPort))
-	primaryAddr := "127.0.0.1:" + portString(primaryPort)
-	replica, replicaPort := startWithRetry(t, func(port int) (*process, error) {
-		return startRedisServer(bin, "redis-server (replica)", port, dir,
-			append([]string{"--replicaof", "127.0.0.1", portString(primaryPort)}, noSyncDelay...)...)
+	rs.addrs = append(rs.addrs, addr(primaryPort))
+	primaryAddr := addr(primaryPort)
+	replica, replicaPort := startWithRetryOn(t, host, func(port int) (*process, error) {
+		return startRedisServer(bin, "redis-server (replica)", host, port, dir,
+			append([]string{"--replicaof", host, portString(primaryPort)}, common...)...)
 	})
 	rs.servers = append(rs.servers, replica)
-	rs.addrs = append(rs.addrs, "127.0.0.1:"+portString(replicaPort))
+	rs.addrs = append(rs.addrs, addr(replicaPort))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rc := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + portString(replicaPort)})
+	rc := redis.NewClient(&redis.Options{Addr: addr(replicaPort)})
 	defer rc.Close()
 	// The Sentinels learn of the replica from the primary's INFO, which they
 	// read at once on connecting, then only every 10 s: it must be there first.
@@ -70,14 +80,17 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 	}
 
 	for i := range 3 {
-		p, port := startWithRetry(t, func(port int) (*process, error) {
+		p, port := startWithRetryOn(t, host, func(port int) (*process, error) {
 			conf := filepath.Join(dir, fmt.Sprintf("sentinel-%d.conf", i))
 			// Sentinel rewrites its configuration file: one per Sentinel.
 			text := strings.Join([]string{
 				"port " + portString(port),
-				"bind 127.0.0.1",
+				"bind " + host,
+				"bind-source-addr " + host,
+				"protected-mode no",
+				"sentinel announce-ip " + host,
 				"dir " + dir,
-				"sentinel monitor " + SentinelMaster + " 127.0.0.1 " + portString(primaryPort) + " 2",
+				"sentinel monitor " + SentinelMaster + " " + host + " " + portString(primaryPort) + " 2",
 				"sentinel down-after-milliseconds " + SentinelMaster + " 500",
 				"sentinel failover-timeout " + SentinelMaster + " 3000",
 				"sentinel parallel-syncs " + SentinelMaster + " 1",
@@ -90,14 +103,14 @@ func StartRedisSentinel(t testing.TB) *RedisSentinel {
 			if err != nil {
 				return nil, err
 			}
-			if err := sp.waitReady(10*time.Second, pinger("127.0.0.1:"+portString(port))); err != nil {
+			if err := sp.waitReady(10*time.Second, pinger(addr(port))); err != nil {
 				sp.kill()
 				return nil, err
 			}
 			return sp, nil
 		})
 		rs.sentinels = append(rs.sentinels, p)
-		rs.Sentinels = append(rs.Sentinels, "127.0.0.1:"+portString(port))
+		rs.Sentinels = append(rs.Sentinels, addr(port))
 	}
 	for _, addr := range rs.Sentinels {
 		sc := redis.NewSentinelClient(&redis.Options{Addr: addr})
@@ -244,4 +257,12 @@ func (rs *RedisSentinel) stop(t testing.TB) {
 	for _, p := range rs.servers {
 		p.stop(t)
 	}
+}
+
+// privateLoopback is a random address of 127.0.0.0/8 other than 127.0.0.1
+// (Linux answers on all of it).
+func privateLoopback() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("127.%d.%d.%d", 1+b[0]%250, 1+b[1]%250, 1+b[2]%250)
 }
