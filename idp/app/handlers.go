@@ -2,9 +2,6 @@ package app
 
 import (
 	"cmp"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -69,7 +66,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	clientIP := func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) }
 	pages := &web.Pages{Site: views.Site{SupportURL: siteSupportURL(cfg), AccessibilityURL: cfg.AccessibilityURL}, Log: d.Log}
-	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, Secure: secure})
+	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, PreviousKeys: cfg.Secrets.PreviousCookieKeys, Secure: secure})
 	sessions := login.NewSessions(login.SessionConfig{
 		Store: st, CookieName: cfg.Session.CookieName, Secure: secure,
 		Lifetime: cfg.Session.Lifetime, IdleTimeout: cfg.Session.IdleTimeout, Now: d.Now, Log: d.Log,
@@ -88,9 +85,9 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	if err != nil {
 		return pagesOut{}, err
 	}
-	deviceKey, err := hkdf.Key(sha256.New, cfg.Secrets.CookieKey, nil, "idp: device cookies v1", 32)
+	deviceKey, previousDeviceKeys, err := deriveCookieKeys(cfg.Secrets, "idp: device cookies v1")
 	if err != nil {
-		return pagesOut{}, fmt.Errorf("derive the device cookie key: %w", err)
+		return pagesOut{}, err
 	}
 	upstreams := newUpstreams(cfg, d)
 	loginHandler := login.New(login.Config{
@@ -98,7 +95,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
 		Now: d.Now, Log: d.Log,
 		Throttle: signinThrottle, Identifiers: identifiers,
-		Devices:        login.NewDevices(deviceKey, secure, st, d.Now),
+		Devices:        login.NewDevices(deviceKey, secure, st, d.Now).AcceptPrevious(previousDeviceKeys),
 		TrustedProxies: cfg.TrustedProxies,
 		Profiles:       cfg.Profiles, Upstreams: upstreams, Flows: st, Secure: secure,
 	})
