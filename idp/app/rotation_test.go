@@ -9,16 +9,20 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/app"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
 // TestSecretsRotation: replicas restarted with a new crypto_key and
 // cookie_key, the old ones kept as previous keys, honour what the old
 // configuration made (a sign-in session, a code in flight, an opaque
-// access token, a login form, a reset link mailed); replicas without the
-// old keys refuse the access token, the form and the link. All share one
+// access token, a login form, a reset link mailed, a queued mail); replicas without the
+// old keys refuse the access token, the form and the link, and give up a
+// mail queued under the old key (an ERROR log, no crash). All share one
 // Redis; a switch in front of them plays the load balancer, so the browser
 // keeps the issuer's address and cookies.
 func TestSecretsRotation(t *testing.T) {
@@ -61,21 +65,51 @@ func TestSecretsRotation(t *testing.T) {
 	r.email(url.Values{"email": {u.Mail}}, nil)
 	link := waitMail(t, s, 1).Link
 
+	// The old replica's mail sender stops; a mail it queued waits, sealed
+	// under the old key.
+	s.app.Close()
 	old := s.cfg.Secrets
+	queueOld := func(to string) {
+		t.Helper()
+		key, err := mail.DeriveKey(old.CryptoKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ob, err := mail.NewOutbox(mail.Config{Client: s.redisClient(t), Prefix: s.cfg.Redis.KeyPrefix, Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.Enqueue(t.Context(), mail.Message{To: to, Subject: "Essai", Text: "Bonjour",
+			HTML: `<html lang="fr"><body><p>Bonjour</p></body></html>`}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	queueOld("queued-before@example.org")
+
 	fresh := config.Secrets{CookieKey: make([]byte, 32)}
 	_, _ = rand.Read(fresh.CryptoKey[:])
 	_, _ = rand.Read(fresh.CookieKey)
-	replica := func(sec config.Secrets) (hostPort string) {
+	replica := func(sec config.Secrets) (*app.App, string) {
 		cfg := *s.cfg
 		cfg.Secrets = sec
 		a := s.build(t, &cfg)
 		ln, base := listen(t, "127.0.0.1")
 		serveOn(t, ln, a.Handler)
-		return strings.TrimPrefix(base, "http://")
+		return a, strings.TrimPrefix(base, "http://")
 	}
 	kept := fresh
 	kept.PreviousCryptoKeys, kept.PreviousCookieKeys = [][32]byte{old.CryptoKey}, [][]byte{old.CookieKey}
-	withOld, withoutOld := replica(kept), replica(fresh)
+	appB, withOld := replica(kept)
+	waitMailTo(t, s, "queued-before@example.org", 1)
+	appB.Close() // its sender stops; its pages still answer
+	_, withoutOld := replica(fresh)
+	queueOld("queued-too-long@example.org")
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return strings.Contains(s.Logs.String(), "cannot be decrypted with this key"), "the mail queued under a removed key was not given up"
+	})
+	if len(mailsTo(s, "queued-too-long@example.org")) != 0 {
+		t.Error("a mail queued under a removed key was sent")
+	}
 
 	// The old keys removed: what they made is refused.
 	backend.Store(withoutOld)
