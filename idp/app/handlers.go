@@ -36,11 +36,12 @@ func newProvider(cfg *config.Config, d Deps, st *store.Store) (*provider.Provide
 		clients = append(clients, pc)
 	}
 	return provider.New(provider.Config{
-		Issuer:             cfg.Issuer,
-		CryptoKey:          cfg.Secrets.CryptoKey,
+		Issuer:           cfg.Issuer,
+		CryptoKey:        cfg.Secrets.CryptoKey,
+		SigningAlgorithm: cfg.OIDC.SigningAlgorithm,
+		Clients:          clients,
+		// The keys crypto_key replaced, for reading only.
 		PreviousCryptoKeys: cfg.Secrets.PreviousCryptoKeys,
-		SigningAlgorithm:   cfg.OIDC.SigningAlgorithm,
-		Clients:            clients,
 		Lifetimes: provider.Lifetimes{
 			AuthRequest: cfg.OIDC.AuthRequestLifetime, Code: cfg.OIDC.CodeLifetime,
 			AccessToken: cfg.OIDC.AccessTokenLifetime, IDToken: cfg.OIDC.IDTokenLifetime,
