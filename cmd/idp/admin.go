@@ -39,13 +39,13 @@ func openAdmin(_ context.Context, path string, stderr io.Writer) (*admin.Deps, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	key, err := mail.DeriveKey(cfg.Secrets.CryptoKey)
+	key, previous, err := mail.DeriveKeys(cfg.Secrets.CryptoKey, cfg.Secrets.PreviousCryptoKeys)
 	if err != nil {
 		_ = rdb.Close()
 		return nil, nil, nil, err
 	}
 	ob, err := mail.NewOutbox(mail.Config{
-		Client: rdb, Prefix: cfg.Redis.KeyPrefix, Key: key,
+		Client: rdb, Prefix: cfg.Redis.KeyPrefix, Key: key, PreviousKeys: previous,
 		FromName: cfg.Mail.FromName, FromAddress: cfg.Mail.FromAddress, GiveUpAfter: cfg.Mail.GiveUpAfter,
 	})
 	if err != nil {

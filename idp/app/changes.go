@@ -2,9 +2,6 @@ package app
 
 import (
 	"cmp"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"fmt"
 	"net/http"
 	"net/netip"
 
@@ -30,15 +27,15 @@ func newReset(cfg *config.Config, d Deps, st *store.Store, homeURL func(clientID
 	if err != nil {
 		return nil, err
 	}
-	key, err := hkdf.Key(sha256.New, cfg.Secrets.CookieKey, nil, "idp: reset codes v1", 32)
+	key, previousKeys, err := deriveCookieKeys(cfg.Secrets, "idp: reset codes v1")
 	if err != nil {
-		return nil, fmt.Errorf("derive the reset key: %w", err)
+		return nil, err
 	}
 	return reset.New(reset.Config{
 		Policy:  reset.NewPolicy(cfg.Reset.StrictPasswords, nil, q, d.Log),
 		Changes: changes,
 		Store:   st, Accounts: d.Accounts, Outbox: outbox, Compose: composeResetMail, Forms: forms, Pages: pages,
-		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: key,
+		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: key, PreviousKeys: previousKeys,
 		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: server.LoginPath, ChangePath: server.ChangePasswordPath,
 		HomeURL: homeURL, ReturnTo: cfg.Reset.ReturnTo,
 		Secure: secure, ClientIP: func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) },

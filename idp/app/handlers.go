@@ -2,9 +2,6 @@ package app
 
 import (
 	"cmp"
-	"crypto/hkdf"
-	"crypto/sha256"
-	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -43,6 +40,8 @@ func newProvider(cfg *config.Config, d Deps, st *store.Store) (*provider.Provide
 		CryptoKey:        cfg.Secrets.CryptoKey,
 		SigningAlgorithm: cfg.OIDC.SigningAlgorithm,
 		Clients:          clients,
+		// The keys crypto_key replaced, for reading only.
+		PreviousCryptoKeys: cfg.Secrets.PreviousCryptoKeys,
 		Lifetimes: provider.Lifetimes{
 			AuthRequest: cfg.OIDC.AuthRequestLifetime, Code: cfg.OIDC.CodeLifetime,
 			AccessToken: cfg.OIDC.AccessTokenLifetime, IDToken: cfg.OIDC.IDTokenLifetime,
@@ -68,7 +67,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	clientIP := func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) }
 	pages := &web.Pages{Site: views.Site{SupportURL: siteSupportURL(cfg), AccessibilityURL: cfg.AccessibilityURL}, Log: d.Log}
-	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, Secure: secure})
+	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, PreviousKeys: cfg.Secrets.PreviousCookieKeys, Secure: secure})
 	sessions := login.NewSessions(login.SessionConfig{
 		Store: st, CookieName: cfg.Session.CookieName, Secure: secure,
 		Lifetime: cfg.Session.Lifetime, IdleTimeout: cfg.Session.IdleTimeout, Now: d.Now, Log: d.Log,
@@ -87,9 +86,9 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	if err != nil {
 		return pagesOut{}, err
 	}
-	deviceKey, err := hkdf.Key(sha256.New, cfg.Secrets.CookieKey, nil, "idp: device cookies v1", 32)
+	deviceKey, previousDeviceKeys, err := deriveCookieKeys(cfg.Secrets, "idp: device cookies v1")
 	if err != nil {
-		return pagesOut{}, fmt.Errorf("derive the device cookie key: %w", err)
+		return pagesOut{}, err
 	}
 	upstreams := newUpstreams(cfg, d)
 	loginHandler := login.New(login.Config{
@@ -97,7 +96,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
 		Now: d.Now, Log: d.Log,
 		Throttle: signinThrottle, Identifiers: identifiers,
-		Devices:        login.NewDevices(deviceKey, secure, st, d.Now),
+		Devices:        login.NewDevices(deviceKey, secure, st, d.Now).AcceptPrevious(previousDeviceKeys),
 		TrustedProxies: cfg.TrustedProxies,
 		Profiles:       cfg.Profiles, Upstreams: upstreams, Flows: st, Secure: secure,
 	})

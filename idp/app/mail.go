@@ -18,13 +18,13 @@ func mailPipeline(cfg *config.Config, d Deps, wm *webMetrics) (reset.Outbox, fun
 	if d.Outbox != nil {
 		return d.Outbox, func(ctx context.Context) error { <-ctx.Done(); return nil }, nil
 	}
-	key, err := mail.DeriveKey(cfg.Secrets.CryptoKey)
+	key, previous, err := mail.DeriveKeys(cfg.Secrets.CryptoKey, cfg.Secrets.PreviousCryptoKeys)
 	if err != nil {
 		return nil, nil, err
 	}
 	m := cfg.Mail
 	mc := mail.Config{
-		Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Key: key,
+		Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Key: key, PreviousKeys: previous,
 		SMTP: mail.SMTP{
 			Host: m.Host, Port: m.Port, TLS: mail.TLSMode(m.TLS), Username: m.Username, Password: m.Password,
 			CAFile: m.CAFile, HELO: m.HELO, Timeout: m.Timeout,

@@ -22,7 +22,7 @@ import (
 func resetOnlyPages(cfg *config.Config, d Deps, st *store.Store, q *job.Queue, outbox reset.Outbox) (pagesOut, error) {
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	pages := &web.Pages{Site: views.Site{SupportURL: cfg.SupportURL, AccessibilityURL: cfg.AccessibilityURL}, Log: d.Log}
-	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, Secure: secure})
+	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, PreviousKeys: cfg.Secrets.PreviousCookieKeys, Secure: secure})
 	// No sign-in here, so no pending sign-in and no site to go home to.
 	noHome := func(string) string { return "" }
 	lost, err := newReset(cfg, d, st, noHome, q, outbox, forms, pages, secure)

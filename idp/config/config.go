@@ -88,6 +88,12 @@ type Redis struct {
 type Secrets struct {
 	CryptoKey [32]byte // zitadel op.Config.CryptoKey (encrypts opaque tokens and codes)
 	CookieKey []byte   // at least 32 bytes; HMAC key of cookies and CSRF tokens
+	// PreviousCryptoKeys and PreviousCookieKeys are keys the current ones
+	// replaced (previous_crypto_key_files, previous_cookie_key_files):
+	// accepted to open and verify what they made, never used to make
+	// anything new. Kept during a rotation, then removed.
+	PreviousCryptoKeys [][32]byte
+	PreviousCookieKeys [][]byte
 }
 
 // Signing algorithms.

@@ -92,6 +92,10 @@ func (d *decoder) decodeSecrets(m *mapping, s *Secrets) {
 		s.CryptoKey = [32]byte(key)
 	}
 	s.CookieKey = m.key("cookie_key", 32, false)
+	for _, k := range m.previousKeys("previous_crypto_key_files", 32, true, s.CryptoKey[:]) {
+		s.PreviousCryptoKeys = append(s.PreviousCryptoKeys, [32]byte(k))
+	}
+	s.PreviousCookieKeys = m.previousKeys("previous_cookie_key_files", 32, false, s.CookieKey)
 	m.done()
 }
 

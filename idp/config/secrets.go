@@ -95,18 +95,27 @@ func (m *mapping) key(name string, size int, exact bool) []byte {
 	if value == "" {
 		return nil
 	}
-	path := childPath(m.path, name)
+	return m.d.checkKey(childPath(m.path, name), source, value, size, exact)
+}
+
+// checkKey decodes the key at path, read from source, and checks its size;
+// nil when it is wrong (the problem is reported, never the value).
+func (d *decoder) checkKey(path, source, value string, size int, exact bool) []byte {
+	if value == "" {
+		d.problem(d.locate(path), path, "the key from %s is empty; %s", source, keyHint)
+		return nil
+	}
 	key, ok := decodeKey(value)
 	switch {
 	case !ok:
-		m.d.problem(m.d.locate(path), path, "the key from %s is neither hexadecimal nor base64; %s", source, keyHint)
+		d.problem(d.locate(path), path, "the key from %s is neither hexadecimal nor base64; %s", source, keyHint)
 		return nil
 	case exact && len(key) != size:
-		m.d.problem(m.d.locate(path), path, "the key from %s must be exactly %d bytes (%d hexadecimal characters), but it is %d bytes long; %s",
+		d.problem(d.locate(path), path, "the key from %s must be exactly %d bytes (%d hexadecimal characters), but it is %d bytes long; %s",
 			source, size, 2*size, len(key), keyHint)
 		return nil
 	case len(key) < size:
-		m.d.problem(m.d.locate(path), path, "the key from %s must be at least %d bytes (%d hexadecimal characters), but it is %d bytes long; %s",
+		d.problem(d.locate(path), path, "the key from %s must be at least %d bytes (%d hexadecimal characters), but it is %d bytes long; %s",
 			source, size, 2*size, len(key), keyHint)
 		return nil
 	}

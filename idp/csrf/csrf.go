@@ -16,15 +16,19 @@ import (
 
 // Protector issues and checks form tokens.
 type Protector struct {
-	key    []byte
-	cookie string
-	secure bool
+	key      []byte
+	previous [][]byte
+	cookie   string
+	secure   bool
 }
 
 // Config configures a Protector.
 type Config struct {
 	// Key is the HMAC key (≥ 32 bytes), identical on every replica.
 	Key []byte
+	// PreviousKeys are keys Key replaced: tokens they made are still
+	// valid (a form open during the rotation); new ones use Key.
+	PreviousKeys [][]byte
 	// Secure marks the cookie Secure and gives it the __Host- prefix;
 	// false only for http on loopback.
 	Secure bool
@@ -36,7 +40,7 @@ func New(cfg Config) *Protector {
 	if cfg.Secure {
 		name = "__Host-idp_csrf"
 	}
-	return &Protector{key: cfg.Key, cookie: name, secure: cfg.Secure}
+	return &Protector{key: cfg.Key, previous: cfg.PreviousKeys, cookie: name, secure: cfg.Secure}
 }
 
 // Middleware refuses cross-origin unsafe requests (POST and the like)
@@ -65,7 +69,7 @@ func (p *Protector) Token(w http.ResponseWriter, r *http.Request, purpose string
 		// Later calls within this request see the new seed.
 		r.AddCookie(&http.Cookie{Name: p.cookie, Value: seed})
 	}
-	return p.mac(seed, purpose)
+	return p.mac(p.key, seed, purpose)
 }
 
 // Valid reports whether token was issued to this browser for purpose.
@@ -74,7 +78,12 @@ func (p *Protector) Valid(r *http.Request, purpose, token string) bool {
 	if seed == "" || token == "" {
 		return false
 	}
-	return hmac.Equal([]byte(token), []byte(p.mac(seed, purpose)))
+	for _, k := range append([][]byte{p.key}, p.previous...) {
+		if hmac.Equal([]byte(token), []byte(p.mac(k, seed, purpose))) {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Protector) seed(r *http.Request) string {
@@ -85,8 +94,8 @@ func (p *Protector) seed(r *http.Request) string {
 	return c.Value
 }
 
-func (p *Protector) mac(seed, purpose string) string {
-	m := hmac.New(sha256.New, p.key)
+func (p *Protector) mac(key []byte, seed, purpose string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(seed))
 	m.Write([]byte{0})
 	m.Write([]byte(purpose))

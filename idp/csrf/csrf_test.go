@@ -41,7 +41,7 @@ func TestTokens(t *testing.T) {
 		{"no token", browser(http.MethodPost, "/login", first), "login:A", "", false},
 		{"tampered token", browser(http.MethodPost, "/login", first), "login:A", token[:len(token)-1] + "x", false},
 		{"key of another deployment", browser(http.MethodPost, "/login", first), "login:A",
-			New(Config{Key: []byte(strings.Repeat("z", 32))}).mac(first.Result().Cookies()[0].Value, "login:A"), false},
+			New(Config{}).mac([]byte(strings.Repeat("z", 32)), first.Result().Cookies()[0].Value, "login:A"), false},
 	}
 	for _, tt := range tests {
 		if got := p.Valid(tt.r, tt.purpose, tt.token); got != tt.want {
@@ -121,6 +121,36 @@ func TestMiddleware(t *testing.T) {
 		h.ServeHTTP(rec, r)
 		if rec.Code != tt.want {
 			t.Errorf("%s: status %d, want %d", tt.name, rec.Code, tt.want)
+		}
+	}
+}
+
+// TestKeyRotation: a token made before a cookie key rotation stays valid
+// while the replaced key is kept among the previous ones, and not after;
+// new tokens are made with the current key.
+func TestKeyRotation(t *testing.T) {
+	t.Parallel()
+	newKey := []byte(strings.Repeat("n", 32))
+	before := New(Config{Key: key})
+	during := New(Config{Key: newKey, PreviousKeys: [][]byte{key}})
+	after := New(Config{Key: newKey})
+	w := httptest.NewRecorder()
+	old := before.Token(w, httptest.NewRequest(http.MethodGet, "/login", nil), "login:A")
+	fresh := during.Token(w, browser(http.MethodGet, "/login", w), "login:A")
+	for _, tt := range []struct {
+		name  string
+		p     *Protector
+		token string
+		want  bool
+	}{
+		{"old token, previous key kept", during, old, true},
+		{"new token, previous key kept", during, fresh, true},
+		{"new token, previous key dropped", after, fresh, true},
+		{"old token, previous key dropped", after, old, false},
+		{"new token, before the rotation", before, fresh, false},
+	} {
+		if got := tt.p.Valid(browser(http.MethodPost, "/login", w), "login:A", tt.token); got != tt.want {
+			t.Errorf("%s: Valid = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

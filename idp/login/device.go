@@ -27,11 +27,12 @@ import (
 // token issued before the person's last revocation (a new password) is no
 // longer valid: whoever signed in with the old password keeps nothing.
 type Devices struct {
-	key     []byte
-	name    string
-	secure  bool
-	revoked Revocations
-	now     func() time.Time
+	key      []byte
+	previous [][]byte // keys key replaced: their tokens still verify
+	name     string
+	secure   bool
+	revoked  Revocations
+	now      func() time.Time
 }
 
 // Revocations tells when a person's sessions were last revoked
@@ -60,8 +61,19 @@ func NewDevices(key []byte, secure bool, revoked Revocations, now func() time.Ti
 	return &Devices{key: key, name: name, secure: secure, revoked: revoked, now: now}
 }
 
+// AcceptPrevious makes tokens signed with keys (the ones the current key
+// replaced) still verify; new tokens are signed with the current key.
+func (d *Devices) AcceptPrevious(keys [][]byte) *Devices {
+	d.previous = keys
+	return d
+}
+
 func (d *Devices) mac(id []byte, issued uint64, subject string) []byte {
-	m := hmac.New(sha256.New, d.key)
+	return deviceMAC(d.key, id, issued, subject)
+}
+
+func deviceMAC(key, id []byte, issued uint64, subject string) []byte {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte("idp device v1\x00"))
 	m.Write(id)
 	m.Write(binary.BigEndian.AppendUint64(nil, issued))
@@ -87,7 +99,11 @@ func (d *Devices) verify(tok, subject string) (string, time.Time, bool) {
 		return "", time.Time{}, false
 	}
 	id, issued, sum := raw[:deviceIDLen], binary.BigEndian.Uint64(raw[deviceIDLen:deviceIDLen+8]), raw[deviceIDLen+8:]
-	if !hmac.Equal(sum, d.mac(id, issued, subject)) {
+	valid := hmac.Equal(sum, d.mac(id, issued, subject))
+	for _, k := range d.previous {
+		valid = valid || hmac.Equal(sum, deviceMAC(k, id, issued, subject))
+	}
+	if !valid {
 		return "", time.Time{}, false
 	}
 	at := time.Unix(int64(issued), 0)

@@ -53,6 +53,13 @@ func TestDevices(t *testing.T) {
 	if _, ok := other.Known(r, "sub-alice"); ok {
 		t.Fatal("token accepted under another key")
 	}
+	// After a cookie key rotation, the replaced key's tokens are known
+	// while it is kept.
+	rotated := NewDevices([]byte("another key, another deployment!"), true, nil, func() time.Time { return now }).
+		AcceptPrevious([][]byte{[]byte("0123456789abcdef0123456789abcdef")})
+	if _, ok := rotated.Known(r, "sub-alice"); !ok {
+		t.Fatal("token of the previous key refused")
+	}
 	for _, s := range []string{"sub-bob", "sub-carol", "sub-dan", "sub-erin", "sub-alice"} {
 		c = remember(c, s)
 	}

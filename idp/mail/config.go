@@ -58,6 +58,9 @@ type Config struct {
 	// from secrets.crypto_key with DeriveKey, so it is the same on every
 	// replica and never stored.
 	Key [32]byte
+	// PreviousKeys are keys Key replaced (derived from the previous crypto
+	// keys): mails queued under them still open; nothing new uses them.
+	PreviousKeys [][32]byte
 	// SMTP is the relay; only NewSender needs it.
 	SMTP SMTP
 	// FromName and FromAddress make the From header; the address is also

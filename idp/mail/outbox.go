@@ -28,7 +28,7 @@ func NewOutbox(cfg Config) (*Outbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSealer(cfg.Key)
+	s, err := newSealer(cfg.Key, cfg.PreviousKeys...)
 	if err != nil {
 		return nil, err
 	}

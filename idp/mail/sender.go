@@ -38,7 +38,7 @@ func NewSender(cfg Config, log *slog.Logger) (*Sender, error) {
 	if cfg.SMTP, err = cfg.SMTP.withDefaults(); err != nil {
 		return nil, err
 	}
-	s, err := newSealer(cfg.Key)
+	s, err := newSealer(cfg.Key, cfg.PreviousKeys...)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,9 @@ type Config struct {
 	// derived key) the signing key stored in Redis; identical on every
 	// replica.
 	CryptoKey [32]byte
+	// PreviousCryptoKeys are crypto keys CryptoKey replaced: accepted to
+	// decrypt and open, never to make anything new.
+	PreviousCryptoKeys [][32]byte
 	// SigningAlgorithm is RS256 (default) or ES256.
 	SigningAlgorithm string
 	Clients          []Client
@@ -82,7 +85,7 @@ func New(cfg Config, st Store) (*Provider, error) {
 		return nil, fmt.Errorf("issuer: %w", err)
 	}
 	loginURL := issuer + cfg.LoginPath + "?authRequestID="
-	seal, err := newSealer(cfg.CryptoKey)
+	seal, err := newRotatingSealer(cfg.CryptoKey, cfg.PreviousCryptoKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +124,7 @@ func New(cfg Config, st Store) (*Provider, error) {
 	}
 	p.cors = cors.New(corsOpts)
 	p.corsOpts = corsOpts
-	opts := []op.Option{op.WithCORSOptions(&corsOpts)}
+	opts := []op.Option{op.WithCORSOptions(&corsOpts), op.WithCrypto(newRotatingCrypto(cfg.CryptoKey, cfg.PreviousCryptoKeys))}
 	if iu.Scheme == "http" {
 		// Configuration refuses http unless insecure_loopback and a
 		// loopback host.

@@ -193,7 +193,7 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 		case cur.CodeHash == "" || !h.cfg.Now().Before(cur.CodeExpiresAt) || cur.CodeTries >= l.CodeTries:
 			outcome = views.CodeDead
 			return errCode
-		case !hmac.Equal([]byte(h.mac("code:"+cur.ID, code)), []byte(cur.CodeHash)):
+		case !h.codeMatches(cur, code):
 			cur.CodeTries++
 			outcome = views.CodeWrong
 			if cur.CodeTries >= l.CodeTries {
@@ -224,4 +224,15 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 		h.audit(r, audit.ResetCodeRefused, f.Subject, "wrong_code")
 	}
 	return h.codePage(w, r, f, outcome)
+}
+
+// codeMatches compares code with the flow's, under the current cookie key
+// or one it replaced (a code mailed before the rotation).
+func (h *Handler) codeMatches(f *store.ResetFlow, code string) bool {
+	for _, m := range h.macs("code:"+f.ID, code) {
+		if hmac.Equal([]byte(m), []byte(f.CodeHash)) {
+			return true
+		}
+	}
+	return false
 }

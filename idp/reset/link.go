@@ -53,11 +53,20 @@ func (h *Handler) linkFlow(r *http.Request, consume bool) (string, error) {
 	if err != nil || c.Value == "" {
 		return "", store.ErrNotFound
 	}
-	hash := h.mac("link", c.Value)
-	if consume {
-		return h.cfg.Store.ConsumeResetLink(r.Context(), hash)
+	// A link mailed before a cookie key rotation is stored under the hash
+	// of the previous key.
+	for _, hash := range h.macs("link", c.Value) {
+		var ref string
+		if consume {
+			ref, err = h.cfg.Store.ConsumeResetLink(r.Context(), hash)
+		} else {
+			ref, err = h.cfg.Store.ResetLink(r.Context(), hash)
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return ref, err
+		}
 	}
-	return h.cfg.Store.ResetLink(r.Context(), hash)
+	return "", err
 }
 
 // useLink is the POST of « Continuer »: the link works once, from any

@@ -105,6 +105,9 @@ type Config struct {
 	Limits   Limits
 	// Key keys the HMACs of codes and link tokens (never in Redis).
 	Key []byte
+	// PreviousKeys are keys Key replaced: codes and links they made still
+	// work; new ones use Key.
+	PreviousKeys [][]byte
 	// PublicURL starts every link put in a mail.
 	PublicURL string
 	// Path is where the journey lives; LoginPath the login screen;
@@ -271,8 +274,19 @@ func (h *Handler) noFlow(w http.ResponseWriter, r *http.Request, err error) erro
 }
 
 // mac keys a code or token to this deployment; kind separates uses.
-func (h *Handler) mac(kind, v string) string {
-	m := hmac.New(sha256.New, h.cfg.Key)
+func (h *Handler) mac(kind, v string) string { return macWith(h.cfg.Key, kind, v) }
+
+// macs is mac under the current key, then under each previous one.
+func (h *Handler) macs(kind, v string) []string {
+	out := []string{h.mac(kind, v)}
+	for _, k := range h.cfg.PreviousKeys {
+		out = append(out, macWith(k, kind, v))
+	}
+	return out
+}
+
+func macWith(key []byte, kind, v string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(v))

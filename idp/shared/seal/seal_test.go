@@ -26,8 +26,8 @@ func TestRoundTrip(t *testing.T) {
 	s := mustNew(t, key(1))
 	for _, plain := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte("secret "), 1000)} {
 		sealed := s.Seal(nil, plain, []byte("ad"))
-		if len(sealed) != 12+len(plain)+16 {
-			t.Fatalf("sealed %d bytes into %d, want nonce, ciphertext and tag", len(plain), len(sealed))
+		if len(sealed) != 5+12+len(plain)+16 {
+			t.Fatalf("sealed %d bytes into %d, want marker, key id, nonce, ciphertext and tag", len(plain), len(sealed))
 		}
 		got, err := s.Open(sealed, []byte("ad"))
 		if err != nil || !bytes.Equal(got, plain) {
@@ -50,7 +50,7 @@ func TestSealAppends(t *testing.T) {
 func TestNonceIsRandom(t *testing.T) {
 	s := mustNew(t, key(1))
 	a, b := s.Seal(nil, []byte("same"), nil), s.Seal(nil, []byte("same"), nil)
-	if bytes.Equal(a[:12], b[:12]) || bytes.Equal(a, b) {
+	if bytes.Equal(a[5:17], b[5:17]) || bytes.Equal(a, b) {
 		t.Fatal("two seals of the same value are equal: the nonce is not random")
 	}
 }
@@ -78,11 +78,13 @@ func TestRefused(t *testing.T) {
 		{"derived key", other, sealed, "ad"},
 		{"wrong additional data", s, sealed, "ae"},
 		{"no additional data", s, sealed, ""},
-		{"nonce altered", s, flip(0), "ad"},
-		{"ciphertext altered", s, flip(13), "ad"},
+		{"marker altered", s, flip(0), "ad"},
+		{"key id altered", s, flip(1), "ad"},
+		{"nonce altered", s, flip(5), "ad"},
+		{"ciphertext altered", s, flip(18), "ad"},
 		{"tag altered", s, flip(len(sealed) - 1), "ad"},
 		{"truncated", s, sealed[:len(sealed)-1], "ad"},
-		{"shorter than nonce and tag", s, sealed[:27], "ad"},
+		{"shorter than nonce and tag", s, sealed[:32], "ad"},
 		{"empty", s, nil, "ad"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -124,5 +126,74 @@ func TestWireFormat(t *testing.T) {
 		if got, err := s.Open(old, []byte("ad")); err != nil || string(got) != "old value" {
 			t.Fatalf("%s: Open of an old value = %q, %v", name, got, err)
 		}
+	}
+}
+
+// TestRotation: what a previous key sealed opens while that key is
+// accepted, the current key seals everything new, and once the previous key
+// is dropped its values no longer open.
+func TestRotation(t *testing.T) {
+	before := mustNew(t, key(1))
+	during, err := New(key(2), key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := mustNew(t, key(2))
+	old := before.Seal(nil, []byte("old"), []byte("ad"))
+	fresh := during.Seal(nil, []byte("new"), []byte("ad"))
+	if id := KeyID(key(2)); !bytes.Equal(fresh[1:5], id[:]) {
+		t.Fatalf("sealed under key id %x, want the current key's %x", fresh[1:5], id)
+	}
+	for _, tc := range []struct {
+		name   string
+		s      *Sealer
+		sealed []byte
+		want   string
+	}{
+		{"old value, previous key accepted", during, old, "old"},
+		{"new value, previous key accepted", during, fresh, "new"},
+		{"new value, previous key dropped", after, fresh, "new"},
+		{"new value, before the rotation", before, fresh, ""},
+		{"old value, previous key dropped", after, old, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.s.Open(tc.sealed, []byte("ad"))
+			if tc.want == "" {
+				if !errors.Is(err, ErrOpen) {
+					t.Fatalf("Open = %q, %v; want ErrOpen", got, err)
+				}
+				return
+			}
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("Open = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
+	// Derived sealers rotate the same way.
+	dBefore, _ := Derive(key(1), "label")
+	dDuring, err := Derive(key(2), "label", key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := dDuring.Open(dBefore.Seal(nil, []byte("x"), nil), nil); err != nil || string(got) != "x" {
+		t.Fatalf("derived: Open = %q, %v", got, err)
+	}
+}
+
+// TestLegacyWithPreviousKey: a value of the format without key id, sealed
+// by what is now a previous key, still opens.
+func TestLegacyWithPreviousKey(t *testing.T) {
+	block, _ := aes.NewCipher(key(1))
+	aead, _ := cipher.NewGCMWithRandomNonce(block)
+	old := aead.Seal(nil, nil, []byte("legacy"), []byte("ad"))
+	s, err := New(key(2), key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Open(old, []byte("ad")); err != nil || string(got) != "legacy" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	if _, err := New(key(2), key(1)[:16]); err == nil {
+		t.Fatal("New accepted a short previous key")
 	}
 }
