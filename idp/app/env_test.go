@@ -100,6 +100,7 @@ func testConfig(issuer string, sites []*site) *config.Config {
 			PostLogoutRedirectURIs: []string{s.URL + "/"},
 			HomeURL:                s.URL + "/",
 			AccessTokenFormat:      config.AccessTokenOpaque,
+			BackchannelLogoutURI:   s.RP.BackchannelURI(),
 		})
 	}
 	// Two more clients on the first site's host: a public one (PKCE

@@ -1,0 +1,58 @@
+package app_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
+)
+
+// siteSignedIn reports whether the site's own page shows the person
+// signed in (its claims), without going through the provider.
+func siteSignedIn(t *testing.T, ctx context.Context, rp *site) bool {
+	t.Helper()
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(rp.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	body, err := chromedp.Run(timeout(t, ctx), chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The link to sign in is always there; the claims only when signed in.
+	return strings.Contains(body, "Informations reçues du fournisseur")
+}
+
+// TestJourneyBackchannelLogout: signed in on two sites, a logout at the
+// provider ends both sites' own sessions through their back-channel
+// endpoints.
+func TestJourneyBackchannelLogout(t *testing.T) {
+	s := startStack(t)
+	ctx := testenv.Browser(t)
+	site1, site2 := s.Sites[0], s.Sites[1]
+	u := testenv.Users()[0]
+
+	visit(t, ctx, site1)
+	signIn(t, ctx, u.UID, u.Password)
+	if !visit(t, ctx, site2) {
+		t.Fatal("no single sign-on on site 2")
+	}
+	if !siteSignedIn(t, ctx, site1) || !siteSignedIn(t, ctx, site2) {
+		t.Fatal("the sites do not show the person signed in")
+	}
+	if sid1, sid2 := site1.Last().Claims["sid"], site2.Last().Claims["sid"]; sid1 == nil || sid1 != sid2 {
+		t.Fatalf("sid of the ID tokens: %v and %v, want the one session's", sid1, sid2)
+	}
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(s.Issuer+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(button("Se déconnecter"))); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return !siteSignedIn(t, ctx, site1) && !siteSignedIn(t, ctx, site2), "a site still shows the person signed in"
+	})
+}
