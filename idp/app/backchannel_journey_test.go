@@ -56,3 +56,64 @@ func TestJourneyBackchannelLogout(t *testing.T) {
 		return !siteSignedIn(t, ctx, site1) && !siteSignedIn(t, ctx, site2), "a site still shows the person signed in"
 	})
 }
+
+// TestJourneyBackchannelPasswordReset: a new password set through
+// « Mot de passe perdu » in another browser ends every session of the
+// person, and both sites are told.
+func TestJourneyBackchannelPasswordReset(t *testing.T) {
+	s := startStack(t)
+	ctx := testenv.Browser(t)
+	site1, site2 := s.Sites[0], s.Sites[1]
+	u := testenv.Users()[0]
+
+	visit(t, ctx, site1)
+	signIn(t, ctx, u.UID, u.Password)
+	if !visit(t, ctx, site2) || !siteSignedIn(t, ctx, site1) || !siteSignedIn(t, ctx, site2) {
+		t.Fatal("not signed in on both sites")
+	}
+	// Another browser, with its own cookies.
+	r := verifiedReset(t, s, u.Mail)
+	const fresh = "Une phrase de passe toute neuve"
+	if path, _ := r.setPassword(fresh, fresh); path != "/mot-de-passe-perdu/termine" {
+		t.Fatalf("new password: at %s", path)
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return !siteSignedIn(t, ctx, site1) && !siteSignedIn(t, ctx, site2), "a site still shows the person signed in"
+	})
+}
+
+// TestJourneyBackchannelSiteDown: a site whose back-channel endpoint is
+// down when the person logs out is told once it is back, within the
+// retry bound; the other site at once.
+func TestJourneyBackchannelSiteDown(t *testing.T) {
+	s := startStack(t)
+	ctx := testenv.Browser(t)
+	site1, site2 := s.Sites[0], s.Sites[1]
+	u := testenv.Users()[0]
+
+	visit(t, ctx, site1)
+	signIn(t, ctx, u.UID, u.Password)
+	if !visit(t, ctx, site2) {
+		t.Fatal("no single sign-on on site 2")
+	}
+	site2.BackchannelDown.Store(true)
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(s.Issuer+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(button("Se déconnecter"))); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return !siteSignedIn(t, ctx, site1), "site 1 still shows the person signed in"
+	})
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return strings.Contains(s.Logs.String(), "backchannel: logout token not delivered, will retry"), "no failed attempt at site 2"
+	})
+	if !siteSignedIn(t, ctx, site2) {
+		t.Fatal("site 2 was signed out while its back-channel endpoint was down")
+	}
+	site2.BackchannelDown.Store(false)
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return !siteSignedIn(t, ctx, site2), "site 2 still shows the person signed in after it came back"
+	})
+}
