@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,17 @@ func TestJourneyBackchannelLogout(t *testing.T) {
 	ctx := testenv.Browser(t)
 	site1, site2 := s.Sites[0], s.Sites[1]
 	u := testenv.Users()[0]
+
+	resp, err := s.client().Get(s.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disco map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&disco)
+	resp.Body.Close()
+	if err != nil || disco["backchannel_logout_supported"] != true || disco["backchannel_logout_session_supported"] != true {
+		t.Fatalf("discovery does not offer back-channel logout with sid: %v %v", err, disco)
+	}
 
 	visit(t, ctx, site1)
 	signIn(t, ctx, u.UID, u.Password)
