@@ -36,12 +36,9 @@ func TestJourneyBackchannelLogout(t *testing.T) {
 	site1, site2 := s.Sites[0], s.Sites[1]
 	u := testenv.Users()[0]
 
-	resp, err := s.client().Get(s.Issuer + "/.well-known/openid-configuration")
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := newBrowserless(t, s).get(s.Issuer + "/.well-known/openid-configuration")
 	var disco map[string]any
-	err = json.NewDecoder(resp.Body).Decode(&disco)
+	err := json.NewDecoder(resp.Body).Decode(&disco)
 	resp.Body.Close()
 	if err != nil || disco["backchannel_logout_supported"] != true || disco["backchannel_logout_session_supported"] != true {
 		t.Fatalf("discovery does not offer back-channel logout with sid: %v %v", err, disco)
