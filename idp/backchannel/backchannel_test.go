@@ -2,6 +2,8 @@ package backchannel
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
@@ -119,5 +122,49 @@ func TestPause(t *testing.T) {
 		if got := n.pause(attempts); got != want {
 			t.Errorf("pause(%d) = %s, want %s", attempts, got, want)
 		}
+	}
+}
+
+// SessionsEnding queues a token per site of each session but the one kept,
+// and none for a site without a back-channel URI.
+func TestSessionsEnding(t *testing.T) {
+	t.Parallel()
+	_, rdb := testenv.Miniredis(t)
+	ctx := context.Background()
+	st := store.New(store.Options{Client: rdb})
+	now := time.Now()
+	var refs []string
+	for _, clients := range [][]string{{"rp", "other"}, {"rp"}, {"rp2"}} {
+		s := &store.Session{ID: store.NewID(), Subject: "jdupont", Clients: clients, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
+		if err := st.SaveSession(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+		refs = append(refs, s.Ref)
+	}
+	n, err := New(Config{Client: rdb, Signer: fakeSigner{}, URIs: map[string]string{"rp": "https://rp.example/bc", "rp2": "https://rp2.example/bc"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SessionsEnding(ctx, st, "jdupont", refs[1]); err != nil {
+		t.Fatal(err)
+	}
+	members, err := rdb.ZRange(ctx, n.key, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, m := range members {
+		var d delivery
+		if err := json.Unmarshal([]byte(m), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Subject != "jdupont" || d.ID == "" {
+			t.Errorf("delivery %+v", d)
+		}
+		got[d.ClientID+" "+d.SID] = true
+	}
+	want := map[string]bool{"rp " + refs[0]: true, "rp2 " + refs[2]: true}
+	if !maps.Equal(got, want) {
+		t.Errorf("queued %v, want %v", got, want)
 	}
 }
