@@ -178,14 +178,18 @@ var claimScript string
 // batch is how many deliveries one step attempts at once.
 const batch = 16
 
-// Run delivers until ctx is done.
+// Run delivers until ctx is done. When Redis fails, loop.Run logs it and
+// pauses with its own back-off.
 func (n *Notifier) Run(ctx context.Context) error {
 	t := time.NewTicker(n.cfg.Poll)
 	defer t.Stop()
 	loop.Run(ctx, n.cfg.Log, "backchannel: cannot read the deliveries", func(ctx context.Context) error {
 		for {
 			more, err := n.step(ctx)
-			if err != nil || !more {
+			if err != nil {
+				return err
+			}
+			if !more {
 				break
 			}
 		}
@@ -203,10 +207,10 @@ func (n *Notifier) Run(ctx context.Context) error {
 // was taken (more may be due).
 func (n *Notifier) step(ctx context.Context) (bool, error) {
 	now := n.cfg.Now()
+	// The lease outlasts an attempt: only a process that died leaves it.
 	lease := now.Add(2*n.cfg.Timeout + 5*time.Second)
 	got, err := n.claim.Run(ctx, n.cfg.Client, []string{n.key}, now.UnixMilli(), batch, lease.UnixMilli()).StringSlice()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		n.cfg.Log.Warn("backchannel: cannot read the deliveries", "err", err)
 		return false, err
 	}
 	var wg sync.WaitGroup
