@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/backchannel"
 	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
@@ -119,21 +120,34 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 	if l := throttle.FromConfig(cfg.Throttle, d.Redis, cfg.Redis.KeyPrefix, d.Now); l != nil {
 		signinThrottle, forget = l, throttle.NewPersonForgetter(l, identifiers.Hash)
 	}
-	runCompletion, err := completionConsumer(cfg, d, st, queue, outbox, forget)
-	if err != nil {
-		return nil, err
-	}
 	// The one place the mode matters: reset-only builds no provider (no
 	// client, no signing key) and serves only « Mot de passe perdu ».
 	var prov *provider.Provider
+	var bc *backchannel.Notifier
+	if cfg.Mode != config.ModeResetOnly {
+		if prov, err = newProvider(cfg, d, st); err != nil {
+			return nil, err
+		}
+		if bc, err = newBackchannel(cfg, d, st, prov); err != nil {
+			return nil, err
+		}
+	}
+	runCompletion, err := completionConsumer(cfg, d, st, queue, outbox, forget, bc)
+	if err != nil {
+		return nil, err
+	}
 	var w pagesOut
 	if cfg.Mode == config.ModeResetOnly {
 		w, err = resetOnlyPages(cfg, d, st, queue, outbox)
-	} else if prov, err = newProvider(cfg, d, st); err == nil {
-		w, err = newPages(cfg, d, st, prov, queue, outbox, signinThrottle, identifiers)
+	} else {
+		w, err = newPages(cfg, d, st, prov, queue, outbox, signinThrottle, identifiers, bc)
 	}
 	if err != nil {
 		return nil, err
+	}
+	var runBackchannel func(context.Context) error
+	if bc != nil {
+		runBackchannel = bc.Run
 	}
 	a := &App{Listen: cfg.Listen, Issuer: cfg.Issuer, Handler: w.handler, Provider: prov, Log: d.Log}
 	a.OnClose(shutdownTracer(tp))
@@ -149,6 +163,7 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 	}
 	a.background(d.Log, w.lost.Wait, map[string]func(context.Context) error{
 		"mail sender": runMail, "completion consumer": runCompletion, "in-process ldapsync": d.Worker,
+		"back-channel logout": runBackchannel,
 	})
 	return a, nil
 }

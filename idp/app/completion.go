@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/backchannel"
 	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
@@ -16,7 +17,7 @@ import (
 // completionConsumer wires what reacts to settled password changes
 // (idp/completion): sessions and tokens revoked, the notice mailed, the
 // failed sign-ins forgotten.
-func completionConsumer(cfg *config.Config, d Deps, st *store.Store, q *job.Queue, outbox reset.Outbox, forget completion.Throttle) (func(context.Context) error, error) {
+func completionConsumer(cfg *config.Config, d Deps, st *store.Store, q *job.Queue, outbox reset.Outbox, forget completion.Throttle, bc *backchannel.Notifier) (func(context.Context) error, error) {
 	people, ok := d.Accounts.(completion.People)
 	if !ok {
 		// Only builds without a directory for « Mot de passe perdu » (tests
@@ -31,6 +32,9 @@ func completionConsumer(cfg *config.Config, d Deps, st *store.Store, q *job.Queu
 		Compose:  completion.NewNotice(cfg.PublicURL, server.LostPasswordPath, siteSupportURL(cfg)),
 		Throttle: forget,
 		Now:      d.Now, Log: d.Log,
+	}
+	if bc != nil {
+		cc.Backchannel = sessionsEnding{n: bc, st: st}
 	}
 	if d.CompletionTweak != nil {
 		d.CompletionTweak(&cc)

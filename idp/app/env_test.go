@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,17 @@ type site struct {
 	URL      string
 	ClientID string
 	Secret   string
+	// BackchannelDown makes the site's back-channel endpoint answer 503,
+	// as a site that is down would (nil: never).
+	BackchannelDown *atomic.Bool
+}
+
+func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.BackchannelDown != nil && s.BackchannelDown.Load() && r.URL.Path == "/backchannel" {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	s.RP.ServeHTTP(w, r)
 }
 
 // stack is a provider wired to real slapd and redis-server, with two
@@ -100,8 +112,11 @@ func testConfig(issuer string, sites []*site) *config.Config {
 			PostLogoutRedirectURIs: []string{s.URL + "/"},
 			HomeURL:                s.URL + "/",
 			AccessTokenFormat:      config.AccessTokenOpaque,
+			BackchannelLogoutURI:   s.RP.BackchannelURI(),
 		})
 	}
+	// A site that was down is told within seconds.
+	cfg.Backchannel = config.Backchannel{Timeout: 2 * time.Second, FirstRetry: 200 * time.Millisecond, MaxRetry: time.Second, GiveUpAfter: time.Minute}
 	// Two more clients on the first site's host: a public one (PKCE
 	// required) and one that wants JWT access tokens.
 	base := sites[0].URL

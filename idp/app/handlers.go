@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/backchannel"
 	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	oidcconn "github.com/region-nouvelle-aquitaine/idp/idp/connector/oidc"
@@ -29,6 +30,7 @@ func newProvider(cfg *config.Config, d Deps, st *store.Store) (*provider.Provide
 			ID: c.ID, Name: c.Name, Public: c.Public,
 			RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 			HomeURL: c.HomeURL, JWTAccessTokens: c.AccessTokenFormat == config.AccessTokenJWT,
+			BackchannelLogoutURI: c.BackchannelLogoutURI,
 		}
 		if !c.Public {
 			pc.SecretSHA256 = c.SecretSHA256[:]
@@ -63,7 +65,7 @@ type pagesOut struct {
 // newPages wires the browser-facing parts (sign-in, sessions, sign-out,
 // « Mot de passe perdu », password change) behind the protocol routes.
 func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provider, q *job.Queue,
-	outbox reset.Outbox, signinThrottle login.Throttle, identifiers audit.Identifiers) (pagesOut, error) {
+	outbox reset.Outbox, signinThrottle login.Throttle, identifiers audit.Identifiers, bc *backchannel.Notifier) (pagesOut, error) {
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	clientIP := func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) }
 	pages := &web.Pages{Site: views.Site{SupportURL: siteSupportURL(cfg), AccessibilityURL: cfg.AccessibilityURL}, Log: d.Log}
@@ -75,6 +77,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	logout := login.NewLogout(login.LogoutConfig{
 		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath,
 		ChangePasswordPath: server.ChangePasswordPath, TrustedProxies: cfg.TrustedProxies, Log: d.Log,
+		Ended: logoutEnded(bc, d),
 	})
 	homeURL := func(id string) string {
 		if c, ok := prov.Client(id); ok {

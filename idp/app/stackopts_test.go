@@ -3,6 +3,7 @@ package app_test
 import (
 	"cmp"
 	"fmt"
+	"sync/atomic"
 	"testing"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
@@ -63,9 +64,9 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 	s.Issuer = issuer
 	for i, host := range []string{"127.0.0.2", "localhost"} {
 		ln, base := s.listen(t, host)
-		st := &site{URL: base, ClientID: fmt.Sprintf("site%d", i+1), Secret: secret(t)}
+		st := &site{URL: base, ClientID: fmt.Sprintf("site%d", i+1), Secret: secret(t), BackchannelDown: new(atomic.Bool)}
 		st.RP = demorp.New(demorp.Config{Issuer: issuer, ClientID: st.ClientID, ClientSecret: st.Secret, BaseURL: base, HTTPClient: s.client()})
-		serveOn(t, ln, st.RP)
+		serveOn(t, ln, st)
 		s.Sites = append(s.Sites, st)
 	}
 	s.cfg = testConfig(issuer, s.Sites)

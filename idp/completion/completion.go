@@ -24,6 +24,12 @@ type Sessions interface {
 	SessionKeptFor(ctx context.Context, jobID string) (string, error)
 }
 
+// Backchannel tells the relying parties of a person's sessions that they
+// end (idp/backchannel), before they are revoked.
+type Backchannel interface {
+	SessionsEnding(ctx context.Context, subject, keepSession string) error
+}
+
 // People finds the account of a subject in the directory, for the address
 // the notice goes to (*ldapauth.Directory, *devdir.Directory).
 type People interface {
@@ -61,7 +67,9 @@ type Config struct {
 	Consumer string
 
 	Sessions Sessions
-	People   People
+	// Backchannel: nil when no relying party is told.
+	Backchannel Backchannel
+	People      People
 	// Throttle: nil when sign-ins are not throttled.
 	Throttle Throttle
 	Outbox   Outbox

@@ -106,6 +106,14 @@ func (c *Consumer) written(ctx context.Context, e job.Event) error {
 	if err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
+	// Queued first: the revocation deletes the record of the sites each
+	// session served. If the revocation then fails, the event is retried
+	// and the sites are told twice, which is harmless.
+	if c.cfg.Backchannel != nil {
+		if err := c.cfg.Backchannel.SessionsEnding(ctx, e.Subject, keep); err != nil {
+			return fmt.Errorf("back-channel logout: %w", err)
+		}
+	}
 	if err := c.cfg.Sessions.RevokeSubject(ctx, e.Subject, keep); err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}

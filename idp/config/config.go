@@ -47,6 +47,7 @@ type Config struct {
 	Mail             Mail
 	Tracing          Tracing
 	Metrics          Metrics // off unless metrics.listen is given
+	Backchannel      Backchannel
 }
 
 // Modes.
@@ -162,6 +163,12 @@ type Client struct {
 	PostLogoutRedirectURIs []string
 	HomeURL                string
 	AccessTokenFormat      string // AccessTokenOpaque (default) or AccessTokenJWT
+	// BackchannelLogoutURI receives a logout token when a session the
+	// client signed in through ends; "" for none.
+	BackchannelLogoutURI string
+	// BackchannelLogoutSessionRequired: the client needs sid in its
+	// tokens (always given here; recorded for discovery and the README).
+	BackchannelLogoutSessionRequired bool
 }
 
 // LDAP configures the read-only directory used to check passwords, with a

@@ -46,6 +46,7 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	d.decodeLdapsyncKeys(m.sub("ldapsync"), &c.Ldapsync)
 	d.decodeTracing(m.sub("tracing"), &c.Tracing)
 	d.decodeMetrics(m.sub("metrics"), &c.Metrics)
+	d.decodeBackchannel(m.sub("backchannel_logout"), &c.Backchannel)
 	m.done()
 	return c
 }
@@ -148,6 +149,8 @@ func (d *decoder) decodeClient(m *mapping) Client {
 	m.strs("post_logout_redirect_uris", &c.PostLogoutRedirectURIs)
 	m.str("home_url", &c.HomeURL)
 	m.oneOf("access_token_format", &c.AccessTokenFormat, AccessTokenOpaque, AccessTokenJWT)
+	m.str("backchannel_logout_uri", &c.BackchannelLogoutURI)
+	m.boolean("backchannel_logout_session_required", &c.BackchannelLogoutSessionRequired)
 	m.done()
 	return c
 }
@@ -287,6 +290,7 @@ func (d *decoder) applyDefaults(c *Config) {
 	def("ldap.attributes.username", func() { a.Username = "uid" })
 	d.throttleDefaults(&c.Throttle)
 	d.mailDefaults(&c.Mail)
+	d.backchannelDefaults(&c.Backchannel)
 	d.supportDefaults(c)
 	if c.Reset.SupportURL == "" {
 		c.Reset.SupportURL = c.SupportURL

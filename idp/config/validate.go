@@ -39,6 +39,7 @@ func (d *decoder) validate(c *Config) {
 	v.profiles()
 	v.tracing(v.c.Tracing)
 	v.metrics(c.Metrics, c.Listen)
+	v.backchannel()
 }
 
 // report records a problem at path unless something there was reported already.
@@ -216,6 +217,7 @@ func (v *validator) clients() {
 		if v.d.given(p + ".home_url") {
 			v.redirectURL(p+".home_url", c.HomeURL, httpLoopback, c.Public)
 		}
+		v.backchannelClient(p, c)
 	}
 }
 

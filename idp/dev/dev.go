@@ -78,7 +78,9 @@ func Config(addr, clientSecret string) *config.Config {
 		PostLogoutRedirectURIs: []string{devIssuer + "/demo/"},
 		HomeURL:                devIssuer + "/demo/",
 		AccessTokenFormat:      config.AccessTokenOpaque,
+		BackchannelLogoutURI:   devIssuer + "/demo/backchannel",
 	}}
+	cfg.Backchannel = config.DefaultBackchannel()
 	return &cfg
 }
 

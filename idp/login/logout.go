@@ -34,7 +34,10 @@ type LogoutConfig struct {
 	Path, ChangePasswordPath string
 	// TrustedProxies may tell the client's address (audit).
 	TrustedProxies []netip.Prefix
-	Log            *slog.Logger
+	// Ended, when set, is told of each session logout ended (back-channel
+	// logout); it must not wait for the relying parties.
+	Ended func(ctx context.Context, sess *store.Session)
+	Log   *slog.Logger
 }
 
 // Logout ends SSO sessions: from the landing page, after a confirmation,
@@ -155,6 +158,9 @@ func (l *Logout) EndSession() http.Handler {
 func (l *Logout) end(w http.ResponseWriter, r *http.Request, sess *store.Session, clientID string) error {
 	if err := l.cfg.Sessions.End(w, r, sess); err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
+	if l.cfg.Ended != nil {
+		l.cfg.Ended(r.Context(), sess)
 	}
 	audit.Log(r.Context(), l.cfg.Log, audit.Event{
 		Name: audit.Logout, Subject: sess.Subject, ClientID: clientID,

@@ -28,6 +28,9 @@ type Client struct {
 	// JWTAccessTokens asks for self-contained access tokens instead of
 	// opaque ones.
 	JWTAccessTokens bool
+	// BackchannelLogoutURI receives a logout token when a session the
+	// client signed in through ends; "" for none.
+	BackchannelLogoutURI string
 }
 
 // secretMatches compares in constant time.

@@ -138,6 +138,9 @@ func New(cfg Config, st Store) (*Provider, error) {
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
 		SupportedUILocales:       []language.Tag{language.French},
+		// Logout tokens carry sid, and ID tokens too (SetUserinfoFromRequest).
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
 	}, s, op.StaticIssuer(issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create provider: %w", err)

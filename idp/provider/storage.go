@@ -445,10 +445,16 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 
 func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	var c store.Claims
+	var sid string
 	if r, ok := req.(withClaims); ok {
-		c = r.claims()
+		c, sid = r.claims(), r.sessionID()
 	}
 	setUserinfo(ui, req.GetSubject(), c, scopes)
+	if sid != "" {
+		// Only ID tokens go through here: sid names the session that a
+		// logout token later ends (Back-Channel Logout).
+		ui.AppendClaims(ClaimSID, sid)
+	}
 	return nil
 }
 

@@ -2,13 +2,15 @@
 // golang.org/x/oauth2 (a client we did not write): dev mode mounts it as
 // the demo site, and the tests use it as the sites a person signs in to.
 // It verifies the ID token (signature, iss, aud, exp, nonce) and shows
-// the claims.
+// the claims. Its back-channel endpoint (BaseURL + "/backchannel") ends
+// its sessions named by a verified logout token.
 package demorp
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -79,6 +82,11 @@ func New(cfg Config) *RP {
 	return &RP{cfg: cfg, path: path, pending: map[string]pending{}, results: map[string]*Result{}}
 }
 
+// BackchannelURI is the backchannel_logout_uri to register for the client.
+func (rp *RP) BackchannelURI() string {
+	return strings.TrimSuffix(rp.cfg.BaseURL, "/") + "/backchannel"
+}
+
 // RedirectURI is the callback to register for the client.
 func (rp *RP) RedirectURI() string { return strings.TrimSuffix(rp.cfg.BaseURL, "/") + "/callback" }
 
@@ -123,6 +131,8 @@ func (rp *RP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rp.start(w, r)
 	case "/callback":
 		rp.callback(w, r)
+	case "/backchannel":
+		rp.backchannel(w, r)
 	default:
 		// The page links /static/style.css: on its own host (tests) the
 		// site serves it; in dev mode the provider's route answers first.
@@ -253,4 +263,73 @@ func (rp *RP) exchange(ctx context.Context, code string, pend pending) (*Result,
 		res.UserInfoErr = err
 	}
 	return res, nil
+}
+
+// backchannelEvent is the member a logout token's events must have.
+const backchannelEvent = "http://schemas.openid.net/event/backchannel-logout"
+
+// maxLogoutAge bounds how old a logout token's iat may be.
+const maxLogoutAge = 5 * time.Minute
+
+// backchannel verifies a logout token and ends the sessions it names:
+// 200 when it is valid (even if no session matched), 400 otherwise.
+func (rp *RP) backchannel(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "POST only", http.StatusMethodNotAllowed)
+		return
+	}
+	sid, sub, err := rp.verifyLogoutToken(r.Context(), r.PostFormValue("logout_token"))
+	if err != nil {
+		rp.cfg.Log.Warn("demo: logout token refused", "err", err)
+		http.Error(w, "invalid logout token", http.StatusBadRequest)
+		return
+	}
+	rp.mu.Lock()
+	for b, res := range rp.results {
+		// sid names one session; a token without sid ends all of sub's.
+		if (sid != "" && res.Claims["sid"] == sid) || (sid == "" && res.Claims["sub"] == sub) {
+			delete(rp.results, b)
+		}
+	}
+	rp.mu.Unlock()
+	w.WriteHeader(http.StatusOK)
+}
+
+// verifyLogoutToken checks a logout token as the Back-Channel Logout
+// specification asks: signature against the provider's keys, iss, aud,
+// exp, a recent iat, the back-channel event, sid or sub, and no nonce.
+func (rp *RP) verifyLogoutToken(ctx context.Context, raw string) (sid, sub string, err error) {
+	if raw == "" {
+		return "", "", fmt.Errorf("no logout_token")
+	}
+	p, _, err := rp.oauth(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	tok, err := p.Verifier(&oidc.Config{ClientID: rp.cfg.ClientID}).Verify(rp.ctx(ctx), raw)
+	if err != nil {
+		return "", "", fmt.Errorf("verify: %w", err)
+	}
+	var c struct {
+		SID    string                     `json:"sid"`
+		Events map[string]json.RawMessage `json:"events"`
+		Nonce  *string                    `json:"nonce"`
+	}
+	if err := tok.Claims(&c); err != nil {
+		return "", "", fmt.Errorf("claims: %w", err)
+	}
+	ev, ok := c.Events[backchannelEvent]
+	switch {
+	case !ok || len(ev) == 0 || ev[0] != '{':
+		return "", "", fmt.Errorf("no back-channel logout event")
+	case c.Nonce != nil:
+		return "", "", fmt.Errorf("a logout token must not carry a nonce")
+	case c.SID == "" && tok.Subject == "":
+		return "", "", fmt.Errorf("neither sid nor sub")
+	case time.Since(tok.IssuedAt) > maxLogoutAge || time.Until(tok.IssuedAt) > time.Minute:
+		return "", "", fmt.Errorf("iat %s is not recent", tok.IssuedAt)
+	}
+	return c.SID, tok.Subject, nil
 }
