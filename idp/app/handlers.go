@@ -39,10 +39,11 @@ func newProvider(cfg *config.Config, d Deps, st *store.Store) (*provider.Provide
 		clients = append(clients, pc)
 	}
 	return provider.New(provider.Config{
-		Issuer:           cfg.Issuer,
-		CryptoKey:        cfg.Secrets.CryptoKey,
-		SigningAlgorithm: cfg.OIDC.SigningAlgorithm,
-		Clients:          clients,
+		Issuer:            cfg.Issuer,
+		CryptoKey:         cfg.Secrets.CryptoKey,
+		SigningAlgorithm:  cfg.OIDC.SigningAlgorithm,
+		KeyRotationPeriod: cfg.OIDC.KeyRotationPeriod,
+		Clients:           clients,
 		Lifetimes: provider.Lifetimes{
 			AuthRequest: cfg.OIDC.AuthRequestLifetime, Code: cfg.OIDC.CodeLifetime,
 			AccessToken: cfg.OIDC.AccessTokenLifetime, IDToken: cfg.OIDC.IDTokenLifetime,
