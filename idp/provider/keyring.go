@@ -49,6 +49,7 @@ type keyStore interface {
 	LoadSigningKeySet(ctx context.Context) (store.SigningKeySet, error)
 	SaveSigningKeySet(ctx context.Context, version int64, data []byte) error
 	KeyRotationLease(ctx context.Context, holder string, ttl time.Duration) (bool, error)
+	ReleaseKeyRotationLease(ctx context.Context, holder string) error
 	LegacySigningKey(ctx context.Context, name string) ([]byte, error)
 }
 
@@ -460,7 +461,8 @@ func (r *Keyring) Check(ctx context.Context) error {
 		return err
 	}
 	_, err = r.update(ctx, false)
-	return err
+	// Held only for the update: its TTL covers a replica that dies in it.
+	return errors.Join(err, r.store.ReleaseKeyRotationLease(ctx, r.holder))
 }
 
 // Run checks every CheckInterval until ctx ends.

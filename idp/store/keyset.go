@@ -73,13 +73,38 @@ func (s *Store) SaveSigningKeySet(ctx context.Context, version int64, data []byt
 }
 
 // KeyRotationLease asks for the short lease that lets one replica at a
-// time rotate the keys (SET NX PX); true if holder now holds it.
+// time rotate the keys (SET NX PX); true if holder now holds it, or
+// already did.
 func (s *Store) KeyRotationLease(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
-	ok, err := s.c.SetNX(ctx, s.keySetKey()+":lease", holder, ttl).Result()
+	key := s.keySetKey() + ":lease"
+	ok, err := s.c.SetNX(ctx, key, holder, ttl).Result()
 	if err != nil {
 		return false, fmt.Errorf("store: key rotation lease: %w", err)
 	}
-	return ok, nil
+	if ok {
+		return true, nil
+	}
+	h, err := s.c.Get(ctx, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil // expired in between: the next check takes it
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: key rotation lease: %w", err)
+	}
+	return h == holder, nil
+}
+
+var releaseLease = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// ReleaseKeyRotationLease gives the lease up if holder still holds it.
+func (s *Store) ReleaseKeyRotationLease(ctx context.Context, holder string) error {
+	if err := releaseLease.Run(ctx, s.c, []string{s.keySetKey() + ":lease"}, holder).Err(); err != nil {
+		return fmt.Errorf("store: release key rotation lease: %w", err)
+	}
+	return nil
 }
 
 // LegacySigningKey returns the single signing key stored under name by
