@@ -141,8 +141,8 @@ type Keyring struct {
 
 	mu  sync.Mutex
 	set *keySet
-	// seen is when this replica first saw each key current (its own
-	// clock, hence immune to other replicas' clocks).
+	// seen is when this replica first saw each key current, or retired
+	// (seenKey), on its own clock: immune to other replicas' clocks.
 	seen map[string]time.Time
 }
 
@@ -200,14 +200,25 @@ func (r *Keyring) load(ctx context.Context) (*keySet, error) {
 	return ks, nil
 }
 
+func seenKey(state, kid string) string { return state + " " + kid }
+
 func (r *Keyring) observe(ks *keySet) {
 	r.set = ks
-	if _, ok := r.seen[ks.current.id]; !ok {
-		r.seen[ks.current.id] = r.now()
+	now := r.now()
+	live := map[string]bool{}
+	for _, e := range ks.record.Keys {
+		if e.State == KeyNext {
+			continue
+		}
+		k := seenKey(e.State, e.ID)
+		live[k] = true
+		if _, ok := r.seen[k]; !ok {
+			r.seen[k] = now
+		}
 	}
-	for kid := range r.seen {
-		if !slices.ContainsFunc(ks.record.Keys, func(e keyEntry) bool { return e.ID == kid }) {
-			delete(r.seen, kid)
+	for k := range r.seen {
+		if !live[k] {
+			delete(r.seen, k)
 		}
 	}
 }
@@ -342,9 +353,9 @@ func (r *Keyring) migrate(ctx context.Context) (keyRecord, error) {
 // Decisions compare the record's own timestamps with this replica's
 // clock. A clock that lags only delays a rotation; timestamps written are
 // never before the record's latest, so the record stays ordered. A clock
-// that runs ahead is held back by PublishDelay (measured on its own clock
-// from when it saw the key current) and, for retired keys, by the
-// retention margin.
+// that runs ahead is held back by what it saw itself, on its own clock:
+// it rotates only a key it saw current for PublishDelay, and drops only a
+// key it saw retired for the retention.
 func (r *Keyring) plan(rec keyRecord, force bool) (keyRecord, bool, error) {
 	now := r.now()
 	for _, e := range rec.Keys {
@@ -390,7 +401,11 @@ func (r *Keyring) plan(rec keyRecord, force bool) (keyRecord, bool, error) {
 	}
 	wall := r.now()
 	out.Keys = slices.DeleteFunc(out.Keys, func(e keyEntry) bool {
-		gone := e.State == KeyRetired && wall.After(e.RetiredAt.Add(r.policy.Retention))
+		// Both by the record and by this replica's own sight of it
+		// retired: a clock far ahead cannot drop a key whose tokens live.
+		seen, ok := r.seen[seenKey(KeyRetired, e.ID)]
+		gone := e.State == KeyRetired && ok && wall.After(e.RetiredAt.Add(r.policy.Retention)) &&
+			wall.Sub(seen) > r.policy.Retention
 		changed = changed || gone
 		return gone
 	})
@@ -402,7 +417,7 @@ func (r *Keyring) plan(rec keyRecord, force bool) (keyRecord, bool, error) {
 // next key has been published for PublishDelay.
 func (r *Keyring) due(cur, next keyEntry) bool {
 	now := r.now()
-	seen, ok := r.seen[cur.ID]
+	seen, ok := r.seen[seenKey(KeyCurrent, cur.ID)]
 	return ok && !now.Before(cur.CurrentAt.Add(r.policy.RotationPeriod)) &&
 		now.Sub(seen) >= r.policy.PublishDelay &&
 		now.Sub(next.CreatedAt) >= r.policy.PublishDelay

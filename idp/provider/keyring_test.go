@@ -355,3 +355,141 @@ func TestKeyringWrongCryptoKey(t *testing.T) {
 		t.Fatal("Rotate with another crypto key succeeded")
 	}
 }
+
+// keyringOn is a key ring alone over st, with its own clock.
+func keyringOn(t *testing.T, st *store.Store, c *clock) *Keyring {
+	t.Helper()
+	k, err := NewKeyring([32]byte{5}, st, KeyPolicy{RotationPeriod: testPeriod, Retention: time.Hour, CacheTTL: time.Nanosecond}, c.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func statesOf(t *testing.T, k *Keyring) map[string]int {
+	t.Helper()
+	keys, err := k.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int{}
+	for _, e := range keys {
+		m[e.State]++
+	}
+	return m
+}
+
+// TestKeyringClockAhead: a replica whose clock is a year ahead rotates at
+// most once per PublishDelay of its own clock, and does not drop a
+// retired key before it has seen it retired for the whole retention.
+func TestKeyringClockAhead(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	right := &clock{now: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	ahead := &clock{now: right.now.AddDate(1, 0, 0)}
+	a, b := keyringOn(t, f.st, right), keyringOn(t, f.st, ahead)
+	if err := a.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// By the record, a rotation is long due for b; b has only just seen
+	// the current key.
+	if err := b.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := statesOf(t, a); s[KeyRetired] != 0 {
+		t.Fatalf("a replica ahead rotated a key it had just seen current: %v", s)
+	}
+	// Someone rotates on demand; b sees the key retired. Its clock says
+	// the retention is long over, but it saw the key retired just now.
+	if err := a.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := b.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := statesOf(t, a); s[KeyRetired] != 1 || s[KeyCurrent] != 1 || s[KeyNext] != 1 {
+		t.Fatalf("a replica ahead changed the keys at once: %v", s)
+	}
+	// Once it has seen the current key for PublishDelay (30m for a 2h
+	// period), it may rotate: once.
+	ahead.Advance(31 * time.Minute)
+	for range 3 {
+		if err := b.Check(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := statesOf(t, a); s[KeyRetired] != 2 {
+		t.Fatalf("after PublishDelay, a replica ahead: %v, want exactly one more rotation", s)
+	}
+	// And after the retention on its own clock, the retired keys go.
+	ahead.Advance(time.Hour)
+	if err := b.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := statesOf(t, a); s[KeyRetired] > 1 {
+		t.Fatalf("retired keys after the retention on b's clock: %v", s)
+	}
+}
+
+// TestKeyringStartingTogether: many replicas create the set at once;
+// all end up with the same current key and the same published keys.
+func TestKeyringStartingTogether(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	c := &clock{now: time.Now()}
+	const n = 8
+	cur := make([]string, n)
+	pub := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		k := keyringOn(t, store.New(store.Options{Client: rdb, Now: c.Now}), c)
+		wg.Go(func() {
+			ks, err := k.current(context.Background())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			cur[i] = ks.current.id
+			for _, p := range ks.published {
+				pub[i] += p.ID() + " "
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		if cur[i] != cur[0] || pub[i] != pub[0] {
+			t.Fatalf("replica %d: current %s, published %s; replica 0: %s, %s", i, cur[i], pub[i], cur[0], pub[0])
+		}
+	}
+}
+
+// TestKeyringCache: a replica signs from a cache of CacheTTL, then picks
+// up a rotation made elsewhere without restart.
+func TestKeyringCache(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ttl := 300 * time.Millisecond
+	k, err := NewKeyring([32]byte{5}, f.st, KeyPolicy{Algorithm: jose.ES256, CacheTTL: ttl}, f.clock.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewKeyring([32]byte{5}, f.st, KeyPolicy{Algorithm: jose.ES256, CacheTTL: time.Nanosecond}, f.clock.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := k.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ks, _ := k.current(ctx); ks.current.id != before.current.id {
+		t.Fatal("the cache was not used")
+	}
+	time.Sleep(ttl)
+	if ks, _ := k.current(ctx); ks.current.id == before.current.id {
+		t.Fatal("a rotation elsewhere was not picked up after the cache TTL")
+	}
+}
