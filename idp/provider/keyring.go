@@ -163,6 +163,12 @@ func (r *Keyring) current(ctx context.Context) (*keySet, error) {
 		return r.set, nil
 	}
 	ks, err := r.load(ctx)
+	if err != nil && r.set != nil && !errors.Is(err, ErrSealedKey) {
+		// Redis unreachable for a moment (a failover): keep signing with
+		// the keys known a few seconds ago rather than refuse every token.
+		r.log.WarnContext(ctx, "signing keys not reloaded, using the cached ones", "err", err)
+		return r.set, nil
+	}
 	if err != nil {
 		return nil, err
 	}

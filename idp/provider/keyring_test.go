@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -492,4 +493,38 @@ func TestKeyringCache(t *testing.T) {
 	if ks, _ := k.current(ctx); ks.current.id == before.current.id {
 		t.Fatal("a rotation elsewhere was not picked up after the cache TTL")
 	}
+}
+
+// TestKeyringRun: the background check rotates once the period is over.
+func TestKeyringRun(t *testing.T) {
+	f := newFixture(t)
+	k, err := NewKeyring([32]byte{5}, f.st, KeyPolicy{Algorithm: jose.ES256, RotationPeriod: testPeriod, CacheTTL: time.Nanosecond, CheckInterval: 5 * time.Millisecond}, f.clock.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- k.Run(ctx) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	first, err := k.current(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(30 * time.Millisecond) // checks with nothing due
+	if s := statesOf(t, k); s[KeyRetired] != 0 {
+		t.Fatalf("rotated before the period: %v", s)
+	}
+	f.clock.Advance(testPeriod)
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		ks, err := k.current(ctx)
+		if err != nil || ks.current.id == first.current.id {
+			return false, fmt.Sprintf("still %s (%v)", first.current.id, err)
+		}
+		return true, ""
+	})
 }
