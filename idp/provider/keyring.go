@@ -275,6 +275,7 @@ func parseRecord(version int64, rec keyRecord) (*keySet, error) {
 // replicas writing at once converge on one set. force rotates now.
 // Callers hold mu.
 func (r *Keyring) update(ctx context.Context, force bool) (*keySet, error) {
+	rotateAway := "" // with force: the current key when first read
 	for range 8 {
 		raw, err := r.store.LoadSigningKeySet(ctx)
 		if err != nil {
@@ -295,6 +296,17 @@ func (r *Keyring) update(ctx context.Context, force bool) (*keySet, error) {
 		} else if rec, err = r.migrate(ctx); err != nil {
 			return nil, err
 		}
+		if force {
+			cur := ""
+			if i := slices.IndexFunc(rec.Keys, func(e keyEntry) bool { return e.State == KeyCurrent }); i >= 0 {
+				cur = rec.Keys[i].ID
+			}
+			if rotateAway == "" {
+				rotateAway = cur
+			} else if cur != rotateAway {
+				force = false // another replica rotated meanwhile: done
+			}
+		}
 		next, changed, err := r.plan(rec, force)
 		if err != nil {
 			return nil, err
@@ -308,7 +320,6 @@ func (r *Keyring) update(ctx context.Context, force bool) (*keySet, error) {
 		}
 		err = r.store.SaveSigningKeySet(ctx, raw.Version, r.sealRecord(plain))
 		if errors.Is(err, store.ErrConflict) {
-			force = false // another replica changed the set: it is as recent
 			continue
 		}
 		if err != nil {

@@ -528,3 +528,56 @@ func TestKeyringRun(t *testing.T) {
 		return true, ""
 	})
 }
+
+// TestKeyringRotateTogether: operators (or replicas) rotating at once
+// make one rotation, not one each. Each waits, before writing, until all
+// have read the set: they all decided on the same record.
+func TestKeyringRotateTogether(t *testing.T) {
+	rdb := testenv.StartRedis(t).Client(t)
+	c := &clock{now: time.Now()}
+	first := keyringOn(t, store.New(store.Options{Client: rdb, Now: c.Now}), c)
+	if _, err := first.current(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var read sync.WaitGroup
+	var rings []*Keyring
+	for range 4 {
+		read.Add(1)
+		bs := &barrierStore{Store: store.New(store.Options{Client: rdb, Now: c.Now}), read: &read}
+		k, err := NewKeyring([32]byte{5}, bs, KeyPolicy{RotationPeriod: testPeriod, CacheTTL: time.Nanosecond}, c.Now, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rings = append(rings, k)
+	}
+	var wg sync.WaitGroup
+	for _, k := range rings {
+		wg.Go(func() {
+			if err := k.Rotate(context.Background()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if s := statesOf(t, first); s[KeyRetired] != 1 || s[KeyCurrent] != 1 || s[KeyNext] != 1 {
+		t.Fatalf("after four rotations at once: %v, want one rotation", s)
+	}
+}
+
+// barrierStore holds its first write until every barrierStore sharing
+// read has read the set once.
+type barrierStore struct {
+	*store.Store
+	read       *sync.WaitGroup
+	once, wait sync.Once
+}
+
+func (b *barrierStore) LoadSigningKeySet(ctx context.Context) (store.SigningKeySet, error) {
+	defer b.once.Do(b.read.Done)
+	return b.Store.LoadSigningKeySet(ctx)
+}
+
+func (b *barrierStore) SaveSigningKeySet(ctx context.Context, version int64, data []byte) error {
+	b.wait.Do(b.read.Wait)
+	return b.Store.SaveSigningKeySet(ctx, version, data)
+}
