@@ -15,6 +15,8 @@ import (
 // writers that read the same version, exactly one wins; the lease has one
 // holder at a time and is given up by its holder only.
 func TestSigningKeySet(t *testing.T) {
+	// One key per command (the set, the lease): nothing Cluster- or
+	// Sentinel-specific; the durable write has tests of its own.
 	for _, b := range backends[:2] {
 		t.Run(b.name, func(t *testing.T) {
 			s := b.new(t)(t, time.Now)
