@@ -183,27 +183,36 @@ func (r *Keyring) current(ctx context.Context) (*keySet, error) {
 // load reads and opens the stored set; nil when none is stored. Callers
 // hold mu.
 func (r *Keyring) load(ctx context.Context) (*keySet, error) {
-	raw, err := r.store.LoadSigningKeySet(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load signing keys: %w", err)
-	}
-	if raw.Version == 0 {
-		return nil, nil
-	}
-	plain, err := r.open(raw.Data)
-	if err != nil {
+	version, rec, err := r.read(ctx)
+	if err != nil || version == 0 {
 		return nil, err
 	}
-	var rec keyRecord
-	if err := json.Unmarshal(plain, &rec); err != nil {
-		return nil, fmt.Errorf("decode signing keys: %w", err)
-	}
-	ks, err := parseRecord(raw.Version, rec)
+	ks, err := parseRecord(version, rec)
 	if err != nil {
 		return nil, err
 	}
 	r.observe(ks)
 	return ks, nil
+}
+
+// read returns the stored record, opened, and its version (0: none).
+func (r *Keyring) read(ctx context.Context) (int64, keyRecord, error) {
+	var rec keyRecord
+	raw, err := r.store.LoadSigningKeySet(ctx)
+	if err != nil {
+		return 0, rec, fmt.Errorf("load signing keys: %w", err)
+	}
+	if raw.Version == 0 {
+		return 0, rec, nil
+	}
+	plain, err := r.open(raw.Data)
+	if err != nil {
+		return 0, rec, err
+	}
+	if err := json.Unmarshal(plain, &rec); err != nil {
+		return 0, rec, fmt.Errorf("decode signing keys: %w", err)
+	}
+	return raw.Version, rec, nil
 }
 
 func seenKey(state, kid string) string { return state + " " + kid }
@@ -277,21 +286,15 @@ func parseRecord(version int64, rec keyRecord) (*keySet, error) {
 func (r *Keyring) update(ctx context.Context, force bool) (*keySet, error) {
 	rotateAway := "" // with force: the current key when first read
 	for range 8 {
-		raw, err := r.store.LoadSigningKeySet(ctx)
+		version, rec, err := r.read(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("load signing keys: %w", err)
+			return nil, err
 		}
-		var rec keyRecord
-		if raw.Version != 0 {
-			plain, err := r.open(raw.Data)
-			if err != nil {
-				return nil, err
-			}
-			if err := json.Unmarshal(plain, &rec); err != nil {
-				return nil, fmt.Errorf("decode signing keys: %w", err)
-			}
-			if ks, err := parseRecord(raw.Version, rec); err == nil {
-				r.observe(ks)
+		var stored *keySet
+		var parseErr error
+		if version != 0 {
+			if stored, parseErr = parseRecord(version, rec); parseErr == nil {
+				r.observe(stored)
 			}
 		} else if rec, err = r.migrate(ctx); err != nil {
 			return nil, err
@@ -311,21 +314,24 @@ func (r *Keyring) update(ctx context.Context, force bool) (*keySet, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !changed && raw.Version != 0 {
-			return r.set, nil
+		if !changed && version != 0 {
+			if parseErr != nil {
+				return nil, parseErr
+			}
+			return stored, nil
 		}
 		plain, err := json.Marshal(next)
 		if err != nil {
 			return nil, fmt.Errorf("encode signing keys: %w", err)
 		}
-		err = r.store.SaveSigningKeySet(ctx, raw.Version, r.sealRecord(plain))
+		err = r.store.SaveSigningKeySet(ctx, version, r.sealRecord(plain))
 		if errors.Is(err, store.ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		ks, err := parseRecord(raw.Version+1, next)
+		ks, err := parseRecord(version+1, next)
 		if err != nil {
 			return nil, err
 		}
