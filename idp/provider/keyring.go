@@ -343,29 +343,33 @@ func (r *Keyring) update(ctx context.Context, force bool) (*keySet, error) {
 }
 
 // migrate builds the first record: the single key of earlier versions
-// (same sealing, named after the algorithm) becomes current, so tokens it
-// signed keep verifying.
+// (same sealing, named after its algorithm; that of the configured
+// algorithm first) becomes current, so tokens it signed keep verifying.
+// If its algorithm is not the configured one, plan gives the set a next
+// key of the configured algorithm, current at the next rotation.
 func (r *Keyring) migrate(ctx context.Context) (keyRecord, error) {
 	var rec keyRecord
-	alg := r.policy.Algorithm
-	name := "signing:" + string(alg)
-	sealed, err := r.store.LegacySigningKey(ctx, name)
-	if errors.Is(err, store.ErrNotFound) {
+	for _, alg := range []jose.SignatureAlgorithm{r.policy.Algorithm, jose.RS256, jose.ES256} {
+		name := "signing:" + string(alg)
+		sealed, err := r.store.LegacySigningKey(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return rec, err
+		}
+		der, err := r.seal.open(name, sealed)
+		if err != nil {
+			return rec, err
+		}
+		k, err := parseKey(alg, der)
+		if err != nil {
+			return rec, err
+		}
+		now := r.now()
+		rec.Keys = append(rec.Keys, keyEntry{ID: k.id, Alg: alg, State: KeyCurrent, DER: der, CreatedAt: now, CurrentAt: now})
 		return rec, nil
 	}
-	if err != nil {
-		return rec, err
-	}
-	der, err := r.seal.open(name, sealed)
-	if err != nil {
-		return rec, err
-	}
-	k, err := parseKey(alg, der)
-	if err != nil {
-		return rec, err
-	}
-	now := r.now()
-	rec.Keys = append(rec.Keys, keyEntry{ID: k.id, Alg: alg, State: KeyCurrent, DER: der, CreatedAt: now, CurrentAt: now})
 	return rec, nil
 }
 

@@ -335,6 +335,21 @@ func TestKeyringMigratesTheSingleKey(t *testing.T) {
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("keys after migration: %v, %v", keys, err)
 	}
+
+	// Upgraded with the other algorithm configured: the old key still
+	// signs until the next rotation, the next key has the new algorithm.
+	g := newFixture(t)
+	if _, err := g.st.SigningKey(ctx, "signing:ES256", func() ([]byte, error) { return s.seal("signing:ES256", der), nil }); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := NewKeyring([32]byte{}, g.st, KeyPolicy{Algorithm: jose.RS256}, g.clock.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err = rs.List(ctx)
+	if err != nil || len(keys) != 2 || keys[0].ID != old.id || keys[0].State != KeyCurrent || keys[1].Algorithm != "RS256" || keys[1].State != KeyNext {
+		t.Fatalf("keys after migration to another algorithm: %+v, %v", keys, err)
+	}
 }
 
 // TestKeyringWrongCryptoKey: a set sealed with another crypto key is
