@@ -183,9 +183,15 @@ func (r *Keyring) current(ctx context.Context) (*keySet, error) {
 // load reads and opens the stored set; nil when none is stored. Callers
 // hold mu.
 func (r *Keyring) load(ctx context.Context) (*keySet, error) {
-	version, rec, err := r.read(ctx)
+	version, rec, err := r.read(ctx, r.set)
 	if err != nil || version == 0 {
 		return nil, err
+	}
+	if r.set != nil && version == r.set.version {
+		// Unchanged: no need to open and parse it again.
+		r.set.loaded = time.Now()
+		r.observe(r.set)
+		return r.set, nil
 	}
 	ks, err := parseRecord(version, rec)
 	if err != nil {
@@ -195,15 +201,16 @@ func (r *Keyring) load(ctx context.Context) (*keySet, error) {
 	return ks, nil
 }
 
-// read returns the stored record, opened, and its version (0: none).
-func (r *Keyring) read(ctx context.Context) (int64, keyRecord, error) {
+// read returns the stored record, opened, and its version (0: none);
+// only the version when it is that of known (nothing to open again).
+func (r *Keyring) read(ctx context.Context, known *keySet) (int64, keyRecord, error) {
 	var rec keyRecord
 	raw, err := r.store.LoadSigningKeySet(ctx)
 	if err != nil {
 		return 0, rec, fmt.Errorf("load signing keys: %w", err)
 	}
-	if raw.Version == 0 {
-		return 0, rec, nil
+	if raw.Version == 0 || (known != nil && raw.Version == known.version) {
+		return raw.Version, rec, nil
 	}
 	plain, err := r.open(raw.Data)
 	if err != nil {
@@ -286,7 +293,7 @@ func parseRecord(version int64, rec keyRecord) (*keySet, error) {
 func (r *Keyring) update(ctx context.Context, force bool) (*keySet, error) {
 	rotateAway := "" // with force: the current key when first read
 	for range 8 {
-		version, rec, err := r.read(ctx)
+		version, rec, err := r.read(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
