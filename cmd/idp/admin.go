@@ -13,6 +13,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
+	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/queueadmin"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
@@ -60,6 +61,13 @@ func openAdmin(_ context.Context, path string, stderr io.Writer) (*admin.Deps, *
 		Outbox:      ob,
 		Throttle:    throttle.FromConfig(cfg.Throttle, rdb, cfg.Redis.KeyPrefix, nil),
 		Identifiers: audit.NewIdentifiers(cfg.Secrets.CookieKey),
+	}
+	if cfg.Mode != config.ModeResetOnly {
+		pc := app.ProviderConfig(cfg, app.Deps{Log: log})
+		if d.Keys, err = provider.NewKeyring(pc.CryptoKey, pc.PreviousCryptoKeys, d.Store, provider.KeyPolicyOf(pc), nil, log); err != nil {
+			_ = rdb.Close()
+			return nil, nil, nil, err
+		}
 	}
 	closers := []func() error{rdb.Close}
 	if dir, err := ldapauth.New(app.LDAPConfig(cfg.LDAP), log); err == nil {

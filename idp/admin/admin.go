@@ -18,6 +18,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
+	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/queueadmin"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
@@ -35,6 +36,8 @@ type Deps struct {
 	// FindSubject resolves a login through the directory; nil when the
 	// directory cannot be used.
 	FindSubject func(ctx context.Context, login string) (subject string, found bool, err error)
+	// Keys is the provider's signing key ring; nil in the reset-only mode.
+	Keys *provider.Keyring
 }
 
 // Audit events of the state-changing commands.
@@ -62,7 +65,7 @@ func Commands() []command {
 	sub := func(ctx context.Context, d *Deps) (string, error) {
 		return resolveSubject(ctx, d, subject, loginName)
 	}
-	return []command{
+	return append([]command{
 		{
 			Name: "mails list", Summary: "list the mails given up (no recipient, no content)",
 			Flags: func(fs *flag.FlagSet) { fs.Int64Var(&limit, "limit", 100, "at most this many, newest first (0: all)") },
@@ -122,7 +125,7 @@ func Commands() []command {
 				return EndAllSessions(ctx, d.Store, c, s)
 			},
 		},
-	}
+	}, keyCommands()...)
 }
 
 func resolveSubject(ctx context.Context, d *Deps, subject, loginName string) (string, error) {

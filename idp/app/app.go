@@ -161,10 +161,14 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 		a.MetricsAddr = srv.Addr()
 		a.closers = append(a.closers, srv.Close)
 	}
-	a.background(d.Log, w.lost.Wait, map[string]func(context.Context) error{
+	tasks := map[string]func(context.Context) error{
 		"mail sender": runMail, "completion consumer": runCompletion, "in-process ldapsync": d.Worker,
 		"back-channel logout": runBackchannel,
-	})
+	}
+	if prov != nil {
+		tasks["signing key rotation"] = prov.RunKeyRotation
+	}
+	a.background(d.Log, w.lost.Wait, tasks)
 	return a, nil
 }
 

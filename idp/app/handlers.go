@@ -24,6 +24,12 @@ import (
 
 // newProvider is the OpenID provider of the oidc section and the clients.
 func newProvider(cfg *config.Config, d Deps, st *store.Store) (*provider.Provider, error) {
+	return provider.New(ProviderConfig(cfg, d), st)
+}
+
+// ProviderConfig is the provider's configuration (also for `idp admin
+// keys`, which must derive the same key policy).
+func ProviderConfig(cfg *config.Config, d Deps) provider.Config {
 	clients := make([]provider.Client, 0, len(cfg.Clients))
 	for _, c := range cfg.Clients {
 		pc := provider.Client{
@@ -37,11 +43,12 @@ func newProvider(cfg *config.Config, d Deps, st *store.Store) (*provider.Provide
 		}
 		clients = append(clients, pc)
 	}
-	return provider.New(provider.Config{
-		Issuer:           cfg.Issuer,
-		CryptoKey:        cfg.Secrets.CryptoKey,
-		SigningAlgorithm: cfg.OIDC.SigningAlgorithm,
-		Clients:          clients,
+	return provider.Config{
+		Issuer:            cfg.Issuer,
+		CryptoKey:         cfg.Secrets.CryptoKey,
+		SigningAlgorithm:  cfg.OIDC.SigningAlgorithm,
+		KeyRotationPeriod: cfg.OIDC.KeyRotationPeriod,
+		Clients:           clients,
 		// The keys crypto_key replaced, for reading only.
 		PreviousCryptoKeys: cfg.Secrets.PreviousCryptoKeys,
 		Lifetimes: provider.Lifetimes{
@@ -52,7 +59,7 @@ func newProvider(cfg *config.Config, d Deps, st *store.Store) (*provider.Provide
 		LoginPath: server.LoginPath,
 		Now:       d.Now,
 		Logger:    d.Log,
-	}, st)
+	}
 }
 
 // pagesOut is what newPages builds: the whole handler, and the reset

@@ -289,8 +289,8 @@ func TestProtocol(t *testing.T) {
 	})
 }
 
-// Two replicas on one Redis publish the same key: the first generates
-// it, the second loads it.
+// Two replicas on one Redis publish the same keys (current and next): the
+// first generates them, the second loads them.
 func TestReplicasShareSigningKey(t *testing.T) {
 	s := startStack(t)
 	ln, other := listen(t, "127.0.0.1")
@@ -304,14 +304,16 @@ func TestReplicasShareSigningKey(t *testing.T) {
 		var jwks struct {
 			Keys []map[string]any `json:"keys"`
 		}
-		if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil || len(jwks.Keys) != 1 {
+		if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil || len(jwks.Keys) != 2 {
 			t.Fatalf("%s/keys: %v %v", base, jwks, err)
 		}
 		resp.Body.Close()
-		if jwks.Keys[0]["alg"] != "RS256" {
-			t.Errorf("alg %v", jwks.Keys[0]["alg"])
+		for _, k := range jwks.Keys {
+			if k["alg"] != "RS256" {
+				t.Errorf("alg %v", k["alg"])
+			}
 		}
-		b, _ := json.Marshal(jwks.Keys[0])
+		b, _ := json.Marshal(jwks.Keys)
 		sets = append(sets, string(b))
 	}
 	if sets[0] != sets[1] {

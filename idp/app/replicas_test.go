@@ -198,14 +198,14 @@ func TestSigningKeySealedAtRest(t *testing.T) {
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("signing keys in Redis: %v %v", keys, err)
 	}
-	raw, err := rdb.Get(context.Background(), keys[0]).Bytes()
+	raw, err := rdb.HGet(context.Background(), keys[0], "d").Bytes()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := x509.ParsePKCS8PrivateKey(raw); err == nil {
 		t.Fatal("the signing key is stored in clear")
 	}
-	if bytes.Contains(raw, []byte("PRIVATE KEY")) {
+	if bytes.Contains(raw, []byte("PRIVATE KEY")) || bytes.Contains(raw, []byte(`"der"`)) {
 		t.Fatal("the signing key is stored as PEM")
 	}
 
@@ -257,11 +257,12 @@ func TestReplicasStartingTogether(t *testing.T) {
 					Kid string `json:"kid"`
 				} `json:"keys"`
 			}
-			if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil || len(jwks.Keys) != 1 {
+			// The current key and the next one.
+			if err := json.NewDecoder(resp.Body).Decode(&jwks); err != nil || len(jwks.Keys) != 2 {
 				kids <- fmt.Sprintf("bad JWKS: %v", err)
 				return
 			}
-			kids <- jwks.Keys[0].Kid
+			kids <- jwks.Keys[0].Kid + " " + jwks.Keys[1].Kid
 		}()
 	}
 	first := <-kids

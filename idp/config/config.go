@@ -111,6 +111,9 @@ type OIDC struct {
 	AccessTokenLifetime  time.Duration // default 15m
 	IDTokenLifetime      time.Duration // default 1h
 	RefreshTokenLifetime time.Duration // default 12h
+	// KeyRotationPeriod: how long a signing key signs, and how long its
+	// successor is published before; default 720h (30 days), at least 1h.
+	KeyRotationPeriod time.Duration
 }
 
 // Session configures the single sign-on session.

@@ -107,6 +107,7 @@ func (d *decoder) decodeOIDC(m *mapping, o *OIDC) {
 	m.duration("access_token_lifetime", &o.AccessTokenLifetime)
 	m.duration("id_token_lifetime", &o.IDTokenLifetime)
 	m.duration("refresh_token_lifetime", &o.RefreshTokenLifetime)
+	m.duration("key_rotation_period", &o.KeyRotationPeriod)
 	m.done()
 }
 
@@ -261,6 +262,7 @@ func (d *decoder) applyDefaults(c *Config) {
 	def("oidc.access_token_lifetime", func() { c.OIDC.AccessTokenLifetime = 15 * time.Minute })
 	def("oidc.id_token_lifetime", func() { c.OIDC.IDTokenLifetime = time.Hour })
 	def("oidc.refresh_token_lifetime", func() { c.OIDC.RefreshTokenLifetime = 12 * time.Hour })
+	def("oidc.key_rotation_period", func() { c.OIDC.KeyRotationPeriod = DefaultKeyRotationPeriod })
 	def("limits.max_body_bytes", func() { c.Limits.MaxBodyBytes = 64 << 10 })
 	def("limits.authorize_per_address", func() { c.Limits.AuthorizePerAddress = DefaultAuthorizePerAddress })
 	def("session.idle_timeout", func() { c.Session.IdleTimeout = 30 * time.Minute })

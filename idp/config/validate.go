@@ -143,7 +143,18 @@ func (v *validator) oidc() {
 	v.positive("oidc.access_token_lifetime", o.AccessTokenLifetime)
 	v.positive("oidc.id_token_lifetime", o.IDTokenLifetime)
 	v.positive("oidc.refresh_token_lifetime", o.RefreshTokenLifetime)
+	if o.KeyRotationPeriod < MinKeyRotationPeriod {
+		// Shorter, the next key would be published too briefly for the
+		// sites that cache the JWKS.
+		v.report("oidc.key_rotation_period", "must be at least %s, not %s", MinKeyRotationPeriod, o.KeyRotationPeriod)
+	}
 }
+
+// Signing key rotation: default and minimum of oidc.key_rotation_period.
+const (
+	DefaultKeyRotationPeriod = 30 * 24 * time.Hour
+	MinKeyRotationPeriod     = time.Hour
+)
 
 func (v *validator) positive(path string, d time.Duration) bool {
 	if d <= 0 {

@@ -1,6 +1,6 @@
 // Package provider adapts zitadel/oidc's OpenID Provider to our Redis
 // store: it implements op.Storage, holds the registered clients and the
-// shared signing key, and exposes the few calls the login UI needs to
+// shared, rotating signing keys (keyring.go), and exposes the few calls the login UI needs to
 // finish a pending sign-in.
 //
 // The flow: /authorize is validated by the library and lands in

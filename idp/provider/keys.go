@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -12,7 +11,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sync"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -20,9 +18,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/seal"
 )
 
-// signingKey is the provider's one private key, shared by every replica
-// through the store: the first replica to start generates it, the others
-// load it (SET NX).
+// signingKey is one private key of the key ring (see keyring.go).
 type signingKey struct {
 	id      string
 	alg     jose.SignatureAlgorithm
@@ -39,50 +35,6 @@ func (k publicKey) ID() string                         { return k.id }
 func (k publicKey) Algorithm() jose.SignatureAlgorithm { return k.alg }
 func (k publicKey) Use() string                        { return "sig" }
 func (k publicKey) Key() any                           { return k.private.Public() }
-
-// keyStore is what the key cache needs from the store.
-type keyStore interface {
-	SigningKey(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
-}
-
-// keyCache loads the key once: SigningKey is called on every token.
-type keyCache struct {
-	store keyStore
-	alg   jose.SignatureAlgorithm
-	seal  *sealer
-
-	mu  sync.Mutex
-	key *signingKey
-}
-
-func (c *keyCache) get(ctx context.Context) (*signingKey, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.key != nil {
-		return c.key, nil
-	}
-	name := "signing:" + string(c.alg)
-	sealed, err := c.store.SigningKey(ctx, name, func() ([]byte, error) {
-		der, err := generateKey(c.alg)
-		if err != nil {
-			return nil, err
-		}
-		return c.seal.seal(name, der), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("load signing key: %w", err)
-	}
-	der, err := c.seal.open(name, sealed)
-	if err != nil {
-		return nil, err
-	}
-	k, err := parseKey(c.alg, der)
-	if err != nil {
-		return nil, err
-	}
-	c.key = k
-	return k, nil
-}
 
 func generateKey(alg jose.SignatureAlgorithm) ([]byte, error) {
 	var k crypto.Signer

@@ -29,10 +29,15 @@ type Config struct {
 	// PreviousCryptoKeys are crypto keys CryptoKey replaced: accepted to
 	// decrypt and open, never to make anything new.
 	PreviousCryptoKeys [][32]byte
-	// SigningAlgorithm is RS256 (default) or ES256.
+	// SigningAlgorithm is RS256 (default) or ES256: that of new keys.
 	SigningAlgorithm string
-	Clients          []Client
-	Lifetimes        Lifetimes
+	// KeyRotationPeriod: see KeyPolicy; KeyCacheTTL and KeyCheckInterval
+	// are for tests (defaults DefaultKeyCacheTTL, DefaultKeyCheckInterval).
+	KeyRotationPeriod time.Duration
+	KeyCacheTTL       time.Duration
+	KeyCheckInterval  time.Duration
+	Clients           []Client
+	Lifetimes         Lifetimes
 	// LoginPath is where the login UI lives; the auth request id is added
 	// as the authRequestID query parameter.
 	LoginPath string
@@ -53,6 +58,37 @@ type Provider struct {
 	// api serves the endpoints programs call (APIHandler).
 	api http.Handler
 }
+
+// keyPolicy keeps a retired key published as long as the tokens it
+// signed live: ID tokens, and access tokens of the clients that get JWTs.
+func keyPolicy(cfg Config, alg jose.SignatureAlgorithm) KeyPolicy {
+	life := cfg.Lifetimes.IDToken
+	for _, c := range cfg.Clients {
+		if c.JWTAccessTokens {
+			life = max(life, cfg.Lifetimes.AccessToken)
+		}
+	}
+	return KeyPolicy{
+		Algorithm: alg, RotationPeriod: cfg.KeyRotationPeriod, Retention: life + KeyRetentionMargin,
+		CacheTTL: cfg.KeyCacheTTL, CheckInterval: cfg.KeyCheckInterval,
+	}
+}
+
+// KeyPolicyOf is the key policy New derives from cfg, for the admin
+// commands.
+func KeyPolicyOf(cfg Config) KeyPolicy {
+	alg := jose.SignatureAlgorithm(cfg.SigningAlgorithm)
+	if alg == "" {
+		alg = jose.RS256
+	}
+	return keyPolicy(cfg, alg)
+}
+
+// Keys is the provider's key ring; RunKeyRotation runs its periodic check
+// until ctx ends.
+func (p *Provider) Keys() *Keyring { return p.storage.keys }
+
+func (p *Provider) RunKeyRotation(ctx context.Context) error { return p.storage.keys.Run(ctx) }
 
 // Identity is who the login UI authenticated.
 type Identity struct {
@@ -95,7 +131,7 @@ func New(cfg Config, st Store) (*Provider, error) {
 		clients: make(map[string]*opClient),
 		life:    cfg.Lifetimes,
 		now:     cfg.Now,
-		keys:    &keyCache{store: st, alg: alg, seal: seal},
+		keys:    newKeyring(st, seal, keyPolicy(cfg, alg), cfg.Now, cfg.Logger),
 		log:     cfg.Logger,
 	}
 	var origins []string

@@ -59,7 +59,7 @@ type storage struct {
 	clients map[string]*opClient
 	life    Lifetimes
 	now     func() time.Time
-	keys    *keyCache
+	keys    *Keyring
 	log     *slog.Logger
 }
 
@@ -404,20 +404,34 @@ func (s *storage) GetRefreshTokenInfo(ctx context.Context, clientID, token strin
 	return rt.Subject, token, nil
 }
 
+// SigningKey is asked for every token the library signs: the key ring
+// answers from a cache of a few seconds, so a rotation by any replica is
+// picked up by all without restart.
 func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
-	return s.keys.get(ctx)
-}
-
-func (s *storage) SignatureAlgorithms(context.Context) ([]jose.SignatureAlgorithm, error) {
-	return []jose.SignatureAlgorithm{s.keys.alg}, nil
-}
-
-func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
-	k, err := s.keys.get(ctx)
+	ks, err := s.keys.current(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return []op.Key{publicKey{k}}, nil
+	return ks.current, nil
+}
+
+// SignatureAlgorithms are those of every published key: a token signed
+// with a retired key of another algorithm still verifies.
+func (s *storage) SignatureAlgorithms(ctx context.Context) ([]jose.SignatureAlgorithm, error) {
+	ks, err := s.keys.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(ks.algs), nil
+}
+
+// KeySet is every key of the ring: next, current and retired.
+func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	ks, err := s.keys.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(ks.published), nil
 }
 
 func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {

@@ -42,7 +42,11 @@
 //	                   read as not found, so a sign-in in flight cannot outlive it
 //	rate:<name>        one rate counter's sliding-window log (reset): sorted set    window+Slack
 //	                   of <ms>-<random>, score = logical event time (ms)            from the newest event
-//	sigkey:<name>      signing key bytes (oidc adapter), SET NX                     none: must outlive any TTL
+//	sigkey:<name>      signing key bytes of earlier versions, SET NX; read once     none: must outlive any TTL
+//	                   to migrate them into sigkeys
+//	sigkeys            the signing key set (hash: v = version, d = sealed record),  none: must outlive any TTL
+//	                   compare-and-set on v (Lua)
+//	sigkeys:lease      the replica rotating the keys now, SET NX PX                 30s
 //
 // The store API takes the value the browser presents (cookie, URL) and
 // hashes it; records loaded that way carry it in ID and their Ref beside
@@ -90,6 +94,6 @@
 // runs on a three-master Cluster to catch one. A Prefix that is itself a
 // hash tag ("{idp}:") puts every key in one slot: it works, on one master.
 //
-// Sentinel: SigningKey waits (WAIT) until a replica holds a new key before
-// using it; see idp/shared/durable.
+// Sentinel: SigningKey and SaveSigningKeySet wait (WAIT) until a replica
+// holds a new key before using it; see idp/shared/durable.
 package store
