@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 )
@@ -20,14 +22,24 @@ func verifyCompact(t *testing.T, f *fixture, tok string) (string, map[string]any
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The published keys: the current one and the next, not yet signing.
 	keys, err := f.p.storage.KeySet(context.Background())
-	if err != nil || len(keys) != 1 {
+	if err != nil || len(keys) == 0 {
 		t.Fatalf("key set: %v %v", keys, err)
 	}
-	if kid := jws.Signatures[0].Header.KeyID; kid != keys[0].ID() {
-		t.Errorf("kid = %q, want %q", kid, keys[0].ID())
+	current, err := f.p.storage.SigningKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	payload, err := jws.Verify(keys[0].Key())
+	kid := jws.Signatures[0].Header.KeyID
+	if kid != current.ID() {
+		t.Errorf("kid = %q, want the current key %q", kid, current.ID())
+	}
+	i := slices.IndexFunc(keys, func(k op.Key) bool { return k.ID() == kid })
+	if i < 0 {
+		t.Fatalf("kid %q is not published", kid)
+	}
+	payload, err := jws.Verify(keys[i].Key())
 	if err != nil {
 		t.Fatalf("signature: %v", err)
 	}
