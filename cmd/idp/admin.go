@@ -15,6 +15,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/queueadmin"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redisclient"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/throttle"
 )
@@ -32,11 +33,8 @@ func openAdmin(_ context.Context, path string, stderr io.Writer) (*admin.Deps, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.Log.Level}))
-	if cfg.Log.Format == config.LogText {
-		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.Log.Level}))
-	}
-	rdb, err := app.NewRedis(cfg.Redis)
+	log := app.NewLogger(cfg.Log, stderr)
+	rdb, err := redisclient.New(cfg.Redis, "idp-admin")
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/queueadmin"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redisclient"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/app"
 )
 
@@ -29,7 +30,7 @@ func openQueue(_ context.Context, path string, stderr io.Writer) (*job.Queue, *s
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	rdb, err := app.NewRedis(cfg.Redis)
+	rdb, err := redisclient.New(cfg.Redis, "ldapsync-admin")
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/logging"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/metrics"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redischeck"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redisclient"
 )
 
 // Open loads the configuration file and builds the web tier on real Redis
@@ -29,7 +28,7 @@ func Open(ctx context.Context, path string) (*App, error) {
 	// go-redis logs through one process-wide logger; without this its
 	// plain-text lines would break the JSON stream while Redis is down.
 	redis.SetLogger(logging.RedisLogger{Log: log})
-	rdb, err := newRedis(cfg.Redis)
+	rdb, err := redisclient.New(cfg.Redis, "idp")
 	if err != nil {
 		return nil, err
 	}
@@ -59,28 +58,6 @@ func Open(ctx context.Context, path string) (*App, error) {
 // handler both binaries share (request and trace ids, durations as text).
 func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 	return logging.New(w, c.Format, c.Level)
-}
-
-func newRedis(c config.Redis) (redis.UniversalClient, error) {
-	opts := &redis.UniversalOptions{
-		Addrs: c.Addrs, MasterName: c.MasterName, Username: c.Username, Password: c.Password, DB: c.DB,
-		ClientName: "idp",
-	}
-	if c.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.CAFile != "" {
-			pem, err := os.ReadFile(c.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("redis CA: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("redis CA %s: no certificate found", c.CAFile)
-			}
-			opts.TLSConfig.RootCAs = pool
-		}
-	}
-	return redis.NewUniversalClient(opts), nil
 }
 
 func ldapConfig(c config.LDAP) ldapauth.Config {

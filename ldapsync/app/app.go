@@ -6,12 +6,8 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,6 +17,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/logging"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/metrics"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redischeck"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redisclient"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
@@ -44,7 +41,7 @@ func Run(ctx context.Context, cfg *config.Ldapsync, w io.Writer) error {
 	if tp.Enabled {
 		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing: export failed", "err", err) }))
 	}
-	rdb, err := NewRedis(cfg.Redis)
+	rdb, err := redisclient.New(cfg.Redis, "ldapsync")
 	if err != nil {
 		return err
 	}
@@ -119,27 +116,4 @@ func NewLogger(c config.Log, w io.Writer) *slog.Logger {
 
 func tracingConfig(t config.Tracing) tracing.Config {
 	return tracing.Config{Endpoint: t.Endpoint, SampleRatio: t.SampleRatio, ServiceName: t.ServiceName}
-}
-
-// NewRedis makes the client of the redis section.
-func NewRedis(r config.Redis) (redis.UniversalClient, error) {
-	opts := &redis.UniversalOptions{
-		Addrs: r.Addrs, MasterName: r.MasterName, Username: r.Username, Password: r.Password, DB: r.DB,
-		ClientName: "ldapsync",
-	}
-	if r.TLS {
-		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		if r.CAFile != "" {
-			pem, err := os.ReadFile(r.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("redis CA: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("redis CA %s: no certificate found", r.CAFile)
-			}
-			opts.TLSConfig.RootCAs = pool
-		}
-	}
-	return redis.NewUniversalClient(opts), nil
 }
