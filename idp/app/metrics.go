@@ -12,6 +12,7 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/server"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/httpstatus"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/metrics"
 )
 
@@ -99,37 +100,12 @@ func (m *webMetrics) observeHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx, route := server.TrackRoute(r.Context())
-		rec := &statusWriter{ResponseWriter: w}
+		rec := httpstatus.New(w)
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
-		}
+		status := rec.Status()
 		m.http.WithLabelValues(route(), strconv.Itoa(status/100)+"xx").Observe(time.Since(start).Seconds())
 	})
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the real writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // countAudit counts one audit record by its event name, reason and source.
 func (m *webMetrics) countAudit(r slog.Record) {

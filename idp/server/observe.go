@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/httpstatus"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/logging"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
@@ -54,12 +55,9 @@ func accessLog(log *slog.Logger, level slog.Level, next http.Handler) http.Handl
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := httpstatus.New(w)
 		next.ServeHTTP(rec, r)
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+		log.Log(r.Context(), level, "http", "method", r.Method, "path", r.URL.Path, "status", rec.Status(),
 			"duration", time.Since(start).String())
 	})
 }

@@ -207,20 +207,6 @@ func (c *errorCatcher) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer.
 func (c *errorCatcher) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 func recoverPanics(pages *web.Pages, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
