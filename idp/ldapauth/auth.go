@@ -269,11 +269,11 @@ func (d *Directory) findOne(ctx context.Context, filter string) (*ldap.Entry, er
 		began := time.Now()
 		res, err = c.Search(req)
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
-			d.cfg.observe("search", began, nil) // an answer: several entries
+			d.cfg.Observe("search", began, nil) // an answer: several entries
 			d.logger.Warn("ldap login matches several entries", "matches_at_least", len(res.Entries))
 			return nil, nil
 		}
-		d.cfg.observe("search", began, err)
+		d.cfg.Observe("search", began, err)
 		if err != nil && (c.IsClosing() || transient(err)) {
 			// Servers drop idle connections: reconnect and retry once.
 			d.dropService(c)

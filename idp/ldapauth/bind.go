@@ -55,9 +55,9 @@ func (d *Directory) checkPassword(ctx context.Context, dn, password string) (bin
 			[]ldap.Control{ldap.NewControlBeheraPasswordPolicy()}))
 		stopped := stop()
 		if ldap.IsErrorWithCode(err, ldap.LDAPResultInvalidCredentials) {
-			d.cfg.observe("bind", began, nil) // an answer: the password is wrong
+			d.cfg.Observe("bind", began, nil) // an answer: the password is wrong
 		} else {
-			d.cfg.observe("bind", began, err)
+			d.cfg.Observe("bind", began, err)
 		}
 		var controls []ldap.Control
 		if res != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -28,21 +27,6 @@ type Config struct {
 	UserFilter string
 	Attributes Attributes
 	PoolSize   int // idle user-bind connections kept; default 4
-	// Metrics records each dial, bind and search; nil records nothing.
-	Metrics Metrics
-}
-
-// Metrics records LDAP operations. err is nil when the directory gave an
-// answer, a refused password included.
-type Metrics interface {
-	LDAP(op string, took time.Duration, err error)
-}
-
-// observe records the operation op started at start.
-func (cfg Config) observe(op string, start time.Time, err error) {
-	if cfg.Metrics != nil {
-		cfg.Metrics.LDAP(op, time.Since(start), err)
-	}
 }
 
 // Attributes names the LDAP attributes mapped to User fields.

@@ -27,7 +27,7 @@ func (d *Directory) dial(ctx context.Context, setup func(*ldap.Conn) error) (*ld
 		c, err := ldapconn.Dial(ctx, u, ldapconn.Dialing{
 			Dialer: d.dialer, TLS: d.tls, StartTLS: d.cfg.StartTLS, Timeout: d.cfg.Timeout,
 		})
-		d.cfg.observe("dial", began, err)
+		d.cfg.Observe("dial", began, err)
 		if err == nil && setup != nil {
 			if err = setup(c); err != nil {
 				c.Close()
@@ -110,7 +110,7 @@ func (d *Directory) bindService(c *ldap.Conn) error {
 	}
 	began := time.Now()
 	err := c.Bind(d.cfg.BindDN, d.cfg.BindPassword)
-	d.cfg.observe("service_bind", began, err)
+	d.cfg.Observe("service_bind", began, err)
 	if err != nil {
 		if !transient(err) {
 			d.logger.Error("ldap service account bind refused: check BindDN/BindPassword", "bind_dn", d.cfg.BindDN, "error", err)

@@ -44,8 +44,8 @@ func TestObserve(t *testing.T) {
 	base := "http://" + srv.Addr()
 
 	w, err := directory.New(directory.Config{
-		Config: ldapconn.Config{URLs: []string{sl.URL}, BindDN: sl.WriterDN, BindPassword: sl.WriterPassword, Timeout: 2 * time.Second},
-		BaseDN: sl.PeopleDN, Metrics: reg,
+		Config: ldapconn.Config{URLs: []string{sl.URL}, BindDN: sl.WriterDN, BindPassword: sl.WriterPassword, Timeout: 2 * time.Second, Metrics: reg},
+		BaseDN: sl.PeopleDN,
 	}, log)
 	if err != nil {
 		t.Fatal(err)

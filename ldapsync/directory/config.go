@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -34,22 +33,6 @@ type Config struct {
 	// SubjectAttribute holds the person's sub, reported in Entry.Subject;
 	// default entryUUID (as the web tier's default).
 	SubjectAttribute string
-	// Metrics records each bind, search and password change; nil records
-	// nothing.
-	Metrics Metrics
-}
-
-// Metrics records LDAP operations. err is nil when the directory gave an
-// answer, a refusal by the password policy included.
-type Metrics interface {
-	LDAP(op string, took time.Duration, err error)
-}
-
-// observe records the operation op started at start.
-func (cfg Config) observe(op string, start time.Time, err error) {
-	if cfg.Metrics != nil {
-		cfg.Metrics.LDAP(op, time.Since(start), err)
-	}
 }
 
 const (

@@ -46,11 +46,11 @@ func (w *Writer) open(ctx context.Context) (*session, error) {
 		c, err := ldapconn.Dial(ctx, u, ldapconn.Dialing{
 			Dialer: w.dialer, TLS: w.tls, StartTLS: w.cfg.StartTLS, Timeout: w.cfg.Timeout,
 		})
-		w.cfg.observe("dial", began, err)
+		w.cfg.Observe("dial", began, err)
 		if err == nil {
 			began := time.Now()
 			err = c.Bind(w.cfg.BindDN, w.cfg.BindPassword)
-			w.cfg.observe("bind", began, err)
+			w.cfg.Observe("bind", began, err)
 			if err != nil {
 				c.Close()
 				if !transient(err) {

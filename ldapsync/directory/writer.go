@@ -145,9 +145,9 @@ func (w *Writer) Write(ctx context.Context, e Entry, newPassword string) error {
 	_, err = s.Extended(passwordModify(e.DN, newPassword))
 	ctxEnded := s.close()
 	if ppolicyError(err) >= 0 || ldap.IsErrorWithCode(err, ldap.LDAPResultConstraintViolation) {
-		w.cfg.observe("password_modify", began, nil) // the policy's answer
+		w.cfg.Observe("password_modify", began, nil) // the policy's answer
 	} else {
-		w.cfg.observe("password_modify", began, err)
+		w.cfg.Observe("password_modify", began, err)
 	}
 	if err == nil {
 		return nil
@@ -219,9 +219,9 @@ func (w *Writer) search(ctx context.Context, base string, scope int, filter stri
 		filter, attrs, nil))
 	ctxEnded := s.close()
 	if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject) {
-		w.cfg.observe("search", began, nil)
+		w.cfg.Observe("search", began, nil)
 	} else {
-		w.cfg.observe("search", began, err)
+		w.cfg.Observe("search", began, err)
 	}
 	switch {
 	case err == nil:

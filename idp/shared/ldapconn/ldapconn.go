@@ -101,6 +101,22 @@ type Config struct {
 	// Timeout bounds each dial, TLS handshake and request; DefaultTimeout
 	// when zero.
 	Timeout time.Duration
+	// Metrics records each LDAP operation of the reader and of the writer
+	// (Observe); nil records nothing.
+	Metrics Metrics
+}
+
+// Metrics records LDAP operations. err is nil when the directory gave an
+// answer, a refused password or a policy's refusal included.
+type Metrics interface {
+	LDAP(op string, took time.Duration, err error)
+}
+
+// Observe records the operation op started at start.
+func (c Config) Observe(op string, start time.Time, err error) {
+	if c.Metrics != nil {
+		c.Metrics.LDAP(op, time.Since(start), err)
+	}
 }
 
 // DefaultTimeout is Config.Timeout's default.
