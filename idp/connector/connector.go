@@ -42,11 +42,19 @@ type Flow struct {
 	CodeVerifier string // PKCE (S256)
 }
 
+// Freshness is what the relying party asked of the authentication, passed
+// on to the source: without it, a source's own single sign-on would answer
+// a prompt=login or a max_age with an old authentication.
+type Freshness struct {
+	ForceLogin bool  // prompt=login
+	MaxAge     *uint // seconds; nil when not asked
+}
+
 // Redirect is a source the browser visits: LoginURL sends it there,
 // HandleCallback reads what it brings back to RedirectURI.
 type Redirect interface {
 	ID() string
-	LoginURL(ctx context.Context, f Flow) (string, error)
+	LoginURL(ctx context.Context, f Flow, fresh Freshness) (string, error)
 	HandleCallback(ctx context.Context, f Flow, query url.Values) (Identity, error)
 }
 

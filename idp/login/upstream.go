@@ -7,7 +7,10 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
@@ -138,7 +141,8 @@ func (h *Handler) UpstreamStart() http.Handler {
 			Nonce: randomValue(), CodeVerifier: randomValue(),
 			CreatedAt: now, ExpiresAt: now.Add(flowLifetime),
 		}
-		to, err := up.Redirect.LoginURL(ctx, connector.Flow{State: f.State, Nonce: f.Nonce, CodeVerifier: f.CodeVerifier})
+		fresh := connector.Freshness{ForceLogin: slices.Contains(ar.Prompt, oidc.PromptLogin), MaxAge: ar.MaxAge}
+		to, err := up.Redirect.LoginURL(ctx, connector.Flow{State: f.State, Nonce: f.Nonce, CodeVerifier: f.CodeVerifier}, fresh)
 		if err != nil {
 			h.cfg.Log.WarnContext(ctx, "upstream unavailable", "upstream", f.Upstream, "err", err, "request_id", web.RequestID(ctx))
 			return h.upstreamFailed(w, r, up, ar.ID, views.UpstreamUnavailable)

@@ -33,18 +33,20 @@ type fakeUpstream struct {
 	loginErr error // LoginURL fails
 	mu       sync.Mutex
 	started  []connector.Flow
+	asked    []connector.Freshness // what each LoginURL passed on
 	answer   func(q url.Values) (connector.Identity, error)
 }
 
 func (f *fakeUpstream) ID() string { return f.id }
 
-func (f *fakeUpstream) LoginURL(_ context.Context, fl connector.Flow) (string, error) {
+func (f *fakeUpstream) LoginURL(_ context.Context, fl connector.Flow, fresh connector.Freshness) (string, error) {
 	if f.loginErr != nil {
 		return "", f.loginErr
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.started = append(f.started, fl)
+	f.asked = append(f.asked, fresh)
 	return "https://upstream.example/authorize?" + url.Values{"state": {fl.State}}.Encode(), nil
 }
 
@@ -484,4 +486,45 @@ func TestSubject(t *testing.T) {
 func sha(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// TestUpstreamFreshness: what the site asked of the authentication
+// (prompt=login, max_age) goes on to the upstream, whose own single
+// sign-on would otherwise answer with an old authentication.
+func TestUpstreamFreshness(t *testing.T) {
+	t.Parallel()
+	ten := uint(600)
+	for _, tc := range []struct {
+		name   string
+		prompt []string
+		maxAge *uint
+	}{
+		{"nothing asked", nil, nil},
+		{"prompt=login", []string{"login"}, nil},
+		{"max_age", nil, &ten},
+		{"both", []string{"login", "consent"}, &ten},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newUpstreamEnv(t, nil)
+			now := e.clock.Now()
+			ar := &store.AuthRequest{ID: store.NewID(), ClientID: "demo", Prompt: tc.prompt, MaxAge: tc.maxAge, CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
+			if err := e.st.SaveAuthRequest(t.Context(), ar); err != nil {
+				t.Fatal(err)
+			}
+			if a := e.visitor().Get("/login/upstream/siege?authRequestID=" + ar.ID); a.Status != http.StatusSeeOther {
+				t.Fatalf("start: %d\n%s", a.Status, a.Body)
+			}
+			e.siege.mu.Lock()
+			defer e.siege.mu.Unlock()
+			if len(e.siege.asked) != 1 {
+				t.Fatalf("asked %v", e.siege.asked)
+			}
+			got := e.siege.asked[0]
+			if got.ForceLogin != slices.Contains(tc.prompt, "login") || (got.MaxAge == nil) != (tc.maxAge == nil) ||
+				(got.MaxAge != nil && *got.MaxAge != *tc.maxAge) {
+				t.Errorf("passed on %+v, want prompt %v max_age %v", got, tc.prompt, tc.maxAge)
+			}
+		})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -170,7 +171,7 @@ func (c *Connector) discover(ctx context.Context) (rp.RelyingParty, error) {
 }
 
 // LoginURL is the upstream's authorization URL for f.
-func (c *Connector) LoginURL(ctx context.Context, f connector.Flow) (string, error) {
+func (c *Connector) LoginURL(ctx context.Context, f connector.Flow, fresh connector.Freshness) (string, error) {
 	if f.State == "" || f.Nonce == "" || f.CodeVerifier == "" {
 		return "", errors.New("connector/oidc: the flow needs a state, a nonce and a code verifier")
 	}
@@ -184,6 +185,12 @@ func (c *Connector) LoginURL(ctx context.Context, f connector.Flow) (string, err
 	}
 	if len(c.cfg.Upstream.ACRValues) > 0 {
 		opts = append(opts, param("acr_values", strings.Join(c.cfg.Upstream.ACRValues, " ")))
+	}
+	if fresh.ForceLogin {
+		opts = append(opts, param("prompt", "login"))
+	}
+	if fresh.MaxAge != nil {
+		opts = append(opts, param("max_age", strconv.FormatUint(uint64(*fresh.MaxAge), 10)))
 	}
 	return rp.AuthURL(f.State, p, opts...), nil
 }

@@ -41,7 +41,7 @@ func newFlow(tag string) connector.Flow {
 // returns the callback's query.
 func signIn(t *testing.T, ctx context.Context, c *oidc.Connector, up *testenv.Upstream, f connector.Flow) url.Values {
 	t.Helper()
-	login, err := c.LoginURL(ctx, f)
+	login, err := c.LoginURL(ctx, f, connector.Freshness{})
 	if err != nil {
 		t.Fatalf("LoginURL: %v", err)
 	}
@@ -68,7 +68,7 @@ func TestLoginURL(t *testing.T) {
 	u.ACRValues = []string{"eidas1", "eidas2"}
 	c := oidc.New(oidc.Config{Upstream: u, RedirectURI: redirectURI})
 	f := newFlow("a")
-	raw, err := c.LoginURL(ctx, f)
+	raw, err := c.LoginURL(ctx, f, connector.Freshness{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,21 @@ func TestLoginURL(t *testing.T) {
 	if !strings.HasPrefix(raw, up.Issuer+"/") {
 		t.Errorf("authorization URL %s is not the upstream's", raw)
 	}
-	if _, err := c.LoginURL(ctx, connector.Flow{State: "s"}); err == nil {
+	for _, absent := range []string{"prompt", "max_age"} {
+		if q.Has(absent) {
+			t.Errorf("%s = %q, asked for nothing", absent, q.Get(absent))
+		}
+	}
+	zero := uint(0)
+	raw, err = c.LoginURL(ctx, newFlow("b"), connector.Freshness{ForceLogin: true, MaxAge: &zero})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = url.Parse(raw)
+	if q := got.Query(); q.Get("prompt") != "login" || q.Get("max_age") != "0" {
+		t.Errorf("freshness not passed on: prompt %q, max_age %q", q.Get("prompt"), q.Get("max_age"))
+	}
+	if _, err := c.LoginURL(ctx, connector.Flow{State: "s"}, connector.Freshness{}); err == nil {
 		t.Error("LoginURL accepted a flow without nonce and code verifier")
 	}
 }
@@ -211,7 +225,7 @@ func TestWrongIssuer(t *testing.T) {
 	// 127.0.0.1, not localhost.
 	u.Issuer = strings.Replace(up.Issuer, "127.0.0.1", "localhost", 1)
 	c := oidc.New(oidc.Config{Upstream: u, RedirectURI: redirectURI})
-	_, err := c.LoginURL(ctx, newFlow("iss"))
+	_, err := c.LoginURL(ctx, newFlow("iss"), connector.Freshness{})
 	if !errors.Is(err, connector.ErrUnavailable) || !strings.Contains(err.Error(), "issuer") {
 		t.Fatalf("LoginURL: %v, want ErrUnavailable naming the issuer", err)
 	}
@@ -224,7 +238,7 @@ func TestLazyDiscovery(t *testing.T) {
 	clock := testenv.NewClock(time.Now())
 	c := oidc.New(oidc.Config{Upstream: upstreamConfig(up), RedirectURI: redirectURI, Now: clock.Now, RetryAfter: time.Minute})
 	f := newFlow("lazy")
-	if _, err := c.LoginURL(ctx, f); !errors.Is(err, connector.ErrUnavailable) {
+	if _, err := c.LoginURL(ctx, f, connector.Freshness{}); !errors.Is(err, connector.ErrUnavailable) {
 		t.Fatalf("LoginURL with the upstream down: %v, want ErrUnavailable", err)
 	}
 	q := url.Values{"code": {"x"}, "state": {f.State}}
@@ -234,7 +248,7 @@ func TestLazyDiscovery(t *testing.T) {
 
 	up.Start()
 	// Within RetryAfter the failure is remembered: no call to the upstream.
-	if _, err := c.LoginURL(ctx, f); !errors.Is(err, connector.ErrUnavailable) {
+	if _, err := c.LoginURL(ctx, f, connector.Freshness{}); !errors.Is(err, connector.ErrUnavailable) {
 		t.Fatalf("LoginURL right after the failure: %v, want the remembered ErrUnavailable", err)
 	}
 	clock.Advance(time.Minute)
@@ -246,7 +260,7 @@ func TestLazyDiscovery(t *testing.T) {
 	// Once discovered, the relying party is kept: the token endpoint
 	// being down is then what fails, as unavailable.
 	up.Stop()
-	if _, err := c.LoginURL(ctx, f); err != nil {
+	if _, err := c.LoginURL(ctx, f, connector.Freshness{}); err != nil {
 		t.Fatalf("LoginURL with the upstream down after discovery: %v", err)
 	}
 	if _, err := c.HandleCallback(ctx, f, url.Values{"code": {"x"}, "state": {f.State}}); !errors.Is(err, connector.ErrUnavailable) {
@@ -261,7 +275,7 @@ func TestConcurrentFirstUse(t *testing.T) {
 	errs := make(chan error, 8)
 	for i := range cap(errs) {
 		go func() {
-			_, err := c.LoginURL(ctx, newFlow(string(rune('a'+i))))
+			_, err := c.LoginURL(ctx, newFlow(string(rune('a'+i))), connector.Freshness{})
 			errs <- err
 		}()
 	}
@@ -278,7 +292,7 @@ func TestNewDoesNotContactTheUpstream(t *testing.T) {
 	if c.ID() != "down" {
 		t.Errorf("ID = %q", c.ID())
 	}
-	if _, err := c.LoginURL(t.Context(), newFlow("down")); !errors.Is(err, connector.ErrUnavailable) {
+	if _, err := c.LoginURL(t.Context(), newFlow("down"), connector.Freshness{}); !errors.Is(err, connector.ErrUnavailable) {
 		t.Errorf("LoginURL: %v, want ErrUnavailable", err)
 	}
 }

@@ -168,7 +168,7 @@ func TestProConnectSignedUserinfo(t *testing.T) {
 func TestProConnectLoginURL(t *testing.T) {
 	pc := startRecordedProConnect(t)
 	c := oidc.New(oidc.Config{Upstream: proConnectUpstream(), RedirectURI: fixtureRedirect, HTTPClient: pc.client})
-	raw, err := c.LoginURL(t.Context(), fixtureFlow)
+	raw, err := c.LoginURL(t.Context(), fixtureFlow, connector.Freshness{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +210,7 @@ func TestDiscoveryOnceForMany(t *testing.T) {
 		errs := make(chan error, 16)
 		for range cap(errs) {
 			go func() {
-				_, err := c.LoginURL(ctx, fixtureFlow)
+				_, err := c.LoginURL(ctx, fixtureFlow, connector.Freshness{})
 				errs <- err
 			}()
 		}
