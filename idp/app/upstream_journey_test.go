@@ -175,6 +175,28 @@ func testJourneyUpstreamSignIn(t *testing.T, https bool) {
 		t.Errorf("second site got %+v", r)
 	}
 
+	t.Run("idp_hint skips the choice", func(t *testing.T) {
+		ctx := s.browser(t)
+		if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(rp.URL+"/start?idp_hint="+config.ProfileAgentSiege)); err != nil {
+			t.Fatal(err)
+		}
+		if loc := location(t, ctx); !strings.HasPrefix(loc, up.Issuer+"/") {
+			t.Fatalf("with the hint the browser is at %s, want the upstream without the login screen", loc)
+		}
+		if _, err := chromedp.RunResponse(timeout(t, ctx),
+			chromedp.SendKeys(chromedp.CSS("#username"), up.Username),
+			chromedp.SendKeys(chromedp.CSS("#password"), up.Password),
+			chromedp.Click(button("Login")),
+		); err != nil {
+			t.Fatalf("upstream login: %v", err)
+		}
+		if loc := location(t, ctx); loc != rp.URL+"/" {
+			t.Fatalf("after the upstream the browser is at %s", loc)
+		}
+		if r := rp.Last(); r == nil || r.IDToken.Subject != wantSub || r.Claims["idp"] != "siege" {
+			t.Errorf("site got %+v", r)
+		}
+	})
 	t.Run("replayed state", func(t *testing.T) {
 		ctx, form := toUpstream(t, s, up)
 		back, err := up.SignIn(form)

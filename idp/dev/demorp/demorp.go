@@ -197,7 +197,13 @@ func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
 	rp.mu.Lock()
 	rp.pending[st] = pending{nonce: nonce, verifier: verifier, browser: rp.browser(w, r)}
 	rp.mu.Unlock()
-	http.Redirect(w, r, oc.AuthCodeURL(st, oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)), http.StatusFound)
+	opts := []oauth2.AuthCodeOption{oidc.Nonce(nonce), oauth2.S256ChallengeOption(verifier)}
+	if hint := r.URL.Query().Get("idp_hint"); hint != "" {
+		// /start?idp_hint=agent-siege shows how a site skips the choice of
+		// profile; the provider checks the value.
+		opts = append(opts, oauth2.SetAuthURLParam("idp_hint", hint))
+	}
+	http.Redirect(w, r, oc.AuthCodeURL(st, opts...), http.StatusFound)
 }
 
 func (rp *RP) callback(w http.ResponseWriter, r *http.Request) {
