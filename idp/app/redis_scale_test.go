@@ -176,9 +176,10 @@ type unavailable struct{ step string }
 
 func (u unavailable) Error() string { return u.step + ": 503" }
 
-// lostSignIn is a sign-in whose pending request the failover lost (it was
-// written to the old primary and not yet replicated): the French page
-// that asks to start again, what the README says a failover may cost.
+// lostSignIn is a sign-in whose pending request or code the failover lost
+// (written to the old primary and not yet replicated): the French page
+// that asks to start again, or invalid_grant at the token endpoint; what
+// the README says a failover may cost.
 type lostSignIn struct{ step string }
 
 func (l lostSignIn) Error() string { return l.step + ": pending sign-in lost (400)" }
@@ -295,6 +296,10 @@ func rawSignIn(ctx context.Context, s *stack, u testenv.User) error {
 	resp, body, err = do("token", req)
 	if err != nil {
 		return err
+	}
+	if resp.StatusCode == http.StatusBadRequest && strings.Contains(body, `"invalid_grant"`) {
+		// The code was written to the old primary and not yet replicated.
+		return lostSignIn{"token"}
 	}
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `"id_token"`) {
 		return fmt.Errorf("token: %d %.200q", resp.StatusCode, body)
