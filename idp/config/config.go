@@ -140,7 +140,7 @@ type Limits struct {
 // and DefaultAuthorizePerAddress its default.
 const (
 	AuthorizeWindow            = 10 * time.Minute
-	DefaultAuthorizePerAddress = 600
+	DefaultAuthorizePerAddress = 60000
 )
 
 // Bounds of limits.max_body_bytes: below 1 KiB a sign-in form with a long

@@ -192,7 +192,7 @@ func TestMinimalDefaults(t *testing.T) {
 		{"pool_size", c.LDAP.PoolSize, 4},
 		{"attributes", c.LDAP.Attributes, LDAPAttributes{"entryUUID", "mail", "cn", "givenName", "sn", "uid"}},
 		{"max_body_bytes", c.Limits.MaxBodyBytes, 65536},
-		{"authorize_per_address", c.Limits.AuthorizePerAddress, 600},
+		{"authorize_per_address", c.Limits.AuthorizePerAddress, 60000},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -236,8 +236,8 @@ func TestExampleFileParses(t *testing.T) {
 	if c.Limits.MaxBodyBytes != 65536 {
 		t.Errorf("limits.max_body_bytes = %d, want the documented 65536", c.Limits.MaxBodyBytes)
 	}
-	if c.Limits.AuthorizePerAddress != 600 {
-		t.Errorf("limits.authorize_per_address = %d, want the documented 600", c.Limits.AuthorizePerAddress)
+	if c.Limits.AuthorizePerAddress != 60000 {
+		t.Errorf("limits.authorize_per_address = %d, want the documented 60000", c.Limits.AuthorizePerAddress)
 	}
 	if c.Ldapsync.PublicKey == "" || len(c.Ldapsync.SigningKey) != ed25519.PrivateKeySize {
 		t.Errorf("ldapsync = public key %q, signing key of %d bytes", c.Ldapsync.PublicKey, len(c.Ldapsync.SigningKey))

@@ -63,30 +63,16 @@ redis.call("HSET", KEYS[1], "f", table.concat(kept, " "), "until", hold, "lock",
 return 1
 `)
 
-// attemptIP: KEYS[1] address; ARGV now, max failures, windowMs, slackMs.
-// Fixed windows starting at the first counted failure.
-// Returns {allowed (0|1), failures, allowed: window start, refused: window end}.
-var attemptIP = redis.NewScript(`
-local now, max, window, slack = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+// countIP: KEYS[1] address; ARGV now, windowMs, slackMs. One failure more
+// in fixed windows starting at the first failure; CheckNetwork reads them.
+var countIP = redis.NewScript(`
+local now, window, slack = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local st = redis.call("HMGET", KEYS[1], "start", "n")
 local start, n = tonumber(st[1]) or 0, tonumber(st[2]) or 0
 if start == 0 or now - start >= window or now < start then
   start, n = now, 0
 end
-if n >= max then
-  return {0, n, start + window}
-end
-n = n + 1
-redis.call("HSET", KEYS[1], "start", start, "n", n)
+redis.call("HSET", KEYS[1], "start", start, "n", n + 1)
 redis.call("PEXPIRE", KEYS[1], start + window - now + slack)
-return {1, n, start}
-`)
-
-// refundIP: KEYS[1] address; ARGV window start of the attempt taken back.
-var refundIP = redis.NewScript(`
-local st = redis.call("HMGET", KEYS[1], "start", "n")
-if tonumber(st[1]) == tonumber(ARGV[1]) and (tonumber(st[2]) or 0) > 0 then
-  redis.call("HINCRBY", KEYS[1], "n", -1)
-end
-return 1
+return n + 1
 `)

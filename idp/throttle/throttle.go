@@ -137,7 +137,8 @@ type Block struct {
 // Decision answers Attempt.
 type Decision struct {
 	// Allowed: check the password now. The attempt is already counted as a
-	// failure; call Succeeded or Cancel when it was not one.
+	// failure of its keys; call Failed when it was one (the address then
+	// counts it too), Succeeded or Cancel when it was not.
 	Allowed bool
 	// Block: when refused, the hold in force; when allowed, the hold that
 	// this attempt brings if it fails (None for the first failures).
@@ -152,8 +153,7 @@ type Decision struct {
 	Capped bool
 
 	counted []counted // what to take back or forget
-	ip      string    // Redis key; "" when not counted
-	ipStart int64     // the address window this attempt was counted in
+	ip      string    // the client address's Redis key, for Failed
 }
 
 // counted is one failure counted in advance: its key, time and hold (ms).
@@ -192,31 +192,25 @@ func AccountKey(subject string) string { return "sub:" + subject }
 // the person's ceiling for attempts from that browser.
 func DeviceKey(id string) string { return "dev:" + id }
 
-// Attempt decides whether a password check for k from ip may go ahead,
-// and if so counts it as a failure in advance.
+// Attempt decides whether a password check for k may go ahead, and if so
+// counts it as a failure of k in advance, so that attempts racing on one
+// account cannot slip past its delays. The client address is not counted
+// here: CheckNetwork looks at it before, and Failed counts it after a
+// wrong password only, so that the successes of many people behind one
+// address (a lycée, a town hall) in flight at once never add up to a
+// block; racing guesses from one address can overshoot its limit by at
+// most the number in flight, each of them still bound by its account's
+// own count.
 func (l *Limiter) Attempt(ctx context.Context, k Keys, ip netip.Addr) (Decision, error) {
 	now := l.now()
-	ipKey := l.ipKey(ip)
-	ipRes, err := attemptIP.Run(ctx, l.c, []string{ipKey},
-		now.UnixMilli(), l.p.IPFailures, l.p.IPWindow.Milliseconds(), l.slack.Milliseconds()).Int64Slice()
-	if err != nil {
-		return Decision{}, fmt.Errorf("throttle: count address: %w", err)
-	}
-	if ipRes[0] == 0 {
-		return Decision{Block: Block{Kind: Network, Until: time.UnixMilli(ipRes[2])}}, nil
-	}
-	d := Decision{ip: ipKey, ipStart: ipRes[2]}
-
+	d := Decision{ip: l.ipKey(ip)}
 	res, c, err := l.count(ctx, k.Counter, now, l.p.DelayAfter)
 	if err != nil {
-		l.refundIP(ctx, d)
 		return Decision{}, fmt.Errorf("throttle: count identifier: %w", err)
 	}
 	d.Failures = int(res[1])
 	d.Block = l.block(res[3] == 1, res[2])
 	if res[0] == 0 {
-		// Refused without a check: it is not a failure of this address.
-		l.refundIP(ctx, d)
 		return Decision{Block: d.Block, Failures: d.Failures}, nil
 	}
 	d.Allowed, d.counted = true, []counted{c}
@@ -234,6 +228,20 @@ func (l *Limiter) Attempt(ctx context.Context, k Keys, ip netip.Addr) (Decision,
 		}
 	}
 	return d, nil
+}
+
+// Failed records that the allowed attempt d did not prove the password:
+// the client address gets one failure more.
+func (l *Limiter) Failed(ctx context.Context, d Decision) error {
+	if !d.Allowed || d.ip == "" {
+		return nil
+	}
+	err := countIP.Run(ctx, l.c, []string{d.ip},
+		l.now().UnixMilli(), l.p.IPWindow.Milliseconds(), l.slack.Milliseconds()).Err()
+	if err != nil {
+		return fmt.Errorf("throttle: count address: %w", err)
+	}
+	return nil
 }
 
 // count runs attemptAccount on key.
@@ -261,17 +269,20 @@ func (l *Limiter) block(locked bool, untilMS int64) Block {
 }
 
 // Succeeded records that the allowed attempt d proved the password right:
-// the failures of its identifier and person are forgotten and the
-// address's advance failure is taken back.
+// the failures of its identifier and person are forgotten.
 func (l *Limiter) Succeeded(ctx context.Context, d Decision) error {
-	if !d.Allowed {
+	if !d.Allowed || len(d.counted) == 0 {
 		return nil
 	}
-	l.refundIP(ctx, d)
-	for _, c := range d.counted {
-		if err := l.c.Del(ctx, c.key).Err(); err != nil {
-			return fmt.Errorf("throttle: reset account: %w", err)
+	// One round trip; one key per DEL, so Cluster never sees a cross-slot call.
+	_, err := l.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range d.counted {
+			p.Del(ctx, c.key)
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("throttle: reset account: %w", err)
 	}
 	return nil
 }
@@ -282,7 +293,6 @@ func (l *Limiter) Cancel(ctx context.Context, d Decision) error {
 	if !d.Allowed {
 		return nil
 	}
-	l.refundIP(ctx, d)
 	for _, c := range d.counted {
 		if err := refundAccount.Run(ctx, l.c, []string{c.key}, c.at, c.hold).Err(); err != nil {
 			return fmt.Errorf("throttle: cancel account failure: %w", err)
@@ -301,14 +311,6 @@ func (l *Limiter) Forget(ctx context.Context, keys ...string) error {
 		}
 	}
 	return nil
-}
-
-// refundIP takes back an advance failure of the address, best effort: an
-// error only leaves one failure too many in a window of a hundred.
-func (l *Limiter) refundIP(ctx context.Context, d Decision) {
-	if d.ip != "" {
-		_ = refundIP.Run(ctx, l.c, []string{d.ip}, d.ipStart).Err()
-	}
 }
 
 // CheckNetwork reports whether ip is blocked, without counting anything:

@@ -2,6 +2,7 @@ package throttle_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -70,11 +71,30 @@ var (
 	others = netip.MustParseAddr("198.51.100.7")
 )
 
+// attempt is what the sign-in does before the bind: the address first,
+// then the account.
 func attempt(t *testing.T, l *throttle.Limiter, account string, ip netip.Addr) throttle.Decision {
 	t.Helper()
+	b, err := l.CheckNetwork(ctx, ip)
+	if err != nil {
+		t.Fatalf("CheckNetwork: %v", err)
+	}
+	if b.Kind != throttle.None {
+		return throttle.Decision{Block: b}
+	}
 	d, err := l.Attempt(ctx, throttle.Keys{Counter: account}, ip)
 	if err != nil {
 		t.Fatalf("Attempt: %v", err)
+	}
+	return d
+}
+
+// fail is an attempt whose password was wrong.
+func fail(t *testing.T, l *throttle.Limiter, account string, ip netip.Addr) throttle.Decision {
+	t.Helper()
+	d := attempt(t, l, account, ip)
+	if err := l.Failed(ctx, d); err != nil {
+		t.Fatalf("Failed: %v", err)
 	}
 	return d
 }
@@ -284,7 +304,7 @@ func TestPerAddress(t *testing.T) {
 		}
 		start := c.Now()
 		for i := range 100 {
-			if d := attempt(t, l, "id:guess-"+string(rune('a'+i%26))+string(rune('a'+i/26)), lycee); !d.Allowed {
+			if d := fail(t, l, "id:guess-"+string(rune('a'+i%26))+string(rune('a'+i/26)), lycee); !d.Allowed {
 				t.Fatalf("failure %d refused: %+v", i+1, d)
 			}
 			c.Advance(time.Second)
@@ -314,8 +334,8 @@ func TestIPv6Prefix(t *testing.T) {
 	t.Parallel()
 	p := throttle.Policy{IPFailures: 2}
 	each(t, p, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
-		attempt(t, l, "id:a", netip.MustParseAddr("2001:db8:1:2::1"))
-		attempt(t, l, "id:b", netip.MustParseAddr("2001:db8:1:2:ffff::9"))
+		fail(t, l, "id:a", netip.MustParseAddr("2001:db8:1:2::1"))
+		fail(t, l, "id:b", netip.MustParseAddr("2001:db8:1:2:ffff::9"))
 		if d := attempt(t, l, "id:c", netip.MustParseAddr("2001:db8:1:2::77")); d.Block.Kind != throttle.Network {
 			t.Fatalf("same /64: %+v", d)
 		}
@@ -353,7 +373,7 @@ func TestKeysExpire(t *testing.T) {
 	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{r.Addr}})
 	t.Cleanup(func() { _ = c.Close() })
 	l := throttle.New(throttle.Options{Client: c, Prefix: "ttl:"})
-	attempt(t, l, "sub:x", lycee)
+	fail(t, l, "sub:x", lycee)
 	keys, err := c.Keys(ctx, "ttl:*").Result()
 	if err != nil || len(keys) != 2 {
 		t.Fatalf("keys %v %v", keys, err)
@@ -401,4 +421,39 @@ func BenchmarkAttempt(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestBusyAddressInFlight: a lycée's pupils behind one address, hundreds
+// signing in at once, are never held back by their own successes still in
+// flight: the address counts failures only, once they are known.
+func TestBusyAddressInFlight(t *testing.T) {
+	t.Parallel()
+	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
+		var refused atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		decisions := make([]throttle.Decision, 3*l.Policy().IPFailures)
+		for i := range decisions {
+			wg.Go(func() {
+				<-start
+				decisions[i] = attempt(t, l, fmt.Sprintf("id:pupil-%d", i), lycee)
+				if !decisions[i].Allowed {
+					refused.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if n := refused.Load(); n != 0 {
+			t.Fatalf("%d of %d valid sign-ins in flight from one address refused", n, len(decisions))
+		}
+		for _, d := range decisions {
+			if err := l.Succeeded(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if b, _ := l.CheckNetwork(ctx, lycee); b.Kind != throttle.None {
+			t.Fatalf("after the successes: %+v", b)
+		}
+	})
 }
