@@ -137,7 +137,8 @@ func (h *Handler) checkCurrent(r *http.Request, sess *store.Session, password st
 }
 
 // settleAttempt tells the throttle how an attempt ended: not counted when
-// the directory could not say, reset when the password was right.
+// the directory could not say, reset when the password was right, a
+// failure of the address too when it was wrong.
 func (h *Handler) settleAttempt(ctx context.Context, dec throttle.Decision, err error, right bool) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
@@ -147,6 +148,8 @@ func (h *Handler) settleAttempt(ctx context.Context, dec throttle.Decision, err 
 		terr = h.cfg.Throttle.Cancel(ctx, dec)
 	case right:
 		terr = h.cfg.Throttle.Succeeded(ctx, dec)
+	default:
+		terr = h.cfg.Throttle.Failed(ctx, dec)
 	}
 	if terr != nil {
 		h.cfg.Log.WarnContext(ctx, "could not update the throttle", "err", terr)

@@ -487,10 +487,18 @@ func (p *storeProvider) Client(id string) (*provider.Client, bool) {
 	return &provider.Client{ID: id, Name: "Site de démonstration"}, true
 }
 
-func (p *storeProvider) Complete(_ context.Context, _ string, who provider.Identity) error {
+func (p *storeProvider) Complete(_ context.Context, ar *store.AuthRequest, who provider.Identity) (*store.AuthRequest, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done = append(p.done, who)
+	return ar, nil
+}
+
+func (p *storeProvider) Respond(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, who provider.Identity) error {
+	if _, err := p.Complete(r.Context(), ar, who); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/callback", http.StatusSeeOther)
 	return nil
 }
 

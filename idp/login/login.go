@@ -36,7 +36,11 @@ type Directory interface {
 type Provider interface {
 	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
 	Client(id string) (*provider.Client, bool)
-	Complete(ctx context.Context, id string, who provider.Identity) error
+	// Complete records who signed in and returns the completed request.
+	Complete(ctx context.Context, ar *store.AuthRequest, who provider.Identity) (*store.AuthRequest, error)
+	// Respond completes the request and sends the browser back to the
+	// site with its code.
+	Respond(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, who provider.Identity) error
 	CallbackURL(ctx context.Context, id string) string
 	FailAuthRequest(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, e *oidc.Error)
 }
@@ -182,27 +186,43 @@ func (h *Handler) sameSource(r *http.Request, ar *store.AuthRequest, s *store.Se
 
 // finish completes the sign-in and sends the browser to the library's
 // callback, with 303 so the password is never re-posted.
+//
+// The code is minted here, in the request that completed the sign-in,
+// rather than after one more redirect through the library's callback:
+// the browser and its session are the ones just checked.
 func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, s *store.Session) error {
-	if err := h.complete(r, ar, s); err != nil {
-		return err
+	if !slices.Contains(s.Clients, ar.ClientID) {
+		h.cfg.Sessions.AddClient(r.Context(), s.ID, ar.ClientID)
 	}
-	http.Redirect(w, r, h.cfg.Provider.CallbackURL(r.Context(), ar.ID), http.StatusSeeOther)
-	return nil
+	return completionError(h.cfg.Provider.Respond(w, r, ar, identityOf(s)))
+}
+
+func identityOf(s *store.Session) provider.Identity {
+	return provider.Identity{Subject: s.Subject, Claims: s.Claims, AuthTime: s.AuthTime, AMR: s.AMR, SessionID: s.Ref}
+}
+
+// completionError says what a failed completion means to the person.
+func completionError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, provider.ErrCodeIssued), errors.Is(err, provider.ErrAlreadyDone):
+		return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, err)
+	default:
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	}
 }
 
 // complete hands the signed-in person to the provider for this sign-in.
-func (h *Handler) complete(r *http.Request, ar *store.AuthRequest, s *store.Session) error {
-	err := h.cfg.Provider.Complete(r.Context(), ar.ID, provider.Identity{
-		Subject: s.Subject, Claims: s.Claims, AuthTime: s.AuthTime, AMR: s.AMR, SessionID: s.Ref,
-	})
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, err)
-	case err != nil:
-		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+func (h *Handler) complete(r *http.Request, ar *store.AuthRequest, s *store.Session) (*store.AuthRequest, error) {
+	done, err := h.cfg.Provider.Complete(r.Context(), ar, identityOf(s))
+	if err != nil {
+		return nil, completionError(err)
 	}
-	h.cfg.Sessions.AddClient(r.Context(), s.ID, ar.ClientID)
-	return nil
+	if !slices.Contains(s.Clients, ar.ClientID) {
+		h.cfg.Sessions.AddClient(r.Context(), s.ID, ar.ClientID)
+	}
+	return done, nil
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, status int, p views.LoginPage) error {

@@ -55,7 +55,7 @@ func NewSessions(cfg SessionConfig) *Sessions {
 // person's sessions after it ends this one too. The session's subject is
 // Subject(id); its amr is the source's, or ["fed"] for an upstream that
 // gave none.
-func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Identity, authTime time.Time) (*store.Session, error) {
+func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Identity, authTime time.Time, clientID string) (*store.Session, error) {
 	if old, ok := s.Current(r); ok {
 		if err := s.cfg.Store.DeleteSession(r.Context(), old.ID); err != nil {
 			s.cfg.Log.WarnContext(r.Context(), "could not end the previous session", "err", err)
@@ -78,8 +78,11 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Id
 			PreferredUsername: id.PreferredUsername,
 			IDP:               id.Source,
 		},
-		AMR:       amr,
-		AuthTime:  authTime,
+		AMR:      amr,
+		AuthTime: authTime,
+		// The site being signed in to, written with the session rather
+		// than added by a second write.
+		Clients:   []string{clientID},
 		CreatedAt: now,
 		LastSeen:  now,
 		ExpiresAt: now.Add(s.cfg.Lifetime),

@@ -25,6 +25,7 @@ type Throttle interface {
 	CheckNetwork(ctx context.Context, ip netip.Addr) (throttle.Block, error)
 	Attempt(ctx context.Context, k throttle.Keys, ip netip.Addr) (throttle.Decision, error)
 	Succeeded(ctx context.Context, d throttle.Decision) error
+	Failed(ctx context.Context, d throttle.Decision) error
 	Cancel(ctx context.Context, d throttle.Decision) error
 }
 
@@ -149,6 +150,11 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 		h.audit(ctx, ev, audit.SignInFailure, "password_must_change")
 		return h.cfg.Changes.Begin(w, r, reset.Verified{User: res.User, Purpose: store.PurposeMustChange, AuthRequestID: ar.ID})
 	default:
+		if h.cfg.Throttle != nil {
+			if err := h.cfg.Throttle.Failed(context.WithoutCancel(ctx), dec); err != nil {
+				h.cfg.Log.WarnContext(ctx, "could not count a failure of the address", "err", err, "request_id", ev.RequestID)
+			}
+		}
 		h.audit(ctx, ev, audit.SignInFailure, "invalid_credentials")
 		if dec.Block.Kind == throttle.Lock {
 			h.audit(ctx, ev, audit.SignInLockout, "lock_started")
@@ -169,7 +175,7 @@ func (h *Handler) known(r *http.Request, subject string) (string, bool) {
 // signedIn opens the session and hands the sign-in back to the provider;
 // after a grace login it first says how many are left.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result, authTime time.Time) error {
-	sess, err := h.cfg.Sessions.Start(w, r, directoryIdentity(res.User), authTime)
+	sess, err := h.cfg.Sessions.Start(w, r, directoryIdentity(res.User), authTime, ar.ClientID)
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
@@ -182,7 +188,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.Aut
 		return h.finish(w, r, ar, sess)
 	}
 	h.audit(r.Context(), ev, audit.SignInSuccess, "password_expired_grace")
-	if err := h.complete(r, ar, sess); err != nil {
+	if _, err := h.complete(r, ar, sess); err != nil {
 		return err
 	}
 	p := views.PasswordGrace{

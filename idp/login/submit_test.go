@@ -76,6 +76,11 @@ func (f *fakeThrottle) Succeeded(context.Context, throttle.Decision) error {
 	return nil
 }
 
+func (f *fakeThrottle) Failed(context.Context, throttle.Decision) error {
+	f.c.add("failed")
+	return nil
+}
+
 func (f *fakeThrottle) Cancel(context.Context, throttle.Decision) error {
 	f.c.add("cancel")
 	return nil
@@ -86,9 +91,15 @@ type fakeProvider struct{}
 func (fakeProvider) AuthRequest(_ context.Context, id string) (*store.AuthRequest, error) {
 	return &store.AuthRequest{ID: id, ClientID: "rp"}, nil
 }
-func (fakeProvider) Client(string) (*provider.Client, bool)                    { return nil, false }
-func (fakeProvider) Complete(context.Context, string, provider.Identity) error { return nil }
-func (fakeProvider) CallbackURL(context.Context, string) string                { return "/callback" }
+func (fakeProvider) Client(string) (*provider.Client, bool) { return nil, false }
+func (fakeProvider) Complete(_ context.Context, ar *store.AuthRequest, _ provider.Identity) (*store.AuthRequest, error) {
+	return ar, nil
+}
+func (fakeProvider) Respond(w http.ResponseWriter, r *http.Request, _ *store.AuthRequest, _ provider.Identity) error {
+	http.Redirect(w, r, "/callback", http.StatusSeeOther)
+	return nil
+}
+func (fakeProvider) CallbackURL(context.Context, string) string { return "/callback" }
 func (fakeProvider) FailAuthRequest(http.ResponseWriter, *http.Request, *store.AuthRequest, *oidc.Error) {
 }
 
@@ -118,7 +129,7 @@ func TestSubmitOrder(t *testing.T) {
 		{"throttle down at attempt", fakeDirectory{found: true}, fakeThrottle{attemptErr: down}, "network find attempt", 503, "momentanément indisponible"},
 		{"locked: no bind", fakeDirectory{found: true}, fakeThrottle{attempt: locked}, "network find attempt", 200, "suspendue pendant 15"},
 		{"directory down at bind", fakeDirectory{found: true, verifyErr: down}, fakeThrottle{attempt: allowed}, "network find attempt verify cancel", 503, "momentanément indisponible"},
-		{"wrong password", fakeDirectory{found: true}, fakeThrottle{attempt: allowed}, "network find attempt verify", 200, "Identifiant ou mot de passe incorrect."},
+		{"wrong password", fakeDirectory{found: true}, fakeThrottle{attempt: allowed}, "network find attempt verify failed", 200, "Identifiant ou mot de passe incorrect."},
 		{"expired: the password was right", fakeDirectory{found: true, verify: ldapauth.Result{State: ldapauth.StateExpired}}, fakeThrottle{attempt: allowed}, "network find attempt verify succeeded begin:expired", 303, ""},
 		{"must change: the password was right", fakeDirectory{found: true, verify: ldapauth.Result{State: ldapauth.StateMustChange}}, fakeThrottle{attempt: allowed}, "network find attempt verify succeeded begin:must_change", 303, ""},
 	}

@@ -218,7 +218,7 @@ func (h *Handler) UpstreamCallback() http.Handler {
 		// The upstream's id is ours, whatever the connector says: it
 		// namespaces the subject and is the idp claim.
 		who.Source = id
-		sess, err := h.cfg.Sessions.Start(w, r, who, h.cfg.Now())
+		sess, err := h.cfg.Sessions.Start(w, r, who, h.cfg.Now(), ar.ClientID)
 		if err != nil {
 			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 		}

@@ -71,12 +71,14 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 		}
 		return nil, errors.Join(ErrBadGrant, store.ErrCodeReplayed)
 	}
-	ar, err := st.AuthRequestByRef(ctx, cs.AuthRequestRef)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errors.Join(ErrBadGrant, err)
-	}
-	if err != nil {
-		return nil, err
+	ar := cs.AuthRequest
+	if ar == nil {
+		// A code minted before its record kept the request.
+		if ar, err = st.AuthRequestByRef(ctx, cs.AuthRequestRef); errors.Is(err, store.ErrNotFound) {
+			return nil, errors.Join(ErrBadGrant, err)
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	if ar.ClientID != clientID || ar.RedirectURI != redirectURI || !pkceMatches(ar.CodeChallenge, ar.CodeChallengeMethod, verifier) {
 		return nil, ErrBadGrant
@@ -93,9 +95,7 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 	case err != nil:
 		return nil, err
 	}
-	if err := st.DeleteAuthRequestByRef(ctx, cs.AuthRequestRef); err != nil {
-		return nil, err
-	}
+	// The request is not deleted: it expires with its code (codeMinted).
 	switch err := p.storage.sessionAlive(ctx, ar.SessionID); {
 	case errors.Is(err, errSessionEnded):
 		return nil, errors.Join(ErrBadGrant, err)

@@ -211,7 +211,17 @@ func (p *Provider) Client(id string) (*Client, bool) {
 // AuthRequest returns a pending sign-in; store.ErrNotFound when it is
 // unknown or expired.
 func (p *Provider) AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error) {
-	return p.storage.store.AuthRequest(ctx, id)
+	return p.storage.authRequest(ctx, id)
+}
+
+// loadedKey holds the auth request a request already read (WithLoaded).
+type loadedKey struct{}
+
+// WithLoaded remembers ar for the rest of the HTTP request, so that the
+// handlers after the one that checked it do not read it again from Redis.
+// Only the record as read is remembered: a write goes to Redis as before.
+func WithLoaded(ctx context.Context, ar *store.AuthRequest) context.Context {
+	return context.WithValue(ctx, loadedKey{}, *ar)
 }
 
 // ErrAlreadyDone is returned when a sign-in was already completed for
@@ -219,10 +229,52 @@ func (p *Provider) AuthRequest(ctx context.Context, id string) (*store.AuthReque
 var ErrAlreadyDone = errors.New("auth request already completed")
 
 // Complete records who signed in; the browser then follows CallbackURL.
-func (p *Provider) Complete(ctx context.Context, id string, who Identity) error {
-	return p.storage.store.UpdateAuthRequest(ctx, id, func(ar *store.AuthRequest) error {
+//
+// ar is the request as this HTTP request read it: when nobody changed it
+// since, recording takes one command.
+func (p *Provider) Complete(ctx context.Context, loaded *store.AuthRequest, who Identity) (*store.AuthRequest, error) {
+	return p.complete(ctx, loaded, who, false)
+}
+
+// ErrCodeIssued: the request's one code was minted already (another tab,
+// or the same form sent twice).
+var ErrCodeIssued = errCodeIssued
+
+// reservedKey marks the request whose code Respond reserved.
+type reservedKey struct{}
+
+// Respond completes loaded for who and sends the browser back to the site
+// with its code, as the library's callback does (response mode, state,
+// iss), in this same request: the completion also reserves the request's
+// one code, so that minting it writes only the code.
+func (p *Provider) Respond(w http.ResponseWriter, r *http.Request, loaded *store.AuthRequest, who Identity) error {
+	done, err := p.complete(r.Context(), loaded, who, true)
+	if err != nil {
+		return err
+	}
+	ctx := context.WithValue(WithLoaded(r.Context(), done), reservedKey{}, done.ID)
+	r = r.WithContext(op.ContextWithIssuer(ctx, p.issuer))
+	// Only response_mode=query is accepted. The library's own redirect is
+	// a 302; after a POST only 303 tells the browser to GET the site.
+	to, err := op.BuildAuthResponseCallbackURL(r.Context(), authRequest{done}, p.op)
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil
+}
+
+func (p *Provider) complete(ctx context.Context, loaded *store.AuthRequest, who Identity, reserveCode bool) (*store.AuthRequest, error) {
+	return p.storage.store.UpdateLoadedAuthRequest(ctx, loaded, func(ar *store.AuthRequest) error {
 		if ar.Done && ar.Subject != who.Subject {
 			return ErrAlreadyDone
+		}
+		if reserveCode {
+			if ar.CodeIssued {
+				return errCodeIssued
+			}
+			ar.CodeIssued = true
+			p.storage.codeMinted(ar)
 		}
 		ar.Done = true
 		ar.Subject = who.Subject

@@ -23,9 +23,10 @@ type Store interface {
 	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
 	AuthRequestByRef(ctx context.Context, ref string) (*store.AuthRequest, error)
 	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
+	UpdateLoadedAuthRequest(ctx context.Context, ar *store.AuthRequest, fn func(*store.AuthRequest) error) (*store.AuthRequest, error)
 	DeleteAuthRequest(ctx context.Context, id string) error
 	DeleteAuthRequestByRef(ctx context.Context, ref string) error
-	SaveCode(ctx context.Context, code, authRequestID string, expiresAt, rememberUntil time.Time) error
+	SaveCodeFor(ctx context.Context, code string, ar *store.AuthRequest, expiresAt, rememberUntil time.Time) error
 	ConsumeCode(ctx context.Context, code string) (string, error)
 	PeekCode(ctx context.Context, code string) (store.CodeState, error)
 	Grant(ctx context.Context, authRequestRef string) (*store.Grant, error)
@@ -136,11 +137,20 @@ func (s *storage) checkAuthRequest(req *oidc.AuthRequest) error {
 }
 
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
-	ar, err := s.store.AuthRequest(ctx, id)
+	ar, err := s.authRequest(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	return authRequest{ar}, nil
+}
+
+// authRequest is the auth request of id, as this HTTP request already
+// read it (WithLoaded) or from Redis.
+func (s *storage) authRequest(ctx context.Context, id string) (*store.AuthRequest, error) {
+	if ar, ok := ctx.Value(loadedKey{}).(store.AuthRequest); ok && ar.ID == id && s.now().Before(ar.ExpiresAt) {
+		return &ar, nil
+	}
+	return s.store.AuthRequest(ctx, id)
 }
 
 // AuthRequestByCode is the library's own way to redeem a code, which
@@ -179,19 +189,44 @@ var errCodeIssued = errors.New("auth request already has its code")
 // SaveAuthCode mints the request's only code: the flag is set atomically
 // with the check, so of two callbacks at once exactly one gets a code.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	err := s.store.UpdateAuthRequest(ctx, id, func(ar *store.AuthRequest) error {
+	if reserved, _ := ctx.Value(reservedKey{}).(string); reserved == id {
+		return s.saveCode(ctx, id, code) // Respond reserved it with the completion
+	}
+	known := &store.AuthRequest{ID: id}
+	if ar, ok := ctx.Value(loadedKey{}).(store.AuthRequest); ok && ar.ID == id {
+		known = &ar
+	}
+	_, err := s.store.UpdateLoadedAuthRequest(ctx, known, func(ar *store.AuthRequest) error {
 		if ar.CodeIssued {
 			return errCodeIssued
 		}
 		ar.CodeIssued = true
+		s.codeMinted(ar)
 		return nil
 	})
 	if err != nil {
 		return s.unavailable(ctx, "cannot mark the code issued", err)
 	}
+	return s.saveCode(ctx, id, code)
+}
+
+// codeMinted shortens the life of a request whose code is minted: the
+// code's record keeps what the token endpoint needs, so the request is not
+// deleted there, only left to expire with its code.
+func (s *storage) codeMinted(ar *store.AuthRequest) {
+	if t := s.now().Add(s.life.Code); t.Before(ar.ExpiresAt) {
+		ar.ExpiresAt = t
+	}
+}
+
+func (s *storage) saveCode(ctx context.Context, id, code string) error {
 	now := s.now()
+	ar := &store.AuthRequest{ID: id}
+	if loaded, ok := ctx.Value(loadedKey{}).(store.AuthRequest); ok && loaded.ID == id && loaded.Done {
+		ar = &loaded
+	}
 	// Remember the code as long as tokens issued from it may live.
-	if err := s.store.SaveCode(ctx, code, id, now.Add(s.life.Code), now.Add(max(s.life.RefreshToken, s.life.AccessToken))); err != nil {
+	if err := s.store.SaveCodeFor(ctx, code, ar, now.Add(s.life.Code), now.Add(max(s.life.RefreshToken, s.life.AccessToken))); err != nil {
 		return s.unavailable(ctx, "cannot save the code", err)
 	}
 	return nil

@@ -32,7 +32,10 @@ func requireBrowser(p *provider.Provider, pages *web.Pages, cookie binding.Cooki
 			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrBadRequest)
 			return
 		}
-		if _, ok := boundRequest(w, r, p, pages, cookie, ids[0]); ok {
+		if ar, ok := boundRequest(w, r, p, pages, cookie, ids[0]); ok {
+			if ar != nil {
+				r = r.WithContext(provider.WithLoaded(r.Context(), ar))
+			}
 			next.ServeHTTP(w, r)
 		}
 	})
@@ -81,6 +84,7 @@ func guardCallback(p *provider.Provider, pages *web.Pages, cookie binding.Cookie
 			pages.ErrorPage(w, r, http.StatusBadRequest, views.ErrSignInExpired)
 			return
 		}
+		r = r.WithContext(provider.WithLoaded(r.Context(), ar))
 		if !ar.Done {
 			next.ServeHTTP(w, r) // the library sends interaction_required to the site
 			return

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -50,6 +51,17 @@ type AuthRequest struct {
 	SessionID string    `json:"session_id,omitempty"` // the completing session's Ref
 	// CodeIssued: the one code of this request was minted.
 	CodeIssued bool `json:"code_issued,omitempty"`
+
+	// raw is the record as last read or written, so that an update right
+	// after needs no second read (UpdateLoadedAuthRequest).
+	raw string
+}
+
+// Record is ar without the copy of its stored form that the store keeps
+// for the next update: the fields alone, to compare.
+func (ar AuthRequest) Record() AuthRequest {
+	ar.raw = ""
+	return ar
 }
 
 // SaveAuthRequest stores (or overwrites) ar under Ref(ar.ID) until
@@ -79,9 +91,16 @@ func (s *Store) AuthRequestByRef(ctx context.Context, ref string) (*AuthRequest,
 	if !isRef(ref) {
 		return nil, ErrNotFound
 	}
-	ar := new(AuthRequest)
-	if err := getJSON(ctx, s.c, s.authRequestKey(ref), ar); err != nil {
-		return nil, err
+	b, err := s.c.Get(ctx, s.authRequestKey(ref)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get: %w", err)
+	}
+	ar := &AuthRequest{raw: b}
+	if err := json.Unmarshal([]byte(b), ar); err != nil {
+		return nil, fmt.Errorf("store: decode: %w", err)
 	}
 	if s.expired(ar.ExpiresAt) {
 		return nil, ErrNotFound
@@ -94,8 +113,17 @@ func (s *Store) AuthRequestByRef(ctx context.Context, ref string) (*AuthRequest,
 // when it keeps losing). fn may run more than once; its error is returned as is
 // and nothing is written. Missing or expired is ErrNotFound.
 func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(*AuthRequest) error) error {
-	ref := Ref(id)
-	return updateJSON(ctx, s, s.authRequestKey(ref), id,
+	_, err := s.UpdateLoadedAuthRequest(ctx, &AuthRequest{ID: id}, fn)
+	return err
+}
+
+// UpdateLoadedAuthRequest is UpdateAuthRequest from ar as the caller read
+// (or last updated) it: when the record has not changed since, it takes
+// one command. It returns the request as written.
+func (s *Store) UpdateLoadedAuthRequest(ctx context.Context, ar *AuthRequest, fn func(*AuthRequest) error) (*AuthRequest, error) {
+	id, ref := ar.ID, Ref(ar.ID)
+	var written AuthRequest
+	raw, err := updateKnownJSON(ctx, s, s.authRequestKey(ref), id, ar.raw,
 		func(ar *AuthRequest) time.Time { return ar.ExpiresAt },
 		func(ar *AuthRequest) string { return ar.ID },
 		func(ar *AuthRequest) error { ar.ID, ar.Ref = id, ref; return nil },
@@ -104,8 +132,14 @@ func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(*AuthR
 				return err
 			}
 			ar.Ref = ref
+			written = *ar
 			return nil
 		})
+	if err != nil {
+		return nil, err
+	}
+	written.raw = raw
+	return &written, nil
 }
 
 // DeleteAuthRequest removes the auth request of an id; deleting a missing
@@ -128,6 +162,22 @@ func (s *Store) DeleteAuthRequestByRef(ctx context.Context, ref string) error {
 // The code's hash is remembered until rememberUntil, so that a second
 // redemption is recognised as a replay rather than an unknown code.
 func (s *Store) SaveCode(ctx context.Context, code, authRequestID string, expiresAt, rememberUntil time.Time) error {
+	return s.SaveCodeFor(ctx, code, &AuthRequest{ID: authRequestID}, expiresAt, rememberUntil)
+}
+
+// SaveCodeFor is SaveCode for the completed request ar, which the code's
+// record also keeps until it is redeemed: the token endpoint then reads
+// one key instead of two (PeekCode's CodeState.AuthRequest).
+func (s *Store) SaveCodeFor(ctx context.Context, code string, ar *AuthRequest, expiresAt, rememberUntil time.Time) error {
+	authRequestID := ar.ID
+	var snapshot []byte
+	if ar.Done {
+		b, err := json.Marshal(ar)
+		if err != nil {
+			return fmt.Errorf("store: encode code's request: %w", err)
+		}
+		snapshot = b
+	}
 	if code == "" {
 		return errors.New("store: empty code")
 	}
@@ -135,17 +185,20 @@ func (s *Store) SaveCode(ctx context.Context, code, authRequestID string, expire
 		return err
 	}
 	rememberUntil = laterOf(rememberUntil, expiresAt)
-	key := s.codeKey(code)
-	_, err := s.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, key, "ar", Ref(authRequestID), "exp", ms(expiresAt), "keep", ms(rememberUntil))
-		p.PExpire(ctx, key, s.ttl(rememberUntil))
-		return nil
-	})
-	if err != nil {
+	err := saveCode.Run(ctx, s.c, []string{s.codeKey(code)},
+		Ref(authRequestID), ms(expiresAt), ms(rememberUntil), s.ttl(rememberUntil).Milliseconds(), snapshot).Err()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return fmt.Errorf("store: save code: %w", err)
 	}
 	return nil
 }
+
+// saveCode writes a code's record and its TTL in one command.
+var saveCode = redis.NewScript(`
+redis.call('HSET', KEYS[1], 'ar', ARGV[1], 'exp', ARGV[2], 'keep', ARGV[3])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'req', ARGV[5]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+`)
 
 // consumeCode marks a code used in one step: of concurrent callers exactly
 // one sees it unused. Returns {auth request Ref, expiry ms, already used}.
@@ -154,6 +207,7 @@ local ar = redis.call('HGET', KEYS[1], 'ar')
 if not ar then return false end
 local exp = redis.call('HGET', KEYS[1], 'exp')
 if redis.call('HSETNX', KEYS[1], 'used', '1') == 0 then return {ar, exp, 1} end
+redis.call('HDEL', KEYS[1], 'req')
 return {ar, exp, 0}
 `)
 
@@ -197,13 +251,17 @@ type CodeState struct {
 	AuthRequestRef string
 	// Used: the code was redeemed already; presenting it again is a replay.
 	Used bool
+	// AuthRequest is the completed request as the code was minted for it
+	// (SaveCodeFor), nil when the record does not keep it: then read it
+	// with AuthRequestByRef.
+	AuthRequest *AuthRequest
 }
 
 // PeekCode looks a code up without using it, so that the token endpoint
 // can check who presents it before the code is spent. An unknown code, or
 // an unused one past its expiry, is ErrNotFound.
 func (s *Store) PeekCode(ctx context.Context, code string) (CodeState, error) {
-	v, err := s.c.HMGet(ctx, s.codeKey(code), "ar", "exp", "used").Result()
+	v, err := s.c.HMGet(ctx, s.codeKey(code), "ar", "exp", "used", "req").Result()
 	if err != nil {
 		return CodeState{}, fmt.Errorf("store: peek code: %w", err)
 	}
@@ -219,5 +277,13 @@ func (s *Store) PeekCode(ctx context.Context, code string) (CodeState, error) {
 	if s.expired(time.UnixMilli(expMS)) {
 		return CodeState{}, ErrNotFound
 	}
-	return CodeState{AuthRequestRef: ar}, nil
+	cs := CodeState{AuthRequestRef: ar}
+	if req, _ := v[3].(string); req != "" {
+		snap := new(AuthRequest)
+		if err := json.Unmarshal([]byte(req), snap); err == nil && !s.expired(snap.ExpiresAt) {
+			snap.Ref = ar
+			cs.AuthRequest = snap
+		}
+	}
+	return cs, nil
 }
