@@ -271,52 +271,95 @@ func testSignInBoundToBrowserInChromium(t *testing.T, https bool) {
 	}
 }
 
-// TestOneCodePerSignIn: the callback of a completed sign-in mints one
-// code, whoever asks and however often, even all at once.
+// TestOneCodePerSignIn: a completed sign-in mints one code, whoever asks
+// and however often, even all at once: the login POST replayed, its
+// callback opened afterwards, or both raced.
 func TestOneCodePerSignIn(t *testing.T) {
 	s := startStack(t)
 	st := s.Sites[0]
 	u := testenv.Users()[0]
+	callback := st.URL + "/callback"
+
+	// form opens the login page and returns the POST a browser would send.
+	form := func(b *browserless, loginURL string) func() *http.Response {
+		page := b.get(loginURL)
+		m := csrfField.FindStringSubmatch(readAll(t, page))
+		if m == nil {
+			t.Fatalf("no form token on the login page (%d)", page.StatusCode)
+		}
+		body := url.Values{"csrf_token": {m[1]}, "login": {u.UID}, "password": {u.Password}}.Encode()
+		return func() *http.Response {
+			req, _ := http.NewRequest(http.MethodPost, loginURL, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set("Origin", s.Issuer)
+			r, err := b.client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			return r
+		}
+	}
+	idOf := func(loginURL string) string {
+		p, err := url.Parse(loginURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Query().Get("authRequestID")
+	}
 
 	t.Run("again after the first", func(t *testing.T) {
 		b := newBrowserless(t, s)
 		loginURL, _ := b.authorize(st, nil)
-		resp := b.login(loginURL, u.UID, u.Password)
-		resp.Body.Close()
-		cb := resp.Header.Get("Location")
-		if code := b.follow(cb, st); code == "" {
-			t.Fatal("no first code")
+		post := form(b, loginURL)
+		first := post()
+		first.Body.Close()
+		if codeIn(first.Header.Get("Location"), callback) == "" {
+			t.Fatalf("no first code: %d %s", first.StatusCode, safeLocation(first.Header.Get("Location")))
 		}
-		again := b.get(cb)
-		body := readAll(t, again)
-		if code := codeIn(again.Header.Get("Location"), st.URL+"/callback"); code != "" {
-			t.Fatal("a second code for the same sign-in")
-		}
-		if again.StatusCode != http.StatusBadRequest || !strings.Contains(body, `lang="fr"`) {
-			t.Errorf("second callback: %d, want 400 and a French page", again.StatusCode)
+		for name, again := range map[string]func() *http.Response{
+			"login POST replayed": post,
+			"callback opened": func() *http.Response {
+				return b.get(s.Issuer + "/authorize/callback?id=" + url.QueryEscape(idOf(loginURL)))
+			},
+		} {
+			r := again()
+			body := readAll(t, r)
+			if codeIn(r.Header.Get("Location"), callback) != "" {
+				t.Errorf("%s: a second code for the same sign-in", name)
+			}
+			if r.StatusCode != http.StatusBadRequest || !strings.Contains(body, `lang="fr"`) {
+				t.Errorf("%s: %d, want 400 and a French page", name, r.StatusCode)
+			}
 		}
 	})
 
-	t.Run("concurrent callbacks", func(t *testing.T) {
+	t.Run("concurrent", func(t *testing.T) {
 		b := newBrowserless(t, s)
 		loginURL, _ := b.authorize(st, nil)
-		resp := b.login(loginURL, u.UID, u.Password)
-		resp.Body.Close()
-		cb := resp.Header.Get("Location")
+		post := form(b, loginURL)
+		cb := s.Issuer + "/authorize/callback?id=" + url.QueryEscape(idOf(loginURL))
 		var (
 			wg    sync.WaitGroup
 			mu    sync.Mutex
 			codes int
 		)
-		for range 8 {
+		for i := range 16 {
 			wg.Go(func() {
-				r, err := b.client.Get(cb)
-				if err != nil {
-					t.Error(err)
+				var r *http.Response
+				if i%2 == 0 {
+					r = post()
+				} else {
+					var err error
+					if r, err = b.client.Get(cb); err != nil {
+						t.Error(err)
+					}
+				}
+				if r == nil {
 					return
 				}
 				r.Body.Close()
-				if codeIn(r.Header.Get("Location"), st.URL+"/callback") != "" {
+				if codeIn(r.Header.Get("Location"), callback) != "" {
 					mu.Lock()
 					codes++
 					mu.Unlock()

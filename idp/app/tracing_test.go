@@ -121,7 +121,7 @@ func TestSignInIsOneTrace(t *testing.T) {
 	// Sample ratio 0: only the relying party's sampled traceparent makes
 	// these spans exported (parent-based sampling).
 	want := []string{"GET /authorize", "POST /login", "login.directory_find", "login.directory_verify",
-		"POST /oauth/token", "Authorize", "AuthResponse"}
+		"POST /oauth/token", "Authorize", "CreateAuthRequestCode"}
 	var spans []*tracev1.Span
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		spans = col.received()
