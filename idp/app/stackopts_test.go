@@ -10,6 +10,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
@@ -36,11 +37,14 @@ type stackOptions struct {
 	// servers and returns the configuration's redis section for them (a
 	// Cluster's nodes, or Sentinels and their master name). stack.Redis
 	// is then nil.
-	Redis func(t *testing.T) config.Redis
+	Redis func(t testing.TB) config.Redis
+	// LDAPMetrics, when set, records each operation of the sign-in
+	// directory (the reader), as the production metrics hook does.
+	LDAPMetrics ldapconn.Metrics
 }
 
 // startStackWith is startStack with options.
-func startStackWith(t *testing.T, opts stackOptions) *stack {
+func startStackWith(t testing.TB, opts stackOptions) *stack {
 	t.Helper()
 	s := &stack{
 		Slapd: testenv.StartSlapd(t, opts.Slapd),
@@ -49,6 +53,7 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 		Logs:  &testenv.Buffer{},
 
 		wrapDirectory: opts.Directory,
+		ldapMetrics:   opts.LDAPMetrics,
 	}
 	var redisConf *config.Redis
 	if opts.Redis != nil {
