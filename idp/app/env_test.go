@@ -73,6 +73,10 @@ type stack struct {
 	wrapDirectory func(login.Directory) login.Directory
 	// ldapMetrics is stackOptions.LDAPMetrics.
 	ldapMetrics ldapconn.Metrics
+	// production is stackOptions.ProductionWorkers.
+	production bool
+	// redisHook is stackOptions.RedisHook.
+	redisHook redis.Hook
 }
 
 func listen(t testing.TB, host string) (net.Listener, string) {
@@ -160,7 +164,7 @@ func (s *stack) build(t testing.TB, cfg *config.Config) *app.App {
 	if s.wrapDirectory != nil {
 		signIn = s.wrapDirectory(dir)
 	}
-	a, err := app.Build(cfg, app.Deps{
+	deps := app.Deps{
 		Redis: s.redisClient(t), Directory: signIn, Accounts: dir, Now: s.Clock.Now, Log: log,
 		Worker: s.worker(t, cfg, log),
 		MailTweak: func(c *mail.Config) {
@@ -168,7 +172,14 @@ func (s *stack) build(t testing.TB, cfg *config.Config) *app.App {
 			c.RetryDelay, c.MaxRetryDelay, c.Block = 100*time.Millisecond, 500*time.Millisecond, 200*time.Millisecond
 		},
 		CompletionTweak: func(c *completion.Config) { c.Block, c.ClaimAfter = 200*time.Millisecond, 500*time.Millisecond },
-	})
+	}
+	if s.redisHook != nil {
+		deps.Redis.AddHook(s.redisHook)
+	}
+	if s.production {
+		deps.Worker, deps.MailTweak, deps.CompletionTweak = nil, nil, nil
+	}
+	a, err := app.Build(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}

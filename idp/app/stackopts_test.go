@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
@@ -41,6 +43,14 @@ type stackOptions struct {
 	// LDAPMetrics, when set, records each operation of the sign-in
 	// directory (the reader), as the production metrics hook does.
 	LDAPMetrics ldapconn.Metrics
+	// ProductionWorkers keeps the production delays of the provider's
+	// background workers (mail, completion) and runs no ldapsync in the
+	// process, as in production: what they send to Redis then stays out of
+	// a count of the sign-in's own commands.
+	ProductionWorkers bool
+	// RedisHook, when set, sees every command the provider's Redis client
+	// sends (the client of app.Build).
+	RedisHook redis.Hook
 }
 
 // startStackWith is startStack with options.
@@ -54,6 +64,8 @@ func startStackWith(t testing.TB, opts stackOptions) *stack {
 
 		wrapDirectory: opts.Directory,
 		ldapMetrics:   opts.LDAPMetrics,
+		production:    opts.ProductionWorkers,
+		redisHook:     opts.RedisHook,
 	}
 	var redisConf *config.Redis
 	if opts.Redis != nil {
