@@ -9,7 +9,9 @@ import (
 	"maps"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
@@ -593,5 +596,143 @@ func TestNoValidSignInRefusedUnderLoad(t *testing.T) {
 			}
 			t.Errorf("%s: %v", errs.what, err)
 		}
+	}
+}
+
+// keyMemory is MEMORY USAGE summed over the keys of each kind (the key's
+// name up to its second colon, e.g. idp:sess), and used_memory.
+func keyMemory(ctx context.Context, rdb *redis.Client) (map[string]int64, map[string]int64, int64, error) {
+	bytes, keys := map[string]int64{}, map[string]int64{}
+	iter := rdb.Scan(ctx, 0, "*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		kind := k
+		if i := strings.IndexByte(k, ':'); i >= 0 {
+			if j := strings.IndexByte(k[i+1:], ':'); j >= 0 {
+				kind = k[:i+1+j]
+			}
+		}
+		n, err := rdb.MemoryUsage(ctx, k, 0).Result()
+		if err != nil && err != redis.Nil {
+			return nil, nil, 0, err
+		}
+		bytes[kind] += n
+		keys[kind]++
+	}
+	if err := iter.Err(); err != nil {
+		return nil, nil, 0, err
+	}
+	info, err := rdb.Info(ctx, "memory").Result()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var used int64
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			used, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return bytes, keys, used, nil
+}
+
+// TestRedisMemoryPerObject measures what Redis holds for one pending
+// sign-in, one complete sign-in (its SSO session and what else it leaves)
+// and one « Mot de passe perdu » flow that sent a code: n of each are
+// made, then the keys are grouped by kind and MEMORY USAGE (SAMPLES 0,
+// every element) summed before and after, and used_memory compared.
+// A measurement, not a check: IDP_REDIS_MEMORY=1 runs it.
+func TestRedisMemoryPerObject(t *testing.T) {
+	if os.Getenv("IDP_REDIS_MEMORY") != "1" {
+		t.Skip("IDP_REDIS_MEMORY=1 measures the Redis memory per object")
+	}
+	const n = 200
+	s := startStackWith(t, stackOptions{
+		Slapd: testenv.SlapdOptions{NumberedUsers: n},
+		Config: func(c *config.Config) {
+			withThrottle(c)
+			c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		},
+		ProductionWorkers: true,
+	})
+	f := newSignInFlow(t, s)
+	ctx := timeout(t, context.Background())
+	if _, err := f.signIn(ctx, testenv.Users()[0]); err != nil {
+		t.Fatal(err)
+	}
+	rdb := s.Redis.Client(t)
+	measure := func(what string, one func(i int) error) {
+		t.Helper()
+		time.Sleep(time.Second) // let background deliveries settle
+		b0, k0, u0, err := keyMemory(ctx, rdb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := one(i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(time.Second)
+		b1, k1, u1, err := keyMemory(ctx, rdb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		var sum int64
+		for kind := range b1 {
+			if d := b1[kind] - b0[kind]; d != 0 || k1[kind] != k0[kind] {
+				sum += d
+				lines = append(lines, fmt.Sprintf("%s: %+d keys, %.0f B", kind, k1[kind]-k0[kind], float64(d)/n))
+			}
+		}
+		slices.Sort(lines)
+		t.Logf("%s, per object over %d: MEMORY USAGE %.0f B (%s); used_memory %+.0f B",
+			what, n, float64(sum)/n, strings.Join(lines, "; "), float64(u1-u0)/n)
+	}
+	measure("pending sign-in (GET /authorize)", func(int) error {
+		_, err := f.authorize(ctx, f.browser())
+		return err
+	})
+	measure("complete sign-in (SSO session and the rest it leaves)", func(i int) error {
+		_, err := f.signIn(ctx, testenv.NumberedUser(i))
+		return err
+	})
+	measure("reset flow (profile, address of a person, code mailed)", func(i int) error {
+		c := f.browser()
+		xff := fmt.Sprintf("10.1.%d.%d", i>>8&255, i&255)
+		send := func(method, path string, form url.Values) (*http.Response, string, error) {
+			req, _ := http.NewRequest(method, s.Issuer+path, strings.NewReader(form.Encode()))
+			if method == http.MethodPost {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.Header.Set("Origin", s.Issuer)
+			}
+			req.Header.Set("X-Forwarded-For", xff)
+			return do(ctx, c, req)
+		}
+		token := func(path string) (string, error) {
+			_, body, err := send(http.MethodGet, path, nil)
+			if m := csrfField.FindStringSubmatch(body); err == nil && m != nil {
+				return m[1], nil
+			}
+			return "", fmt.Errorf("%s: no form token (%v)", path, err)
+		}
+		tok, err := token("/mot-de-passe-perdu")
+		if err != nil {
+			return err
+		}
+		if _, _, err := send(http.MethodPost, "/mot-de-passe-perdu", url.Values{"csrf_token": {tok}, "profil": {"usager"}}); err != nil {
+			return err
+		}
+		if tok, err = token("/mot-de-passe-perdu/adresse"); err != nil {
+			return err
+		}
+		resp, _, err := send(http.MethodPost, "/mot-de-passe-perdu/adresse", url.Values{"csrf_token": {tok}, "email": {testenv.NumberedUser(i).Mail}})
+		if err == nil && resp.StatusCode != http.StatusSeeOther {
+			err = fmt.Errorf("address: %d", resp.StatusCode)
+		}
+		return err
+	})
+	if got := len(s.SMTP.Messages()); got < n {
+		t.Logf("only %d of %d code mails reached the SMTP sink", got, n)
 	}
 }
