@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/netip"
@@ -384,6 +385,42 @@ func (h *sentCommands) take() (map[string]int64, int64) {
 	return n, rt
 }
 
+// monitor records what Redis runs (MONITOR, on a raw connection of its
+// own, scripts' commands included) until the returned function is called,
+// which returns the lines.
+func monitor(tb testing.TB, addr string) func() []string {
+	tb.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := bufio.NewReader(conn)
+	if _, err := conn.Write([]byte("MONITOR\r\n")); err != nil {
+		tb.Fatal(err)
+	}
+	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") {
+		tb.Fatalf("MONITOR: %q %v", line, err)
+	}
+	var lines []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return
+			}
+			lines = append(lines, strings.TrimPrefix(strings.TrimSpace(line), "+"))
+		}
+	}()
+	return func() []string {
+		time.Sleep(100 * time.Millisecond) // the last lines in flight
+		conn.Close()
+		<-done
+		return lines
+	}
+}
+
 // ldapOps counts the reader's LDAP operations through the metrics hook of
 // ldapconn.Config, the one production exports.
 type ldapOps struct {
@@ -517,6 +554,13 @@ func TestSignInCost(t *testing.T) {
 	t.Logf("Redis commands per complete sign-in: %d: %s", total(best), breakdown(best))
 	t.Logf("LDAP operations per complete sign-in: %s", breakdown(bestLDAP))
 	t.Logf("log lines per complete sign-in (%d HTTP requests): %s", signInRequests, breakdown(bestLogs))
+
+	// One more sign-in under MONITOR, to see the keys behind the counts.
+	stop := monitor(t, s.Redis.Addr)
+	if _, err := f.signIn(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("MONITOR of one more sign-in:\n%s", strings.Join(stop(), "\n"))
 
 	if n := total(best); n > maxRedisCmds {
 		t.Errorf("%d Redis commands per sign-in, want at most %d", n, maxRedisCmds)
