@@ -9,7 +9,7 @@ TESTFLAGS ?= -race -count=1 -timeout 20m
 AXE_DIR := idp/testenv/testdata/axe
 AXE_JS  := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
-.PHONY: run build test check generate fmt vet bench clean axe images
+.PHONY: run build test check generate fmt vet bench loadflow clean axe images
 
 run:
 	$(GO) run ./cmd/idp-dev
@@ -46,8 +46,32 @@ $(AXE_JS): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
 images:
 	IDP_TEST_IMAGES=1 $(GO) test -count=1 -run TestImagesBuild -v ./deploy
 
+# Benchmarks through the real handler stack against redis-server and
+# slapd (idp/app/bench_test.go): time, allocations, Redis commands and
+# LDAP operations per operation. BENCH selects them (a -bench regexp),
+# BENCHTIME sets -benchtime (e.g. 3s or 500x); empty: Go's default.
+BENCH     ?= .
+BENCHTIME ?=
+
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count=1 $(if $(BENCHTIME),-benchtime $(BENCHTIME)) $(PKGS)
+
+# Load test of the production binary (cmd/idp) with its production
+# configuration (throttle on), slapd seeded with USERS people and
+# redis-server, driven by loadflow from LOADFLOW_DIR: C virtual users for
+# D, ID tokens signed with ALG (RS256 or ES256). See deploy/perf/README.md.
+LOADFLOW_DIR ?= ../shared/tools/loadflow
+C     ?= 16
+D     ?= 20s
+ALG   ?= ES256
+USERS ?= 1000
+
+loadflow:
+	$(GO) build -o bin/idp ./cmd/idp
+	cd $(LOADFLOW_DIR) && $(GO) build -o $(CURDIR)/bin/loadflow .
+	IDP_LOADFLOW=1 IDP_BIN=$(CURDIR)/bin/idp LOADFLOW_BIN=$(CURDIR)/bin/loadflow \
+	LOADFLOW_C=$(C) LOADFLOW_D=$(D) LOADFLOW_ALG=$(ALG) LOADFLOW_USERS=$(USERS) \
+	$(GO) test -count=1 -timeout 30m -run '^TestLoadflow$$' -v ./deploy/perf
 
 clean:
 	rm -rf bin $(AXE_DIR)/node_modules

@@ -71,9 +71,15 @@ type stack struct {
 	TLS *testenv.CA
 	// wrapDirectory is stackOptions.Directory.
 	wrapDirectory func(login.Directory) login.Directory
+	// ldapMetrics is stackOptions.LDAPMetrics.
+	ldapMetrics ldapconn.Metrics
+	// production is stackOptions.ProductionWorkers.
+	production bool
+	// redisHook is stackOptions.RedisHook.
+	redisHook redis.Hook
 }
 
-func listen(t *testing.T, host string) (net.Listener, string) {
+func listen(t testing.TB, host string) (net.Listener, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", host+":0")
 	if err != nil {
@@ -82,14 +88,14 @@ func listen(t *testing.T, host string) (net.Listener, string) {
 	return ln, "http://" + ln.Addr().String()
 }
 
-func serveOn(t *testing.T, ln net.Listener, h http.Handler) {
+func serveOn(t testing.TB, ln net.Listener, h http.Handler) {
 	t.Helper()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 }
 
-func secret(t *testing.T) string {
+func secret(t testing.TB) string {
 	t.Helper()
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -132,12 +138,12 @@ func testConfig(issuer string, sites []*site) *config.Config {
 const jwtClientSecret = "jwt-client-secret-for-tests-only-0123456789"
 
 // startStack starts slapd, redis-server, the provider and two sites.
-func startStack(t *testing.T) *stack {
+func startStack(t testing.TB) *stack {
 	t.Helper()
 	return startStackWith(t, stackOptions{})
 }
 
-func (s *stack) build(t *testing.T, cfg *config.Config) *app.App {
+func (s *stack) build(t testing.TB, cfg *config.Config) *app.App {
 	t.Helper()
 	log := slog.New(slog.NewJSONHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
@@ -146,7 +152,7 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app.App {
 		}
 	})
 	dir, err := ldapauth.New(ldapauth.Config{
-		Config:     ldapconn.Config{URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.ReaderDN, BindPassword: s.Slapd.ReaderPassword, Timeout: 5 * time.Second},
+		Config:     ldapconn.Config{URLs: []string{s.Slapd.URL}, BindDN: s.Slapd.ReaderDN, BindPassword: s.Slapd.ReaderPassword, Timeout: 5 * time.Second, Metrics: s.ldapMetrics},
 		BaseDN:     s.Slapd.PeopleDN,
 		UserFilter: config.DefaultUserFilter,
 	}, log)
@@ -158,7 +164,7 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app.App {
 	if s.wrapDirectory != nil {
 		signIn = s.wrapDirectory(dir)
 	}
-	a, err := app.Build(cfg, app.Deps{
+	deps := app.Deps{
 		Redis: s.redisClient(t), Directory: signIn, Accounts: dir, Now: s.Clock.Now, Log: log,
 		Worker: s.worker(t, cfg, log),
 		MailTweak: func(c *mail.Config) {
@@ -166,7 +172,14 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app.App {
 			c.RetryDelay, c.MaxRetryDelay, c.Block = 100*time.Millisecond, 500*time.Millisecond, 200*time.Millisecond
 		},
 		CompletionTweak: func(c *completion.Config) { c.Block, c.ClaimAfter = 200*time.Millisecond, 500*time.Millisecond },
-	})
+	}
+	if s.redisHook != nil {
+		deps.Redis.AddHook(s.redisHook)
+	}
+	if s.production {
+		deps.Worker, deps.MailTweak, deps.CompletionTweak = nil, nil, nil
+	}
+	a, err := app.Build(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +189,7 @@ func (s *stack) build(t *testing.T, cfg *config.Config) *app.App {
 
 // worker runs ldapsync against the test slapd as its writer account, with
 // delays short enough for a test.
-func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(context.Context) error {
+func (s *stack) worker(t testing.TB, cfg *config.Config, log *slog.Logger) func(context.Context) error {
 	t.Helper()
 	target := func(d *testenv.Slapd, name, label, findBy string) ldapsync.Target {
 		w, err := directory.New(directory.Config{
@@ -211,7 +224,7 @@ func (s *stack) worker(t *testing.T, cfg *config.Config, log *slog.Logger) func(
 // redisClient is a client for the stack's Redis, made from the
 // configuration as the production binary does when the servers are not
 // the lone redis-server; closed in t.Cleanup.
-func (s *stack) redisClient(t *testing.T) redis.UniversalClient {
+func (s *stack) redisClient(t testing.TB) redis.UniversalClient {
 	t.Helper()
 	if s.Redis != nil {
 		return s.Redis.Client(t)

@@ -29,7 +29,7 @@ func overSchemes(t *testing.T, journey func(t *testing.T, https bool)) {
 }
 
 // listen is listen, over TLS with the test CA when the stack serves https.
-func (s *stack) listen(t *testing.T, host string) (net.Listener, string) {
+func (s *stack) listen(t testing.TB, host string) (net.Listener, string) {
 	t.Helper()
 	ln, base := listen(t, host)
 	if s.TLS == nil {

@@ -18,11 +18,11 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
-func onCluster(t *testing.T) config.Redis {
+func onCluster(t testing.TB) config.Redis {
 	return config.Redis{Addrs: testenv.StartRedisCluster(t).Addrs}
 }
 
-func onSentinel(t *testing.T) config.Redis {
+func onSentinel(t testing.TB) config.Redis {
 	rs := testenv.StartRedisSentinel(t)
 	return config.Redis{Addrs: rs.Sentinels, MasterName: rs.MasterName}
 }
@@ -35,7 +35,7 @@ func onSentinel(t *testing.T) config.Redis {
 func TestRedisAtScale(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		redis func(t *testing.T) config.Redis
+		redis func(t testing.TB) config.Redis
 	}{
 		{"cluster", onCluster},
 		{"sentinel", onSentinel},
@@ -86,7 +86,7 @@ func testFailoverDuringSignIns(t *testing.T, failover func(*testenv.RedisSentine
 	var rs *testenv.RedisSentinel
 	s := startStackWith(t, stackOptions{
 		Second: &testenv.SlapdOptions{},
-		Redis: func(t *testing.T) config.Redis {
+		Redis: func(t testing.TB) config.Redis {
 			rs = testenv.StartRedisSentinel(t)
 			return config.Redis{Addrs: rs.Sentinels, MasterName: rs.MasterName}
 		},

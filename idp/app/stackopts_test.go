@@ -6,10 +6,13 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
@@ -36,11 +39,22 @@ type stackOptions struct {
 	// servers and returns the configuration's redis section for them (a
 	// Cluster's nodes, or Sentinels and their master name). stack.Redis
 	// is then nil.
-	Redis func(t *testing.T) config.Redis
+	Redis func(t testing.TB) config.Redis
+	// LDAPMetrics, when set, records each operation of the sign-in
+	// directory (the reader), as the production metrics hook does.
+	LDAPMetrics ldapconn.Metrics
+	// ProductionWorkers keeps the production delays of the provider's
+	// background workers (mail, completion) and runs no ldapsync in the
+	// process, as in production: what they send to Redis then stays out of
+	// a count of the sign-in's own commands.
+	ProductionWorkers bool
+	// RedisHook, when set, sees every command the provider's Redis client
+	// sends (the client of app.Build).
+	RedisHook redis.Hook
 }
 
 // startStackWith is startStack with options.
-func startStackWith(t *testing.T, opts stackOptions) *stack {
+func startStackWith(t testing.TB, opts stackOptions) *stack {
 	t.Helper()
 	s := &stack{
 		Slapd: testenv.StartSlapd(t, opts.Slapd),
@@ -49,6 +63,9 @@ func startStackWith(t *testing.T, opts stackOptions) *stack {
 		Logs:  &testenv.Buffer{},
 
 		wrapDirectory: opts.Directory,
+		ldapMetrics:   opts.LDAPMetrics,
+		production:    opts.ProductionWorkers,
+		redisHook:     opts.RedisHook,
 	}
 	var redisConf *config.Redis
 	if opts.Redis != nil {

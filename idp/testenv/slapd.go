@@ -25,6 +25,11 @@ type SlapdOptions struct {
 	Policies []Policy
 	Accounts []Account
 
+	// NumberedUsers seeds that many more people, NumberedUser(0) to
+	// NumberedUser(NumberedUsers-1), for load tests that need many distinct
+	// accounts.
+	NumberedUsers int
+
 	// ExtraLDIF is appended to the seed (for example more users). A
 	// userPassword may be {SSHA} or clear text: slapadd stores it as given and
 	// slapd accepts both for a simple bind.

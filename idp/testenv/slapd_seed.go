@@ -27,6 +27,16 @@ func Users() []User {
 	}
 }
 
+// NumberedUser is the i-th person seeded by SlapdOptions.NumberedUsers:
+// uid user<i>, password password<i>, the names a load driver can make from
+// a pattern and an index.
+func NumberedUser(i int) User {
+	return User{
+		UID: fmt.Sprintf("user%d", i), Password: fmt.Sprintf("password%d", i),
+		Mail: fmt.Sprintf("user%d@example.org", i), GivenName: "Usager", Surname: fmt.Sprintf("N%d", i),
+	}
+}
+
 // ssha hashes a password the way slappasswd -h {SSHA} does:
 // base64(SHA1(password || salt) || salt) with an 8-byte random salt.
 func ssha(password string) string {
@@ -130,6 +140,13 @@ func (s *Slapd) seedLDIF(opts SlapdOptions) string {
 
 	w.entry(s.PeopleDN, "objectClass", "organizationalUnit", "ou", "people")
 	for _, u := range Users() {
+		w.entry("uid="+u.UID+","+s.PeopleDN,
+			"objectClass", "inetOrgPerson",
+			"uid", u.UID, "cn", u.CN(), "givenName", u.GivenName, "sn", u.Surname,
+			"mail", u.Mail, "userPassword", ssha(u.Password))
+	}
+	for i := range opts.NumberedUsers {
+		u := NumberedUser(i)
 		w.entry("uid="+u.UID+","+s.PeopleDN,
 			"objectClass", "inetOrgPerson",
 			"uid", u.UID, "cn", u.CN(), "givenName", u.GivenName, "sn", u.Surname,
