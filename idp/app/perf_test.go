@@ -30,7 +30,7 @@ import (
 
 // maxRedisCmds bounds the Redis commands of one complete sign-in
 // (authorize, login form, login POST, token), throttle on.
-// target 12: see README « Capacité »
+// target 12: see README « Capacity »
 const maxRedisCmds = 46
 
 // refusal is a sign-in the provider turned away although the password was
