@@ -254,4 +254,3 @@ func focusColor(primary float64) string {
 	}
 	return best
 }
-
