@@ -36,7 +36,7 @@ func TestLogoutForgery(t *testing.T) {
 	landing := func() answer { return read(t, v.do(http.MethodGet, s.Issuer+"/", "", nil)) }
 	page := landing()
 	m := csrfField.FindStringSubmatch(page.body)
-	if page.h1 != "Vous êtes connecté" || m == nil {
+	if page.h1 != "Votre session est ouverte" || m == nil {
 		t.Fatalf("landing page: %q, form token found: %v", page.h1, m != nil)
 	}
 	own := m[1]
@@ -57,7 +57,7 @@ func TestLogoutForgery(t *testing.T) {
 			t.Errorf("%s: %d %q, want 403 « Formulaire expiré »", c.name, got.status, got.h1)
 		}
 		checkErrorPage(t, got)
-		if h1 := landing().h1; h1 != "Vous êtes connecté" {
+		if h1 := landing().h1; h1 != "Votre session est ouverte" {
 			t.Fatalf("%s: after the forged logout the landing page says %q", c.name, h1)
 		}
 	}

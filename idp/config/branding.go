@@ -54,6 +54,24 @@ func DefaultFooterLinks() []Link {
 	}
 }
 
+// DefaultBranding is the Région's identity, as a file without a
+// branding section gets it.
+func DefaultBranding() Branding {
+	lum, _ := parseColor(DefaultPrimaryColor)
+	return Branding{
+		Name: DefaultBrandName, ServiceName: DefaultServiceName, PrimaryColor: DefaultPrimaryColor,
+		FocusColor: focusColor(lum), FooterLinks: DefaultFooterLinks(),
+	}
+}
+
+// DefaultLegal is what the Région's legal pages state.
+func DefaultLegal() Legal {
+	return Legal{
+		Publisher: DefaultPublisher, PublicationHead: DefaultPublicationHead, Host: DefaultHost,
+		DPOEmail: DefaultDPOEmail, DPOAddress: DefaultDPOAddress, AuditLogRetention: DefaultAuditLogRetention,
+	}
+}
+
 // Legal is what the pages « Mentions légales », « Données personnelles »
 // and « Cookies » state. Each page can instead be the Région's own, at
 // an address given here (accessibility_url does that for the

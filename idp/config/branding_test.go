@@ -26,6 +26,12 @@ func TestBrandingDefaults(t *testing.T) {
 		t.Errorf("focus colour %q: %.2f:1 against white, %.2f:1 against %s; want 3:1 each",
 			b.FocusColor, contrast(focus, white), contrast(focus, primary), b.PrimaryColor)
 	}
+	if d := DefaultBranding(); d.FocusColor != b.FocusColor || d.PrimaryColor != b.PrimaryColor || !slices.Equal(d.FooterLinks, b.FooterLinks) {
+		t.Errorf("DefaultBranding() %+v, a file without the section %+v", d, b)
+	}
+	if DefaultLegal() != c.Legal {
+		t.Errorf("DefaultLegal() %+v, a file without the section %+v", DefaultLegal(), c.Legal)
+	}
 	l := c.Legal
 	if l.DPOEmail != DefaultDPOEmail || l.Publisher != DefaultPublisher || l.LegalNoticeURL != "" || l.AuditLogRetention != DefaultAuditLogRetention {
 		t.Errorf("legal %+v, want the Région's defaults", l)
