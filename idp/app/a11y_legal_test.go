@@ -34,7 +34,7 @@ const legalFactsJS = `(() => ({
 func TestAccessibilityLegal(t *testing.T) {
 	axe := testenv.LoadAxe(t)
 	s := startStackWith(t, stackOptions{Config: func(c *config.Config) {
-		c.AccessibilityURL = "" // the built-in statement
+		c.AccessibilityURL = ""                   // the built-in statement
 		c.SupportURL, c.Reset.SupportURL = "", "" // the built-in page
 		c.Support = config.Support{Email: "support@example.org"}
 		c.Session.IdleTimeout, c.Session.Lifetime = 45*time.Minute, 8*time.Hour
