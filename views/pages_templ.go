@@ -52,17 +52,17 @@ func errorText(k ErrorKind) (title, message string) {
 	case ErrUnavailable:
 		return "Service momentanément indisponible", "Le service est momentanément indisponible. Veuillez réessayer dans quelques minutes."
 	case ErrUnknownClient:
-		return "Site inconnu", "Le site qui vous a dirigé ici n’est pas reconnu par le service de connexion. Retournez sur le site et réessayez ; si le problème persiste, contactez le support."
+		return "Site inconnu", "Le site d’où vous venez n’est pas reconnu par le service de connexion. Retournez sur le site et réessayez ; si le problème persiste, contactez le support."
 	case ErrBadRedirect:
-		return "Adresse de retour non autorisée", "Le site qui vous a dirigé ici a demandé un retour vers une adresse qui n’est pas autorisée. Pour votre sécurité, la connexion a été interrompue."
+		return "Adresse de retour non autorisée", "Le site d’où vous venez a demandé un retour vers une adresse qui n’est pas autorisée. Pour votre sécurité, la connexion a été interrompue."
 	case ErrSignInExpired:
 		return "Connexion expirée", "Votre demande de connexion a expiré ou n’est plus valide. Retournez sur le site que vous souhaitiez utiliser et recommencez la connexion."
 	case ErrFormExpired:
 		return "Formulaire expiré", "Le formulaire a expiré ou n’a pas été envoyé depuis cette page. Rechargez la page et réessayez."
 	case ErrBadAuthRequest:
-		return "Demande de connexion incorrecte", "Le site qui vous a dirigé ici a envoyé une demande de connexion incorrecte. Retournez sur le site et réessayez ; si le problème persiste, contactez le support."
+		return "Demande de connexion incorrecte", "Le site d’où vous venez a envoyé une demande de connexion incorrecte. Retournez sur le site et réessayez ; si le problème persiste, contactez le support."
 	case ErrBadLogout:
-		return "Demande de déconnexion incorrecte", "Le site qui vous a dirigé ici a envoyé une demande de déconnexion incorrecte. Vous n’avez pas été déconnecté. Pour vous déconnecter, utilisez le bouton « Se déconnecter » du site ou de cette page d’accueil."
+		return "Demande de déconnexion incorrecte", "Le site d’où vous venez a envoyé une demande de déconnexion incorrecte. Votre session n’a pas été fermée. Pour vous déconnecter, utilisez le bouton « Se déconnecter » du site ou de cette page d’accueil."
 	case ErrOtherBrowser:
 		return "Connexion ouverte dans un autre navigateur", "Cette demande de connexion a été ouverte dans un autre navigateur. Pour votre sécurité, elle ne peut pas être poursuivie ici. Retournez sur le site que vous souhaitiez utiliser et reconnectez-vous."
 	default:
@@ -158,6 +158,59 @@ func Error(p ErrorPage) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, " <ul class=\"actions\"><li><a href=\"")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var6 string
+			templ_7745c5c3_Var6, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(p.Site.home())).ResolveURL(ctx)
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 84, Col: 45}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var6)
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "\">Aller à l’accueil de ")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			var templ_7745c5c3_Var7 string
+			templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(p.Site.service())
+			if templ_7745c5c3_Err != nil {
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 84, Col: 90}
+			}
+			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "</a></li>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
+			if p.Site.SupportURL != "" {
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<li><a href=\"")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				var templ_7745c5c3_Var8 string
+				templ_7745c5c3_Var8, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(p.Site.SupportURL)).ResolveURL(ctx)
+				if templ_7745c5c3_Err != nil {
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 86, Col: 50}
+				}
+				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var8)
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "\">Obtenir de l’aide du support</a></li>")
+				if templ_7745c5c3_Err != nil {
+					return templ_7745c5c3_Err
+				}
+			}
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 11, "</ul>")
+			if templ_7745c5c3_Err != nil {
+				return templ_7745c5c3_Err
+			}
 			return nil
 		})
 		templ_7745c5c3_Err = layout(p.Site, pageTitle(title, false)).Render(templ.WithChildren(ctx, templ_7745c5c3_Var2), templ_7745c5c3_Buffer)
@@ -191,7 +244,7 @@ func LostPasswordComingSoon(p LostPasswordSoon) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Var7 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
+		templ_7745c5c3_Var10 := templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 			templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 			templ_7745c5c3_Buffer, templ_7745c5c3_IsBuffer := templruntime.GetBuffer(templ_7745c5c3_W)
 			if !templ_7745c5c3_IsBuffer {
@@ -203,32 +256,32 @@ func LostPasswordComingSoon(p LostPasswordSoon) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<h1>Mot de passe perdu</h1><p>Le service de réinitialisation du mot de passe sera bientôt disponible ici.</p><p>En attendant, utilisez le lien «\u00a0J’ai besoin de support\u00a0» en bas de page.</p>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, "<h1>Mot de passe perdu</h1><p>Le service de réinitialisation du mot de passe sera bientôt disponible ici.</p><p>En attendant, utilisez le lien «\u00a0J’ai besoin de support\u00a0» en bas de page.</p>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			if p.BackURL != "" {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 7, "<p><a href=\"")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 13, "<p><a href=\"")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				var templ_7745c5c3_Var8 string
-				templ_7745c5c3_Var8, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(p.BackURL)).ResolveURL(ctx)
+				var templ_7745c5c3_Var11 string
+				templ_7745c5c3_Var11, templ_7745c5c3_Err = templruntime.NewAttributeExpression(templ.SafeURL(p.BackURL)).ResolveURL(ctx)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 98, Col: 40}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `pages.templ`, Line: 104, Col: 40}
 				}
-				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var8)
+				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var11)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "\">Retour à la connexion</a></p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "\">Retour à la connexion</a></p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = layout(p.Site, pageTitle("Mot de passe perdu", false)).Render(templ.WithChildren(ctx, templ_7745c5c3_Var7), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = layout(p.Site, pageTitle("Mot de passe perdu", false)).Render(templ.WithChildren(ctx, templ_7745c5c3_Var10), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

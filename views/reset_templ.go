@@ -16,8 +16,8 @@ import (
 
 const resetStep = "Mot de passe perdu"
 
-func resetTitle(step string, hasError bool) string {
-	return pageTitle(step+" – "+resetStep, hasError)
+func resetTitle(step string, hasError bool) Title {
+	return journeyTitle(step, resetStep, hasError)
 }
 
 // ResetProfile is one choice of the first step, from configuration.
@@ -391,7 +391,7 @@ func ResetEmailForm(p ResetEmailPage) templ.Component {
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = layout(p.Site, resetTitle("Votre adresse e-mail", p.Invalid)).Render(templ.WithChildren(ctx, templ_7745c5c3_Var14), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = layout(p.Site, resetTitle("Adresse électronique", p.Invalid)).Render(templ.WithChildren(ctx, templ_7745c5c3_Var14), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

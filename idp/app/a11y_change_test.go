@@ -36,13 +36,13 @@ func TestAccessibilityChange(t *testing.T) {
 	startAt(t, a.ctx, s.Sites[0])
 	signIn(t, a.ctx, u.UID, u.Password)
 	a.navigate(t, s.Issuer+"/")
-	a.check(t, "landing, signed in", "Vous êtes connecté", title("Vous êtes connecté", false), true)
+	a.check(t, "landing, signed in", "Votre session est ouverte", title("Votre session est ouverte", false), true)
 	do(chromedp.Click(link("Changer mon mot de passe")))
-	a.check(t, "current password", "Changer mon mot de passe", title("Changer mon mot de passe", false), true)
+	a.check(t, "current password", "Changer mon mot de passe", title("Mot de passe actuel – Changer mon mot de passe", false), true)
 	do(chromedp.Click(button("Continuer")))
-	a.check(t, "current password, empty", "Changer mon mot de passe", title("Changer mon mot de passe", true), true)
+	a.check(t, "current password, empty", "Changer mon mot de passe", title("Mot de passe actuel – Changer mon mot de passe", true), true)
 	do(chromedp.SendKeys(field("Mot de passe actuel"), "Pas-le-bon-1"), chromedp.Click(button("Continuer")))
-	a.check(t, "current password, wrong", "Changer mon mot de passe", title("Changer mon mot de passe", true), true)
+	a.check(t, "current password, wrong", "Changer mon mot de passe", title("Mot de passe actuel – Changer mon mot de passe", true), true)
 	if got := attr(t, a, "#actuel", "aria-invalid"); got != "true" {
 		t.Errorf("wrong current password: aria-invalid=%q", got)
 	}
@@ -60,7 +60,7 @@ func TestAccessibilityChange(t *testing.T) {
 	}
 	a.check(t, "success (change)", "Votre mot de passe a été modifié", title("Mot de passe modifié – Changer mon mot de passe", false), true)
 	do(chromedp.Click(link("Continuer")))
-	a.check(t, "landing, still signed in", "Vous êtes connecté", title("Vous êtes connecté", false), true)
+	a.check(t, "landing, still signed in", "Votre session est ouverte", title("Votre session est ouverte", false), true)
 	a.navigate(t, s.Issuer+"/compte/mot-de-passe?expire=1")
-	a.check(t, "current password, after an expired change", "Changer mon mot de passe", title("Changer mon mot de passe", false), true)
+	a.check(t, "current password, after an expired change", "Changer mon mot de passe", title("Mot de passe actuel – Changer mon mot de passe", false), true)
 }

@@ -13,10 +13,7 @@ import (
 )
 
 // loginTabOrder is the login page as the keyboard meets it.
-var loginTabOrder = []string{
-	"a Aller au contenu", "input Identifiant ou adresse e-mail", "input Mot de passe",
-	"button Se connecter", "a Mot de passe perdu", "a J’ai besoin de support", "a Accessibilité : partiellement conforme",
-}
+var loginTabOrder = tabOrder("input Identifiant ou adresse e-mail", "input Mot de passe", "button Se connecter", "a Mot de passe perdu")
 
 // failedFields: both fields point to the one generic message.
 var failedFields = map[string]string{"login": "erreur", "password": "erreur"}
@@ -127,7 +124,7 @@ func TestAccessibility(t *testing.T) {
 	// A grace login: signed in, told the password expired.
 	a.navigate(t, rp.URL+"/start")
 	signIn(t, a.ctx, "grace", person("grace").Password)
-	a.check(t, "password grace", "Votre mot de passe a expiré", "Mot de passe expiré"+siteTitle, true)
+	a.check(t, "password grace", "Votre mot de passe a expiré", "Mot de passe expiré – Connexion"+siteTitle, true)
 
 	// Signed in (the grace login's session): the site's page with the
 	// claims it received.
@@ -136,19 +133,20 @@ func TestAccessibility(t *testing.T) {
 
 	// The provider's own landing page, signed in, then logging out.
 	a.navigate(t, s.Issuer+"/")
-	a.check(t, "landing", "Vous êtes connecté", "Vous êtes connecté"+siteTitle, true)
-	a.tabWalk(t, "landing", []string{"a Aller au contenu", "a Changer mon mot de passe", "button Se déconnecter", "a J’ai besoin de support", "a Accessibilité : partiellement conforme"})
+	a.check(t, "landing", "Votre session est ouverte", "Votre session est ouverte"+siteTitle, true)
+	a.tabWalk(t, "landing", tabOrder("a Retourner sur « Site "+rp.ClientID+" »", "a Changer mon mot de passe", "button Se déconnecter"))
 	a.reload(t)
 	a.skipLink(t, "landing")
 	a.navigate(t, s.Issuer+"/deconnexion")
 	a.check(t, "logout confirmation", "Déconnexion", "Déconnexion"+siteTitle, true)
+	a.tabWalk(t, "logout confirmation", tabOrder("button Se déconnecter", "a Annuler"))
 	if _, err := chromedp.RunResponse(timeout(t, a.ctx), chromedp.Click(button("Se déconnecter"))); err != nil {
 		t.Fatal(err)
 	}
-	a.check(t, "logged out", "Vous êtes déconnecté", "Vous êtes déconnecté"+siteTitle, true)
+	a.check(t, "logged out", "Déconnexion effectuée", "Déconnexion effectuée"+siteTitle, true)
 	a.navigate(t, s.Issuer+"/")
 	a.check(t, "landing, signed out", "Connexion à Mes démarches en Nouvelle-Aquitaine", "Accueil"+siteTitle, true)
-	a.tabWalk(t, "landing, signed out", []string{"a Aller au contenu", "a J’ai besoin de support", "a Accessibilité : partiellement conforme"})
+	a.tabWalk(t, "landing, signed out", tabOrder("a Aller sur nouvelle-aquitaine.fr", "a Aller sur Mes démarches en Nouvelle-Aquitaine", "a Obtenir de l’aide du support"))
 
 	// The directory down: the login screen says so, not « incorrect ».
 	a.navigate(t, rp.URL+"/start")

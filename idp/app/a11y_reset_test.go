@@ -48,9 +48,9 @@ func TestAccessibilityReset(t *testing.T) {
 		t.Fatal(err)
 	}
 	do(chromedp.Click(button("Continuer")))
-	a.check(t, "address", "Renseigner votre adresse mail", title("Votre adresse e-mail", false), true)
+	a.check(t, "address", "Renseigner votre adresse mail", title("Adresse électronique", false), true)
 	do(chromedp.SendKeys(field("Adresse e-mail"), "pas-une-adresse"), chromedp.Click(button("Recevoir un code")))
-	a.check(t, "address, invalid", "Renseigner votre adresse mail", title("Votre adresse e-mail", true), true)
+	a.check(t, "address, invalid", "Renseigner votre adresse mail", title("Adresse électronique", true), true)
 	if got := attr(t, a, "#email", "aria-invalid"); got != "true" {
 		t.Errorf("invalid address field: aria-invalid=%q", got)
 	}

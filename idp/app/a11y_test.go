@@ -18,6 +18,22 @@ import (
 // siteTitle ends every <title>.
 const siteTitle = " – Mes démarches en Nouvelle-Aquitaine"
 
+// brandLink is the header's link home, as the keyboard meets it.
+const brandLink = "a Région Nouvelle-Aquitaine Mes démarches en Nouvelle-Aquitaine"
+
+// footerTabOrder is the footer as the keyboard meets it, with the
+// Région's default links.
+var footerTabOrder = []string{
+	"a J’ai besoin de support", "a nouvelle-aquitaine.fr", "a Mes démarches en Nouvelle-Aquitaine",
+	"a Accessibilité : partiellement conforme", "a Mentions légales", "a Données personnelles", "a Cookies",
+}
+
+// tabOrder is a provider page's order: the skip link, the header's
+// link, the page's own elements, then the footer.
+func tabOrder(page ...string) []string {
+	return slices.Concat([]string{"a Aller au contenu", brandLink}, page, footerTabOrder)
+}
+
 // a11y runs the checks every page gets: axe-core with the tags of §7,
 // and the structure that axe cannot judge.
 type a11y struct {
@@ -111,19 +127,46 @@ func (a *a11y) check(t *testing.T, name, h1, title string, provider bool) {
 	a.reflow(t, name)
 }
 
-// reflow: at 320 CSS px nothing scrolls sideways.
+// reflow: at 320 CSS px (a 1280 px window at 400 %, or 640 px at
+// 200 %) nothing scrolls sideways, neither as it is nor under the
+// text-spacing override of WCAG 1.4.12.
 func (a *a11y) reflow(t *testing.T, name string) {
 	t.Helper()
 	if err := chromedp.Do(a.ctx, chromedp.EmulateViewport(320, 640)); err != nil {
 		t.Fatal(err)
 	}
 	f := a.facts(t)
+	if f.ScrollWidth > f.ClientWidth {
+		t.Errorf("%s: at 320 px the page is %d px wide: horizontal scrolling", name, f.ScrollWidth)
+	}
+	if _, err := chromedp.Run(a.ctx, chromedp.Evaluate[chromedp.Void](textSpacingJS(true))); err != nil {
+		t.Fatal(err)
+	}
+	f = a.facts(t)
+	if _, err := chromedp.Run(a.ctx, chromedp.Evaluate[chromedp.Void](textSpacingJS(false))); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(a.ctx, chromedp.ResetViewport()); err != nil {
 		t.Fatal(err)
 	}
 	if f.ScrollWidth > f.ClientWidth {
-		t.Errorf("%s: at 320 px the page is %d px wide: horizontal scrolling", name, f.ScrollWidth)
+		t.Errorf("%s: at 320 px with the text-spacing override the page is %d px wide: horizontal scrolling", name, f.ScrollWidth)
 	}
+}
+
+// textSpacingJS sets (or removes) the text-spacing override on every
+// element, through the CSSOM, which the CSP allows, as the bookmarklets
+// testers use do.
+func textSpacingJS(on bool) string {
+	if !on {
+		return `document.querySelectorAll('*').forEach(e => ['line-height', 'letter-spacing', 'word-spacing', 'margin-bottom'].forEach(p => e.style.removeProperty(p)))`
+	}
+	return `document.querySelectorAll('*').forEach(e => {
+		e.style.setProperty('line-height', '1.5', 'important');
+		e.style.setProperty('letter-spacing', '0.12em', 'important');
+		e.style.setProperty('word-spacing', '0.16em', 'important');
+		if (e.tagName === 'P') e.style.setProperty('margin-bottom', '2em', 'important');
+	})`
 }
 
 // focusFacts describes the focused element.

@@ -75,7 +75,11 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	outbox reset.Outbox, signinThrottle login.Throttle, identifiers audit.Identifiers, bc *backchannel.Notifier) (pagesOut, error) {
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
 	clientIP := func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) }
-	pages := &web.Pages{Site: views.Site{SupportURL: siteSupportURL(cfg), AccessibilityURL: cfg.AccessibilityURL}, Log: d.Log}
+	site, assets, err := newSite(cfg)
+	if err != nil {
+		return pagesOut{}, err
+	}
+	pages := &web.Pages{Site: site, Log: d.Log}
 	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, PreviousKeys: cfg.Secrets.PreviousCookieKeys, Secure: secure})
 	sessions := login.NewSessions(login.SessionConfig{
 		Store: st, CookieName: cfg.Session.CookieName, Secure: secure,
@@ -120,6 +124,8 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		EndSession:     logout.EndSession(),
 		Landing:        logout.Landing(),
 		Support:        supportPage(cfg, pages),
+		Static:         assets,
+		Legal:          legalPages(cfg, pages),
 		Pages:          pages,
 		CrossOrigin: forms.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pages.ErrorPage(w, r, http.StatusForbidden, views.ErrFormExpired)

@@ -21,7 +21,11 @@ import (
 // return_to, or to / without one.
 func resetOnlyPages(cfg *config.Config, d Deps, st *store.Store, q *job.Queue, outbox reset.Outbox) (pagesOut, error) {
 	secure := strings.HasPrefix(cfg.Issuer, "https://")
-	pages := &web.Pages{Site: views.Site{SupportURL: cfg.SupportURL, AccessibilityURL: cfg.AccessibilityURL}, Log: d.Log}
+	site, assets, err := newSite(cfg)
+	if err != nil {
+		return pagesOut{}, err
+	}
+	pages := &web.Pages{Site: site, Log: d.Log}
 	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, PreviousKeys: cfg.Secrets.PreviousCookieKeys, Secure: secure})
 	// No sign-in here, so no pending sign-in and no site to go home to.
 	noHome := func(string) string { return "" }
@@ -40,6 +44,7 @@ func resetOnlyPages(cfg *config.Config, d Deps, st *store.Store, q *job.Queue, o
 	handler := server.NewResetOnly(server.ResetOnlyConfig{
 		Issuer: cfg.Issuer, LostPassword: lost, Landing: landing, Pages: pages,
 		Support: supportPage(cfg, pages), FormTargets: formTargets(cfg),
+		Static: assets, Legal: legalPages(cfg, pages),
 		CrossOrigin: forms.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pages.ErrorPage(w, r, http.StatusForbidden, views.ErrFormExpired)
 		})),

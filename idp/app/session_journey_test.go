@@ -80,13 +80,13 @@ func TestJourneyLogout(t *testing.T) {
 	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(s.Issuer+"/")); err != nil {
 		t.Fatal(err)
 	}
-	if h1 := text(t, ctx, "h1"); h1 != "Vous êtes connecté" {
+	if h1 := text(t, ctx, "h1"); h1 != "Votre session est ouverte" {
 		t.Fatalf("landing page h1 %q", h1)
 	}
 	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(button("Se déconnecter"))); err != nil {
 		t.Fatal(err)
 	}
-	if h1 := text(t, ctx, "h1"); h1 != "Vous êtes déconnecté" {
+	if h1 := text(t, ctx, "h1"); h1 != "Déconnexion effectuée" {
 		t.Fatalf("after logout h1 %q", h1)
 	}
 	if visit(t, ctx, site2) {

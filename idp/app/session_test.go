@@ -179,7 +179,7 @@ func TestRPInitiatedLogout(t *testing.T) {
 		}
 		r := post(s.Issuer)
 		page := readAll(t, r)
-		if r.StatusCode != http.StatusOK || !strings.Contains(page, "Vous êtes déconnecté") {
+		if r.StatusCode != http.StatusOK || !strings.Contains(page, "Déconnexion effectuée") {
 			t.Fatalf("confirmation: %d", r.StatusCode)
 		}
 		if e := b.silent(st, nil); e != "login_required" {

@@ -30,6 +30,8 @@ type Config struct {
 	SupportURL       string         // « J'ai besoin de support »; default reset.support_url, else public_url + SupportPath
 	AccessibilityURL string         // « déclaration d'accessibilité »; optional
 	Support          Support        // the support page's contact details
+	Branding         Branding       // name, logo, colour and footer links of every page
+	Legal            Legal          // what the legal pages state, or where they are
 	TrustedProxies   []netip.Prefix // proxies whose X-Forwarded-For is believed
 	Log              Log
 	Redis            Redis

@@ -23,6 +23,8 @@ func (d *decoder) decodeConfig(root *yaml.Node) *Config {
 	m.str("support_url", &c.SupportURL)
 	m.str("accessibility_url", &c.AccessibilityURL)
 	d.decodeSupport(m.sub("support"), &c.Support)
+	d.decodeBranding(m.sub("branding"), &c.Branding)
+	d.decodeLegal(m.sub("legal"), &c.Legal)
 	c.TrustedProxies = m.prefixes("trusted_proxies")
 	d.decodeLog(m.sub("log"), &c.Log, true)
 	d.decodeRedis(m.sub("redis"), &c.Redis, true)
@@ -294,6 +296,7 @@ func (d *decoder) applyDefaults(c *Config) {
 	d.mailDefaults(&c.Mail)
 	d.backchannelDefaults(&c.Backchannel)
 	d.supportDefaults(c)
+	d.brandingDefaults(c)
 	if c.Reset.SupportURL == "" {
 		c.Reset.SupportURL = c.SupportURL
 	}

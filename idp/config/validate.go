@@ -24,6 +24,8 @@ func (d *decoder) validate(c *Config) {
 	v := &validator{d: d, c: c}
 	v.top()
 	v.support()
+	v.branding()
+	v.legal()
 	v.redis(v.c.Redis)
 	v.secrets()
 	v.oidc()

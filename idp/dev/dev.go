@@ -52,7 +52,8 @@ func Config(addr, clientSecret string) *config.Config {
 	cfg.InsecureLoopback = true
 	cfg.PublicURL = devIssuer
 	cfg.SupportURL = "https://mesdemarches.nouvelle-aquitaine.fr/"
-	cfg.AccessibilityURL = "https://mesdemarches.nouvelle-aquitaine.fr/accessibilite"
+	cfg.Branding = config.DefaultBranding()
+	cfg.Legal = config.DefaultLegal()
 	cfg.Log = config.Log{Level: slog.LevelInfo, Format: config.LogText}
 	cfg.Redis.KeyPrefix = "idp:"
 	_, _ = rand.Read(cfg.Secrets.CryptoKey[:])

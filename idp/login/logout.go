@@ -60,6 +60,7 @@ func (l *Logout) Landing() http.Handler {
 			}
 			p.CSRFToken = l.cfg.Forms.Token(w, r, logoutPurpose)
 			p.ChangePasswordURL = l.cfg.ChangePasswordPath
+			p.ReturnURL, p.ReturnName = l.lastSite(sess)
 		}
 		return web.Render(w, r, http.StatusOK, views.LandingPage(p))
 	})
@@ -73,7 +74,7 @@ func (l *Logout) Confirm() http.Handler {
 			if _, ok := l.cfg.Sessions.Current(r); !ok {
 				return l.loggedOut(w, r)
 			}
-			return l.confirmPage(w, r)
+			return l.confirmPage(w, r, "")
 		case http.MethodPost:
 			if err := r.ParseForm(); err != nil {
 				return web.Fail(http.StatusBadRequest, views.ErrBadRequest, err)
@@ -114,7 +115,7 @@ func (l *Logout) EndSession() http.Handler {
 			if !signedIn {
 				return l.loggedOut(w, r)
 			}
-			return l.confirmPage(w, r)
+			return l.confirmPage(w, r, l.cancelURL(f.Get("client_id"), redirect))
 		}
 		claims, err := l.cfg.Provider.VerifyIDTokenHint(r.Context(), hint)
 		if err != nil {
@@ -131,7 +132,7 @@ func (l *Logout) EndSession() http.Handler {
 			return web.Fail(http.StatusBadRequest, views.ErrBadLogout, errors.New("unregistered post_logout_redirect_uri"))
 		}
 		if signedIn && sess.Subject != claims.Subject {
-			return l.confirmPage(w, r)
+			return l.confirmPage(w, r, l.cancelURL(claims.ClientID, redirect))
 		}
 		if signedIn {
 			if err := l.end(w, r, sess, claims.ClientID); err != nil {
@@ -169,10 +170,39 @@ func (l *Logout) end(w http.ResponseWriter, r *http.Request, sess *store.Session
 	return nil
 }
 
-func (l *Logout) confirmPage(w http.ResponseWriter, r *http.Request) error {
+// confirmPage asks before ending the session; cancel is where « Annuler »
+// leads ("": the provider's home).
+func (l *Logout) confirmPage(w http.ResponseWriter, r *http.Request, cancel string) error {
 	return web.Render(w, r, http.StatusOK, views.LogoutConfirmPage(views.LogoutConfirm{
 		Site: l.cfg.Pages.Site, Action: l.cfg.Path, CSRFToken: l.cfg.Forms.Token(w, r, logoutPurpose),
+		CancelURL: cancel,
 	}))
+}
+
+// cancelURL is where « Annuler » leads from a site's logout request: back
+// to that site — the post-logout address it gave if it registered it,
+// else its home page — or "" when the site is unknown. Only registered
+// addresses are used, so the page leads nowhere a request chose.
+func (l *Logout) cancelURL(clientID, redirect string) string {
+	c, ok := l.cfg.Provider.Client(clientID)
+	if clientID == "" || !ok {
+		return ""
+	}
+	if redirect != "" && slices.Contains(c.PostLogoutRedirectURIs, redirect) {
+		return redirect
+	}
+	return c.HomeURL
+}
+
+// lastSite is the home page of the site the session signed in to last,
+// and its name, for « Retourner sur le site ».
+func (l *Logout) lastSite(sess *store.Session) (string, string) {
+	for i := len(sess.Clients) - 1; i >= 0; i-- {
+		if c, ok := l.cfg.Provider.Client(sess.Clients[i]); ok && c.HomeURL != "" {
+			return c.HomeURL, c.Name
+		}
+	}
+	return "", ""
 }
 
 func (l *Logout) loggedOut(w http.ResponseWriter, r *http.Request) error {

@@ -46,8 +46,8 @@ func newHeaderPolicy(issuer string, redirectURIs, targets []string) headerPolicy
 }
 
 // csp is the Content-Security-Policy of a response whose nonce is nonce.
-// Nothing is allowed by default; our pages load only /static/style.css
-// and no script. Any inline <script> or <style> ever added must carry
+// Nothing is allowed by default; our pages load only their stylesheets,
+// images and scripts from /static/. Any inline <script> or <style> ever added must carry
 // nonce={ templ.GetNonce(ctx) }.
 func (p headerPolicy) csp(nonce string) string {
 	n := "'nonce-" + nonce + "'"
@@ -135,5 +135,5 @@ func referrerPolicy(path string) string {
 }
 
 func cacheable(path string) bool {
-	return strings.HasPrefix(path, "/static/") || path == "/keys" || path == "/.well-known/openid-configuration"
+	return strings.HasPrefix(path, "/static/") || path == FaviconPath || path == "/keys" || path == "/.well-known/openid-configuration"
 }

@@ -18,7 +18,10 @@ type ResetOnlyConfig struct {
 	// Support serves /support when set.
 	Support http.Handler
 	// Landing is the page at / .
-	Landing     http.Handler
+	Landing http.Handler
+	// Static and Legal: as in Config.
+	Static      http.Handler
+	Legal       map[string]http.Handler
 	Pages       *web.Pages
 	CrossOrigin func(http.Handler) http.Handler
 	// Ready is the readiness check (Redis answers).
@@ -37,7 +40,10 @@ type ResetOnlyConfig struct {
 // included, is the French not-found page.
 func NewResetOnly(cfg ResetOnlyConfig) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /static/", http.FileServerFS(views.Static))
+	handleStatic(mux, cfg.Static)
+	for path, h := range cfg.Legal {
+		mux.Handle("GET "+path, h)
+	}
 	mux.Handle(LostPasswordPath, cfg.CrossOrigin(cfg.LostPassword))
 	mux.Handle(LostPasswordPath+"/", cfg.CrossOrigin(cfg.LostPassword))
 	if cfg.Support != nil {

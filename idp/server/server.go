@@ -28,6 +28,13 @@ const (
 	LogoutPath         = "/deconnexion"
 	EndSessionPath     = "/end_session"
 	SupportPath        = "/support"
+	// The legal pages, linked from every footer.
+	LegalNoticePath   = "/mentions-legales"
+	PrivacyPath       = "/donnees-personnelles"
+	AccessibilityPath = "/accessibilite"
+	CookiesPath       = "/cookies"
+	// FaviconPath is asked for by browsers on their own.
+	FaviconPath = "/favicon.ico"
 )
 
 // Config lists what the routes are made of.
@@ -50,6 +57,10 @@ type Config struct {
 	Landing    http.Handler
 	// Support serves SupportPath, « J'ai besoin de support ».
 	Support http.Handler
+	// Static serves /static/ and FaviconPath (views.Assets).
+	Static http.Handler
+	// Legal serves the legal pages (GET), by path.
+	Legal map[string]http.Handler
 	// Extra routes, e.g. the demo site in dev mode.
 	Extra map[string]http.Handler
 	Log   *slog.Logger
@@ -95,7 +106,10 @@ func ready(check func(context.Context) error) http.Handler {
 // New returns the provider's whole HTTP handler.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /static/", http.FileServerFS(views.Static))
+	handleStatic(mux, cfg.Static)
+	for path, h := range cfg.Legal {
+		mux.Handle("GET "+path, h)
+	}
 	iss := cfg.Provider.Issuer()
 	// Every page that takes a pending sign-in's id serves only the browser
 	// that started it.
@@ -148,6 +162,16 @@ func New(cfg Config) http.Handler {
 	h = recoverPanics(cfg.Pages, h)
 	h = securityHeaders(newHeaderPolicy(iss, cfg.RedirectURIs, cfg.FormTargets), h)
 	return observe(cfg.Observe, cfg.Log, h)
+}
+
+// handleStatic routes the assets; without a handler, the embedded files
+// as they are.
+func handleStatic(mux *http.ServeMux, static http.Handler) {
+	if static == nil {
+		static = http.FileServerFS(views.Static)
+	}
+	mux.Handle("GET "+views.StaticPrefix, static)
+	mux.Handle("GET "+FaviconPath, static)
 }
 
 // frenchErrors replaces the library's plain-text error answers to a
