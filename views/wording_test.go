@@ -266,12 +266,14 @@ func TestResetSteps(t *testing.T) {
 		if !strings.Contains(tc.page, `class="stepper-bar" aria-hidden="true"`) {
 			t.Errorf("%s: the bar is not hidden from assistive technologies", tc.name)
 		}
-		back := regexp.MustCompile(`<p class="back"><a href="([^"]*)">Retour<`).FindStringSubmatch(tc.page)
+		back := regexp.MustCompile(`<p class="back"><a href="([^"]*)">Retour<span class="sr-only"> à l’étape précédente\x{00a0}: ([^<]*)</span>`).FindStringSubmatch(tc.page)
 		switch {
 		case tc.back == "" && back != nil:
 			t.Errorf("%s: a « Retour » link on the first step", tc.name)
 		case tc.back != "" && (back == nil || html.UnescapeString(back[1]) != tc.back):
 			t.Errorf("%s: « Retour » leads to %v, want %q", tc.name, back, tc.back)
+		case tc.back != "" && back[2] == "":
+			t.Errorf("%s: « Retour » does not name the previous step", tc.name)
 		}
 	}
 	// The change of password, signed in, is no step of this journey.
