@@ -14,7 +14,7 @@ import (
 
 // loginTabOrder is the login page as the keyboard meets it.
 var loginTabOrder = []string{
-	"a Aller au contenu", "input Identifiant ou adresse e-mail", "input Mot de passe",
+	"a Aller au contenu", "input Identifiant ou adresse électronique", "input Mot de passe",
 	"button Se connecter", "a Mot de passe perdu", "a J’ai besoin de support", "a Accessibilité : partiellement conforme",
 }
 
@@ -67,7 +67,7 @@ func TestAccessibility(t *testing.T) {
 	for _, uid := range []string{"expired", "reset"} {
 		a.navigate(t, loginURL)
 		signIn(t, a.ctx, uid, person(uid).Password)
-		a.check(t, "login, new password wanted: "+uid, "Saisir votre nouveau mot de passe",
+		a.check(t, "login, new password wanted: "+uid, "Votre nouveau mot de passe",
 			"Saisir votre nouveau mot de passe – Changer mon mot de passe"+siteTitle, true)
 	}
 	// Ten failures in a row lock the identifier. Each wait
