@@ -45,7 +45,7 @@ func ReturnToRefused(p ReturnToRefusedPage) templ.Component {
 				}()
 			}
 			ctx = templ.InitializeContext(ctx)
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>Adresse de retour non reconnue</h1><p>Le site qui vous a dirigé ici demande à vous renvoyer, à la fin de la démarche, vers une adresse de retour qui n’est pas reconnue. Pour votre sécurité, vous n’y serez pas renvoyé.</p><p>Vous pouvez tout de même choisir un nouveau mot de passe&nbsp;: vous reviendrez ensuite à la page d’accueil de ce service.</p><p><a class=\"button\" href=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<h1>Adresse de retour non reconnue</h1><p>Le site d’où vous venez demande que la démarche se termine par un renvoi vers une adresse de retour qui n’est pas reconnue. Pour votre sécurité, ce renvoi n’aura pas lieu.</p><p>Vous pouvez tout de même choisir un nouveau mot de passe&nbsp;: vous reviendrez ensuite à la page d’accueil de ce service.</p><p><a class=\"button\" href=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -241,7 +241,7 @@ func UpstreamFailed(p UpstreamFailure) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "&nbsp;: vous n’êtes pas connecté.</p><p>Si vous avez annulé par erreur, vous pouvez recommencer. Sinon, vérifiez auprès de votre service informatique que votre compte vous permet d’accéder à ce service.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, "&nbsp;: elle n’a pas abouti.</p><p>Si vous avez annulé par erreur, vous pouvez recommencer. Sinon, vérifiez auprès de votre service informatique que votre compte vous permet d’accéder à ce service.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -259,7 +259,7 @@ func UpstreamFailed(p UpstreamFailure) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, " ne répond pas pour le moment&nbsp;: votre connexion n’a pas pu être vérifiée. Vous n’êtes pas connecté.</p><p>Veuillez réessayer dans quelques minutes.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, " ne répond pas pour le moment&nbsp;: votre connexion n’a pas pu être vérifiée et n’a donc pas abouti.</p><p>Veuillez réessayer dans quelques minutes.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -277,7 +277,7 @@ func UpstreamFailed(p UpstreamFailure) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, " n’a pas permis de vous connecter. Vous n’êtes pas connecté.</p><p>Vous pouvez recommencer la connexion&nbsp;; si le problème persiste, contactez le support.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 20, " n’a pas permis d’établir votre connexion.</p><p>Vous pouvez recommencer la connexion&nbsp;; si le problème persiste, contactez le support.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -48,10 +48,10 @@ func TestAccessibilityChange(t *testing.T) {
 	}
 	do(chromedp.SendKeys(field("Mot de passe actuel"), u.Password), chromedp.Click(button("Continuer")))
 	const step = "Saisir votre nouveau mot de passe – Changer mon mot de passe"
-	a.check(t, "new password (change)", "Saisir votre nouveau mot de passe", title(step, false), true)
+	a.check(t, "new password (change)", "Votre nouveau mot de passe", title(step, false), true)
 	do(chromedp.SendKeys(field("Nouveau mot de passe"), "court"), chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), "court"),
 		chromedp.Click(button("Valider")))
-	a.check(t, "new password (change), too short", "Saisir votre nouveau mot de passe", title(step, true), true)
+	a.check(t, "new password (change), too short", "Votre nouveau mot de passe", title(step, true), true)
 	const pw = "Une phrase changée et accessible"
 	do(chromedp.SendKeys(field("Nouveau mot de passe"), pw), chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), pw),
 		chromedp.Click(button("Valider")))

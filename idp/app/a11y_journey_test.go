@@ -13,7 +13,7 @@ import (
 )
 
 // loginTabOrder is the login page as the keyboard meets it.
-var loginTabOrder = tabOrder("input Identifiant ou adresse e-mail", "input Mot de passe", "button Se connecter", "a Mot de passe perdu")
+var loginTabOrder = tabOrder("input Identifiant ou adresse électronique", "input Mot de passe", "button Se connecter", "a Mot de passe perdu")
 
 // failedFields: both fields point to the one generic message.
 var failedFields = map[string]string{"login": "erreur", "password": "erreur"}
@@ -64,7 +64,7 @@ func TestAccessibility(t *testing.T) {
 	for _, uid := range []string{"expired", "reset"} {
 		a.navigate(t, loginURL)
 		signIn(t, a.ctx, uid, person(uid).Password)
-		a.check(t, "login, new password wanted: "+uid, "Saisir votre nouveau mot de passe",
+		a.check(t, "login, new password wanted: "+uid, "Votre nouveau mot de passe",
 			"Saisir votre nouveau mot de passe – Changer mon mot de passe"+siteTitle, true)
 	}
 	// Ten failures in a row lock the identifier. Each wait

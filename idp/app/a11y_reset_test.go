@@ -37,26 +37,26 @@ func TestAccessibilityReset(t *testing.T) {
 
 	a.navigate(t, s.Sites[0].URL+"/start")
 	do(chromedp.Click(chromedp.Search(`//a[normalize-space()="Mot de passe perdu"]`)))
-	a.check(t, "profile", "Mot de passe perdu", title("Votre situation", false), true)
+	a.check(t, "profile", "Étape 2 sur 5\u00a0: Votre situation", title("Votre situation", false), true)
 	if legend := text(t, a.ctx, "fieldset > legend"); legend == "" {
 		t.Error("the choices have no legend")
 	}
 	do(chromedp.Click(button("Continuer")))
-	a.check(t, "profile, nothing chosen", "Mot de passe perdu", title("Votre situation", true), true)
+	a.check(t, "profile, nothing chosen", "Étape 2 sur 5\u00a0: Votre situation", title("Votre situation", true), true)
 
 	if err := chromedp.Do(timeout(t, a.ctx), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
 		t.Fatal(err)
 	}
 	do(chromedp.Click(button("Continuer")))
-	a.check(t, "address", "Renseigner votre adresse mail", title("Adresse électronique", false), true)
-	do(chromedp.SendKeys(field("Adresse e-mail"), "pas-une-adresse"), chromedp.Click(button("Recevoir un code")))
-	a.check(t, "address, invalid", "Renseigner votre adresse mail", title("Adresse électronique", true), true)
+	a.check(t, "address", "Étape 3 sur 5\u00a0: Votre adresse électronique", title("Votre adresse électronique", false), true)
+	do(chromedp.SendKeys(field("Adresse électronique"), "pas-une-adresse"), chromedp.Click(button("Recevoir un code")))
+	a.check(t, "address, invalid", "Étape 3 sur 5\u00a0: Votre adresse électronique", title("Votre adresse électronique", true), true)
 	if got := attr(t, a, "#email", "aria-invalid"); got != "true" {
 		t.Errorf("invalid address field: aria-invalid=%q", got)
 	}
 
-	do(chromedp.Clear(field("Adresse e-mail")), chromedp.SendKeys(field("Adresse e-mail"), u.Mail), chromedp.Click(button("Recevoir un code")))
-	a.check(t, "code", "Saisir le code de sécurité", title("Saisir le code de sécurité", false), true)
+	do(chromedp.Clear(field("Adresse électronique")), chromedp.SendKeys(field("Adresse électronique"), u.Mail), chromedp.Click(button("Recevoir un code")))
+	a.check(t, "code", "Étape 4 sur 5\u00a0: Code de sécurité", title("Code de sécurité", false), true)
 	for attrName, want := range map[string]string{"autocomplete": "one-time-code", "inputmode": "text", "autocapitalize": "characters", "spellcheck": "false"} {
 		if got := attr(t, a, "#code", attrName); got != want {
 			t.Errorf("code field %s=%q, want %q", attrName, got, want)
@@ -64,14 +64,14 @@ func TestAccessibilityReset(t *testing.T) {
 	}
 	m := waitMail(t, s, 1)
 	do(chromedp.SendKeys(field("Code de sécurité"), "ZZZZZZ"), chromedp.Click(button("Valider")))
-	a.check(t, "code, wrong", "Saisir le code de sécurité", title("Saisir le code de sécurité", true), true)
+	a.check(t, "code, wrong", "Étape 4 sur 5\u00a0: Code de sécurité", title("Code de sécurité", true), true)
 	do(chromedp.Click(button("Valider")))
-	a.check(t, "code, empty", "Saisir le code de sécurité", title("Saisir le code de sécurité", true), true)
+	a.check(t, "code, empty", "Étape 4 sur 5\u00a0: Code de sécurité", title("Code de sécurité", true), true)
 	s.Clock.Advance(11 * time.Minute)
 	do(chromedp.SendKeys(field("Code de sécurité"), m.Code), chromedp.Click(button("Valider")))
-	a.check(t, "code, expired", "Saisir le code de sécurité", title("Saisir le code de sécurité", true), true)
+	a.check(t, "code, expired", "Étape 4 sur 5\u00a0: Code de sécurité", title("Code de sécurité", true), true)
 	do(chromedp.Click(button("Renvoyer un code")))
-	a.check(t, "code, sent again", "Saisir le code de sécurité", title("Saisir le code de sécurité", false), true)
+	a.check(t, "code, sent again", "Étape 4 sur 5\u00a0: Code de sécurité", title("Code de sécurité", false), true)
 	fresh := waitMail(t, s, 2)
 
 	// The link, in the same browser: the confirmation page, then step 5.
@@ -81,19 +81,19 @@ func TestAccessibilityReset(t *testing.T) {
 	}
 	a.check(t, "link", "Réinitialiser votre mot de passe", title("Confirmer la réinitialisation", false), true)
 	do(chromedp.Click(button("Continuer")))
-	a.check(t, "new password", "Saisir votre nouveau mot de passe", title("Saisir votre nouveau mot de passe", false), true)
+	a.check(t, "new password", "Étape 5 sur 5\u00a0: Nouveau mot de passe", title("Saisir votre nouveau mot de passe", false), true)
 	if got := attr(t, a, "#nouveau", "aria-describedby"); !strings.Contains(got, "regles") {
 		t.Errorf("the rules are not linked to the field: aria-describedby=%q", got)
 	}
 	do(chromedp.SendKeys(field("Nouveau mot de passe"), "Une phrase assez longue"),
 		chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), "Une autre phrase longue"), chromedp.Click(button("Valider")))
-	a.check(t, "new password, mismatch", "Saisir votre nouveau mot de passe", title("Saisir votre nouveau mot de passe", true), true)
+	a.check(t, "new password, mismatch", "Étape 5 sur 5\u00a0: Nouveau mot de passe", title("Saisir votre nouveau mot de passe", true), true)
 	if got := attr(t, a, "#confirmation", "aria-invalid"); got != "true" {
 		t.Errorf("the mismatch is not on the confirmation field")
 	}
 	do(chromedp.SendKeys(field("Nouveau mot de passe"), "azertyuiop12"),
 		chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), "azertyuiop12"), chromedp.Click(button("Valider")))
-	a.check(t, "new password, blocklisted", "Saisir votre nouveau mot de passe", title("Saisir votre nouveau mot de passe", true), true)
+	a.check(t, "new password, blocklisted", "Étape 5 sur 5\u00a0: Nouveau mot de passe", title("Saisir votre nouveau mot de passe", true), true)
 	// The directory is down while the change is queued: the waiting
 	// screen waits, says so, and moves on by itself once it is back.
 	s.Slapd.Stop(t)

@@ -53,6 +53,6 @@ func TestAccessibilitySupport(t *testing.T) {
 
 	// From « Mot de passe perdu »: the support choice and the footer.
 	a.navigate(t, s.Issuer+"/mot-de-passe-perdu")
-	a.check(t, "profile", "Mot de passe perdu", "", true)
+	a.check(t, "profile", "Étape 2 sur 5\u00a0: Votre situation", "", true)
 	chooseProfile(t, a.ctx, s.Issuer+"/mot-de-passe-perdu", labelSupport, support)
 }

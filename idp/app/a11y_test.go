@@ -345,7 +345,7 @@ func (a *a11y) checkLoginForm(t *testing.T, name string, alert bool, invalid map
 		t.Fatal(err)
 	}
 	want := map[string][2]string{ // id → label, autocomplete
-		"login":    {"Identifiant ou adresse e-mail", "username"},
+		"login":    {"Identifiant ou adresse électronique", "username"},
 		"password": {"Mot de passe", "current-password"},
 	}
 	if len(f.Fields) != len(want) {

@@ -42,7 +42,7 @@ func askForCode(t *testing.T, ctx context.Context, address string) {
 		t.Fatal(err)
 	}
 	click(t, ctx, button("Continuer"))
-	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse e-mail"), address)); err != nil {
+	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse électronique"), address)); err != nil {
 		t.Fatal(err)
 	}
 	click(t, ctx, button("Recevoir un code"))
@@ -141,7 +141,7 @@ func testJourneyAfterChange(t *testing.T, https bool) {
 	click(t, first, button("Continuer"))
 	const changed = "Une phrase changée en restant connecté"
 	newPassword(t, first, changed)
-	if got := text(t, first, "[role=status]"); !strings.Contains(got, "Vous restez connecté ici") {
+	if got := text(t, first, "[role=status]"); !strings.Contains(got, "Votre connexion sur cet appareil est conservée") {
 		t.Errorf("success page: %q", got)
 	}
 	waitMail(t, s, 3) // the notice; revocation ran before it was queued

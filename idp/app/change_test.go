@@ -106,7 +106,7 @@ func TestChangePasswordSignedIn(t *testing.T) {
 	}
 	r := resetClient{here}
 	path, body := r.setPassword(fresh, fresh)
-	if path != "/mot-de-passe-perdu/termine" || !strings.Contains(body, "Vous restez connecté ici") {
+	if path != "/mot-de-passe-perdu/termine" || !strings.Contains(body, "Votre connexion sur cet appareil est conservée") {
 		t.Fatalf("after the change: %s\n%s", path, body)
 	}
 	if m := continueLink.FindStringSubmatch(body); m == nil || m[1] != "/" {

@@ -35,6 +35,13 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
+// heading is the page's h1 as read, white space (non-breaking too) made
+// single spaces: « Étape 2 sur 5 : Votre situation ».
+func heading(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	return strings.Join(strings.Fields(text(t, ctx, "h1")), " ")
+}
+
 func location(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	loc, err := chromedp.Run(ctx, chromedp.Location())
@@ -49,9 +56,9 @@ func signIn(t *testing.T, ctx context.Context, login, password string) {
 	t.Helper()
 	// RunResponse waits for the page the click leads to, through redirects.
 	_, err := chromedp.RunResponse(timeout(t, ctx),
-		chromedp.WaitVisible(field("Identifiant ou adresse e-mail")),
-		chromedp.Clear(field("Identifiant ou adresse e-mail")),
-		chromedp.SendKeys(field("Identifiant ou adresse e-mail"), login),
+		chromedp.WaitVisible(field("Identifiant ou adresse électronique")),
+		chromedp.Clear(field("Identifiant ou adresse électronique")),
+		chromedp.SendKeys(field("Identifiant ou adresse électronique"), login),
 		chromedp.SendKeys(field("Mot de passe"), password),
 		chromedp.Click(button("Se connecter")),
 	)
@@ -87,7 +94,7 @@ func testJourneySignIn(t *testing.T, https bool) {
 	if got := text(t, ctx, "[role=alert]"); !strings.Contains(got, "Identifiant ou mot de passe incorrect.") || !strings.Contains(got, "«\u00a0Mot de passe perdu\u00a0»") {
 		t.Fatalf("failure message = %q", got)
 	}
-	kept, err := chromedp.Run(ctx, chromedp.Value(field("Identifiant ou adresse e-mail")))
+	kept, err := chromedp.Run(ctx, chromedp.Value(field("Identifiant ou adresse électronique")))
 	if err != nil || kept != user.UID {
 		t.Fatalf("identifier after failure = %q (%v), want %q", kept, err, user.UID)
 	}

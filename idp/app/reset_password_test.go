@@ -142,7 +142,7 @@ func testResetJourneyNewPassword(t *testing.T, https bool) {
 		t.Fatal(err)
 	}
 	click(button("Continuer"))
-	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse e-mail"), u.Mail)); err != nil {
+	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse électronique"), u.Mail)); err != nil {
 		t.Fatal(err)
 	}
 	click(button("Recevoir un code"))
@@ -166,6 +166,9 @@ func testResetJourneyNewPassword(t *testing.T, https bool) {
 		typ := attr(t, &a11y{ctx: ctx}, "#nouveau", "type")
 		return typ == "text", fmt.Sprintf("« Afficher » left the field as %q", typ)
 	})
+	if got := strings.TrimSpace(text(t, ctx, "#afficher")); got != "Masquer les mots de passe" {
+		t.Errorf("once shown, the button says %q", got)
+	}
 	click(button("Valider"))
 	if err := chromedp.Do(timeout(t, ctx), chromedp.WaitVisible(chromedp.Search(`//h1[normalize-space()="Votre mot de passe a été modifié"]`))); err != nil {
 		t.Fatalf("never reached the success page: %v (at %s)", err, location(t, ctx))

@@ -287,7 +287,7 @@ func TestResetProfileTampering(t *testing.T) {
 					}
 					return
 				}
-				if resp.StatusCode != http.StatusOK || loc != "" || !strings.Contains(body, "Choisissez le cas qui vous concerne") {
+				if resp.StatusCode != http.StatusOK || loc != "" || !strings.Contains(body, "Sélectionnez le cas qui vous concerne") {
 					t.Errorf("%d to %q, want the page again asking to choose", resp.StatusCode, loc)
 				}
 			})
@@ -332,7 +332,7 @@ func TestResetProfileTampering(t *testing.T) {
 			}
 			waitLocation(t, ctx, tc.name, want)
 			if want != elu {
-				if got := text(t, ctx, "#erreur"); !strings.Contains(got, "Choisissez le cas qui vous concerne") {
+				if got := text(t, ctx, "#erreur"); !strings.Contains(got, "Sélectionnez le cas qui vous concerne") {
 					t.Errorf("%s: the page says %q", tc.name, got)
 				}
 			}

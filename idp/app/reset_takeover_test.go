@@ -163,7 +163,7 @@ func codeMessage(body string) string {
 		{"Trop de codes incorrects", "suspended"},
 		{"n’est plus valable", "dead"},
 		{"incorrect ou a expiré", "wrong"},
-		{"Saisir le code de sécurité", "code page"},
+		{"Code de sécurité – Mot de passe perdu", "code page"},
 	} {
 		if strings.Contains(body, m.text) {
 			return m.label

@@ -166,7 +166,7 @@ func TestResetRequests(t *testing.T) {
 		if st1 != st2 || stripTokens(page1) != stripTokens(page2) {
 			t.Fatalf("pages differ: %d vs %d", st1, st2)
 		}
-		if !strings.Contains(page1, "Saisir le code de sécurité") {
+		if !strings.Contains(page1, "Code de sécurité – Mot de passe perdu") {
 			t.Fatal("not the code page")
 		}
 		msgs := s.SMTP.WaitForMessages(t, 1, 10*time.Second)
@@ -178,7 +178,7 @@ func TestResetRequests(t *testing.T) {
 		if m.To != u.Mail {
 			t.Errorf("mail to %q, want the directory's %q", m.To, u.Mail)
 		}
-		if m.Subject != "Validation du changement de mot de passe" || m.FromName != "Région ALPC" || m.FromAddr != "noreply@motdepasse.nouvelle-aquitaine.fr" {
+		if m.Subject != "Validation du changement de mot de passe" || m.FromName != "Région Nouvelle-Aquitaine" || m.FromAddr != "noreply@motdepasse.nouvelle-aquitaine.fr" {
 			t.Errorf("subject %q from %q <%s>", m.Subject, m.FromName, m.FromAddr)
 		}
 		if m.Code == "" || !strings.HasPrefix(m.Link, s.Issuer+"/mot-de-passe-perdu/lien?t=") {
@@ -244,7 +244,7 @@ func TestResetAbuse(t *testing.T) {
 			if n := len(mailsTo(s, u.Mail)); n != 3 {
 				t.Fatalf("%d mails, want 3", n)
 			}
-			if !strings.Contains(pages[3], "Saisir le code de sécurité") || !strings.Contains(pages[3], "Vous pourrez demander un nouveau code dans") {
+			if !strings.Contains(pages[3], "Code de sécurité – Mot de passe perdu") || !strings.Contains(pages[3], "Vous pourrez demander un nouveau code dans") {
 				t.Error("the fourth page is not the code page with the cooldown")
 			}
 			if strings.Contains(pages[0], "Vous pourrez demander un nouveau code dans") {
@@ -447,7 +447,7 @@ func TestResetAbuse(t *testing.T) {
 			r.start()
 			start := time.Now()
 			status, page := r.email(url.Values{"email": {u.Mail}}, nil)
-			if status != http.StatusOK || !strings.Contains(page, "Saisir le code de sécurité") || time.Since(start) > 2*time.Second {
+			if status != http.StatusOK || !strings.Contains(page, "Code de sécurité – Mot de passe perdu") || time.Since(start) > 2*time.Second {
 				t.Fatalf("page %d after %v", status, time.Since(start))
 			}
 			time.Sleep(time.Second) // give the sender time to try the relay
@@ -499,11 +499,11 @@ func testResetJourney(t *testing.T, https bool) {
 	}
 	loginURL := location(t, ctx)
 	click(chromedp.Search(`//a[normalize-space()="Mot de passe perdu"]`))
-	if h1 := text(t, ctx, "h1"); h1 != "Mot de passe perdu" {
+	if h1 := heading(t, ctx); h1 != "Étape 2 sur 5 : Votre situation" {
 		t.Fatalf("h1 %q", h1)
 	}
 	legend := text(t, ctx, "fieldset legend")
-	if !strings.HasPrefix(legend, "Pour vous diriger vers le bon service, cliquez sur le cas qui vous concerne") {
+	if !strings.HasPrefix(legend, "Pour vous diriger vers le bon service, sélectionnez le cas qui vous concerne") {
 		t.Errorf("legend %q", legend)
 	}
 	for _, label := range []string{"Je suis un usager des services de la Région", "Je suis un élu de la Région", "Je suis un agent des lycées", "Je suis un agent du siège", "J’ai besoin de support"} {
@@ -515,11 +515,11 @@ func testResetJourney(t *testing.T, https bool) {
 		t.Fatal(err)
 	}
 	click(button("Continuer"))
-	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse e-mail"), u.Mail)); err != nil {
+	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse électronique"), u.Mail)); err != nil {
 		t.Fatal(err)
 	}
 	click(button("Recevoir un code"))
-	if h1 := text(t, ctx, "h1"); h1 != "Saisir le code de sécurité" {
+	if h1 := heading(t, ctx); h1 != "Étape 4 sur 5 : Code de sécurité" {
 		t.Fatalf("h1 %q", h1)
 	}
 	m := waitMail(t, s, 1)
@@ -528,7 +528,7 @@ func testResetJourney(t *testing.T, https bool) {
 		t.Fatal(err)
 	}
 	click(button("Valider"))
-	if h1 := text(t, ctx, "h1"); h1 != "Saisir votre nouveau mot de passe" {
+	if h1 := heading(t, ctx); h1 != "Étape 5 sur 5 : Nouveau mot de passe" {
 		t.Fatalf("after the code: h1 %q", h1)
 	}
 	// Nothing changed yet: the old password still signs in, on
@@ -567,7 +567,7 @@ func TestResetSteps(t *testing.T) {
 		for _, bad := range []url.Values{{"profil": {"https://evil.example"}}, {"profil": {"agent-lycees"}}, {}, {"profil": {"usager", "elu"}}} {
 			bad.Set("csrf_token", tok)
 			resp, body := b.post("/mot-de-passe-perdu", bad, nil)
-			if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || !strings.Contains(body, "Choisissez le cas qui vous concerne") {
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" || !strings.Contains(body, "Sélectionnez le cas qui vous concerne") {
 				t.Errorf("%v: %d %q", bad, resp.StatusCode, resp.Header.Get("Location"))
 			}
 		}

@@ -52,14 +52,14 @@ func TestSidecarJourney(t *testing.T) {
 	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(start)); err != nil {
 		t.Fatal(err)
 	}
-	if h1 := text(t, ctx, "h1"); h1 != "Mot de passe perdu" {
+	if h1 := heading(t, ctx); h1 != "Étape 2 sur 5 : Votre situation" {
 		t.Fatalf("first step: h1 %q", h1)
 	}
 	if err := chromedp.Do(timeout(t, ctx), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
 		t.Fatal(err)
 	}
 	click(t, ctx, button("Continuer"))
-	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse e-mail"), u.Mail)); err != nil {
+	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse électronique"), u.Mail)); err != nil {
 		t.Fatal(err)
 	}
 	click(t, ctx, button("Recevoir un code"))

@@ -36,7 +36,7 @@ func followLostPassword(t *testing.T, ctx context.Context, s *stack) {
 	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(link("Mot de passe perdu"))); err != nil {
 		t.Fatalf("click « Mot de passe perdu »: %v", err)
 	}
-	if got := text(t, ctx, "h1"); got != "Mot de passe perdu" {
+	if got := heading(t, ctx); got != "Étape 2 sur 5 : Votre situation" {
 		t.Errorf("h1 = %q, want the lost-password page", got)
 	}
 	if loc := location(t, ctx); !strings.HasPrefix(loc, s.Issuer+"/mot-de-passe-perdu") {
@@ -127,7 +127,7 @@ func TestJourneyPasswordMustChange(t *testing.T) {
 				t.Fatalf("wrong password: %q", alert)
 			}
 			signIn(t, ctx, p.UID, p.Password)
-			if h1, intro := text(t, ctx, "h1"), text(t, ctx, "main > p"); h1 != "Saisir votre nouveau mot de passe" || !strings.HasPrefix(intro, tc.why) {
+			if h1, intro := text(t, ctx, "h1"), text(t, ctx, "main > p"); h1 != "Votre nouveau mot de passe" || !strings.HasPrefix(intro, tc.why) {
 				t.Fatalf("right password: %q, %q at %s", h1, intro, location(t, ctx))
 			}
 			if rp.Last() != before {

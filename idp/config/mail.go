@@ -20,7 +20,7 @@ type Mail struct {
 	CAFile      string        // PEM bundle that verifies the relay; default the system roots
 	HELO        string        // name given in EHLO; default this machine's host name
 	Timeout     time.Duration // dial and each exchange with the relay; default 15s
-	FromName    string        // default "Région ALPC"
+	FromName    string        // default "Région Nouvelle-Aquitaine"; "Région ALPC" (before 2016) also works
 	FromAddress string        // default "noreply@motdepasse.nouvelle-aquitaine.fr"
 	GiveUpAfter time.Duration // a mail not sent this long after it was queued is dropped; default 1h
 	// DKIM signs every mail when its section is given.
@@ -46,7 +46,7 @@ const (
 func DefaultMail() Mail {
 	return Mail{
 		Port: 587, TLS: MailStartTLS, Timeout: 15 * time.Second,
-		FromName: "Région ALPC", FromAddress: "noreply@motdepasse.nouvelle-aquitaine.fr",
+		FromName: "Région Nouvelle-Aquitaine", FromAddress: "noreply@motdepasse.nouvelle-aquitaine.fr",
 		GiveUpAfter: time.Hour,
 	}
 }

@@ -21,7 +21,7 @@ func TestMailDefaults(t *testing.T) {
 		t.Errorf("mail = %+v, want %+v", c.Mail, want)
 	}
 	d := DefaultMail()
-	if d.TLS != MailStartTLS || d.Port != 587 || d.GiveUpAfter != time.Hour || d.FromName != "Région ALPC" ||
+	if d.TLS != MailStartTLS || d.Port != 587 || d.GiveUpAfter != time.Hour || d.FromName != "Région Nouvelle-Aquitaine" ||
 		d.FromAddress != "noreply@motdepasse.nouvelle-aquitaine.fr" || d.Timeout != 15*time.Second {
 		t.Errorf("DefaultMail = %+v", d)
 	}

@@ -55,7 +55,7 @@ func DefaultProfiles(r Reset) []Profile {
 	none := Route{Via: ViaNone}
 	return []Profile{
 		{ID: ProfileUsager, Label: "Je suis un usager des services de la Région",
-			Examples: "Exemples : demandeur d’aide, gestionnaire d’un lycée, partenaire, prestataire.",
+			Examples: "Exemples\u00a0: demandeur d’aide, gestionnaire d’un lycée, partenaire, prestataire.",
 			SignIn:   Route{Via: ViaDirectory}, LostPassword: Route{Via: ViaDirectory}},
 		{ID: ProfileElu, Label: "Je suis un élu de la Région", SignIn: none, LostPassword: lost(r.EluURL)},
 		{ID: ProfileAgentLycees, Label: "Je suis un agent des lycées", SignIn: none, LostPassword: lost(r.AgentLyceesURL)},

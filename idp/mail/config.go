@@ -65,7 +65,7 @@ type Config struct {
 	SMTP SMTP
 	// FromName and FromAddress make the From header; the address is also
 	// the envelope sender and gives its domain to Message-IDs.
-	// "": « Région ALPC » and noreply@motdepasse.nouvelle-aquitaine.fr.
+	// "": « Région Nouvelle-Aquitaine » and noreply@motdepasse.nouvelle-aquitaine.fr.
 	FromName    string
 	FromAddress string
 	// DKIM, when set, signs every mail; nil leaves it to the relay.
@@ -104,7 +104,7 @@ type Metrics interface {
 
 // Defaults of Config.
 const (
-	DefaultFromName    = "Région ALPC"
+	DefaultFromName    = "Région Nouvelle-Aquitaine"
 	DefaultFromAddress = "noreply@motdepasse.nouvelle-aquitaine.fr"
 	defaultTimeout     = 15 * time.Second
 )

@@ -77,8 +77,8 @@ func checkResetMail(t *testing.T, data []byte, enqueued time.Time) {
 	h := msg.Header
 	words := new(mime.WordDecoder)
 	from, err := (&netmail.AddressParser{WordDecoder: words}).Parse(h.Get("From"))
-	if err != nil || from.Name != "Région ALPC" || from.Address != DefaultFromAddress {
-		t.Errorf("From = %q (%v), want « Région ALPC » <%s>", h.Get("From"), err, DefaultFromAddress)
+	if err != nil || from.Name != "Région Nouvelle-Aquitaine" || from.Address != DefaultFromAddress {
+		t.Errorf("From = %q (%v), want « Région Nouvelle-Aquitaine » <%s>", h.Get("From"), err, DefaultFromAddress)
 	}
 	if to, err := h.AddressList("To"); err != nil || len(to) != 1 || to[0].Address != jeanne {
 		t.Errorf("To = %q, want only %s", h.Get("To"), jeanne)

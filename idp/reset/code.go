@@ -67,6 +67,11 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 	exp := now.Add(h.cfg.Limits.CodeLifetime)
 	var oldLink string
 	err = h.cfg.Store.UpdateResetFlow(ctx, flowID, func(f *store.ResetFlow) error {
+		if f.Verified || !strings.EqualFold(f.Email, typed) {
+			// Verified meanwhile, or another address typed since: the
+			// account this flow stands for is no longer this lookup's to set.
+			return errStaleDelivery
+		}
 		oldLink = f.LinkHash
 		f.Subject, f.Login, f.Mail, f.LinkHash = "", "", "", ""
 		if found {
@@ -81,6 +86,10 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 		f.CodesSent++
 		return nil
 	})
+	if errors.Is(err, errStaleDelivery) {
+		h.cfg.Log.DebugContext(ctx, "reset: flow moved on before the code was made")
+		return
+	}
 	if err != nil {
 		h.cfg.Log.WarnContext(ctx, "reset: flow gone before the code was made", "err", err)
 		return
@@ -110,10 +119,17 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 	audit.Log(ctx, h.cfg.Log, audit.Event{Name: audit.ResetMailed, Subject: u.Subject})
 }
 
+var errStaleDelivery = errors.New("reset flow moved on before delivery")
+
 func (h *Handler) showCode(w http.ResponseWriter, r *http.Request) error {
 	f, err := h.flow(r)
 	if err != nil {
 		return h.noFlow(w, r, err)
+	}
+	if f.Purpose != "" {
+		// A change never had a code step.
+		http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
+		return nil
 	}
 	if f.Email == "" {
 		http.Redirect(w, r, h.cfg.Path+"/adresse", http.StatusSeeOther)
@@ -123,11 +139,16 @@ func (h *Handler) showCode(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) codePage(w http.ResponseWriter, r *http.Request, f *store.ResetFlow, e views.CodeError) error {
-	return web.Render(w, r, http.StatusOK, views.ResetCodeForm(views.ResetCodePage{
+	p := views.ResetCodePage{
 		Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/code", ResendURL: h.cfg.Path + "/renvoyer",
 		CSRFToken: h.cfg.Forms.Token(w, r, h.flowPurpose(f)), Validity: h.cfg.Limits.CodeLifetime,
-		Error: e, Cooldown: h.cooldown(r.Context(), f), Resent: r.URL.Query().Get("renvoi") == "1",
-	}))
+		Error: e, Resent: r.URL.Query().Get("renvoi") == "1",
+		BackURL: h.cfg.Path + "/adresse", Verified: f.Verified, NextURL: h.cfg.Path + "/nouveau",
+	}
+	if !f.Verified {
+		p.Cooldown = h.cooldown(r.Context(), f)
+	}
+	return web.Render(w, r, http.StatusOK, views.ResetCodeForm(p))
 }
 
 // accountCounters name the account's wrong codes and its suspensions; an
@@ -171,6 +192,11 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := h.checkForm(r, h.flowPurpose(f)); err != nil {
 		return err
+	}
+	if f.Verified {
+		// Back on this step after the code was accepted: go on.
+		http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
+		return nil
 	}
 	code := normalizeCode(r.PostForm.Get("code"))
 	if code == "" {

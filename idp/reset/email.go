@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/mail"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -31,9 +33,29 @@ func (h *Handler) showEmail(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) emailPage(w http.ResponseWriter, r *http.Request, f *store.ResetFlow, status int, email string, invalid, expired bool) error {
 	return web.Render(w, r, status, views.ResetEmailForm(views.ResetEmailPage{
 		Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/adresse", CSRFToken: h.cfg.Forms.Token(w, r, h.flowPurpose(f)),
-		Email: email, Invalid: invalid, Expired: expired,
+		Email: email, Invalid: invalid, Expired: expired, BackURL: h.profileURL(f),
+		Retention: h.cfg.Limits.FlowLifetime,
 	}))
 }
+
+// profileURL is the first step, with the pending sign-in and the
+// return_to the flow started with, for « Retour ».
+func (h *Handler) profileURL(f *store.ResetFlow) string {
+	q := url.Values{}
+	if f.AuthRequestID != "" {
+		q.Set("authRequestID", f.AuthRequestID)
+	}
+	if h.allowedReturnTo(f.ReturnTo) {
+		q.Set(returnToParam, f.ReturnTo)
+	}
+	if len(q) == 0 {
+		return h.cfg.Path
+	}
+	return h.cfg.Path + "?" + q.Encode()
+}
+
+// errPastAddress: the flow is past the point where its address may change.
+var errPastAddress = errors.New("reset flow past the address step")
 
 // validAddress accepts one plain addr-spec: no display name, no
 // CR, LF or NUL, at most 254 octets.
@@ -68,13 +90,39 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.emailPage(w, r, f, http.StatusOK, keep, true, false)
 	}
-	if err := h.cfg.Store.UpdateResetFlow(r.Context(), f.ID, func(f *store.ResetFlow) error {
-		f.Email = typed
+	verified, oldLink := false, ""
+	err = h.cfg.Store.UpdateResetFlow(r.Context(), f.ID, func(cur *store.ResetFlow) error {
+		switch {
+		case cur.Purpose != "" || cur.JobID != "" || cur.Changed:
+			// A change (the current password was checked) or a new
+			// password on its way: the account is settled.
+			return errPastAddress
+		case cur.Verified && strings.EqualFold(cur.Email, typed):
+			// Back to this step and the same address again: still verified.
+			verified = true
+			return nil
+		case cur.Verified || !strings.EqualFold(cur.Email, typed):
+			// Another address: nothing found or verified for the previous
+			// one carries over; a code is needed again.
+			cur.Subject, cur.Login, cur.Mail = "", "", ""
+			cur.Verified, cur.OtherBrowser = false, false
+			cur.CodeHash, cur.CodeTries = "", 0
+			oldLink, cur.LinkHash = cur.LinkHash, ""
+		}
+		cur.Email = typed
+		*f = *cur
 		return nil
-	}); err != nil {
+	})
+	if errors.Is(err, errPastAddress) || verified {
+		http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
+		return nil
+	}
+	if err != nil {
 		return h.storeError(w, r, err)
 	}
-	f.Email = typed
+	if oldLink != "" {
+		_ = h.cfg.Store.DeleteResetLink(r.Context(), oldLink)
+	}
 	h.request(r, f)
 	http.Redirect(w, r, h.cfg.Path+"/code", http.StatusSeeOther)
 	return nil
@@ -91,6 +139,11 @@ func (h *Handler) resend(w http.ResponseWriter, r *http.Request) error {
 	}
 	if f.Email == "" {
 		http.Redirect(w, r, h.cfg.Path+"/adresse", http.StatusSeeOther)
+		return nil
+	}
+	if f.Verified {
+		// Already verified: no new code, which would change nothing.
+		http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 		return nil
 	}
 	h.request(r, f)

@@ -70,7 +70,7 @@ func newJourneyWith(t *testing.T, edit func(*reset.Config)) *journey {
 		Forms: csrf.New(csrf.Config{Key: []byte("0123456789abcdef0123456789abcdef"), Secure: true}),
 		Pages: &web.Pages{Log: log},
 		Profiles: []reset.Profile{
-			{ID: "usager", Label: "Usager", Examples: "Exemples : demandeur d’aide."},
+			{ID: "usager", Label: "Usager", Examples: "Exemples\u00a0: demandeur d’aide."},
 			{ID: "elu", Label: "Élu", URL: "https://elus.example/mdp"},
 			{ID: "support", Label: "Support", URL: "https://idp.example/support"},
 		},
@@ -151,13 +151,13 @@ func TestResetProfileChoice(t *testing.T) {
 		{name: "support", form: url.Values{"profil": {"support"}}, status: 303, location: "https://idp.example/support"},
 		{name: "élu with other destinations", form: url.Values{"profil": {"elu"}, "next": {"https://evil.example"}, "return_to": {"https://evil.example"}, "redirect_uri": {"https://evil.example"}}, status: 303, location: "https://elus.example/mdp"},
 		{name: "usager with other destinations", form: url.Values{"profil": {"usager"}, "next": {"https://evil.example"}, "return_to": {"https://evil.example"}, "redirect_uri": {"https://evil.example"}}, status: 303, location: lost + "/adresse", flow: true},
-		{name: "an empty choice", form: url.Values{"profil": {""}}, status: 200, says: "Choisissez le cas qui vous concerne"},
-		{name: "the same choice twice", form: url.Values{"profil": {"elu", "elu"}}, status: 200, says: "Choisissez le cas qui vous concerne"},
+		{name: "an empty choice", form: url.Values{"profil": {""}}, status: 200, says: "Sélectionnez le cas qui vous concerne"},
+		{name: "the same choice twice", form: url.Values{"profil": {"elu", "elu"}}, status: 200, says: "Sélectionnez le cas qui vous concerne"},
 		{name: "usager", form: url.Values{"profil": {"usager"}}, status: 303, location: lost + "/adresse", flow: true},
-		{name: "an address as the choice", form: url.Values{"profil": {"https://evil.example"}}, status: 200, says: "Choisissez le cas qui vous concerne"},
-		{name: "a profile not configured", form: url.Values{"profil": {"agent-lycees"}}, status: 200, says: "Choisissez le cas qui vous concerne"},
-		{name: "nothing chosen", form: url.Values{}, status: 200, says: "Choisissez le cas qui vous concerne"},
-		{name: "two choices", form: url.Values{"profil": {"usager", "elu"}}, status: 200, says: "Choisissez le cas qui vous concerne"},
+		{name: "an address as the choice", form: url.Values{"profil": {"https://evil.example"}}, status: 200, says: "Sélectionnez le cas qui vous concerne"},
+		{name: "a profile not configured", form: url.Values{"profil": {"agent-lycees"}}, status: 200, says: "Sélectionnez le cas qui vous concerne"},
+		{name: "nothing chosen", form: url.Values{}, status: 200, says: "Sélectionnez le cas qui vous concerne"},
+		{name: "two choices", form: url.Values{"profil": {"usager", "elu"}}, status: 200, says: "Sélectionnez le cas qui vous concerne"},
 		{name: "forged form", form: url.Values{"profil": {"usager"}}, forged: true, status: 403, says: `lang="fr"`},
 	}
 	for _, tc := range tests {
@@ -166,7 +166,7 @@ func TestResetProfileChoice(t *testing.T) {
 			j := newJourney(t)
 			v := j.visitor()
 			page := v.Get(lost + "?next=https://evil.example")
-			if !strings.Contains(page.Body, "Exemples : demandeur d’aide.") {
+			if !strings.Contains(page.Body, "Exemples\u00a0: demandeur d’aide.") {
 				t.Error("the profile's examples are not shown")
 			}
 			if strings.Contains(page.Body, "agent-lycees") {

@@ -174,12 +174,12 @@ func TestRequestLimitsSlide(t *testing.T) {
 		lookups int32
 		wait    string
 	}{
-		{2 * time.Minute, 3, "13 minutes"}, // 05:01, a fixed window would start afresh: refused
-		{10 * time.Minute, 3, "5 minutes"}, // refused again: the wait does not grow
-		{15 * time.Minute, 4, ""},          // the three left together
+		{2 * time.Minute, 3, "13\u00a0minutes"}, // 05:01, a fixed window would start afresh: refused
+		{10 * time.Minute, 3, "5\u00a0minutes"}, // refused again: the wait does not grow
+		{15 * time.Minute, 4, ""},               // the three left together
 		{16 * time.Minute, 5, ""},
-		{17 * time.Minute, 6, "13 minutes"}, // full again until the one of +15 leaves
-		{18 * time.Minute, 6, "12 minutes"},
+		{17 * time.Minute, 6, "13\u00a0minutes"}, // full again until the one of +15 leaves
+		{18 * time.Minute, 6, "12\u00a0minutes"},
 	} {
 		n, page := ask(tc.at)
 		_, said, _ := strings.Cut(page, cooldown)
@@ -214,7 +214,7 @@ func TestFullDayHoldsNoShortPlace(t *testing.T) {
 		}
 	}
 	_, page := f.do(http.MethodGet, "/mot-de-passe-perdu/code", c, nil)
-	if !strings.Contains(page, "Vous pourrez demander un nouveau code dans 5 minutes") {
+	if !strings.Contains(page, "Vous pourrez demander un nouveau code dans 5\u00a0minutes") {
 		t.Error("the code page does not say when the day has room again")
 	}
 	if n := ask(24 * time.Hour); n != 11 {

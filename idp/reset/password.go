@@ -76,10 +76,14 @@ func (h *Handler) verifiedFlow(w http.ResponseWriter, r *http.Request) (*store.R
 
 func (h *Handler) passwordPage(w http.ResponseWriter, r *http.Request, f *store.ResetFlow, problem views.PasswordProblem) error {
 	min, max := h.cfg.Policy.Lengths(r.Context())
-	return web.Render(w, r, http.StatusOK, views.NewPasswordForm(views.NewPasswordPage{
+	p := views.NewPasswordPage{
 		Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/nouveau", CSRFToken: h.cfg.Forms.Token(w, r, h.flowPurpose(f)),
 		MinLength: min, MaxLength: max, Problem: problem, Why: why(f.Purpose),
-	}))
+	}
+	if f.Purpose == "" {
+		p.BackURL = h.cfg.Path + "/code"
+	}
+	return web.Render(w, r, http.StatusOK, views.NewPasswordForm(p))
 }
 
 // showPassword is step 5: the new password, unless a change is already

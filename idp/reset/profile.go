@@ -17,8 +17,16 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request, status int
 		Site: h.cfg.Pages.Site, CSRFToken: h.cfg.Forms.Token(w, r, profilePurpose), Missing: missing,
 		Action: h.firstStepAction(r),
 	}
+	// Back from the address step: the choice that led there stays checked.
+	resumed := false
+	if f, err := h.flow(r); err == nil && f.Purpose == "" {
+		resumed = true
+	}
 	for _, pr := range h.cfg.Profiles {
 		p.Profiles = append(p.Profiles, views.ResetProfile{ID: pr.ID, Label: pr.Label, Examples: pr.Examples})
+		if resumed && pr.URL == "" && p.Selected == "" && !missing {
+			p.Selected = pr.ID
+		}
 	}
 	return web.Render(w, r, status, views.ResetProfileForm(p))
 }
@@ -49,6 +57,11 @@ func (h *Handler) chooseProfile(w http.ResponseWriter, r *http.Request) error {
 	}
 	now := h.cfg.Now()
 	f := &store.ResetFlow{ID: store.NewID(), CreatedAt: now, ExpiresAt: now.Add(h.cfg.Limits.FlowLifetime), ReturnTo: h.returnTo(r)}
+	// Back here from a later step: the new flow keeps the address typed
+	// (only as typed, to fill the field again), nothing that was verified.
+	if old, err := h.flow(r); err == nil && old.Purpose == "" {
+		f.Email = old.Email
+	}
 	if id := r.URL.Query().Get("authRequestID"); id != "" {
 		// « Continuer » returns to the pending sign-in (this browser's:
 		// the route requires it) while it lasts; nothing extends it, or

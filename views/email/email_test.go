@@ -61,8 +61,19 @@ var seedSentences = []string{
 	"Si vous n’êtes pas l’initiateur de cette réinitialisation, merci de ne pas prendre en compte ce message.",
 	"Bonne continuation,",
 	"L’équipe technique de la Région Nouvelle-Aquitaine",
-	"Conformément à la loi Informatique et Libertés du 06/01/1978, vous disposez d’un droit d’accès, de rectification et de suppression pour toutes les informations vous concernant.",
-	"Vous pouvez exercer ce droit en écrivant par courrier au Conseil régional de Nouvelle-Aquitaine - 14 rue François de Sourdais - 33077 Bordeaux",
+}
+
+// resetCodeNotice is the legal notice of the reset code mail: why it came,
+// that it may be ignored, that nobody reads replies, the personal-data
+// page, and the Région's address (rue François de Sourdis).
+var resetCodeNotice = []string{
+	"Vous recevez ce courriel parce qu’une réinitialisation de mot de passe a été demandée pour le compte «\u00a0Mes démarches en Nouvelle-Aquitaine\u00a0» associé à cette adresse électronique.",
+	"Si vous n’avez rien demandé, vous pouvez ignorer ce message\u00a0: votre mot de passe reste inchangé.",
+	"Ce courriel est envoyé par une adresse qui ne reçoit pas les réponses.",
+	"règlement général sur la protection des données (RGPD)",
+	"«\u00a0Données personnelles\u00a0»\u00a0:",
+	"https://connexion.mesdemarches.nouvelle-aquitaine.fr/donnees-personnelles",
+	"Région Nouvelle-Aquitaine – 14 rue François de Sourdis – 33077 Bordeaux",
 }
 
 var (
@@ -85,7 +96,7 @@ func TestResetCodeBothPartsSayTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	htmlText, text := visibleText(m.HTML), spaces.ReplaceAllString(m.Text, " ")
-	for _, s := range seedSentences {
+	for _, s := range append(seedSentences[:len(seedSentences):len(seedSentences)], resetCodeNotice...) {
 		if !strings.Contains(htmlText, s) {
 			t.Errorf("HTML part lacks %q", s)
 		}
@@ -95,7 +106,7 @@ func TestResetCodeBothPartsSayTheSame(t *testing.T) {
 	}
 	for name, part := range map[string]string{"HTML": m.HTML, "text": m.Text} {
 		// The seed's slips and straight apostrophes must not come back.
-		for _, bad := range []string{"Nouvelle Aquitaine", "de mot :", "'", "ALPC"} {
+		for _, bad := range []string{"Nouvelle Aquitaine", "de mot :", "'", "ALPC", "Sourdais", "06/01/1978"} {
 			if strings.Contains(visibleText(part), bad) {
 				t.Errorf("%s part contains %q", name, bad)
 			}

@@ -62,7 +62,10 @@ func TestPasswordChangedBothPartsSayTheSame(t *testing.T) {
 		"prévenez le support",
 		"Bonne continuation,",
 		"L’équipe technique de la Région Nouvelle-Aquitaine",
-		"Conformément à la loi Informatique et Libertés du 06/01/1978",
+		"Vous recevez ce courriel parce que le mot de passe du compte «\u00a0Mes démarches en Nouvelle-Aquitaine\u00a0» associé à cette adresse électronique a été modifié.",
+		"Ce courriel est envoyé par une adresse qui ne reçoit pas les réponses.",
+		"https://connexion.mesdemarches.nouvelle-aquitaine.fr/donnees-personnelles",
+		"14 rue François de Sourdis",
 	} {
 		if !strings.Contains(htmlText, s) {
 			t.Errorf("HTML part lacks %q", s)
@@ -85,7 +88,7 @@ func TestPasswordChangedBothPartsSayTheSame(t *testing.T) {
 		}
 	}
 	for name, part := range map[string]string{"HTML": m.HTML, "text": m.Text} {
-		for _, bad := range []string{"'", "ALPC", "<script", "<img"} {
+		for _, bad := range []string{"'", "ALPC", "<script", "<img", "Sourdais", "vous pouvez ignorer"} {
 			if strings.Contains(part, bad) {
 				t.Errorf("%s part contains %q", name, bad)
 			}

@@ -1,6 +1,9 @@
 package email
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // ResetCodeText is the plain-text part of the ResetCode mail: the same
 // sentences as ResetCodeHTML, the link written out after « cliquer ici »
@@ -22,7 +25,7 @@ func ResetCodeText(p ResetCode) string {
 	para("Ce code et ce lien sont valables " + validity(p.Validity) + ".")
 	para("Si vous n’êtes pas l’initiateur de cette réinitialisation, merci de ne pas prendre en compte ce message.")
 	para(signature, team)
-	b.WriteString(legalNotice + "\n")
+	notice(&b, resetCodeReason, true, privacyURL(p.Link))
 	return b.String()
 }
 
@@ -46,13 +49,44 @@ func PasswordChangedText(p PasswordChanged, when string) string {
 	para("- choisissez sans attendre un nouveau mot de passe en demandant un nouveau code de sécurité\u00a0:", p.ResetURL)
 	para("- prévenez le support en passant par la page J’ai besoin de support\u00a0:", p.SupportURL)
 	para(signature, team)
-	b.WriteString(legalNotice + "\n")
+	notice(&b, passwordChangedReason, false, privacyURL(p.ResetURL))
 	return b.String()
 }
 
-// Every mail ends with the guide's signature and legal notice.
+// notice writes the legal notice as plain text, the page's address on a
+// line of its own.
+func notice(b *strings.Builder, reason string, ignorable bool, privacy string) {
+	b.WriteString(reason + "\n")
+	if ignorable {
+		b.WriteString(ignoreIt + "\n")
+	}
+	b.WriteString(noReply + "\n")
+	b.WriteString(dataUse + "\n")
+	b.WriteString(dataRights + "\u00a0:\n" + privacy + "\n")
+	b.WriteString(postal + "\n")
+}
+
+// Every mail ends with the signature, then a legal notice: why
+// the person gets the mail, that a reset they did not ask for can be
+// ignored, that nobody reads replies, what the address is used for and
+// where their rights are explained.
 const (
-	signature   = "Bonne continuation,"
-	team        = "L’équipe technique de la Région Nouvelle-Aquitaine"
-	legalNotice = "Conformément à la loi Informatique et Libertés du 06/01/1978, vous disposez d’un droit d’accès, de rectification et de suppression pour toutes les informations vous concernant. Vous pouvez exercer ce droit en écrivant par courrier au Conseil régional de Nouvelle-Aquitaine - 14 rue François de Sourdais - 33077 Bordeaux"
+	signature             = "Bonne continuation,"
+	team                  = "L’équipe technique de la Région Nouvelle-Aquitaine"
+	resetCodeReason       = "Vous recevez ce courriel parce qu’une réinitialisation de mot de passe a été demandée pour le compte «\u00a0Mes démarches en Nouvelle-Aquitaine\u00a0» associé à cette adresse électronique."
+	passwordChangedReason = "Vous recevez ce courriel parce que le mot de passe du compte «\u00a0Mes démarches en Nouvelle-Aquitaine\u00a0» associé à cette adresse électronique a été modifié."
+	ignoreIt              = "Si vous n’avez rien demandé, vous pouvez ignorer ce message\u00a0: votre mot de passe reste inchangé."
+	noReply               = "Ce courriel est envoyé par une adresse qui ne reçoit pas les réponses."
+	dataUse               = "La Région Nouvelle-Aquitaine utilise votre adresse électronique uniquement pour vous informer sur la sécurité de votre compte, conformément au règlement général sur la protection des données (RGPD) et à la loi Informatique et Libertés."
+	dataRights            = "Vos droits (accès, rectification, effacement, limitation, opposition) et la façon de les exercer sont expliqués sur la page «\u00a0Données personnelles\u00a0»"
+	postal                = "Région Nouvelle-Aquitaine – 14 rue François de Sourdis – 33077 Bordeaux"
 )
+
+// privacyURL is the personal-data page of the site that sent link.
+func privacyURL(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return "/donnees-personnelles"
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/donnees-personnelles"}).String()
+}

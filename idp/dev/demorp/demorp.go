@@ -13,16 +13,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	// The demo site says times in Paris time wherever it runs.
+	_ "time/tzdata"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
@@ -36,7 +40,11 @@ type Config struct {
 	// BaseURL is the site's own URL, e.g. http://localhost:8080/demo; the
 	// redirect URI is BaseURL + "/callback".
 	BaseURL string
-	Scopes  []string
+	// PostLogoutRedirectURI is where the provider sends the person back
+	// after « Se déconnecter »; empty means BaseURL + "/". It must be one
+	// of the client's post_logout_redirect_uris.
+	PostLogoutRedirectURI string
+	Scopes                []string
 	// HTTPClient talks to the provider; nil means http.DefaultClient.
 	HTTPClient *http.Client
 	Log        *slog.Logger
@@ -87,6 +95,15 @@ func (rp *RP) BackchannelURI() string {
 	return strings.TrimSuffix(rp.cfg.BaseURL, "/") + "/backchannel"
 }
 
+// PostLogoutRedirectURI is the post_logout_redirect_uri to register for
+// the client.
+func (rp *RP) PostLogoutRedirectURI() string {
+	if rp.cfg.PostLogoutRedirectURI != "" {
+		return rp.cfg.PostLogoutRedirectURI
+	}
+	return strings.TrimSuffix(rp.cfg.BaseURL, "/") + "/"
+}
+
 // RedirectURI is the callback to register for the client.
 func (rp *RP) RedirectURI() string { return strings.TrimSuffix(rp.cfg.BaseURL, "/") + "/callback" }
 
@@ -131,6 +148,8 @@ func (rp *RP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rp.start(w, r)
 	case "/callback":
 		rp.callback(w, r)
+	case "/logout":
+		rp.logout(w, r)
 	case "/backchannel":
 		rp.backchannel(w, r)
 	default:
@@ -169,13 +188,15 @@ func (rp *RP) home(w http.ResponseWriter, r *http.Request, problem string) {
 	res := rp.results[b]
 	rp.mu.Unlock()
 	if res != nil {
+		p.LogoutURL = rp.path + "/logout"
 		keys := make([]string, 0, len(res.Claims))
 		for k := range res.Claims {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		paris := parisTime()
 		for _, k := range keys {
-			p.Claims = append(p.Claims, views.DemoClaim{Name: k, Value: fmt.Sprint(res.Claims[k])})
+			p.Claims = append(p.Claims, views.DemoClaim{Name: k, Value: claimText(k, res.Claims[k], paris)})
 		}
 	}
 	status := http.StatusOK
@@ -185,6 +206,104 @@ func (rp *RP) home(w http.ResponseWriter, r *http.Request, problem string) {
 	if err := web.Render(w, r, status, views.Demo(p)); err != nil {
 		rp.cfg.Log.Error("demo page", "err", err)
 	}
+}
+
+// isTimeClaim: the claim holds a time, in seconds since 1970.
+func isTimeClaim(name string) bool {
+	switch name {
+	case "exp", "iat", "nbf", "auth_time", "updated_at":
+		return true
+	}
+	return false
+}
+
+func parisTime() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Paris"); err == nil {
+		return loc
+	}
+	return time.UTC
+}
+
+// frenchDate says a time as a person reads it: « 5 décembre 2026 à
+// 21:30:49 (heure de Paris) ».
+func frenchDate(t time.Time, loc *time.Location) string {
+	months := [...]string{"janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"}
+	t = t.In(loc)
+	day := strconv.Itoa(t.Day())
+	if t.Day() == 1 {
+		day = "1er"
+	}
+	zone := "heure de Paris"
+	if loc == time.UTC {
+		zone = "UTC"
+	}
+	return day + "\u00a0" + months[t.Month()-1] + "\u00a0" + strconv.Itoa(t.Year()) + " à " + t.Format("15:04:05") + " (" + zone + ")"
+}
+
+// claimText writes a claim's value for the page: times as French dates
+// (JSON numbers arrive as float64), other numbers without exponent, lists
+// and objects as JSON.
+func claimText(name string, v any, loc *time.Location) string {
+	switch v := v.(type) {
+	case float64:
+		if isTimeClaim(name) && v == math.Trunc(v) {
+			return frenchDate(time.Unix(int64(v), 0), loc)
+		}
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	case string:
+		return v
+	case bool:
+		if v {
+			return "oui"
+		}
+		return "non"
+	case nil:
+		return ""
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+// logout is « Se déconnecter »: the site forgets the sign-in, then sends
+// the person to the provider's end_session_endpoint with the ID token as
+// hint, to come back to the site's home page.
+func (rp *RP) logout(w http.ResponseWriter, r *http.Request) {
+	b := rp.browser(w, r)
+	rp.mu.Lock()
+	res := rp.results[b]
+	delete(rp.results, b)
+	rp.mu.Unlock()
+	if res == nil {
+		http.Redirect(w, r, rp.path+"/", http.StatusSeeOther)
+		return
+	}
+	p, _, err := rp.oauth(r.Context())
+	if err != nil {
+		rp.home(w, r, "Le fournisseur d’identité ne répond pas.")
+		return
+	}
+	var meta struct {
+		EndSession string `json:"end_session_endpoint"`
+	}
+	var u *url.URL
+	if err := p.Claims(&meta); err == nil && meta.EndSession != "" {
+		u, err = url.Parse(meta.EndSession)
+		if err != nil {
+			u = nil
+		}
+	}
+	if u == nil {
+		rp.home(w, r, "Le fournisseur d’identité ne propose pas de déconnexion.")
+		return
+	}
+	q := u.Query()
+	q.Set("id_token_hint", res.RawIDToken)
+	q.Set("client_id", rp.cfg.ClientID)
+	q.Set("post_logout_redirect_uri", rp.PostLogoutRedirectURI())
+	u.RawQuery = q.Encode()
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
 }
 
 func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
