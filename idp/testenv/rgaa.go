@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -58,11 +59,16 @@ func settle(ctx context.Context) error {
 const overflowJS = `(() => {
 	const out = [], W = innerWidth, d = document.documentElement;
 	const sw = Math.max(d.scrollWidth, document.body ? document.body.scrollWidth : 0);
-	if (sw > W + 1) out.push('horizontal scrolling: the page is ' + sw + ' CSS px wide in a ' + W + ' px window');
 	const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.classList.length ? '.' + [...el.classList].join('.') : '') +
 		' «' + (el.innerText || el.value || '').trim().replace(/\s+/g, ' ').slice(0, 40) + '»';
 	const shown = el => { for (let e = el; e; e = e.parentElement) { const s = getComputedStyle(e); if (s.display === 'none' || s.visibility === 'hidden' || s.opacity === '0') return false; } return true; };
 	const ownText = el => [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim() !== '');
+	if (sw > W + 1) {
+		// Name the innermost elements that stick out, the ones to fix.
+		const wide = [...document.body.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > W + 1 && e.getBoundingClientRect().left < W &&
+			![...e.children].some(c => c.getBoundingClientRect().right > W + 1)).slice(0, 3).map(e => name(e) + ' to ' + Math.round(e.getBoundingClientRect().right) + ' px');
+		out.push('horizontal scrolling: the page is ' + sw + ' CSS px wide in a ' + W + ' px window' + (wide.length ? ' (' + wide.join('; ') + ')' : ''));
+	}
 	let past = 0;
 	for (const el of document.body.querySelectorAll('*')) {
 		if (el.closest('svg, script, style, template, noscript, select')) continue;
@@ -558,4 +564,19 @@ func (ts *Titles) Add(page, title string) string {
 	}
 	ts.byTitle[title] = page
 	return ""
+}
+
+// NewTab opens a tab with its own cookie jar (a new browser context) in
+// the Chromium of browser, so that several journeys share one browser
+// process without sharing a session. The tab acts as the focused one even
+// while another tab is in front, so that Tab and :focus-visible behave in
+// each. It is closed in t.Cleanup.
+func NewTab(t testing.TB, browser context.Context) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if _, err := chromedp.Call(ctx, emulation.SetFocusEmulationEnabled, emulation.SetFocusEmulationEnabledParams{Enabled: true}); err != nil {
+		t.Fatalf("testenv: new tab: %v", err)
+	}
+	return ctx
 }
