@@ -62,11 +62,23 @@ const overflowJS = `(() => {
 	const name = el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.classList.length ? '.' + [...el.classList].join('.') : '') +
 		' «' + (el.innerText || el.value || '').trim().replace(/\s+/g, ' ').slice(0, 40) + '»';
 	const shown = el => { for (let e = el; e; e = e.parentElement) { const s = getComputedStyle(e); if (s.display === 'none' || s.visibility === 'hidden' || s.opacity === '0') return false; } return true; };
-	const ownText = el => [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim() !== '');
+	// The right edge of an element's own text: a long word (an e-mail
+	// address) overflows its box without widening it.
+	const textRight = el => {
+		let right = -Infinity;
+		for (const n of el.childNodes) {
+			if (n.nodeType !== 3 || n.textContent.trim() === '') continue;
+			const range = document.createRange();
+			range.selectNodeContents(n);
+			right = Math.max(right, range.getBoundingClientRect().right);
+		}
+		return right;
+	};
 	if (sw > W + 1) {
 		// Name the innermost elements that stick out, the ones to fix.
-		const wide = [...document.body.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > W + 1 && e.getBoundingClientRect().left < W &&
-			![...e.children].some(c => c.getBoundingClientRect().right > W + 1)).slice(0, 3).map(e => name(e) + ' to ' + Math.round(e.getBoundingClientRect().right) + ' px');
+		const edge = e => Math.max(e.getBoundingClientRect().right, textRight(e));
+		const wide = [...document.body.querySelectorAll('*')].filter(e => edge(e) > W + 1 && e.getBoundingClientRect().left < W &&
+			![...e.children].some(c => edge(c) > W + 1)).slice(0, 3).map(e => name(e) + ' to ' + Math.round(edge(e)) + ' px');
 		out.push('horizontal scrolling: the page is ' + sw + ' CSS px wide in a ' + W + ' px window' + (wide.length ? ' (' + wide.join('; ') + ')' : ''));
 	}
 	let past = 0;
@@ -84,7 +96,8 @@ const overflowJS = `(() => {
 			else if (cut(s.overflowY) && el.scrollHeight > el.clientHeight + 1) out.push('text clipped vertically by overflow ' + s.overflowY + ': ' + name(el) + ' shows ' + el.clientHeight + ' of ' + el.scrollHeight + ' px');
 			else if (s.textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1) out.push('text cut by an ellipsis: ' + name(el));
 		}
-		if (ownText(el) && r.right > W + 1 && r.left < W && shown(el) && past++ < 5) out.push('text past the right edge of the window: ' + name(el) + ' ends at ' + Math.round(r.right) + ' px');
+		const tr = textRight(el);
+		if (tr > W + 1 && r.left < W && shown(el) && past++ < 5) out.push('text past the right edge of the window: ' + name(el) + ' ends at ' + Math.round(tr) + ' px');
 	}
 	return out;
 })()`

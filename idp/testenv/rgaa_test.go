@@ -31,6 +31,8 @@ var rgaaFixtures = map[string][2]string{
 	"/clean": {"", rgaaForm},
 	// A fixed 900 px block: fine at 1280, too wide at 640 and 320.
 	"/wide": {".w { width: 900px; }", `<div class="w">Un bloc de largeur fixe</div>` + rgaaForm},
+	// An unbreakable address that sticks out of its paragraph at 320.
+	"/word": {"", `<p>Code envoyé à quelqu.un.avec.une.adresse.tres.longue@exemple-de-domaine.example.org</p>` + rgaaForm},
 	// One line that cannot wrap, cut by overflow: hidden.
 	"/clip": {".c { width: 10em; white-space: nowrap; overflow: hidden; }", `<p class="c">Un texte bien trop long pour sa boîte étroite</p>` + rgaaForm},
 	// A box exactly one line high: fits at line-height 1.2, not at 1.5.
@@ -123,6 +125,8 @@ func TestRGAAChecks(t *testing.T) {
 			{"/wide", 640, 2, true, "horizontal scrolling"},
 			{"/wide", 320, 1, true, "horizontal scrolling: the page is"},
 			{"/clip", 1280, 1, true, "text clipped sideways by overflow hidden"},
+			{"/word", 1280, 1, false, ""},
+			{"/word", 320, 1, true, "text past the right edge of the window: p «Code envoyé"},
 		} {
 			open(t, tc.path, 1280)
 			p, err := ReflowAt(ctx, tc.width, tc.scale, 1280)
