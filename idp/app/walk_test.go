@@ -64,12 +64,15 @@ const walkPageJS = `(() => {
 // findFormJS tells whether the page has the form of a key (METHOD action).
 const findFormJS = `[...document.forms].some(f => ((f.getAttribute('method') || 'get').toUpperCase() + ' ' + f.action.split('#')[0]) === %s)`
 
-// submitFormJS presses the first submit button of that form, its fields
-// as they are and without the browser's own validation, as a person who
-// leaves a required field empty on a browser that does not check it.
+// submitFormJS presses the first submit button of that form, its text
+// fields as they are and without the browser's own validation, as a
+// person who leaves a required field empty on a browser that does not
+// check it; a choice with nothing chosen gets its first option, so that
+// a journey's first step leads to the next.
 const submitFormJS = `(() => {
 	const f = [...document.forms].find(f => ((f.getAttribute('method') || 'get').toUpperCase() + ' ' + f.action.split('#')[0]) === %s);
 	f.noValidate = true;
+	for (const r of f.querySelectorAll('input[type=radio]')) if (!f.querySelector('input[type=radio][name="' + CSS.escape(r.name) + '"]:checked')) r.checked = true;
 	f.querySelector('button:not([type=button]):not([type=reset]), input[type=submit]').click();
 })()`
 
@@ -236,7 +239,9 @@ func TestWalk(t *testing.T) {
 	startAt(t, ctx, s.Sites[0])
 	login := location(t, ctx)
 	starts := []string{login}
-	for _, p := range []string{"/", "/support", "/mot-de-passe-perdu", "/deconnexion", "/nulle-part", "/compte/mot-de-passe", "/mot-de-passe-perdu/echec"} {
+	for _, p := range []string{"/", "/support", "/mot-de-passe-perdu", "/deconnexion", "/nulle-part", "/compte/mot-de-passe",
+		"/mot-de-passe-perdu/adresse", "/mot-de-passe-perdu/code", "/mot-de-passe-perdu/lien", "/mot-de-passe-perdu/nouveau",
+		"/mot-de-passe-perdu/attente", "/mot-de-passe-perdu/termine", "/mot-de-passe-perdu/echec"} {
 		starts = append(starts, s.Issuer+p)
 	}
 	for _, p := range strings.Fields(pagesNotYet) {
