@@ -9,7 +9,8 @@ TESTFLAGS ?= -race -count=1 -timeout 20m
 AXE_DIR := idp/testenv/testdata/axe
 AXE_JS  := $(AXE_DIR)/node_modules/axe-core/axe.min.js
 
-.PHONY: run build test check generate fmt vet bench loadflow clean axe images
+
+.PHONY: run build test check generate fmt vet bench loadflow clean axe images screenshots
 
 run:
 	$(GO) run ./cmd/idp-dev
@@ -41,6 +42,10 @@ $(AXE_JS): $(AXE_DIR)/package.json $(AXE_DIR)/package-lock.json
 	@command -v npm >/dev/null || { echo "npm is needed to install axe-core for the accessibility tests: apt-get install npm"; exit 1; }
 	npm ci --prefix $(AXE_DIR) --no-audit --no-fund --ignore-scripts
 	@touch $@
+
+# A full-page PNG of every page, state and width that TestRGAA checks.
+screenshots: axe
+	IDP_SCREENSHOTS=$(CURDIR)/screenshots $(GO) test -count=1 -run TestRGAA ./idp/app
 
 # Builds the final stage of each image with podman (apt-get install podman).
 images:

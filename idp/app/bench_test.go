@@ -173,7 +173,7 @@ func BenchmarkUserinfo(b *testing.B) {
 		bs.timed(b, func() error {
 			req, _ := http.NewRequestWithContext(bs.ctx, http.MethodGet, bs.s.Issuer+"/userinfo", nil)
 			req.Header.Set("Authorization", "Bearer "+tk.AccessToken)
-			resp, body, err := do(bs.ctx, c, req)
+			resp, body, err := roundTrip(bs.ctx, c, req)
 			if err == nil && resp.StatusCode != http.StatusOK {
 				err = fmt.Errorf("userinfo: %d %.200s", resp.StatusCode, body)
 			}
@@ -205,12 +205,12 @@ func BenchmarkResetRequest(b *testing.B) {
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("Origin", bs.s.Issuer)
 			req.Header.Set("X-Forwarded-For", xff)
-			return do(bs.ctx, c, req)
+			return roundTrip(bs.ctx, c, req)
 		}
 		token := func(path string) string {
 			req, _ := http.NewRequest(http.MethodGet, bs.s.Issuer+path, nil)
 			req.Header.Set("X-Forwarded-For", xff)
-			_, body, err := do(bs.ctx, c, req)
+			_, body, err := roundTrip(bs.ctx, c, req)
 			m := csrfField.FindStringSubmatch(body)
 			if err != nil || m == nil {
 				b.Fatalf("%s: no form token (%v)", path, err)

@@ -76,8 +76,8 @@ func (f *signInFlow) browser() *http.Client {
 	}
 }
 
-// do sends req and reads the whole answer.
-func do(ctx context.Context, c *http.Client, req *http.Request) (*http.Response, string, error) {
+// roundTrip sends req and reads the whole answer.
+func roundTrip(ctx context.Context, c *http.Client, req *http.Request) (*http.Response, string, error) {
 	resp, err := c.Do(req.WithContext(ctx))
 	if err != nil {
 		return nil, "", err
@@ -103,7 +103,7 @@ func (f *signInFlow) authorize(ctx context.Context, c *http.Client) (pending, er
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(p.verifier)}, "code_challenge_method": {"S256"},
 	}
 	req, _ := http.NewRequest(http.MethodGet, f.issuer+"/authorize?"+q.Encode(), nil)
-	resp, _, err := do(ctx, c, req)
+	resp, _, err := roundTrip(ctx, c, req)
 	switch {
 	case err != nil:
 		return p, fmt.Errorf("authorize: %w", err)
@@ -120,7 +120,7 @@ func (f *signInFlow) authorize(ctx context.Context, c *http.Client) (pending, er
 // form loads the login form and keeps its form token.
 func (f *signInFlow) form(ctx context.Context, c *http.Client, p *pending) error {
 	req, _ := http.NewRequest(http.MethodGet, p.loginURL, nil)
-	resp, body, err := do(ctx, c, req)
+	resp, body, err := roundTrip(ctx, c, req)
 	switch {
 	case err != nil:
 		return fmt.Errorf("login form: %w", err)
@@ -143,7 +143,7 @@ func (f *signInFlow) login(ctx context.Context, c *http.Client, p pending, u tes
 	}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", f.issuer)
-	resp, body, err := do(ctx, c, req)
+	resp, body, err := roundTrip(ctx, c, req)
 	if err != nil {
 		return "", fmt.Errorf("login: %w", err)
 	}
@@ -171,7 +171,7 @@ func (f *signInFlow) login(ctx context.Context, c *http.Client, p pending, u tes
 			return "", fmt.Errorf("login: %d to %q: %.200s", resp.StatusCode, loc, body)
 		}
 		req, _ := http.NewRequest(http.MethodGet, loc, nil)
-		if resp, body, err = do(ctx, c, req); err != nil {
+		if resp, body, err = roundTrip(ctx, c, req); err != nil {
 			return "", fmt.Errorf("login redirect: %w", err)
 		}
 	}
@@ -190,7 +190,7 @@ func (f *signInFlow) token(ctx context.Context, code string, p pending) (tokens,
 		codeForm(code, p.verifier, f.site.URL+"/callback").Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth(url.QueryEscape(f.site.ClientID), url.QueryEscape(f.site.Secret))
-	resp, body, err := do(ctx, &http.Client{Transport: f.transport, Timeout: 30 * time.Second}, req)
+	resp, body, err := roundTrip(ctx, &http.Client{Transport: f.transport, Timeout: 30 * time.Second}, req)
 	if err != nil {
 		return tokens{}, fmt.Errorf("token: %w", err)
 	}
@@ -759,7 +759,7 @@ func TestRedisMemoryPerObject(t *testing.T) {
 				req.Header.Set("Origin", s.Issuer)
 			}
 			req.Header.Set("X-Forwarded-For", xff)
-			return do(ctx, c, req)
+			return roundTrip(ctx, c, req)
 		}
 		token := func(path string) (string, error) {
 			_, body, err := send(http.MethodGet, path, nil)
