@@ -159,7 +159,7 @@ var (
 
 func codeMessage(body string) string {
 	for _, m := range []struct{ text, label string }{
-		{"un nouveau code vient de vous être envoyé", "resent"},
+		{"Votre demande de nouveau code est prise en compte", "resent"},
 		{"Trop de codes incorrects", "suspended"},
 		{"n’est plus valable", "dead"},
 		{"incorrect ou a expiré", "wrong"},
