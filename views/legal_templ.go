@@ -490,7 +490,7 @@ func Privacy(p LegalPage) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "&nbsp;; seule une empreinte du code est conservée, jamais le code lui-même.</dd><dt>Protection contre les tentatives frauduleuses</dt><dd>Les essais infructueux sont comptés par compte et par adresse réseau, le temps de la période de protection&nbsp;; ils sont effacés après un changement de mot de passe.</dd><dt>Journaux de sécurité</dt><dd>Chaque connexion, échec, déconnexion et changement de mot de passe est journalisé avec sa date, l’identifiant du compte, l’adresse réseau et le site concerné. Ces journaux sont conservés ")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 35, "&nbsp;; seule une empreinte du code est conservée, jamais le code lui-même.</dd><dt>Protection contre les tentatives frauduleuses</dt><dd>Les essais infructueux sont comptés par compte et par adresse réseau, le temps de la période de protection&nbsp;; ils sont effacés après un changement de mot de passe. Pour limiter les envois de codes, une empreinte de l’adresse électronique saisie dans « Mot de passe perdu » est conservée 24&nbsp;heures au plus, jamais l’adresse elle-même.</dd><dt>Journaux de sécurité</dt><dd>Chaque connexion, échec, déconnexion et changement de mot de passe est journalisé avec sa date, l’identifiant du compte, l’adresse réseau et le site concerné. Ces journaux sont conservés ")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -338,7 +338,7 @@ func NewPasswordForm(p NewPasswordPage) templ.Component {
 			}
 			return nil
 		})
-		templ_7745c5c3_Err = layout(p.Site, changeTitle(p.Why, "Saisir votre nouveau mot de passe", p.Problem != PasswordOK)).Render(templ.WithChildren(ctx, templ_7745c5c3_Var2), templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = layout(p.Site, changeTitle(p.Why, "Nouveau mot de passe", p.Problem != PasswordOK)).Render(templ.WithChildren(ctx, templ_7745c5c3_Var2), templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

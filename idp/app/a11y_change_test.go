@@ -47,7 +47,7 @@ func TestAccessibilityChange(t *testing.T) {
 		t.Errorf("wrong current password: aria-invalid=%q", got)
 	}
 	do(chromedp.SendKeys(field("Mot de passe actuel"), u.Password), chromedp.Click(button("Continuer")))
-	const step = "Saisir votre nouveau mot de passe – Changer mon mot de passe"
+	const step = "Nouveau mot de passe – Changer mon mot de passe"
 	a.check(t, "new password (change)", "Votre nouveau mot de passe", title(step, false), true)
 	do(chromedp.SendKeys(field("Nouveau mot de passe"), "court"), chromedp.SendKeys(field("Confirmer le nouveau mot de passe"), "court"),
 		chromedp.Click(button("Valider")))

@@ -65,7 +65,7 @@ func TestAccessibility(t *testing.T) {
 		a.navigate(t, loginURL)
 		signIn(t, a.ctx, uid, person(uid).Password)
 		a.check(t, "login, new password wanted: "+uid, "Votre nouveau mot de passe",
-			"Saisir votre nouveau mot de passe – Changer mon mot de passe"+siteTitle, true)
+			"Nouveau mot de passe – Changer mon mot de passe"+siteTitle, true)
 	}
 	// Ten failures in a row lock the identifier. Each wait
 	// after the fifth is at most a minute; the pending sign-in lasts 15.
