@@ -223,8 +223,9 @@ func TestCodeInputAttributes(t *testing.T) {
 				t.Errorf("%s: described by %s, which is not on the page", e, id)
 			}
 		}
-		if _, invalid := a["aria-invalid"]; invalid != want.invalid {
-			t.Errorf("%s: aria-invalid %v, want %v", e, invalid, want.invalid)
+		// An empty aria-invalid means false to assistive technology.
+		if got, invalid := a["aria-invalid"]; invalid != want.invalid || invalid && got[0] != "true" {
+			t.Errorf("%s: aria-invalid %q, want it present (\"true\") %v", e, got, want.invalid)
 		}
 	}
 }
