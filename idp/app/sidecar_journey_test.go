@@ -158,7 +158,7 @@ func TestAccessibilitySidecar(t *testing.T) {
 	}})
 	a := &a11y{t: t, axe: axe, ctx: testenv.Browser(t)}
 	a.navigate(t, s.Issuer+"/")
-	a.check(t, "reset-only home", "Mot de passe", "Accueil"+siteTitle, true)
+	a.check(t, "reset-only home", "Mot de passe", "Mot de passe"+siteTitle, true)
 	a.navigate(t, s.Issuer+"/mot-de-passe-perdu?return_to="+url.QueryEscape("http://127.0.0.3:1"))
 	a.check(t, "return_to refused", "Adresse de retour non reconnue",
 		"Adresse de retour non reconnue – Mot de passe perdu"+siteTitle, true)

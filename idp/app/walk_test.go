@@ -231,7 +231,7 @@ func TestWalkerFindsDeadEnds(t *testing.T) {
 // answers 5xx.
 func TestWalk(t *testing.T) {
 	s := startStackWith(t, stackOptions{Config: func(c *config.Config) {
-		c.AccessibilityURL = "https://mesdemarches.nouvelle-aquitaine.fr/accessibilite"
+		c.AccessibilityURL = "" // the built-in statement, walked too
 		c.SupportURL, c.Reset.SupportURL = "", ""
 		c.Support = config.Support{Email: "support@example.org", Phone: "05 49 55 00 00", Hours: "du lundi au vendredi"}
 	}})
