@@ -29,7 +29,9 @@ type resetMail struct {
 }
 
 var (
-	codeInMail = regexp.MustCompile(`\b([A-HJ-NP-Z2-9]{6})\b`)
+	// The code stands alone on its line: matched anywhere, it was found now
+	// and then inside the link's random token, which comes first.
+	codeInMail = regexp.MustCompile(`(?m)^[ \t]*([A-HJ-NP-Z2-9]{6})[ \t]*\r?$`)
 	linkInMail = regexp.MustCompile(`https?://[^\s"<>]+/mot-de-passe-perdu/lien\?t=[A-Za-z0-9_-]+`)
 )
 
@@ -606,4 +608,18 @@ func TestResetSteps(t *testing.T) {
 			t.Error("the address page does not say why")
 		}
 	})
+}
+
+// TestCodeInMailSkipsTheLink: the link's random token sometimes holds six
+// code-like characters between two hyphens; the code is the line that holds
+// nothing else.
+func TestCodeInMailSkipsTheLink(t *testing.T) {
+	for _, text := range []string{
+		"merci de cliquer ici :\r\nhttps://idp.test/mot-de-passe-perdu/lien?t=ABCDEF-x_y\r\n\r\nle code suivant :\r\n\r\nT3A8XQ\r\n\r\nCe code",
+		"https://idp.test/mot-de-passe-perdu/lien?t=ab-K7M2PQ-cd\nT3A8XQ\n",
+	} {
+		if m := codeInMail.FindStringSubmatch(text); m == nil || m[1] != "T3A8XQ" {
+			t.Errorf("code found in %q: %v, want T3A8XQ", text, m)
+		}
+	}
 }
