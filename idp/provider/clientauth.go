@@ -86,22 +86,20 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 	// The peek above is not the spending: of two redemptions at once,
 	// exactly one consumes the code. The other one was bound to the same
 	// client and verifier, so it is the owner's replay.
-	switch _, err := st.ConsumeCode(ctx, code); {
+	// The session the sign-in went through is read in the same round trip:
+	// its end must not be undone by a code redeemed afterwards.
+	switch _, err := st.ConsumeCodeFor(ctx, code, ar.SessionID, ar.Subject); {
 	case errors.Is(err, store.ErrCodeReplayed):
 		p.revokeReplayed(ctx, cs.AuthRequestRef)
 		return nil, errors.Join(ErrBadGrant, err)
 	case errors.Is(err, store.ErrNotFound):
 		return nil, errors.Join(ErrBadGrant, err)
+	case errors.Is(err, store.ErrSessionEnded):
+		return nil, errors.Join(ErrBadGrant, errSessionEnded)
 	case err != nil:
 		return nil, err
 	}
 	// The request is not deleted: it expires with its code (codeMinted).
-	switch err := p.storage.sessionAlive(ctx, ar.SessionID); {
-	case errors.Is(err, errSessionEnded):
-		return nil, errors.Join(ErrBadGrant, err)
-	case err != nil:
-		return nil, err
-	}
 	return ar, nil
 }
 

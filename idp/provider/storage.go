@@ -27,13 +27,14 @@ type Store interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 	DeleteAuthRequestByRef(ctx context.Context, ref string) error
 	SaveCodeFor(ctx context.Context, code string, ar *store.AuthRequest, expiresAt, rememberUntil time.Time) error
-	ConsumeCode(ctx context.Context, code string) (string, error)
+	ConsumeCodeFor(ctx context.Context, code, sessionRef, subject string) (string, error)
 	PeekCode(ctx context.Context, code string) (store.CodeState, error)
 	Grant(ctx context.Context, authRequestRef string) (*store.Grant, error)
 	SaveGrant(ctx context.Context, authRequestRef string, g store.Grant) error
 	RevokeGrant(ctx context.Context, authRequestRef string) error
 	SessionByRef(ctx context.Context, ref string) (*store.Session, error)
 	SaveAccessToken(ctx context.Context, at *store.AccessToken) error
+	SaveAccessTokenFor(ctx context.Context, at *store.AccessToken, authRequestRef string, g store.Grant) error
 	AccessToken(ctx context.Context, id string) (*store.AccessToken, error)
 	DeleteAccessToken(ctx context.Context, id string) error
 	CreateRefreshToken(ctx context.Context, rt *store.RefreshToken) (string, error)
@@ -250,16 +251,19 @@ func (s *storage) grant(ctx context.Context, req op.TokenRequest, accessTokenID,
 	if !ok {
 		return nil
 	}
-	err := s.store.SaveGrant(ctx, ar.Ref, store.Grant{
+	if err := s.store.SaveGrant(ctx, ar.Ref, s.grantOf(ar, accessTokenID, family)); err != nil {
+		return fmt.Errorf("save grant: %w", err)
+	}
+	return nil
+}
+
+func (s *storage) grantOf(ar authRequest, accessTokenID, family string) store.Grant {
+	return store.Grant{
 		AccessTokenIDs: []string{accessTokenID},
 		FamilyID:       family,
 		ExpiresAt:      s.now().Add(max(s.life.RefreshToken, s.life.AccessToken)),
 		ClientID:       ar.ClientID, CodeChallenge: ar.CodeChallenge, CodeChallengeMethod: ar.CodeChallengeMethod,
-	})
-	if err != nil {
-		return fmt.Errorf("save grant: %w", err)
 	}
-	return nil
 }
 
 func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
@@ -270,17 +274,29 @@ func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
 }
 
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	at, err := s.accessToken(ctx, req, "")
-	if err != nil {
-		return "", time.Time{}, err
+	at := s.newAccessToken(req, "")
+	var err error
+	if ar, ok := req.(authRequest); ok {
+		// From a code: the token and the code's grant in one round trip.
+		err = s.store.SaveAccessTokenFor(ctx, at, ar.Ref, s.grantOf(ar, at.ID, ""))
+	} else {
+		err = s.store.SaveAccessToken(ctx, at)
 	}
-	if err := s.grant(ctx, req, at.ID, ""); err != nil {
-		return "", time.Time{}, err
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("save access token: %w", err)
 	}
 	return at.ID, at.ExpiresAt, nil
 }
 
 func (s *storage) accessToken(ctx context.Context, req op.TokenRequest, family string) (*store.AccessToken, error) {
+	at := s.newAccessToken(req, family)
+	if err := s.store.SaveAccessToken(ctx, at); err != nil {
+		return nil, fmt.Errorf("save access token: %w", err)
+	}
+	return at, nil
+}
+
+func (s *storage) newAccessToken(req op.TokenRequest, family string) *store.AccessToken {
 	now := s.now()
 	at := &store.AccessToken{
 		ID:            store.NewID(),
@@ -299,10 +315,7 @@ func (s *storage) accessToken(ctx context.Context, req op.TokenRequest, family s
 	if r, ok := req.(withClaims); ok {
 		at.Claims = r.claims()
 	}
-	if err := s.store.SaveAccessToken(ctx, at); err != nil {
-		return nil, fmt.Errorf("save access token: %w", err)
-	}
-	return at, nil
+	return at
 }
 
 func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {

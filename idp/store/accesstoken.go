@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -59,10 +60,32 @@ func (s *Store) SaveAccessToken(ctx context.Context, at *AccessToken) error {
 			return fmt.Errorf("store: access token family: %w", ErrNotFound)
 		}
 	}
-	if err := s.index(ctx, at.Subject, memberAccess, at.ID, at.ExpiresAt); err != nil {
+	return s.indexedPut(ctx, at.Subject, memberAccess, at.ID, s.accessTokenKey(at.ID), at, at.ExpiresAt, nil)
+}
+
+// SaveAccessTokenFor is SaveAccessToken for a token issued from a code: the
+// grant that a replay of the code revokes (see SaveGrant), under the Ref
+// of the code's auth request, is written in the same round trip.
+func (s *Store) SaveAccessTokenFor(ctx context.Context, at *AccessToken, authRequestRef string, g Grant) error {
+	if at.RefreshFamily != "" {
+		if err := s.SaveAccessToken(ctx, at); err != nil {
+			return err
+		}
+		return s.SaveGrant(ctx, authRequestRef, g)
+	}
+	if err := checkRecord("access token", at.ID, at.ExpiresAt); err != nil {
 		return err
 	}
-	return s.putJSON(ctx, s.c, s.accessTokenKey(at.ID), at, at.ExpiresAt)
+	if err := checkGrant(authRequestRef, g); err != nil {
+		return err
+	}
+	gb, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("store: encode grant: %w", err)
+	}
+	return s.indexedPut(ctx, at.Subject, memberAccess, at.ID, s.accessTokenKey(at.ID), at, at.ExpiresAt, func(p redis.Pipeliner) {
+		p.Set(ctx, s.grantKey(authRequestRef), gb, s.ttl(g.ExpiresAt))
+	})
 }
 
 // AccessToken loads an access token. Missing, expired, or belonging to a

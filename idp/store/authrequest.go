@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redisbatch"
 )
 
 // AuthRequest is an OIDC authorization request between /authorize and the
@@ -217,7 +219,63 @@ return {ar, exp, 0}
 // ErrCodeReplayed, returned with the Ref so the caller can revoke what the
 // first redemption got (RevokeGrant).
 func (s *Store) ConsumeCode(ctx context.Context, code string) (string, error) {
-	res, err := consumeCode.Run(ctx, s.c, []string{s.codeKey(code)}).Slice()
+	return s.consumed(consumeCode.Run(ctx, s.c, []string{s.codeKey(code)}))
+}
+
+// ConsumeCodeFor is ConsumeCode for the code of a sign-in made through the
+// session sessionRef by subject: in the same round trip it reads whether
+// that session is still alive, and answers ErrSessionEnded, with the
+// code's Ref, when it is not (logged out, or revoked after a new password).
+func (s *Store) ConsumeCodeFor(ctx context.Context, code, sessionRef, subject string) (string, error) {
+	if !isRef(sessionRef) {
+		return s.ConsumeCode(ctx, code)
+	}
+	var (
+		consume   *redis.Cmd
+		sess, nbf *redis.StringCmd
+	)
+	_, err := redisbatch.Pipelined(ctx, s.c, []*redis.Script{consumeCode}, func(p redis.Pipeliner) {
+		consume = consumeCode.EvalSha(ctx, p, []string{s.codeKey(code)})
+		sess = p.Get(ctx, s.sessionKey(sessionRef))
+		nbf = p.Get(ctx, s.notBeforeKey(subject))
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return "", fmt.Errorf("store: consume code: %w", err)
+	}
+	ref, err := s.consumed(consume)
+	if err != nil {
+		return ref, err
+	}
+	rec := new(Session)
+	if err := getJSONFrom(sess, rec); errors.Is(err, ErrNotFound) {
+		return ref, ErrSessionEnded
+	} else if err != nil {
+		return "", err
+	}
+	if rec.Subject != subject {
+		// Not the person the caller named: read it the long way.
+		if _, err := s.SessionByRef(ctx, sessionRef); errors.Is(err, ErrNotFound) {
+			return ref, ErrSessionEnded
+		} else if err != nil {
+			return "", err
+		}
+		return ref, nil
+	}
+	if s.expired(rec.ExpiresAt) {
+		return ref, ErrSessionEnded
+	}
+	switch old, err := revokedBy(nbf, rec.AuthTime, sessionRef); {
+	case err != nil:
+		return "", err
+	case old:
+		return ref, ErrSessionEnded
+	}
+	return ref, nil
+}
+
+// consumed reads consumeCode's answer.
+func (s *Store) consumed(cmd *redis.Cmd) (string, error) {
+	res, err := cmd.Slice()
 	if errors.Is(err, redis.Nil) {
 		return "", ErrNotFound
 	}

@@ -22,13 +22,20 @@ type Grant struct {
 
 // SaveGrant records the tokens issued for an auth request, given by its Ref.
 func (s *Store) SaveGrant(ctx context.Context, authRequestRef string, g Grant) error {
+	if err := checkGrant(authRequestRef, g); err != nil {
+		return err
+	}
+	return s.putJSON(ctx, s.c, s.grantKey(authRequestRef), g, g.ExpiresAt)
+}
+
+func checkGrant(authRequestRef string, g Grant) error {
 	if err := checkRecord("grant", authRequestRef, g.ExpiresAt); err != nil {
 		return err
 	}
 	if !isRef(authRequestRef) {
 		return errors.New("store: a grant needs its auth request's Ref")
 	}
-	return s.putJSON(ctx, s.c, s.grantKey(authRequestRef), g, g.ExpiresAt)
+	return nil
 }
 
 // Grant loads what a code was exchanged for, given by its auth request's

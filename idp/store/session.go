@@ -40,18 +40,14 @@ type Session struct {
 }
 
 // SaveSession stores (or overwrites) a session until s.ExpiresAt, sets
-// sess.Ref and indexes it under its subject. The index is written first: a
-// crash in between leaves a stale index member (pruned later), never a
-// session RevokeSubject cannot find.
+// sess.Ref and indexes it under its subject, in one round trip (see
+// indexedPut).
 func (s *Store) SaveSession(ctx context.Context, sess *Session) error {
 	if err := checkRecord("session", sess.ID, sess.ExpiresAt); err != nil {
 		return err
 	}
 	sess.Ref = Ref(sess.ID)
-	if err := s.index(ctx, sess.Subject, memberSession, sess.Ref, sess.ExpiresAt); err != nil {
-		return err
-	}
-	return s.putJSON(ctx, s.c, s.sessionKey(sess.Ref), sess, sess.ExpiresAt)
+	return s.indexedPut(ctx, sess.Subject, memberSession, sess.Ref, s.sessionKey(sess.Ref), sess, sess.ExpiresAt, nil)
 }
 
 // Session loads the session of a cookie value; missing or expired is ErrNotFound.

@@ -25,6 +25,9 @@ var (
 	ErrRefreshReused = errors.New("store: refresh token reused, family revoked")
 	// ErrCodeReplayed: an authorization code was presented a second time.
 	ErrCodeReplayed = errors.New("store: authorization code replayed")
+	// ErrSessionEnded: the session a code's sign-in went through is gone
+	// (ConsumeCodeFor); the code was spent all the same.
+	ErrSessionEnded = errors.New("store: the sign-in's session has ended")
 )
 
 // Options configures a Store. Zero values get the documented defaults.
@@ -209,7 +212,12 @@ func (s *Store) putJSON(ctx context.Context, c redis.Cmdable, key string, v any,
 
 // getJSON reads key into v; a missing key is ErrNotFound.
 func getJSON(ctx context.Context, c redis.Cmdable, key string, v any) error {
-	b, err := c.Get(ctx, key).Bytes()
+	return getJSONFrom(c.Get(ctx, key), v)
+}
+
+// getJSONFrom is getJSON from the answer to a GET.
+func getJSONFrom(cmd *redis.StringCmd, v any) error {
+	b, err := cmd.Bytes()
 	if errors.Is(err, redis.Nil) {
 		return ErrNotFound
 	}

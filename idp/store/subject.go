@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redisbatch"
 )
 
 // Members of the per-subject index (one sorted set per person, score = the
@@ -43,6 +45,31 @@ func (s *Store) index(ctx context.Context, subject, kind, id string, exp time.Ti
 	err := indexScript.Run(ctx, s.c, []string{key}, ms(s.now()), ms(exp), kind+id, msDur(s.ttl(exp))).Err()
 	if err != nil {
 		return fmt.Errorf("store: index subject: %w", err)
+	}
+	return nil
+}
+
+// indexedPut indexes kind+id under subject (if any) and writes v under
+// key until exp, with what more queues, in one round trip. The index goes
+// first in the batch; whatever happens to the record, its id reaches no
+// one unless the whole batch succeeded, so a record RevokeSubject cannot
+// find is never handed out.
+func (s *Store) indexedPut(ctx context.Context, subject, kind, id, key string, v any, exp time.Time, more func(redis.Pipeliner)) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s: %w", kind, err)
+	}
+	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{indexScript}, func(p redis.Pipeliner) {
+		if subject != "" {
+			indexScript.EvalSha(ctx, p, []string{s.subjectKey(subject)}, ms(s.now()), ms(exp), kind+id, msDur(s.ttl(exp)))
+		}
+		p.Set(ctx, key, b, s.ttl(exp))
+		if more != nil {
+			more(p)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("store: index and set: %w", err)
 	}
 	return nil
 }
@@ -206,7 +233,13 @@ func (s *Store) revoked(ctx context.Context, subject string, auth time.Time, ses
 	if subject == "" {
 		return false, nil
 	}
-	v, err := s.c.Get(ctx, s.notBeforeKey(subject)).Result()
+	return revokedBy(s.c.Get(ctx, s.notBeforeKey(subject)), auth, sessionRef)
+}
+
+// revokedBy is revoked from the answer to GET of the person's
+// notBeforeKey.
+func revokedBy(cmd *redis.StringCmd, auth time.Time, sessionRef string) (bool, error) {
+	v, err := cmd.Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return false, nil

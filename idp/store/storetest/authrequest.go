@@ -281,3 +281,87 @@ func testResetFlow(t *testing.T, e *env) {
 	_, err = e.s.ResetFlow(e.ctx, f.ID)
 	wantErr(t, "expired flow", err, store.ErrNotFound)
 }
+
+// testConsumeCodeFor: the code is spent and, in the same call, the session
+// its sign-in went through is found alive, ended, expired or revoked.
+func testConsumeCodeFor(t *testing.T, e *env) {
+	now := e.clock.Now()
+	tests := []struct {
+		name    string
+		session func(subject string) string // the session's Ref
+		want    error
+	}{
+		{"alive", func(sub string) string { return saveSession(t, e, sub, time.Hour).Ref }, nil},
+		{"no session", func(string) string { return "" }, nil},
+		{"logged out", func(sub string) string {
+			sess := saveSession(t, e, sub, time.Hour)
+			noErr(t, "DeleteSession", e.s.DeleteSession(e.ctx, sess.ID))
+			return sess.Ref
+		}, store.ErrSessionEnded},
+		{"revoked after a new password", func(sub string) string {
+			sess := saveSession(t, e, sub, time.Hour)
+			e.clock.Advance(time.Millisecond)
+			noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, sub, ""))
+			return sess.Ref
+		}, store.ErrSessionEnded},
+		{"the revocation kept it", func(sub string) string {
+			sess := saveSession(t, e, sub, time.Hour)
+			e.clock.Advance(time.Millisecond)
+			noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, sub, sess.Ref))
+			return sess.Ref
+		}, nil},
+		{"another person's session", func(string) string { return saveSession(t, e, "someone-else", time.Hour).Ref }, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sub := "sub-" + store.NewID()
+			ref := tc.session(sub)
+			code, ar := "code-"+store.NewID(), "ar-"+store.NewID()
+			noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, ar, now.Add(time.Hour), now.Add(2*time.Hour)))
+			got, err := e.s.ConsumeCodeFor(e.ctx, code, ref, sub)
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("ConsumeCodeFor = %v, want %v", err, tc.want)
+			}
+			if got != store.Ref(ar) {
+				t.Errorf("ConsumeCodeFor names %q, want Ref(%s)", got, ar)
+			}
+			// Spent either way: the second time is a replay.
+			_, err = e.s.ConsumeCodeFor(e.ctx, code, ref, sub)
+			wantErr(t, "second consume", err, store.ErrCodeReplayed)
+		})
+	}
+	_, err := e.s.ConsumeCodeFor(e.ctx, "never-issued", saveSession(t, e, "sub-x", time.Hour).Ref, "sub-x")
+	wantErr(t, "unknown code", err, store.ErrNotFound)
+}
+
+// testAccessTokenWithGrant: the token and its code's grant are written
+// together, and a replay's RevokeGrant finds the token.
+func testAccessTokenWithGrant(t *testing.T, e *env) {
+	now := e.clock.Now()
+	sub := "s-" + store.NewID()
+	at := &store.AccessToken{ID: store.NewID(), ClientID: "c", Subject: sub, ExpiresAt: now.Add(10 * time.Minute)}
+	ar := store.Ref("ar-" + store.NewID())
+	noErr(t, "SaveAccessTokenFor", e.s.SaveAccessTokenFor(e.ctx, at, ar, store.Grant{AccessTokenIDs: []string{at.ID}, ClientID: "c", ExpiresAt: now.Add(time.Hour)}))
+	g, err := e.s.Grant(e.ctx, ar)
+	noErr(t, "Grant", err)
+	if g.ClientID != "c" || !slices.Equal(g.AccessTokenIDs, []string{at.ID}) {
+		t.Errorf("grant = %+v", g)
+	}
+	_, err = e.s.AccessToken(e.ctx, at.ID)
+	noErr(t, "AccessToken", err)
+	noErr(t, "RevokeGrant", e.s.RevokeGrant(e.ctx, ar))
+	_, err = e.s.AccessToken(e.ctx, at.ID)
+	wantErr(t, "revoked access token", err, store.ErrNotFound)
+
+	// Indexed like any token: revoking the person deletes it.
+	other := &store.AccessToken{ID: store.NewID(), ClientID: "c", Subject: sub, ExpiresAt: now.Add(10 * time.Minute)}
+	ar2 := store.Ref("ar-" + store.NewID())
+	noErr(t, "SaveAccessTokenFor", e.s.SaveAccessTokenFor(e.ctx, other, ar2, store.Grant{AccessTokenIDs: []string{other.ID}, ExpiresAt: now.Add(time.Hour)}))
+	e.clock.Advance(time.Millisecond)
+	noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, sub, ""))
+	_, err = e.s.AccessToken(e.ctx, other.ID)
+	wantErr(t, "access token of a revoked person", err, store.ErrNotFound)
+	if err := e.s.SaveAccessTokenFor(e.ctx, other, "ar-raw-id", store.Grant{ExpiresAt: now.Add(time.Hour)}); err == nil {
+		t.Error("SaveAccessTokenFor accepted an auth request id instead of its Ref")
+	}
+}

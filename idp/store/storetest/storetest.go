@@ -34,6 +34,8 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Codes", testCodes},
 		{"CodeConcurrentConsume", testCodeConcurrentConsume},
 		{"GrantRevoke", testGrantRevoke},
+		{"ConsumeCodeFor", testConsumeCodeFor},
+		{"AccessTokenWithGrant", testAccessTokenWithGrant},
 		{"ResetFlow", testResetFlow},
 		{"Rate", testRate},
 		{"RateConcurrent", testRateConcurrent},
