@@ -1,6 +1,7 @@
 package throttle
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redisbatch"
 )
 
 // Policy holds the numbers. Zero fields get the documented defaults.
@@ -204,28 +207,57 @@ func DeviceKey(id string) string { return "dev:" + id }
 func (l *Limiter) Attempt(ctx context.Context, k Keys, ip netip.Addr) (Decision, error) {
 	now := l.now()
 	d := Decision{ip: l.ipKey(ip)}
-	res, c, err := l.count(ctx, k.Counter, now, l.p.DelayAfter)
-	if err != nil {
-		return Decision{}, fmt.Errorf("throttle: count identifier: %w", err)
+	// Both counters in one round trip. The person's is counted even when
+	// the identifier's then refuses; it is taken back at once (a refusal
+	// is rare, and meanwhile the ceiling only errs on the strict side).
+	keys := []string{l.key(k.Counter)}
+	if k.Account != "" {
+		keys = append(keys, l.key(k.Account))
 	}
-	d.Failures = int(res[1])
-	d.Block = l.block(res[3] == 1, res[2])
-	if res[0] == 0 {
+	cmds := make([]*redis.Cmd, len(keys))
+	_, err := redisbatch.Pipelined(ctx, l.c, []*redis.Script{attemptAccount}, func(p redis.Pipeliner) {
+		for i, key := range keys {
+			delayAfter := l.p.DelayAfter
+			if i == 1 {
+				delayAfter = l.p.LockAfter // no delays on the ceiling: it only ever locks, silently
+			}
+			cmds[i] = attemptAccount.EvalSha(ctx, p, []string{key},
+				now.UnixMilli(), delayAfter, l.p.Delay.Milliseconds(), l.p.MaxDelay.Milliseconds(),
+				l.p.LockAfter, l.p.LockDuration.Milliseconds(), l.p.LockDuration.Milliseconds(), l.slack.Milliseconds())
+		}
+	})
+	res := make([][]int64, len(keys))
+	var taken []counted // what this call counted, to take back on failure
+	for i, cmd := range cmds {
+		r, cerr := cmd.Int64Slice()
+		if cerr == nil && len(r) != 4 {
+			cerr = fmt.Errorf("unexpected reply %v", r)
+		}
+		if cerr != nil {
+			err = cmp.Or(err, cerr)
+			continue
+		}
+		res[i] = r
+		if r[0] == 1 {
+			taken = append(taken, counted{key: keys[i], at: now.UnixMilli(), hold: r[2]})
+		}
+	}
+	if err != nil {
+		_ = l.Cancel(ctx, Decision{Allowed: true, counted: taken})
+		return Decision{}, fmt.Errorf("throttle: count attempt: %w", err)
+	}
+	id := res[0]
+	d.Failures = int(id[1])
+	d.Block = l.block(id[3] == 1, id[2])
+	if id[0] == 0 {
+		if err := l.Cancel(ctx, Decision{Allowed: true, counted: taken}); err != nil {
+			return Decision{}, err
+		}
 		return Decision{Block: d.Block, Failures: d.Failures}, nil
 	}
-	d.Allowed, d.counted = true, []counted{c}
-	if k.Account != "" {
-		// No delays on the ceiling: it only ever locks, silently.
-		res, c, err := l.count(ctx, k.Account, now, l.p.LockAfter)
-		if err != nil {
-			_ = l.Cancel(ctx, d)
-			return Decision{}, fmt.Errorf("throttle: count account: %w", err)
-		}
-		if res[0] == 0 {
-			d.Capped = true
-		} else {
-			d.counted = append(d.counted, c)
-		}
+	d.Allowed, d.counted = true, taken
+	if len(res) == 2 && res[1][0] == 0 {
+		d.Capped = true
 	}
 	return d, nil
 }
@@ -242,18 +274,6 @@ func (l *Limiter) Failed(ctx context.Context, d Decision) error {
 		return fmt.Errorf("throttle: count address: %w", err)
 	}
 	return nil
-}
-
-// count runs attemptAccount on key.
-func (l *Limiter) count(ctx context.Context, key string, now time.Time, delayAfter int) ([]int64, counted, error) {
-	key = l.key(key)
-	res, err := attemptAccount.Run(ctx, l.c, []string{key},
-		now.UnixMilli(), delayAfter, l.p.Delay.Milliseconds(), l.p.MaxDelay.Milliseconds(),
-		l.p.LockAfter, l.p.LockDuration.Milliseconds(), l.p.LockDuration.Milliseconds(), l.slack.Milliseconds()).Int64Slice()
-	if err != nil {
-		return nil, counted{}, err
-	}
-	return res, counted{key: key, at: now.UnixMilli(), hold: res[2]}, nil
 }
 
 // block names a hold until ms.

@@ -257,6 +257,45 @@ func TestCeiling(t *testing.T) {
 	})
 }
 
+// TestRefusedLeavesTheCeiling: attempts the identifier's delay refuses do
+// not count against the person, though both counters go in one round trip.
+func TestRefusedLeavesTheCeiling(t *testing.T) {
+	t.Parallel()
+	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
+		try := func(k throttle.Keys) throttle.Decision {
+			t.Helper()
+			d, err := l.Attempt(ctx, k, lycee)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		uid := throttle.Keys{Counter: throttle.IdentifierKey("uid-hash"), Account: throttle.AccountKey("hugo")}
+		mail := throttle.Keys{Counter: throttle.IdentifierKey("mail-hash"), Account: throttle.AccountKey("hugo")}
+		var d throttle.Decision
+		for range 5 {
+			waitOut(c, d)
+			d = try(uid)
+		}
+		for range 20 {
+			if r := try(uid); r.Allowed {
+				t.Fatalf("allowed during the identifier's delay: %+v", r)
+			}
+		}
+		d = throttle.Decision{}
+		for i := range 5 {
+			waitOut(c, d)
+			if d = try(mail); !d.Allowed || d.Capped {
+				t.Fatalf("the other spelling's attempt %d: %+v (the refused ones counted against the person?)", i+1, d)
+			}
+		}
+		waitOut(c, d)
+		if d = try(mail); !d.Capped {
+			t.Fatalf("ten failures of the person, not capped: %+v", d)
+		}
+	})
+}
+
 // TestCancel: an attempt whose password could not be checked leaves no
 // trace, not even the lock it would have brought.
 func TestCancel(t *testing.T) {
