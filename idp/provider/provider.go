@@ -238,25 +238,32 @@ func (p *Provider) Complete(ctx context.Context, loaded *store.AuthRequest, who 
 
 // ErrCodeIssued: the request's one code was minted already (another tab,
 // or the same form sent twice).
-var ErrCodeIssued = errCodeIssued
+var ErrCodeIssued = errors.New("auth request already has its code")
 
-// reservedKey marks the request whose code Respond reserved.
-type reservedKey struct{}
+// completingKey carries the completion Respond has yet to write: the code
+// is written with it (SaveAuthCode).
+type completingKey struct{}
+
+type completing struct {
+	loaded, done *store.AuthRequest
+	who          Identity
+}
 
 // Respond completes loaded for who and sends the browser back to the site
 // with its code, as the library's callback does (response mode, state,
-// iss), in this same request: the completion also reserves the request's
-// one code, so that minting it writes only the code.
+// iss), in this same request. The completion reserves the request's one
+// code and is written with it, in one round trip, when nobody changed the
+// request since this HTTP request read it.
 func (p *Provider) Respond(w http.ResponseWriter, r *http.Request, loaded *store.AuthRequest, who Identity) error {
-	done, err := p.complete(r.Context(), loaded, who, true)
-	if err != nil {
+	done := loaded.Record()
+	if err := p.storage.apply(&done, who, true); err != nil {
 		return err
 	}
-	ctx := context.WithValue(WithLoaded(r.Context(), done), reservedKey{}, done.ID)
+	ctx := context.WithValue(r.Context(), completingKey{}, &completing{loaded: loaded, done: &done, who: who})
 	r = r.WithContext(op.ContextWithIssuer(ctx, p.issuer))
 	// Only response_mode=query is accepted. The library's own redirect is
 	// a 302; after a POST only 303 tells the browser to GET the site.
-	to, err := op.BuildAuthResponseCallbackURL(r.Context(), authRequest{done}, p.op)
+	to, err := op.BuildAuthResponseCallbackURL(r.Context(), authRequest{&done}, p.op)
 	if err != nil {
 		return err
 	}
@@ -266,24 +273,30 @@ func (p *Provider) Respond(w http.ResponseWriter, r *http.Request, loaded *store
 
 func (p *Provider) complete(ctx context.Context, loaded *store.AuthRequest, who Identity, reserveCode bool) (*store.AuthRequest, error) {
 	return p.storage.store.UpdateLoadedAuthRequest(ctx, loaded, func(ar *store.AuthRequest) error {
-		if ar.Done && ar.Subject != who.Subject {
-			return ErrAlreadyDone
-		}
-		if reserveCode {
-			if ar.CodeIssued {
-				return errCodeIssued
-			}
-			ar.CodeIssued = true
-			p.storage.codeMinted(ar)
-		}
-		ar.Done = true
-		ar.Subject = who.Subject
-		ar.Claims = scopedClaims(who.Claims, ar.Scopes)
-		ar.AuthTime = who.AuthTime
-		ar.AMR = who.AMR
-		ar.SessionID = who.SessionID
-		return nil
+		return p.storage.apply(ar, who, reserveCode)
 	})
+}
+
+// apply records who signed in through ar and, with reserveCode, that its
+// one code is being minted.
+func (s *storage) apply(ar *store.AuthRequest, who Identity, reserveCode bool) error {
+	if ar.Done && ar.Subject != who.Subject {
+		return ErrAlreadyDone
+	}
+	if reserveCode {
+		if ar.CodeIssued {
+			return ErrCodeIssued
+		}
+		ar.CodeIssued = true
+		s.codeMinted(ar)
+	}
+	ar.Done = true
+	ar.Subject = who.Subject
+	ar.Claims = scopedClaims(who.Claims, ar.Scopes)
+	ar.AuthTime = who.AuthTime
+	ar.AMR = who.AMR
+	ar.SessionID = who.SessionID
+	return nil
 }
 
 // CallbackURL is where the browser goes once the sign-in is complete:

@@ -27,6 +27,7 @@ type Store interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 	DeleteAuthRequestByRef(ctx context.Context, ref string) error
 	SaveCodeFor(ctx context.Context, code string, ar *store.AuthRequest, expiresAt, rememberUntil time.Time) error
+	CompleteWithCode(ctx context.Context, loaded, done *store.AuthRequest, code string, expiresAt, rememberUntil time.Time) (bool, error)
 	ConsumeCodeFor(ctx context.Context, code, sessionRef, subject string) (string, error)
 	PeekCode(ctx context.Context, code string) (store.CodeState, error)
 	Grant(ctx context.Context, authRequestRef string) (*store.Grant, error)
@@ -184,22 +185,19 @@ func (s *storage) sessionAlive(ctx context.Context, ref string) error {
 	return nil
 }
 
-// errCodeIssued: the request's one code was already minted.
-var errCodeIssued = errors.New("auth request already has its code")
-
 // SaveAuthCode mints the request's only code: the flag is set atomically
 // with the check, so of two callbacks at once exactly one gets a code.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
-	if reserved, _ := ctx.Value(reservedKey{}).(string); reserved == id {
-		return s.saveCode(ctx, id, code) // Respond reserved it with the completion
+	if c, _ := ctx.Value(completingKey{}).(*completing); c != nil && c.done.ID == id {
+		return s.saveCompleted(ctx, c, code)
 	}
 	known := &store.AuthRequest{ID: id}
 	if ar, ok := ctx.Value(loadedKey{}).(store.AuthRequest); ok && ar.ID == id {
 		known = &ar
 	}
-	_, err := s.store.UpdateLoadedAuthRequest(ctx, known, func(ar *store.AuthRequest) error {
+	done, err := s.store.UpdateLoadedAuthRequest(ctx, known, func(ar *store.AuthRequest) error {
 		if ar.CodeIssued {
-			return errCodeIssued
+			return ErrCodeIssued
 		}
 		ar.CodeIssued = true
 		s.codeMinted(ar)
@@ -208,7 +206,32 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	if err != nil {
 		return s.unavailable(ctx, "cannot mark the code issued", err)
 	}
-	return s.saveCode(ctx, id, code)
+	if !known.Done {
+		// Completed by another request: the token endpoint reads it afresh.
+		done = &store.AuthRequest{ID: id}
+	}
+	return s.saveCode(ctx, done, code)
+}
+
+// saveCompleted writes Respond's completion with the code; when the
+// request changed since it was read, it completes it the long way first.
+func (s *storage) saveCompleted(ctx context.Context, c *completing, code string) error {
+	now := s.now()
+	codeExp, remember := now.Add(s.life.Code), now.Add(max(s.life.RefreshToken, s.life.AccessToken))
+	won, err := s.store.CompleteWithCode(ctx, c.loaded, c.done, code, codeExp, remember)
+	if err != nil {
+		return s.unavailable(ctx, "cannot complete the sign-in", err)
+	}
+	if won {
+		return nil
+	}
+	done, err := s.store.UpdateLoadedAuthRequest(ctx, &store.AuthRequest{ID: c.done.ID}, func(ar *store.AuthRequest) error {
+		return s.apply(ar, c.who, true)
+	})
+	if err != nil {
+		return s.unavailable(ctx, "cannot complete the sign-in", err)
+	}
+	return s.saveCode(ctx, done, code)
 }
 
 // codeMinted shortens the life of a request whose code is minted: the
@@ -220,12 +243,8 @@ func (s *storage) codeMinted(ar *store.AuthRequest) {
 	}
 }
 
-func (s *storage) saveCode(ctx context.Context, id, code string) error {
+func (s *storage) saveCode(ctx context.Context, ar *store.AuthRequest, code string) error {
 	now := s.now()
-	ar := &store.AuthRequest{ID: id}
-	if loaded, ok := ctx.Value(loadedKey{}).(store.AuthRequest); ok && loaded.ID == id && loaded.Done {
-		ar = &loaded
-	}
 	// Remember the code as long as tokens issued from it may live.
 	if err := s.store.SaveCodeFor(ctx, code, ar, now.Add(s.life.Code), now.Add(max(s.life.RefreshToken, s.life.AccessToken))); err != nil {
 		return s.unavailable(ctx, "cannot save the code", err)
@@ -238,7 +257,7 @@ func (s *storage) saveCode(ctx context.Context, id, code string) error {
 // server_error carrying the raw error text; what the store says of the
 // request itself (not found, code already issued) passes through.
 func (s *storage) unavailable(ctx context.Context, msg string, err error) error {
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, errCodeIssued) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrCodeIssued) || errors.Is(err, ErrAlreadyDone) {
 		return err
 	}
 	s.log.ErrorContext(ctx, msg, "err", err)

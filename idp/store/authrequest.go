@@ -195,6 +195,42 @@ func (s *Store) SaveCodeFor(ctx context.Context, code string, ar *AuthRequest, e
 	return nil
 }
 
+// CompleteWithCode writes done, the completed form of loaded, over the
+// record as loaded read it, and code's record for it (as SaveCodeFor), in
+// one round trip. When the record changed since it was read (another tab,
+// a form sent twice), neither is kept and won is false: the caller then
+// updates the long way (UpdateLoadedAuthRequest) and saves the code after.
+func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest, code string, expiresAt, rememberUntil time.Time) (won bool, err error) {
+	if loaded.raw == "" || loaded.ID == "" || done.ID != loaded.ID || !done.Done || code == "" {
+		return false, nil
+	}
+	if err := checkRecord("code for auth request", done.ID, expiresAt); err != nil {
+		return false, err
+	}
+	b, err := json.Marshal(done)
+	if err != nil {
+		return false, fmt.Errorf("store: encode auth request: %w", err)
+	}
+	ref := Ref(done.ID)
+	rememberUntil = laterOf(rememberUntil, expiresAt)
+	var cas *redis.Cmd
+	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{compareAndSet, saveCode}, func(p redis.Pipeliner) {
+		cas = compareAndSet.EvalSha(ctx, p, []string{s.authRequestKey(ref)}, loaded.raw, b, s.ttl(done.ExpiresAt).Milliseconds())
+		saveCode.EvalSha(ctx, p, []string{s.codeKey(code)}, ref, ms(expiresAt), ms(rememberUntil), s.ttl(rememberUntil).Milliseconds(), b)
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, fmt.Errorf("store: complete with code: %w", err)
+	}
+	if n, _ := cas.Int(); n == 1 {
+		return true, nil
+	}
+	// Lost: the code must not outlive its failed completion.
+	if err := s.del(ctx, "code", s.codeKey(code)); err != nil {
+		return false, err
+	}
+	return false, nil
+}
+
 // saveCode writes a code's record and its TTL in one command.
 var saveCode = redis.NewScript(`
 redis.call('HSET', KEYS[1], 'ar', ARGV[1], 'exp', ARGV[2], 'keep', ARGV[3])

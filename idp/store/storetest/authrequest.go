@@ -365,3 +365,42 @@ func testAccessTokenWithGrant(t *testing.T, e *env) {
 		t.Error("SaveAccessTokenFor accepted an auth request id instead of its Ref")
 	}
 }
+
+// testCompleteWithCode: the completion and its code land together, or,
+// when the request changed since it was read, neither does.
+func testCompleteWithCode(t *testing.T, e *env) {
+	now := e.clock.Now()
+	for _, changed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("changed meanwhile %v", changed), func(t *testing.T) {
+			ar := fullAuthRequest(now)
+			noErr(t, "SaveAuthRequest", e.s.SaveAuthRequest(e.ctx, ar))
+			loaded, err := e.s.AuthRequest(e.ctx, ar.ID)
+			noErr(t, "AuthRequest", err)
+			if changed {
+				noErr(t, "UpdateAuthRequest", e.s.UpdateAuthRequest(e.ctx, ar.ID, func(a *store.AuthRequest) error { a.IDPHint = "elus"; return nil }))
+			}
+			done := loaded.Record()
+			done.Done, done.Subject, done.CodeIssued = true, "sub-1", true
+			code := "code-" + store.NewID()
+			won, err := e.s.CompleteWithCode(e.ctx, loaded, &done, code, now.Add(time.Minute), now.Add(time.Hour))
+			noErr(t, "CompleteWithCode", err)
+			if won == changed {
+				t.Fatalf("won = %v with the request changed meanwhile: %v", won, changed)
+			}
+			got, err := e.s.AuthRequest(e.ctx, ar.ID)
+			noErr(t, "AuthRequest after", err)
+			cs, perr := e.s.PeekCode(e.ctx, code)
+			if changed {
+				if got.Done || got.IDPHint != "elus" {
+					t.Errorf("a lost completion was written: %+v", got.Record())
+				}
+				wantErr(t, "code of a lost completion", perr, store.ErrNotFound)
+				return
+			}
+			noErr(t, "PeekCode", perr)
+			if !got.Done || !got.CodeIssued || cs.AuthRequest == nil || cs.AuthRequest.Subject != "sub-1" || cs.AuthRequestRef != store.Ref(ar.ID) {
+				t.Errorf("after a won completion: request %+v, code %+v", got.Record(), cs)
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CodeConcurrentConsume", testCodeConcurrentConsume},
 		{"GrantRevoke", testGrantRevoke},
 		{"ConsumeCodeFor", testConsumeCodeFor},
+		{"CompleteWithCode", testCompleteWithCode},
 		{"AccessTokenWithGrant", testAccessTokenWithGrant},
 		{"ResetFlow", testResetFlow},
 		{"Rate", testRate},
