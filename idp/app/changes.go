@@ -34,7 +34,7 @@ func newReset(cfg *config.Config, d Deps, st *store.Store, homeURL func(clientID
 	return reset.New(reset.Config{
 		Policy:  reset.NewPolicy(cfg.Reset.StrictPasswords, nil, q, d.Log),
 		Changes: changes,
-		Store:   st, Accounts: d.Accounts, Outbox: outbox, Compose: composeResetMail, Forms: forms, Pages: pages,
+		Store:   st, Accounts: d.Accounts, Outbox: outbox, Compose: composeResetMail(mailPrivacyURL(cfg)), Forms: forms, Pages: pages,
 		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: key, PreviousKeys: previousKeys,
 		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: server.LoginPath, ChangePath: server.ChangePasswordPath,
 		HomeURL: homeURL, ReturnTo: cfg.Reset.ReturnTo,

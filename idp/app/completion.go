@@ -29,7 +29,7 @@ func completionConsumer(cfg *config.Config, d Deps, st *store.Store, q *job.Queu
 		Client: d.Redis, Stream: q.EventsStream(), Prefix: cfg.Redis.KeyPrefix,
 		Sessions: st, People: people, Outbox: completionOutbox{outbox},
 		// support_url, by default the built-in support page.
-		Compose:  completion.NewNotice(cfg.PublicURL, server.LostPasswordPath, siteSupportURL(cfg)),
+		Compose:  completion.NewNotice(cfg.PublicURL, server.LostPasswordPath, siteSupportURL(cfg), mailPrivacyURL(cfg)),
 		Throttle: forget,
 		Now:      d.Now, Log: d.Log,
 	}

@@ -64,7 +64,11 @@ func (o outboxAdapter) Enqueue(ctx context.Context, m reset.Mail) error {
 	return o.Outbox.Enqueue(ctx, mail.Message{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML})
 }
 
-func composeResetMail(ctx context.Context, code, link string, validity time.Duration) (string, string, string, error) {
-	m, err := email.RenderResetCode(ctx, email.ResetCode{Code: code, Link: link, Validity: validity})
-	return m.Subject, m.Text, m.HTML, err
+// composeResetMail renders the security code's mail; its legal notice
+// points to privacyURL.
+func composeResetMail(privacyURL string) func(ctx context.Context, code, link string, validity time.Duration) (string, string, string, error) {
+	return func(ctx context.Context, code, link string, validity time.Duration) (string, string, string, error) {
+		m, err := email.RenderResetCode(ctx, email.ResetCode{Code: code, Link: link, Validity: validity, PrivacyURL: privacyURL})
+		return m.Subject, m.Text, m.HTML, err
+	}
 }

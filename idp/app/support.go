@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/server"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
@@ -13,6 +14,13 @@ import (
 // ownSupportURL is the address of this provider's support page.
 func ownSupportURL(cfg *config.Config) string {
 	return strings.TrimSuffix(cfg.PublicURL, "/") + config.SupportPath
+}
+
+// mailPrivacyURL is the « Données personnelles » page a mail points to:
+// legal.privacy_url, else this provider's own under the public URL (its
+// path included, as for every link of a mail).
+func mailPrivacyURL(cfg *config.Config) string {
+	return cmp.Or(cfg.Legal.PrivacyURL, strings.TrimSuffix(cfg.PublicURL, "/")+server.PrivacyPath)
 }
 
 // siteSupportURL is the footer's « J'ai besoin de support »: support_url,

@@ -14,15 +14,17 @@ func TestNewNotice(t *testing.T) {
 	for _, c := range []struct {
 		name                     string
 		publicURL, path, support string
+		privacy                  string
 		wantErr                  bool
 		wantReset                string
 	}{
-		{name: "public URL with a slash", publicURL: "https://idp.example/", path: "/mot-de-passe-perdu", support: "https://support.example/aide", wantReset: "https://idp.example/mot-de-passe-perdu"},
-		{name: "public URL under a path", publicURL: "https://example.org/idp", path: "/mot-de-passe-perdu", support: "https://support.example/aide", wantReset: "https://example.org/idp/mot-de-passe-perdu"},
-		{name: "no support contact", publicURL: "https://idp.example", path: "/mot-de-passe-perdu", support: "", wantErr: true},
+		{name: "public URL with a slash", publicURL: "https://idp.example/", path: "/mot-de-passe-perdu", support: "https://support.example/aide", privacy: "https://idp.example/donnees-personnelles", wantReset: "https://idp.example/mot-de-passe-perdu"},
+		{name: "public URL under a path", publicURL: "https://example.org/idp", path: "/mot-de-passe-perdu", support: "https://support.example/aide", privacy: "https://example.org/idp/donnees-personnelles", wantReset: "https://example.org/idp/mot-de-passe-perdu"},
+		{name: "no support contact", publicURL: "https://idp.example", path: "/mot-de-passe-perdu", support: "", privacy: "https://idp.example/donnees-personnelles", wantErr: true},
+		{name: "no personal-data page", publicURL: "https://idp.example", path: "/mot-de-passe-perdu", support: "https://support.example/aide", wantErr: true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			m, err := completion.NewNotice(c.publicURL, c.path, c.support)(context.Background(), at)
+			m, err := completion.NewNotice(c.publicURL, c.path, c.support, c.privacy)(context.Background(), at)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("compose: %v, want error %v", err, c.wantErr)
 			}
@@ -33,7 +35,7 @@ func TestNewNotice(t *testing.T) {
 				t.Errorf("subject %q, to %q", m.Subject, m.To)
 			}
 			text := strings.ReplaceAll(m.Text, "\r\n", "\n")
-			for _, want := range []string{"\n" + c.wantReset + "\n", "\n" + c.support + "\n", "14 juillet 2026", "(heure de Paris)"} {
+			for _, want := range []string{"\n" + c.wantReset + "\n", "\n" + c.support + "\n", "\n" + c.privacy + "\n", "14 juillet 2026", "(heure de Paris)"} {
 				if !strings.Contains(text, want) {
 					t.Errorf("the text lacks %q:\n%s", want, text)
 				}

@@ -65,7 +65,7 @@ func newSettledEnv(t *testing.T) *settledEnv {
 		Client: rdb, Stream: events, Consumer: "web-1",
 		Sessions: st, People: dir, Throttle: e.forget, Outbox: e.out,
 		Compose: func(ctx context.Context, at time.Time) (completion.Mail, error) {
-			m, err := email.RenderPasswordChanged(ctx, email.PasswordChanged{At: at, SupportURL: "https://support.example/", ResetURL: "https://idp.example/mot-de-passe-perdu"})
+			m, err := email.RenderPasswordChanged(ctx, email.PasswordChanged{At: at, SupportURL: "https://support.example/", ResetURL: "https://idp.example/mot-de-passe-perdu", PrivacyURL: "https://idp.example/donnees-personnelles"})
 			return completion.Mail{Subject: m.Subject, Text: m.Text, HTML: m.HTML}, err
 		},
 		Block: 20 * time.Millisecond, Now: clock.Now, Log: slog.New(slog.DiscardHandler),

@@ -27,7 +27,7 @@ const (
 // resetMail is the real reset-code mail, as idp/reset will queue it.
 func resetMail(t *testing.T) Message {
 	t.Helper()
-	m, err := email.RenderResetCode(context.Background(), email.ResetCode{Code: resetCode, Link: resetLink, Validity: 10 * time.Minute})
+	m, err := email.RenderResetCode(context.Background(), email.ResetCode{Code: resetCode, Link: resetLink, Validity: 10 * time.Minute, PrivacyURL: "https://idp.example/donnees-personnelles"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,9 @@ type ResetCode struct {
 	// Validity is how long the code and the link stay valid,
 	// shown rounded up to the minute: « 10 minutes ».
 	Validity time.Duration
+	// PrivacyURL is the absolute http(s) URL of the « Données
+	// personnelles » page that the legal notice points to.
+	PrivacyURL string
 }
 
 // ResetCodeSubject is the subject of the ResetCode mail.
@@ -58,6 +61,9 @@ func (p ResetCode) check() error {
 	}
 	if p.Validity <= 0 {
 		errs = append(errs, errors.New("no validity"))
+	}
+	if !absoluteHTTP(p.PrivacyURL) {
+		errs = append(errs, errors.New("the personal-data page's URL is not an absolute http(s) URL"))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("email: reset code mail: %w", errors.Join(errs...))

@@ -12,9 +12,10 @@ import (
 )
 
 var seedProps = ResetCode{
-	Code:     "T3A8XQ",
-	Link:     "https://connexion.mesdemarches.nouvelle-aquitaine.fr/mot-de-passe-perdu/lien?t=Zm9v&x=1",
-	Validity: 10 * time.Minute,
+	Code:       "T3A8XQ",
+	Link:       "https://connexion.mesdemarches.nouvelle-aquitaine.fr/mot-de-passe-perdu/lien?t=Zm9v&x=1",
+	Validity:   10 * time.Minute,
+	PrivacyURL: "https://connexion.mesdemarches.nouvelle-aquitaine.fr/donnees-personnelles",
 }
 
 // TestResetCodeGolden pins both parts byte for byte. After a deliberate

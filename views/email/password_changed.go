@@ -23,6 +23,9 @@ type PasswordChanged struct {
 	// ResetURL starts a new « Mot de passe perdu » (public URL +
 	// /mot-de-passe-perdu).
 	ResetURL string
+	// PrivacyURL is the absolute http(s) URL of the « Données
+	// personnelles » page that the legal notice points to.
+	PrivacyURL string
 }
 
 // PasswordChangedSubject is the subject of the PasswordChanged mail.
@@ -51,7 +54,7 @@ func (p PasswordChanged) check() error {
 	if p.At.IsZero() {
 		errs = append(errs, errors.New("no date"))
 	}
-	for name, link := range map[string]string{"support": p.SupportURL, "reset": p.ResetURL} {
+	for name, link := range map[string]string{"support": p.SupportURL, "reset": p.ResetURL, "personal-data page": p.PrivacyURL} {
 		if !absoluteHTTP(link) {
 			errs = append(errs, fmt.Errorf("the %s URL is not an absolute http(s) URL", name))
 		}

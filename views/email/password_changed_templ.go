@@ -97,7 +97,7 @@ func PasswordChangedHTML(p PasswordChanged, when string) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = closing(passwordChangedReason, false, privacyURL(p.ResetURL)).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = closing(passwordChangedReason, false, p.PrivacyURL).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -13,6 +13,7 @@ var changedProps = PasswordChanged{
 	At:         time.Date(2025, time.June, 3, 12, 5, 0, 0, time.UTC), // 14 h 05 in Paris (summer time)
 	SupportURL: "https://mesdemarches.nouvelle-aquitaine.fr/support?a=1&b=2",
 	ResetURL:   "https://connexion.mesdemarches.nouvelle-aquitaine.fr/mot-de-passe-perdu",
+	PrivacyURL: "https://connexion.mesdemarches.nouvelle-aquitaine.fr/donnees-personnelles",
 }
 
 // TestPasswordChangedGolden pins both parts byte for byte (UPDATE_GOLDEN=1

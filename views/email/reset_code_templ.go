@@ -96,7 +96,7 @@ func ResetCodeHTML(p ResetCode) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = closing(resetCodeReason, true, privacyURL(p.Link)).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = closing(resetCodeReason, true, p.PrivacyURL).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

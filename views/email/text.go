@@ -1,9 +1,6 @@
 package email
 
-import (
-	"net/url"
-	"strings"
-)
+import "strings"
 
 // ResetCodeText is the plain-text part of the ResetCode mail: the same
 // sentences as ResetCodeHTML, the link written out after « cliquer ici »
@@ -25,7 +22,7 @@ func ResetCodeText(p ResetCode) string {
 	para("Ce code et ce lien sont valables " + validity(p.Validity) + ".")
 	para("Si vous n’êtes pas l’initiateur de cette réinitialisation, merci de ne pas prendre en compte ce message.")
 	para(signature, team)
-	notice(&b, resetCodeReason, true, privacyURL(p.Link))
+	notice(&b, resetCodeReason, true, p.PrivacyURL)
 	return b.String()
 }
 
@@ -49,7 +46,7 @@ func PasswordChangedText(p PasswordChanged, when string) string {
 	para("- choisissez sans attendre un nouveau mot de passe en demandant un nouveau code de sécurité\u00a0:", p.ResetURL)
 	para("- prévenez le support en passant par la page J’ai besoin de support\u00a0:", p.SupportURL)
 	para(signature, team)
-	notice(&b, passwordChangedReason, false, privacyURL(p.ResetURL))
+	notice(&b, passwordChangedReason, false, p.PrivacyURL)
 	return b.String()
 }
 
@@ -81,12 +78,3 @@ const (
 	dataRights            = "Vos droits (accès, rectification, effacement, limitation, opposition) et la façon de les exercer sont expliqués sur la page «\u00a0Données personnelles\u00a0»"
 	postal                = "Région Nouvelle-Aquitaine – 14 rue François de Sourdis – 33077 Bordeaux"
 )
-
-// privacyURL is the personal-data page of the site that sent link.
-func privacyURL(link string) string {
-	u, err := url.Parse(link)
-	if err != nil {
-		return "/donnees-personnelles"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/donnees-personnelles"}).String()
-}
