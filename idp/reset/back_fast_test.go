@@ -48,6 +48,15 @@ func TestResetBack(t *testing.T) {
 	if len(j.mails.All()) != 1 {
 		t.Errorf("going back sent %d mails", len(j.mails.All()))
 	}
+	// The profile step leads back to the login screen it came from, and
+	// only to this site's own; without a sign-in there is none to go to.
+	if strings.Contains(profile.Body, `<p class="back">`) {
+		t.Errorf("« Retour » without a login screen to go back to:\n%s", profile.Body)
+	}
+	from := v.Get(lost + "?authRequestID=" + url.QueryEscape("ar-1&x=//evil.example"))
+	if !strings.Contains(from.Body, `<p class="back"><a href="/login?authRequestID=ar-1%26x%3D%2F%2Fevil.example">Retour<span class="sr-only">`+" à l’étape précédente\u00a0: Connexion</span>") {
+		t.Errorf("no « Retour » to the login screen:\n%s", from.Body)
+	}
 }
 
 // TestResetAnotherAddressOnceVerified: going back to the address step

@@ -3,6 +3,7 @@ package reset
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
@@ -16,6 +17,9 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request, status int
 	p := views.ResetProfilePage{
 		Site: h.cfg.Pages.Site, CSRFToken: h.cfg.Forms.Token(w, r, profilePurpose), Missing: missing,
 		Action: h.firstStepAction(r),
+	}
+	if id := r.URL.Query().Get("authRequestID"); id != "" && h.cfg.LoginPath != "" {
+		p.BackURL = h.cfg.LoginPath + "?" + url.Values{"authRequestID": {id}}.Encode()
 	}
 	// Back from the address step: the choice that led there stays checked.
 	resumed := false
