@@ -89,6 +89,16 @@ func attempt(t *testing.T, l *throttle.Limiter, account string, ip netip.Addr) t
 	return d
 }
 
+// attemptKeys is Attempt for k from the lycée, without the address check.
+func attemptKeys(t *testing.T, l *throttle.Limiter, k throttle.Keys) throttle.Decision {
+	t.Helper()
+	d, err := l.Attempt(ctx, k, lycee)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // fail is an attempt whose password was wrong.
 func fail(t *testing.T, l *throttle.Limiter, account string, ip netip.Addr) throttle.Decision {
 	t.Helper()
@@ -224,14 +234,7 @@ func TestTrickle(t *testing.T) {
 func TestCeiling(t *testing.T) {
 	t.Parallel()
 	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
-		try := func(k throttle.Keys) throttle.Decision {
-			t.Helper()
-			d, err := l.Attempt(ctx, k, lycee)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return d
-		}
+		try := func(k throttle.Keys) throttle.Decision { t.Helper(); return attemptKeys(t, l, k) }
 		uid := throttle.Keys{Counter: throttle.IdentifierKey("uid-hash"), Account: throttle.AccountKey("gina")}
 		mail := throttle.Keys{Counter: throttle.IdentifierKey("mail-hash"), Account: throttle.AccountKey("gina")}
 		unknown := throttle.Keys{Counter: throttle.IdentifierKey("nobody-hash")}
@@ -262,14 +265,7 @@ func TestCeiling(t *testing.T) {
 func TestRefusedLeavesTheCeiling(t *testing.T) {
 	t.Parallel()
 	each(t, throttle.Policy{}, func(t *testing.T, l *throttle.Limiter, c *testenv.Clock) {
-		try := func(k throttle.Keys) throttle.Decision {
-			t.Helper()
-			d, err := l.Attempt(ctx, k, lycee)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return d
-		}
+		try := func(k throttle.Keys) throttle.Decision { t.Helper(); return attemptKeys(t, l, k) }
 		uid := throttle.Keys{Counter: throttle.IdentifierKey("uid-hash"), Account: throttle.AccountKey("hugo")}
 		mail := throttle.Keys{Counter: throttle.IdentifierKey("mail-hash"), Account: throttle.AccountKey("hugo")}
 		var d throttle.Decision
