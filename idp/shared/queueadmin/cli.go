@@ -92,22 +92,16 @@ func Dispatch[T any](ctx context.Context, prog string, cmds []Command[T], args [
 		fmt.Fprintf(fs.Output(), "usage: %s --config FILE [flags] %s\n  %s\n", name, strings.Join(cmd.Args, " "), cmd.Summary)
 		fs.PrintDefaults()
 	}
-	// Flags may come before or after the positional arguments.
-	var pos []string
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				fs.SetOutput(stdout)
-				fs.Usage()
-				return ExitOK
-			}
-			return ExitUsage
+	flags, pos := splitArgs(fs, rest)
+	if err := fs.Parse(flags); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return ExitOK
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, rest = append(pos, fs.Arg(0)), fs.Args()[1:]
+		return ExitUsage
 	}
+	pos = append(fs.Args(), pos...)
 	switch {
 	case *config == "":
 		fmt.Fprintf(stderr, "%s: --config FILE is required\n", name)
@@ -180,4 +174,34 @@ func clean(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// splitArgs sorts args into fs's flags (with their values) and positional
+// arguments, which may come before, between or after them. An argument
+// that names no flag of fs is positional even when it starts with a dash:
+// ids are base64url, and one in 64 begins with "-".
+func splitArgs(fs *flag.FlagSet, args []string) (flags, pos []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return flags, append(pos, args[i+1:]...)
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := fs.Lookup(name)
+		if len(a) < 2 || a[0] != '-' || (f == nil && name != "h" && name != "help") {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		if f != nil && !hasValue && !isBool(f) && i+1 < len(args) {
+			i++
+			flags = append(flags, args[i]) // its value, whatever it looks like
+		}
+	}
+	return flags, pos
+}
+
+func isBool(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
