@@ -2,6 +2,7 @@ package login_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"log/slog"
@@ -302,6 +303,22 @@ func TestSigninSessionCookie(t *testing.T) {
 	}
 }
 
+// TestSigninSessionNotSaved: when the session and the code could not be
+// written (Redis failing over), the person is told the service is
+// unavailable and the browser never gets the unsaved session's id.
+func TestSigninSessionNotSaved(t *testing.T) {
+	t.Parallel()
+	e := newSigninEnv(t, true)
+	e.prov.fail = errors.New("redis: connection refused")
+	a := e.login(e.visitor(), demoMail, demoPassword)
+	if a.Status != http.StatusServiceUnavailable || !strings.Contains(a.Body, "momentanément indisponible") {
+		t.Fatalf("%d\n%s", a.Status, a.Body)
+	}
+	if c := cookieIn(a.Cookies, "__Host-idp_session"); c != nil {
+		t.Errorf("the browser got the id of a session never saved: %s", c)
+	}
+}
+
 func cookieIn(cs []*http.Cookie, name string) *http.Cookie {
 	for _, c := range cs {
 		if c.Name == name {
@@ -474,6 +491,7 @@ type storeProvider struct {
 	st   *store.Store
 	mu   sync.Mutex
 	done []provider.Identity
+	fail error // Respond's answer instead of a completion, when set
 }
 
 func (p *storeProvider) AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error) {
@@ -494,7 +512,15 @@ func (p *storeProvider) Complete(_ context.Context, ar *store.AuthRequest, who p
 	return ar, nil
 }
 
-func (p *storeProvider) Respond(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, who provider.Identity) error {
+func (p *storeProvider) Respond(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, who provider.Identity, open *store.Session) error {
+	if p.fail != nil {
+		return p.fail
+	}
+	if open != nil {
+		if err := p.st.SaveSession(r.Context(), open); err != nil {
+			return err
+		}
+	}
 	if _, err := p.Complete(r.Context(), ar, who); err != nil {
 		return err
 	}

@@ -40,7 +40,9 @@ type Provider interface {
 	Complete(ctx context.Context, ar *store.AuthRequest, who provider.Identity) (*store.AuthRequest, error)
 	// Respond completes the request and sends the browser back to the
 	// site with its code.
-	Respond(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, who provider.Identity) error
+	// open, when not nil, is the session this request opened for who:
+	// it is saved with the code.
+	Respond(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, who provider.Identity, open *store.Session) error
 	CallbackURL(ctx context.Context, id string) string
 	FailAuthRequest(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, e *oidc.Error)
 }
@@ -194,7 +196,7 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar *store.AuthR
 	if !slices.Contains(s.Clients, ar.ClientID) {
 		h.cfg.Sessions.AddClient(r.Context(), s.ID, ar.ClientID)
 	}
-	return completionError(h.cfg.Provider.Respond(w, r, ar, identityOf(s)))
+	return completionError(h.cfg.Provider.Respond(w, r, ar, identityOf(s), nil))
 }
 
 func identityOf(s *store.Session) provider.Identity {

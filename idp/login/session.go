@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
@@ -50,12 +51,26 @@ func NewSessions(cfg SessionConfig) *Sessions {
 }
 
 // Start opens a new session for id, replacing any the browser had (a
-// fresh id at every sign-in). authTime is when the check began (the
-// password check, or the return from an upstream): a revocation of the
-// person's sessions after it ends this one too. The session's subject is
-// Subject(id); its amr is the source's, or ["fed"] for an upstream that
-// gave none.
+// fresh id at every sign-in), saves it and sets its cookie. authTime is
+// when the check began (the password check, or the return from an
+// upstream): a revocation of the person's sessions after it ends this one
+// too. The session's subject is Subject(id); its amr is the source's, or
+// ["fed"] for an upstream that gave none.
 func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Identity, authTime time.Time, clientID string) (*store.Session, error) {
+	sess := s.Open(r, id, authTime, clientID)
+	if err := s.cfg.Store.SaveSession(r.Context(), sess); err != nil {
+		return nil, fmt.Errorf("save session: %w", err)
+	}
+	s.SetCookie(w, sess)
+	return sess, nil
+}
+
+// Open is Start without the save and the cookie: the caller saves the
+// session with the sign-in's code, in one round trip (provider Respond).
+// Its cookie is set before (SetCookie, while headers can still be written)
+// and taken back if the save failed (Unset), so that the id of a session
+// not fully written never reaches the browser.
+func (s *Sessions) Open(r *http.Request, id connector.Identity, authTime time.Time, clientID string) *store.Session {
 	if old, ok := s.Current(r); ok {
 		if err := s.cfg.Store.DeleteSession(r.Context(), old.ID); err != nil {
 			s.cfg.Log.WarnContext(r.Context(), "could not end the previous session", "err", err)
@@ -66,8 +81,10 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Id
 		amr = []string{amrFederated}
 	}
 	now := s.cfg.Now()
-	sess := &store.Session{
-		ID:      store.NewID(),
+	sid := store.NewID()
+	return &store.Session{
+		ID:      sid,
+		Ref:     store.Ref(sid),
 		Subject: Subject(id),
 		Claims: store.Claims{
 			Email:             id.Email,
@@ -87,9 +104,10 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Id
 		LastSeen:  now,
 		ExpiresAt: now.Add(s.cfg.Lifetime),
 	}
-	if err := s.cfg.Store.SaveSession(r.Context(), sess); err != nil {
-		return nil, fmt.Errorf("save session: %w", err)
-	}
+}
+
+// SetCookie gives the browser the saved session sess.
+func (s *Sessions) SetCookie(w http.ResponseWriter, sess *store.Session) {
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cfg.CookieName, Value: sess.ID, Path: "/",
 		HttpOnly: true, Secure: s.cfg.Secure,
@@ -97,7 +115,14 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Id
 		// relying party.
 		SameSite: http.SameSiteLaxMode,
 	})
-	return sess, nil
+}
+
+// Unset takes back SetCookie(w, sess) before the headers are sent.
+func (s *Sessions) Unset(w http.ResponseWriter, sess *store.Session) {
+	h := w.Header()
+	h["Set-Cookie"] = slices.DeleteFunc(h["Set-Cookie"], func(c string) bool {
+		return strings.HasPrefix(c, s.cfg.CookieName+"="+sess.ID+";")
+	})
 }
 
 // touchEvery bounds how often a session in use is written back: the idle

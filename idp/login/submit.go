@@ -134,10 +134,16 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	if res.PasswordRight() && h.cfg.Throttle != nil {
 		// The person knows the password, whatever the directory thinks of
-		// it: the failures in a row end here.
-		if err := h.cfg.Throttle.Succeeded(context.WithoutCancel(ctx), dec); err != nil {
-			h.cfg.Log.WarnContext(ctx, "could not reset the sign-in failures", "err", err, "request_id", ev.RequestID)
-		}
+		// it: the failures in a row end here. Nothing below waits for
+		// that, so it runs alongside; the answer leaves once it is done.
+		forgotten := make(chan struct{})
+		go func() {
+			defer close(forgotten)
+			if err := h.cfg.Throttle.Succeeded(context.WithoutCancel(ctx), dec); err != nil {
+				h.cfg.Log.WarnContext(ctx, "could not reset the sign-in failures", "err", err, "request_id", ev.RequestID)
+			}
+		}()
+		defer func() { <-forgotten }()
 	}
 	switch {
 	case res.OK:
@@ -175,17 +181,27 @@ func (h *Handler) known(r *http.Request, subject string) (string, bool) {
 // signedIn opens the session and hands the sign-in back to the provider;
 // after a grace login it first says how many are left.
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result, authTime time.Time) error {
+	ev.Subject = res.User.Subject
+	if res.State != ldapauth.StateGrace {
+		// The session is saved with the code, in one round trip.
+		sess := h.cfg.Sessions.Open(r, directoryIdentity(res.User), authTime, ar.ClientID)
+		h.cfg.Sessions.SetCookie(w, sess)
+		if h.cfg.Devices != nil {
+			h.cfg.Devices.Remember(w, r, res.User.Subject)
+		}
+		if err := h.cfg.Provider.Respond(w, r, ar, identityOf(sess), sess); err != nil {
+			h.cfg.Sessions.Unset(w, sess)
+			return completionError(err)
+		}
+		h.audit(r.Context(), ev, audit.SignInSuccess, "")
+		return nil
+	}
 	sess, err := h.cfg.Sessions.Start(w, r, directoryIdentity(res.User), authTime, ar.ClientID)
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
 	if h.cfg.Devices != nil {
 		h.cfg.Devices.Remember(w, r, res.User.Subject)
-	}
-	ev.Subject = res.User.Subject
-	if res.State != ldapauth.StateGrace {
-		h.audit(r.Context(), ev, audit.SignInSuccess, "")
-		return h.finish(w, r, ar, sess)
 	}
 	h.audit(r.Context(), ev, audit.SignInSuccess, "password_expired_grace")
 	if _, err := h.complete(r, ar, sess); err != nil {

@@ -10,7 +10,9 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,10 +27,35 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 )
 
-// calls records what the fakes were asked, in order.
-type calls []string
+// calls records what the fakes were asked, in order; the reset of the
+// failures after a right password runs alongside what follows it, so it
+// is kept apart (succeeded).
+type calls struct {
+	mu        sync.Mutex
+	seq       []string
+	succeeded bool
+}
 
-func (c *calls) add(s string) { *c = append(*c, s) }
+func (c *calls) add(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s == "succeeded" {
+		c.succeeded = true
+		return
+	}
+	c.seq = append(c.seq, s)
+}
+
+// String is the sequence, with "succeeded" after "verify" when it came.
+func (c *calls) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seq := slices.Clone(c.seq)
+	if i := slices.Index(seq, "verify"); c.succeeded && i >= 0 {
+		seq = slices.Insert(seq, i+1, "succeeded")
+	}
+	return strings.Join(seq, " ")
+}
 
 type fakeDirectory struct {
 	c         *calls
@@ -95,7 +122,7 @@ func (fakeProvider) Client(string) (*provider.Client, bool) { return nil, false 
 func (fakeProvider) Complete(_ context.Context, ar *store.AuthRequest, _ provider.Identity) (*store.AuthRequest, error) {
 	return ar, nil
 }
-func (fakeProvider) Respond(w http.ResponseWriter, r *http.Request, _ *store.AuthRequest, _ provider.Identity) error {
+func (fakeProvider) Respond(w http.ResponseWriter, r *http.Request, _ *store.AuthRequest, _ provider.Identity, _ *store.Session) error {
 	http.Redirect(w, r, "/callback", http.StatusSeeOther)
 	return nil
 }
@@ -138,7 +165,7 @@ func TestSubmitOrder(t *testing.T) {
 			var c calls
 			tc.dir.c, tc.thr.c = &c, &c
 			resp := submit(t, &tc.dir, &tc.thr, "jdupont")
-			if got := strings.Join(c, " "); got != tc.wantCalls {
+			if got := c.String(); got != tc.wantCalls {
 				t.Errorf("calls %q, want %q", got, tc.wantCalls)
 			}
 			if resp.status != tc.wantStatus || !strings.Contains(resp.body, tc.wantIn) {
@@ -172,8 +199,8 @@ func TestSubmitWithoutThrottle(t *testing.T) {
 	t.Parallel()
 	var c calls
 	resp := submit(t, &fakeDirectory{c: &c, found: true}, nil, "jdupont")
-	if strings.Join(c, " ") != "find verify" || resp.status != 200 {
-		t.Errorf("calls %v, status %d", c, resp.status)
+	if c.String() != "find verify" || resp.status != 200 {
+		t.Errorf("calls %v, status %d", c.String(), resp.status)
 	}
 }
 
@@ -209,7 +236,7 @@ type fakeChanges struct{ c *calls }
 
 func (f fakeChanges) Begin(w http.ResponseWriter, r *http.Request, v reset.Verified) error {
 	if f.c != nil {
-		*f.c = append(*f.c, "begin:"+v.Purpose)
+		f.c.add("begin:" + v.Purpose)
 	}
 	if v.AuthRequestID != "ar1" || v.KeepSession != "" {
 		return fmt.Errorf("begin %+v: want the pending sign-in and no session", v)

@@ -247,6 +247,8 @@ type completingKey struct{}
 type completing struct {
 	loaded, done *store.AuthRequest
 	who          Identity
+	open         *store.Session // to save with the code; nil when none
+	saved        bool           // open was saved
 }
 
 // Respond completes loaded for who and sends the browser back to the site
@@ -254,18 +256,26 @@ type completing struct {
 // iss), in this same request. The completion reserves the request's one
 // code and is written with it, in one round trip, when nobody changed the
 // request since this HTTP request read it.
-func (p *Provider) Respond(w http.ResponseWriter, r *http.Request, loaded *store.AuthRequest, who Identity) error {
+//
+// open, when not nil, is the session this request opened for who (not yet
+// saved): it is saved in that same round trip. Unless Respond succeeded,
+// it may not have been.
+func (p *Provider) Respond(w http.ResponseWriter, r *http.Request, loaded *store.AuthRequest, who Identity, open *store.Session) error {
 	done := loaded.Record()
 	if err := p.storage.apply(&done, who, true); err != nil {
 		return err
 	}
-	ctx := context.WithValue(r.Context(), completingKey{}, &completing{loaded: loaded, done: &done, who: who})
+	c := &completing{loaded: loaded, done: &done, who: who, open: open}
+	ctx := context.WithValue(r.Context(), completingKey{}, c)
 	r = r.WithContext(op.ContextWithIssuer(ctx, p.issuer))
 	// Only response_mode=query is accepted. The library's own redirect is
 	// a 302; after a POST only 303 tells the browser to GET the site.
 	to, err := op.BuildAuthResponseCallbackURL(r.Context(), authRequest{&done}, p.op)
 	if err != nil {
 		return err
+	}
+	if open != nil && !c.saved {
+		return errors.New("provider: the code was minted without saving the session")
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil

@@ -200,8 +200,25 @@ func (s *Store) SaveCodeFor(ctx context.Context, code string, ar *AuthRequest, e
 // one round trip. When the record changed since it was read (another tab,
 // a form sent twice), neither is kept and won is false: the caller then
 // updates the long way (UpdateLoadedAuthRequest) and saves the code after.
-func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest, code string, expiresAt, rememberUntil time.Time) (won bool, err error) {
+//
+// open, when not nil, is the session this sign-in opened: it is saved as
+// SaveSession does, in the same round trip, won or not (the person did
+// sign in; only the way the request is completed differs).
+func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest, code string, expiresAt, rememberUntil time.Time, open *Session) (won bool, err error) {
+	var sess []byte
+	if open != nil {
+		if err := checkRecord("session", open.ID, open.ExpiresAt); err != nil {
+			return false, err
+		}
+		open.Ref = Ref(open.ID)
+		if sess, err = json.Marshal(open); err != nil {
+			return false, fmt.Errorf("store: encode session: %w", err)
+		}
+	}
 	if loaded.raw == "" || loaded.ID == "" || done.ID != loaded.ID || !done.Done || code == "" {
+		if open != nil {
+			return false, s.SaveSession(ctx, open)
+		}
 		return false, nil
 	}
 	if err := checkRecord("code for auth request", done.ID, expiresAt); err != nil {
@@ -214,7 +231,10 @@ func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest,
 	ref := Ref(done.ID)
 	rememberUntil = laterOf(rememberUntil, expiresAt)
 	var cas *redis.Cmd
-	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{compareAndSet, saveCode}, func(p redis.Pipeliner) {
+	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{indexScript, compareAndSet, saveCode}, func(p redis.Pipeliner) {
+		if open != nil {
+			s.queueIndexed(ctx, p, open.Subject, memberSession, open.Ref, s.sessionKey(open.Ref), sess, open.ExpiresAt)
+		}
 		cas = compareAndSet.EvalSha(ctx, p, []string{s.authRequestKey(ref)}, loaded.raw, b, s.ttl(done.ExpiresAt).Milliseconds())
 		saveCode.EvalSha(ctx, p, []string{s.codeKey(code)}, ref, ms(expiresAt), ms(rememberUntil), s.ttl(rememberUntil).Milliseconds(), b)
 	})

@@ -60,10 +60,7 @@ func (s *Store) indexedPut(ctx context.Context, subject, kind, id, key string, v
 		return fmt.Errorf("store: encode %s: %w", kind, err)
 	}
 	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{indexScript}, func(p redis.Pipeliner) {
-		if subject != "" {
-			indexScript.EvalSha(ctx, p, []string{s.subjectKey(subject)}, ms(s.now()), ms(exp), kind+id, msDur(s.ttl(exp)))
-		}
-		p.Set(ctx, key, b, s.ttl(exp))
+		s.queueIndexed(ctx, p, subject, kind, id, key, b, exp)
 		if more != nil {
 			more(p)
 		}
@@ -72,6 +69,15 @@ func (s *Store) indexedPut(ctx context.Context, subject, kind, id, key string, v
 		return fmt.Errorf("store: index and set: %w", err)
 	}
 	return nil
+}
+
+// queueIndexed queues indexedPut's index and record (b, encoded) on p,
+// whose batch must know indexScript.
+func (s *Store) queueIndexed(ctx context.Context, p redis.Pipeliner, subject, kind, id, key string, b []byte, exp time.Time) {
+	if subject != "" {
+		indexScript.EvalSha(ctx, p, []string{s.subjectKey(subject)}, ms(s.now()), ms(exp), kind+id, msDur(s.ttl(exp)))
+	}
+	p.Set(ctx, key, b, s.ttl(exp))
 }
 
 // SessionsOf lists the Refs of subject's live sessions, sorted. Members whose

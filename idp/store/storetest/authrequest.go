@@ -367,38 +367,73 @@ func testAccessTokenWithGrant(t *testing.T, e *env) {
 }
 
 // testCompleteWithCode: the completion and its code land together, or,
-// when the request changed since it was read, neither does.
+// when the request changed since it was read, neither does; the session
+// the sign-in opened is saved and indexed either way, also when the
+// request was not read by this store (no round trip saved then).
 func testCompleteWithCode(t *testing.T, e *env) {
 	now := e.clock.Now()
-	for _, changed := range []bool{false, true} {
-		t.Run(fmt.Sprintf("changed meanwhile %v", changed), func(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		changed, unread  bool
+		wantWon, session bool
+	}{
+		{name: "won", wantWon: true},
+		{name: "won with a session", wantWon: true, session: true},
+		{name: "changed meanwhile", changed: true},
+		{name: "changed meanwhile, with a session", changed: true, session: true},
+		{name: "not read by the store, with a session", unread: true, session: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			ar := fullAuthRequest(now)
 			noErr(t, "SaveAuthRequest", e.s.SaveAuthRequest(e.ctx, ar))
 			loaded, err := e.s.AuthRequest(e.ctx, ar.ID)
 			noErr(t, "AuthRequest", err)
-			if changed {
+			if tc.changed {
 				noErr(t, "UpdateAuthRequest", e.s.UpdateAuthRequest(e.ctx, ar.ID, func(a *store.AuthRequest) error { a.IDPHint = "elus"; return nil }))
 			}
+			if tc.unread {
+				loaded = ar
+			}
+			var open *store.Session
+			subject := "sub-" + store.NewID()
+			if tc.session {
+				open = newSession(now, subject, 8*time.Hour)
+			}
 			done := loaded.Record()
-			done.Done, done.Subject, done.CodeIssued = true, "sub-1", true
+			done.Done, done.Subject, done.CodeIssued = true, subject, true
 			code := "code-" + store.NewID()
-			won, err := e.s.CompleteWithCode(e.ctx, loaded, &done, code, now.Add(time.Minute), now.Add(time.Hour))
+			won, err := e.s.CompleteWithCode(e.ctx, loaded, &done, code, now.Add(time.Minute), now.Add(time.Hour), open)
 			noErr(t, "CompleteWithCode", err)
-			if won == changed {
-				t.Fatalf("won = %v with the request changed meanwhile: %v", won, changed)
+			if won != tc.wantWon {
+				t.Fatalf("won = %v, want %v", won, tc.wantWon)
+			}
+			if tc.session {
+				got, err := e.s.Session(e.ctx, open.ID)
+				noErr(t, "Session", err)
+				if got.Ref != store.Ref(open.ID) || open.Ref != got.Ref || got.Subject != subject {
+					t.Errorf("session saved as %+v (open.Ref %q)", got, open.Ref)
+				}
+				refs, err := e.s.SessionsOf(e.ctx, subject)
+				noErr(t, "SessionsOf", err)
+				if len(refs) != 1 || refs[0] != open.Ref {
+					t.Errorf("SessionsOf = %v, want the opened session", refs)
+				}
 			}
 			got, err := e.s.AuthRequest(e.ctx, ar.ID)
 			noErr(t, "AuthRequest after", err)
 			cs, perr := e.s.PeekCode(e.ctx, code)
-			if changed {
-				if got.Done || got.IDPHint != "elus" {
+			if !tc.wantWon {
+				if got.Done {
 					t.Errorf("a lost completion was written: %+v", got.Record())
+				}
+				if tc.changed && got.IDPHint != "elus" {
+					t.Errorf("the change made meanwhile was overwritten: %+v", got.Record())
 				}
 				wantErr(t, "code of a lost completion", perr, store.ErrNotFound)
 				return
 			}
 			noErr(t, "PeekCode", perr)
-			if !got.Done || !got.CodeIssued || cs.AuthRequest == nil || cs.AuthRequest.Subject != "sub-1" || cs.AuthRequestRef != store.Ref(ar.ID) {
+			if !got.Done || !got.CodeIssued || cs.AuthRequest == nil || cs.AuthRequest.Subject != subject || cs.AuthRequestRef != store.Ref(ar.ID) {
 				t.Errorf("after a won completion: request %+v, code %+v", got.Record(), cs)
 			}
 		})
