@@ -138,7 +138,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		FormTargets:  formTargets(cfg),
 		MaxBodyBytes: int64(cfg.Limits.MaxBodyBytes),
 		AuthorizeLimit: server.AuthorizeLimit{
-			Counter: st, ClientIP: clientIP,
+			ClientIP:   clientIP,
 			PerAddress: cmp.Or(cfg.Limits.AuthorizePerAddress, config.DefaultAuthorizePerAddress),
 			Window:     config.AuthorizeWindow, Now: d.Now,
 		},

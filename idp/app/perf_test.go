@@ -38,7 +38,7 @@ import (
 const (
 	maxRedisCmds       = 46
 	maxRedisSent       = 20
-	maxRedisRoundTrips = 11
+	maxRedisRoundTrips = 10
 )
 
 // refusal is a sign-in the provider turned away although the password was

@@ -138,9 +138,16 @@ func TestAuthorizeCannotFillRedis(t *testing.T) {
 						t.Fatalf("request %d: %d", i+1, resp.StatusCode)
 					}
 				}
+				keys, _ := pendingSignIns(t, s)
 				resp := authorizeFrom(t, s, c.afterLimit, q)
 				if resp.Header.Get("Retry-After") == "" {
 					t.Errorf("429 without Retry-After")
+				}
+				if loc := resp.Header.Get("Location"); loc != "" {
+					t.Errorf("429 with a Location: %s", loc)
+				}
+				if k, _ := pendingSignIns(t, s); k != keys {
+					t.Errorf("a refused request left %d pending sign-ins", k-keys)
 				}
 				wantFrenchPage(t, resp, http.StatusTooManyRequests, "Trop de")
 				resp = authorizeFrom(t, s, c.other, q)

@@ -20,6 +20,7 @@ import (
 type Store interface {
 	keyStore
 	SaveAuthRequest(ctx context.Context, ar *store.AuthRequest) error
+	SaveAuthRequestAdmitted(ctx context.Context, ar *store.AuthRequest, a store.Admission) (bool, time.Time, error)
 	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
 	AuthRequestByRef(ctx context.Context, ref string) (*store.AuthRequest, error)
 	UpdateAuthRequest(ctx context.Context, id string, fn func(*store.AuthRequest) error) error
@@ -105,11 +106,50 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	for _, l := range req.UILocales {
 		ar.UILocales = append(ar.UILocales, l.String())
 	}
+	if a, ok := ctx.Value(admissionKey{}).(*Admission); ok {
+		allowed, retryAt, err := s.store.SaveAuthRequestAdmitted(ctx, ar, a.Admission)
+		if err != nil {
+			s.log.ErrorContext(ctx, "cannot save auth request", "err", err)
+			return nil, errTemporarilyUnavailable
+		}
+		if !allowed {
+			a.Refused, a.RetryAt = true, retryAt
+			return nil, errTooManyRequests
+		}
+		return authRequest{ar}, nil
+	}
 	if err := s.store.SaveAuthRequest(ctx, ar); err != nil {
 		s.log.ErrorContext(ctx, "cannot save auth request", "err", err)
 		return nil, errTemporarilyUnavailable
 	}
 	return authRequest{ar}, nil
+}
+
+// admissionKey carries the *Admission of WithAdmission.
+type admissionKey struct{}
+
+// Admission is a counter that the sign-ins stored for one client (an
+// address) must each get a place in; once CreateAuthRequest ran, Refused
+// says whether it had none, and RetryAt when one frees up.
+type Admission struct {
+	store.Admission
+	Refused bool
+	RetryAt time.Time
+}
+
+// WithAdmission makes the sign-in stored during ctx count against a, in
+// the same round trip as its record. When a refuses, nothing is stored,
+// a.Refused is set and the library answers errTooManyRequests, which the
+// caller replaces with its own page.
+func WithAdmission(ctx context.Context, a *Admission) context.Context {
+	return context.WithValue(ctx, admissionKey{}, a)
+}
+
+// errTooManyRequests: the client's address asked for too many sign-ins
+// (WithAdmission).
+var errTooManyRequests = &oidc.Error{
+	ErrorType:   "temporarily_unavailable",
+	Description: "too many authorization requests from this address",
 }
 
 // errTemporarilyUnavailable tells the relying party to try again later

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -74,6 +75,48 @@ func (s *Store) SaveAuthRequest(ctx context.Context, ar *AuthRequest) error {
 	}
 	ar.Ref = Ref(ar.ID)
 	return s.putJSON(ctx, s.c, s.authRequestKey(ar.Ref), ar, ar.ExpiresAt)
+}
+
+// Admission is a rate counter (see Allow) that an auth request must get
+// a place in to be stored.
+type Admission struct {
+	Name   string
+	Window time.Duration
+	Limit  int
+}
+
+// SaveAuthRequestAdmitted is SaveAuthRequest counted against a, in one
+// round trip: the counter and the record are written together, and when
+// the counter refuses (allowed false, retryAt as Allow says) the record is
+// deleted again, so a refused request leaves only its counter behind.
+func (s *Store) SaveAuthRequestAdmitted(ctx context.Context, ar *AuthRequest, a Admission) (allowed bool, retryAt time.Time, err error) {
+	if err := checkRecord("auth request", ar.ID, ar.ExpiresAt); err != nil {
+		return false, time.Time{}, err
+	}
+	args, err := s.rateArgs(a.Name, a.Window, a.Limit, true)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	ar.Ref = Ref(ar.ID)
+	b, err := json.Marshal(ar)
+	if err != nil {
+		return false, time.Time{}, fmt.Errorf("store: encode auth request: %w", err)
+	}
+	key := s.authRequestKey(ar.Ref)
+	var count *redis.Cmd
+	var set *redis.StatusCmd
+	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{allowScript}, func(p redis.Pipeliner) {
+		count = allowScript.EvalSha(ctx, p, []string{s.rateKey(a.Name)}, args...)
+		set = p.Set(ctx, key, b, s.ttl(ar.ExpiresAt))
+	})
+	allowed, _, retryAt, cerr := rateReply(count, a.Window)
+	if err == nil && !allowed {
+		err = s.del(ctx, "refused auth request", key)
+	}
+	if err = cmp.Or(cerr, set.Err(), err); err != nil {
+		return false, time.Time{}, fmt.Errorf("store: save admitted auth request: %w", err)
+	}
+	return allowed, retryAt, nil
 }
 
 // AuthRequest loads the auth request of an id from a URL; missing or

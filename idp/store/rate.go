@@ -58,8 +58,17 @@ func (s *Store) Peek(ctx context.Context, name string, window time.Duration, lim
 }
 
 func (s *Store) rate(ctx context.Context, name string, window time.Duration, limit int, record bool) (bool, int64, time.Time, error) {
+	args, err := s.rateArgs(name, window, limit, record)
+	if err != nil {
+		return false, 0, time.Time{}, err
+	}
+	return rateReply(allowScript.Run(ctx, s.c, []string{s.rateKey(name)}, args...), window)
+}
+
+// rateArgs are allowScript's arguments for one call.
+func (s *Store) rateArgs(name string, window time.Duration, limit int, record bool) ([]any, error) {
 	if window < time.Millisecond || limit < 1 {
-		return false, 0, time.Time{}, fmt.Errorf("store: counter %q with window %v and limit %d", name, window, limit)
+		return nil, fmt.Errorf("store: counter %q with window %v and limit %d", name, window, limit)
 	}
 	now := s.now()
 	flag := "0"
@@ -68,8 +77,12 @@ func (s *Store) rate(ctx context.Context, name string, window time.Duration, lim
 	}
 	// The member only has to be unique: two events in one millisecond both count.
 	member := ms(now) + "-" + randomString(9)
-	res, err := allowScript.Run(ctx, s.c, []string{s.rateKey(name)},
-		ms(now), ms(now.Add(-window)), limit, flag, member, msDur(window+s.slack)).Slice()
+	return []any{ms(now), ms(now.Add(-window)), limit, flag, member, msDur(window + s.slack)}, nil
+}
+
+// rateReply reads allowScript's reply.
+func rateReply(cmd *redis.Cmd, window time.Duration) (bool, int64, time.Time, error) {
+	res, err := cmd.Slice()
 	if err != nil {
 		return false, 0, time.Time{}, fmt.Errorf("store: counter: %w", err)
 	}

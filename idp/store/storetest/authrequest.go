@@ -439,3 +439,47 @@ func testCompleteWithCode(t *testing.T, e *env) {
 		})
 	}
 }
+
+// testAuthRequestAdmitted: a sign-in is stored only with a place in its
+// counter, in the same call; a refused one leaves no record and takes no
+// place, so the first place to free up stays where it was.
+func testAuthRequestAdmitted(t *testing.T, e *env) {
+	start := e.clock.Now()
+	a := store.Admission{Name: "authorize-ip:" + store.NewID(), Window: 10 * time.Minute, Limit: 2}
+	save := func() (*store.AuthRequest, bool, time.Time) {
+		t.Helper()
+		ar := fullAuthRequest(e.clock.Now())
+		ok, retry, err := e.s.SaveAuthRequestAdmitted(e.ctx, ar, a)
+		noErr(t, "SaveAuthRequestAdmitted", err)
+		return ar, ok, retry
+	}
+	stored := func(ar *store.AuthRequest) bool {
+		t.Helper()
+		_, err := e.s.AuthRequest(e.ctx, ar.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	for i := range 2 {
+		e.clock.Advance(time.Minute)
+		ar, ok, retry := save()
+		if !ok || !retry.IsZero() || !stored(ar) || ar.Ref != store.Ref(ar.ID) {
+			t.Fatalf("sign-in %d: admitted %v, retry %v, stored %v", i+1, ok, retry, stored(ar))
+		}
+	}
+	for range 2 {
+		e.clock.Advance(time.Minute)
+		ar, ok, retry := save()
+		if ok || !retry.Equal(start.Add(time.Minute+a.Window)) || stored(ar) {
+			t.Fatalf("over the limit: admitted %v, retry %v (want %v), stored %v", ok, retry, start.Add(time.Minute+a.Window), stored(ar))
+		}
+	}
+	e.clock.Set(start.Add(time.Minute + a.Window))
+	if ar, ok, _ := save(); !ok || !stored(ar) {
+		t.Fatalf("once the first left the window: admitted %v, stored %v", ok, stored(ar))
+	}
+	if _, _, err := e.s.SaveAuthRequestAdmitted(e.ctx, fullAuthRequest(e.clock.Now()), store.Admission{Name: "x", Window: time.Minute}); err == nil {
+		t.Error("an admission without a limit was accepted")
+	}
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"GrantRevoke", testGrantRevoke},
 		{"ConsumeCodeFor", testConsumeCodeFor},
 		{"CompleteWithCode", testCompleteWithCode},
+		{"AuthRequestAdmitted", testAuthRequestAdmitted},
 		{"AccessTokenWithGrant", testAccessTokenWithGrant},
 		{"ResetFlow", testResetFlow},
 		{"Rate", testRate},
