@@ -208,11 +208,17 @@ func completionError(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, provider.ErrCodeIssued), errors.Is(err, provider.ErrAlreadyDone):
+	case settledElsewhere(err):
 		return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, err)
 	default:
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
+}
+
+// settledElsewhere: the sign-in expired, or another request (a form sent
+// twice, another tab) completed it first.
+func settledElsewhere(err error) bool {
+	return errors.Is(err, store.ErrNotFound) || errors.Is(err, provider.ErrCodeIssued) || errors.Is(err, provider.ErrAlreadyDone)
 }
 
 // complete hands the signed-in person to the provider for this sign-in.

@@ -191,6 +191,9 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.Aut
 		}
 		if err := h.cfg.Provider.Respond(w, r, ar, identityOf(sess), sess); err != nil {
 			h.cfg.Sessions.Unset(w, sess)
+			if !settledElsewhere(err) {
+				h.audit(r.Context(), ev, audit.SignInUnavailable, "")
+			}
 			return completionError(err)
 		}
 		h.audit(r.Context(), ev, audit.SignInSuccess, "")
