@@ -491,7 +491,7 @@ type storeProvider struct {
 	st   *store.Store
 	mu   sync.Mutex
 	done []provider.Identity
-	fail error // Respond's answer instead of a completion, when set
+	fail error // CodeURL's answer instead of a completion, when set
 }
 
 func (p *storeProvider) AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error) {
@@ -512,20 +512,19 @@ func (p *storeProvider) Complete(_ context.Context, ar *store.AuthRequest, who p
 	return ar, nil
 }
 
-func (p *storeProvider) Respond(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, who provider.Identity, open *store.Session) error {
+func (p *storeProvider) CodeURL(ctx context.Context, ar *store.AuthRequest, who provider.Identity, open *store.Session) (string, error) {
 	if p.fail != nil {
-		return p.fail
+		return "", p.fail
 	}
 	if open != nil {
-		if err := p.st.SaveSession(r.Context(), open); err != nil {
-			return err
+		if err := p.st.SaveSession(ctx, open); err != nil {
+			return "", err
 		}
 	}
-	if _, err := p.Complete(r.Context(), ar, who); err != nil {
-		return err
+	if _, err := p.Complete(ctx, ar, who); err != nil {
+		return "", err
 	}
-	http.Redirect(w, r, "/callback", http.StatusSeeOther)
-	return nil
+	return "/callback", nil
 }
 
 func (p *storeProvider) completed() []provider.Identity {

@@ -38,11 +38,10 @@ type Provider interface {
 	Client(id string) (*provider.Client, bool)
 	// Complete records who signed in and returns the completed request.
 	Complete(ctx context.Context, ar *store.AuthRequest, who provider.Identity) (*store.AuthRequest, error)
-	// Respond completes the request and sends the browser back to the
-	// site with its code.
-	// open, when not nil, is the session this request opened for who:
-	// it is saved with the code.
-	Respond(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, who provider.Identity, open *store.Session) error
+	// CodeURL completes the request and returns where to send the
+	// browser: the site, with the code. open, when not nil, is the
+	// session this request opened for who: it is saved with the code.
+	CodeURL(ctx context.Context, ar *store.AuthRequest, who provider.Identity, open *store.Session) (string, error)
 	CallbackURL(ctx context.Context, id string) string
 	FailAuthRequest(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, e *oidc.Error)
 }
@@ -196,7 +195,12 @@ func (h *Handler) finish(w http.ResponseWriter, r *http.Request, ar *store.AuthR
 	if !slices.Contains(s.Clients, ar.ClientID) {
 		h.cfg.Sessions.AddClient(r.Context(), s.ID, ar.ClientID)
 	}
-	return completionError(h.cfg.Provider.Respond(w, r, ar, identityOf(s), nil))
+	to, err := h.cfg.Provider.CodeURL(r.Context(), ar, identityOf(s), nil)
+	if err != nil {
+		return completionError(err)
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil
 }
 
 func identityOf(s *store.Session) provider.Identity {

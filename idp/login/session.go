@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
@@ -66,10 +65,9 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Id
 }
 
 // Open is Start without the save and the cookie: the caller saves the
-// session with the sign-in's code, in one round trip (provider Respond).
-// Its cookie is set before (SetCookie, while headers can still be written)
-// and taken back if the save failed (Unset), so that the id of a session
-// not fully written never reaches the browser.
+// session with the sign-in's code, in one round trip (provider CodeURL),
+// then sets its cookie (SetCookie), so that the id of a session not fully
+// written never reaches the browser.
 func (s *Sessions) Open(r *http.Request, id connector.Identity, authTime time.Time, clientID string) *store.Session {
 	if old, ok := s.Current(r); ok {
 		if err := s.cfg.Store.DeleteSession(r.Context(), old.ID); err != nil {
@@ -114,14 +112,6 @@ func (s *Sessions) SetCookie(w http.ResponseWriter, sess *store.Session) {
 		// Lax: the session must be seen on the top-level redirect from a
 		// relying party.
 		SameSite: http.SameSiteLaxMode,
-	})
-}
-
-// Unset takes back SetCookie(w, sess) before the headers are sent.
-func (s *Sessions) Unset(w http.ResponseWriter, sess *store.Session) {
-	h := w.Header()
-	h["Set-Cookie"] = slices.DeleteFunc(h["Set-Cookie"], func(c string) bool {
-		return strings.HasPrefix(c, s.cfg.CookieName+"="+sess.ID+";")
 	})
 }
 

@@ -183,20 +183,22 @@ func (h *Handler) known(r *http.Request, subject string) (string, bool) {
 func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result, authTime time.Time) error {
 	ev.Subject = res.User.Subject
 	if res.State != ldapauth.StateGrace {
-		// The session is saved with the code, in one round trip.
+		// The session is saved with the code, in one round trip; its
+		// cookie is set only once both are written.
 		sess := h.cfg.Sessions.Open(r, directoryIdentity(res.User), authTime, ar.ClientID)
-		h.cfg.Sessions.SetCookie(w, sess)
-		if h.cfg.Devices != nil {
-			h.cfg.Devices.Remember(w, r, res.User.Subject)
-		}
-		if err := h.cfg.Provider.Respond(w, r, ar, identityOf(sess), sess); err != nil {
-			h.cfg.Sessions.Unset(w, sess)
+		to, err := h.cfg.Provider.CodeURL(r.Context(), ar, identityOf(sess), sess)
+		if err != nil {
 			if !settledElsewhere(err) {
 				h.audit(r.Context(), ev, audit.SignInUnavailable, "")
 			}
 			return completionError(err)
 		}
+		h.cfg.Sessions.SetCookie(w, sess)
+		if h.cfg.Devices != nil {
+			h.cfg.Devices.Remember(w, r, res.User.Subject)
+		}
 		h.audit(r.Context(), ev, audit.SignInSuccess, "")
+		http.Redirect(w, r, to, http.StatusSeeOther)
 		return nil
 	}
 	sess, err := h.cfg.Sessions.Start(w, r, directoryIdentity(res.User), authTime, ar.ClientID)

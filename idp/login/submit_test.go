@@ -122,9 +122,8 @@ func (fakeProvider) Client(string) (*provider.Client, bool) { return nil, false 
 func (fakeProvider) Complete(_ context.Context, ar *store.AuthRequest, _ provider.Identity) (*store.AuthRequest, error) {
 	return ar, nil
 }
-func (fakeProvider) Respond(w http.ResponseWriter, r *http.Request, _ *store.AuthRequest, _ provider.Identity, _ *store.Session) error {
-	http.Redirect(w, r, "/callback", http.StatusSeeOther)
-	return nil
+func (fakeProvider) CodeURL(context.Context, *store.AuthRequest, provider.Identity, *store.Session) (string, error) {
+	return "/callback", nil
 }
 func (fakeProvider) CallbackURL(context.Context, string) string { return "/callback" }
 func (fakeProvider) FailAuthRequest(http.ResponseWriter, *http.Request, *store.AuthRequest, *oidc.Error) {

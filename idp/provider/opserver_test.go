@@ -588,7 +588,7 @@ func TestRedisDown(t *testing.T) {
 // to check who presents it before spending it); spend it with, in the same
 // batch, a read of its sign-in's session and of the person's last
 // revocation; then index and save the access token with the code's grant.
-// A code minted by the login screen (Provider.Respond) carries its
+// A code minted by the login screen (Provider.CodeURL) carries its
 // completed sign-in, so no GET of its own (idp/app's TestSignInCost); this
 // fixture's codes come from the library's callback and read it once.
 func TestCodeExchangeRoundTrips(t *testing.T) {

@@ -241,7 +241,7 @@ func (p *Provider) Complete(ctx context.Context, loaded *store.AuthRequest, who 
 // or the same form sent twice).
 var ErrCodeIssued = errors.New("auth request already has its code")
 
-// completingKey carries the completion Respond has yet to write: the code
+// completingKey carries the completion CodeURL has yet to write: the code
 // is written with it (SaveAuthCode).
 type completingKey struct{}
 
@@ -252,34 +252,32 @@ type completing struct {
 	saved        bool           // open was saved
 }
 
-// Respond completes loaded for who and sends the browser back to the site
-// with its code, as the library's callback does (response mode, state,
-// iss), in this same request. The completion reserves the request's one
-// code and is written with it, in one round trip, when nobody changed the
-// request since this HTTP request read it.
+// CodeURL completes loaded for who and returns the site's redirect URI
+// with the code, as the library's callback builds it (response mode,
+// state, iss), for this same request to send the browser to (with 303
+// after a POST: the library's own redirect is a 302). The completion
+// reserves the request's one code and is written with it, in one round
+// trip, when nobody changed the request since this HTTP request read it.
 //
 // open, when not nil, is the session this request opened for who (not yet
-// saved): it is saved in that same round trip. Unless Respond succeeded,
-// it may not have been.
-func (p *Provider) Respond(w http.ResponseWriter, r *http.Request, loaded *store.AuthRequest, who Identity, open *store.Session) error {
+// saved): it is saved in that same round trip, so its cookie is for the
+// caller to set once CodeURL succeeded.
+func (p *Provider) CodeURL(ctx context.Context, loaded *store.AuthRequest, who Identity, open *store.Session) (string, error) {
 	done := loaded.Record()
 	if err := p.storage.apply(&done, who, true); err != nil {
-		return err
+		return "", err
 	}
 	c := &completing{loaded: loaded, done: &done, who: who, open: open}
-	ctx := context.WithValue(r.Context(), completingKey{}, c)
-	r = r.WithContext(op.ContextWithIssuer(ctx, p.issuer))
-	// Only response_mode=query is accepted. The library's own redirect is
-	// a 302; after a POST only 303 tells the browser to GET the site.
-	to, err := op.BuildAuthResponseCallbackURL(r.Context(), authRequest{&done}, codeMinter{p.op})
+	ctx = op.ContextWithIssuer(context.WithValue(ctx, completingKey{}, c), p.issuer)
+	// Only response_mode=query is accepted.
+	to, err := op.BuildAuthResponseCallbackURL(ctx, authRequest{&done}, codeMinter{p.op})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if open != nil && !c.saved {
-		return errors.New("provider: the code was minted without saving the session")
+		return "", errors.New("provider: the code was minted without saving the session")
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
-	return nil
+	return to, nil
 }
 
 // codeMinter is the library's Authorizer with random codes: the library

@@ -253,7 +253,7 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 	return s.saveCode(ctx, done, code)
 }
 
-// saveCompleted writes Respond's completion with the code; when the
+// saveCompleted writes CodeURL's completion with the code; when the
 // request changed since it was read, it completes it the long way first.
 func (s *storage) saveCompleted(ctx context.Context, c *completing, code string) error {
 	now := s.now()
