@@ -60,7 +60,7 @@ func (s *Store) SaveAccessToken(ctx context.Context, at *AccessToken) error {
 			return fmt.Errorf("store: access token family: %w", ErrNotFound)
 		}
 	}
-	return s.indexedPut(ctx, at.Subject, memberAccess, at.ID, s.accessTokenKey(at.ID), at, at.ExpiresAt, nil)
+	return s.indexedPut(ctx, at.Subject, memberAccess, at.ID, s.accessTokenKey(at.ID), at, at.ExpiresAt)
 }
 
 // SaveAccessTokenFor is SaveAccessToken for a token issued from a code: the
@@ -83,9 +83,8 @@ func (s *Store) SaveAccessTokenFor(ctx context.Context, at *AccessToken, authReq
 	if err != nil {
 		return fmt.Errorf("store: encode grant: %w", err)
 	}
-	return s.indexedPut(ctx, at.Subject, memberAccess, at.ID, s.accessTokenKey(at.ID), at, at.ExpiresAt, func(p redis.Pipeliner) {
-		p.Set(ctx, s.grantKey(authRequestRef), gb, s.ttl(g.ExpiresAt))
-	})
+	return s.indexedPut(ctx, at.Subject, memberAccess, at.ID, s.accessTokenKey(at.ID), at, at.ExpiresAt,
+		record{s.grantKey(authRequestRef), gb, g.ExpiresAt})
 }
 
 // AccessToken loads an access token. Missing, expired, or belonging to a

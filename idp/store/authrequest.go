@@ -86,9 +86,10 @@ type Admission struct {
 }
 
 // SaveAuthRequestAdmitted is SaveAuthRequest counted against a, in one
-// round trip: the counter and the record are written together, and when
-// the counter refuses (allowed false, retryAt as Allow says) the record is
-// deleted again, so a refused request leaves only its counter behind.
+// round trip: when the counter refuses (allowed false, retryAt as Allow
+// says), only the counter is left behind. On one slot one script counts
+// and writes; on a spread Cluster the counter and the record go together
+// and a refused record is deleted again.
 func (s *Store) SaveAuthRequestAdmitted(ctx context.Context, ar *AuthRequest, a Admission) (allowed bool, retryAt time.Time, err error) {
 	if err := checkRecord("auth request", ar.ID, ar.ExpiresAt); err != nil {
 		return false, time.Time{}, err
@@ -103,6 +104,14 @@ func (s *Store) SaveAuthRequestAdmitted(ctx context.Context, ar *AuthRequest, a 
 		return false, time.Time{}, fmt.Errorf("store: encode auth request: %w", err)
 	}
 	key := s.authRequestKey(ar.Ref)
+	if s.oneSlot {
+		count := admit.Run(ctx, s.c, []string{s.rateKey(a.Name), key}, append(args, b, msDur(s.ttl(ar.ExpiresAt)))...)
+		allowed, _, retryAt, err := rateReply(count, a.Window)
+		if err != nil {
+			return false, time.Time{}, fmt.Errorf("store: save admitted auth request: %w", err)
+		}
+		return allowed, retryAt, nil
+	}
 	var count *redis.Cmd
 	var set *redis.StatusCmd
 	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{allowScript}, func(p redis.Pipeliner) {
@@ -273,13 +282,26 @@ func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest,
 	}
 	ref := Ref(done.ID)
 	rememberUntil = laterOf(rememberUntil, expiresAt)
-	var cas *redis.Cmd
-	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{indexScript, compareAndSet, saveCode}, func(p redis.Pipeliner) {
+	keys := []string{s.authRequestKey(ref), s.codeKey(code)}
+	args := []any{loaded.raw, b, msDur(s.ttl(done.ExpiresAt)), ref, ms(expiresAt), ms(rememberUntil), msDur(s.ttl(rememberUntil))}
+	if s.oneSlot && (open == nil || open.Subject != "") {
 		if open != nil {
-			s.queueIndexed(ctx, p, open.Subject, memberSession, open.Ref, s.sessionKey(open.Ref), sess, open.ExpiresAt)
+			keys = append(keys, s.subjectKey(open.Subject), s.sessionKey(open.Ref))
+			args = append(args, ms(s.now()), ms(open.ExpiresAt), memberSession+open.Ref, msDur(s.ttl(open.ExpiresAt)), sess, msDur(s.ttl(open.ExpiresAt)))
 		}
-		cas = compareAndSet.EvalSha(ctx, p, []string{s.authRequestKey(ref)}, loaded.raw, b, s.ttl(done.ExpiresAt).Milliseconds())
-		saveCode.EvalSha(ctx, p, []string{s.codeKey(code)}, ref, ms(expiresAt), ms(rememberUntil), s.ttl(rememberUntil).Milliseconds(), b)
+		n, err := completeSignIn.Run(ctx, s.c, keys, args...).Int()
+		if err != nil {
+			return false, fmt.Errorf("store: complete with code: %w", err)
+		}
+		return n == 1, nil
+	}
+	var cas *redis.Cmd
+	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{indexScript, indexedSets, compareAndSet, saveCode}, func(p redis.Pipeliner) {
+		if open != nil {
+			s.queueIndexed(ctx, p, open.Subject, memberSession, open.Ref, []record{{s.sessionKey(open.Ref), sess, open.ExpiresAt}})
+		}
+		cas = compareAndSet.EvalSha(ctx, p, keys[:1], args[:3]...)
+		saveCode.EvalSha(ctx, p, keys[1:2], args[3], args[4], args[5], args[6], b)
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("store: complete with code: %w", err)
@@ -295,21 +317,14 @@ func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest,
 }
 
 // saveCode writes a code's record and its TTL in one command.
-var saveCode = redis.NewScript(`
-redis.call('HSET', KEYS[1], 'ar', ARGV[1], 'exp', ARGV[2], 'keep', ARGV[3])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'req', ARGV[5]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+var saveCode = redis.NewScript(luaSaveCode + `
+saveCode(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 `)
 
 // consumeCode marks a code used in one step: of concurrent callers exactly
 // one sees it unused. Returns {auth request Ref, expiry ms, already used}.
-var consumeCode = redis.NewScript(`
-local ar = redis.call('HGET', KEYS[1], 'ar')
-if not ar then return false end
-local exp = redis.call('HGET', KEYS[1], 'exp')
-if redis.call('HSETNX', KEYS[1], 'used', '1') == 0 then return {ar, exp, 1} end
-redis.call('HDEL', KEYS[1], 'req')
-return {ar, exp, 0}
+var consumeCode = redis.NewScript(luaConsumeCode + `
+return consumeCode(KEYS[1])
 `)
 
 // ConsumeCode returns the Ref of code's auth request (see AuthRequestByRef)
@@ -329,17 +344,9 @@ func (s *Store) ConsumeCodeFor(ctx context.Context, code, sessionRef, subject st
 	if !isRef(sessionRef) {
 		return s.ConsumeCode(ctx, code)
 	}
-	var (
-		consume   *redis.Cmd
-		sess, nbf *redis.StringCmd
-	)
-	_, err := redisbatch.Pipelined(ctx, s.c, []*redis.Script{consumeCode}, func(p redis.Pipeliner) {
-		consume = consumeCode.EvalSha(ctx, p, []string{s.codeKey(code)})
-		sess = p.Get(ctx, s.sessionKey(sessionRef))
-		nbf = p.Get(ctx, s.notBeforeKey(subject))
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return "", fmt.Errorf("store: consume code: %w", err)
+	consume, sess, nbf, err := s.consumeWithSession(ctx, code, sessionRef, subject)
+	if err != nil {
+		return "", err
 	}
 	ref, err := s.consumed(consume)
 	if err != nil {
@@ -372,6 +379,43 @@ func (s *Store) ConsumeCodeFor(ctx context.Context, code, sessionRef, subject st
 	return ref, nil
 }
 
+// consumeWithSession spends code and reads the session sessionRef and the
+// last revocation of subject, in one round trip: one script on one slot,
+// three commands on a spread Cluster.
+func (s *Store) consumeWithSession(ctx context.Context, code, sessionRef, subject string) (consume *redis.Cmd, sess, nbf *redis.StringCmd, err error) {
+	keys := []string{s.codeKey(code), s.sessionKey(sessionRef), s.notBeforeKey(subject)}
+	if s.oneSlot {
+		consume = consumeCodeFor.Run(ctx, s.c, keys)
+		res, err := consume.Slice()
+		switch {
+		case err != nil:
+			// An unknown code, or Redis failed: consumed tells.
+			return consume, nil, nil, nil
+		case len(res) != 5:
+			return nil, nil, nil, fmt.Errorf("store: consume code: unexpected reply %v", res)
+		}
+		return consume, stringResult(res[3]), stringResult(res[4]), nil
+	}
+	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{consumeCode}, func(p redis.Pipeliner) {
+		consume = consumeCode.EvalSha(ctx, p, keys[:1])
+		sess = p.Get(ctx, keys[1])
+		nbf = p.Get(ctx, keys[2])
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, nil, fmt.Errorf("store: consume code: %w", err)
+	}
+	return consume, sess, nbf, nil
+}
+
+// stringResult turns one element of a script's reply into what GET would
+// have answered.
+func stringResult(v any) *redis.StringCmd {
+	if v == nil {
+		return redis.NewStringResult("", redis.Nil)
+	}
+	return redis.NewStringResult(fmt.Sprint(v), nil)
+}
+
 // consumed reads consumeCode's answer.
 func (s *Store) consumed(cmd *redis.Cmd) (string, error) {
 	res, err := cmd.Slice()
@@ -381,7 +425,7 @@ func (s *Store) consumed(cmd *redis.Cmd) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("store: consume code: %w", err)
 	}
-	if len(res) != 3 {
+	if len(res) < 3 {
 		return "", fmt.Errorf("store: consume code: unexpected reply %v", res)
 	}
 	ar, _ := res[0].(string)

@@ -78,21 +78,32 @@
 // and session updates use WATCH/MULTI on one key; a code is consumed by one
 // script on its own key; a rate counter drops what left its window, counts
 // and records in one script on its own key, so parallel requests never pass a
-// limit together. Operations across families, sessions and tokens (RevokeSubject)
-// are sequences of single-key commands: index entries are written before the
-// record they point to, so a crash leaves stale index members (pruned on read),
-// never an unindexed record.
+// limit together. Index entries are written before the record they point
+// to, so a crash leaves stale index members (pruned on read), never an
+// unindexed record.
 //
-// Redis Cluster: because no script, transaction or command of the store
-// names two keys, each lands in the one slot of its key, and the names above
-// need no hash tag (the family's {<family>} is one, so that companion keys
-// could join it; a pipeline of single-key commands, as in RevokeSubject, is
-// split by node by go-redis). Where scripts do share keys elsewhere, every
-// key carries one hash tag so that they share a slot: {pwchange} for the
-// change queue (idp/shared/job), {mail} for the outbox (idp/mail). A
-// multi-key call across slots fails with CROSSSLOT; the conformance suite
-// runs on a three-master Cluster to catch one. A Prefix that is itself a
-// hash tag ("{idp}:") puts every key in one slot: it works, on one master.
+// Where every key lands in one place (a single server, a Sentinel-managed
+// primary, or a Cluster with a hash-tag Prefix), the writes of one step of
+// a sign-in are one script naming their keys (slot.go): the authorization
+// request with its per-address count (admit); the session, its index, the
+// completed request and its code (completeSignIn); the code spent with its
+// session and the person's last revocation (consumeCodeFor); a record with
+// its index and companions (indexedSets). Those scripts call the same Lua
+// functions as the single-key scripts.
+//
+// Redis Cluster with the default Prefix: the keys spread over the masters,
+// and no script, transaction or command of the store names two keys: the
+// steps above become one single-key command per key, sent in one round trip
+// (go-redis splits a pipeline by node), and RevokeSubject is a sequence of
+// single-key commands. The names above need no hash tag (the family's
+// {<family>} is one, so that companion keys could join it). Where scripts
+// do share keys elsewhere, every key carries one hash tag so that they
+// share a slot: {pwchange} for the change queue (idp/shared/job), {mail}
+// for the outbox (idp/mail). A multi-key call across slots fails with
+// CROSSSLOT; the conformance suite runs on a three-master Cluster to catch
+// one, and again with a hash-tag Prefix. A Prefix that is itself a hash tag
+// ("{idp}:") puts every key in one slot, on one master: a sign-in then
+// costs the provider as few commands as on a single server.
 //
 // Sentinel: SigningKey and SaveSigningKeySet wait (WAIT) until a replica
 // holds a new key before using it; see idp/shared/durable.

@@ -21,20 +21,8 @@ import (
 // outlives its window).
 // Returns {recorded (0|1), count after, score of the event whose leaving
 // frees a place ("" when there is room)}.
-var allowScript = redis.NewScript(`
-redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", ARGV[2])
-local n = redis.call("ZCARD", KEYS[1])
-local limit = tonumber(ARGV[3])
-if n < limit then
-  if ARGV[4] == "1" then
-    redis.call("ZADD", KEYS[1], ARGV[1], ARGV[5])
-    redis.call("PEXPIRE", KEYS[1], ARGV[6])
-    return {1, n + 1, ""}
-  end
-  return {0, n, ""}
-end
-local e = redis.call("ZRANGE", KEYS[1], n - limit, n - limit, "WITHSCORES")
-return {0, n, e[2]}
+var allowScript = redis.NewScript(luaAllow + `
+return allow(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 `)
 
 // Allow records one event of the counter name at the logical now if fewer

@@ -47,7 +47,7 @@ func (s *Store) SaveSession(ctx context.Context, sess *Session) error {
 		return err
 	}
 	sess.Ref = Ref(sess.ID)
-	return s.indexedPut(ctx, sess.Subject, memberSession, sess.Ref, s.sessionKey(sess.Ref), sess, sess.ExpiresAt, nil)
+	return s.indexedPut(ctx, sess.Subject, memberSession, sess.Ref, s.sessionKey(sess.Ref), sess, sess.ExpiresAt)
 }
 
 // Session loads the session of a cookie value; missing or expired is ErrNotFound.

@@ -59,6 +59,8 @@ type Store struct {
 	// revocationTTL: see Options.RevocationTTL.
 	revocationTTL time.Duration
 	replicaWait   time.Duration
+	// oneSlot: scripts may name several keys (see oneSlot).
+	oneSlot bool
 }
 
 // New applies defaults to opts and returns a Store. It does not contact Redis (see Ping).
@@ -78,7 +80,8 @@ func New(opts Options) *Store {
 	if opts.ReplicaWait <= 0 {
 		opts.ReplicaWait = time.Second
 	}
-	return &Store{c: opts.Client, prefix: opts.Prefix, now: opts.Now, slack: opts.Slack, revocationTTL: opts.RevocationTTL, replicaWait: opts.ReplicaWait}
+	return &Store{c: opts.Client, prefix: opts.Prefix, now: opts.Now, slack: opts.Slack, revocationTTL: opts.RevocationTTL, replicaWait: opts.ReplicaWait,
+		oneSlot: oneSlot(opts.Client, opts.Prefix)}
 }
 
 // Options returns the effective options (defaults applied); the conformance

@@ -23,6 +23,7 @@ var backends = []struct {
 	{"miniredis", newMiniredis},
 	{"redis", newRealRedis},
 	{"cluster", newCluster},
+	{"cluster-one-slot", newClusterOneSlot},
 	{"sentinel", newSentinel},
 }
 
@@ -53,6 +54,18 @@ func newCluster(tb testing.TB) func(testing.TB, func() time.Time) *store.Store {
 		c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: rc.Addrs})
 		tb.Cleanup(func() { _ = c.Close() })
 		return store.New(store.Options{Client: c, Prefix: "t-" + store.NewID() + ":", Now: now})
+	}
+}
+
+// newClusterOneSlot is newCluster with a Prefix that is a hash tag: every
+// key of a store lands in one slot, and the steps of a sign-in that
+// belong together run as one script there.
+func newClusterOneSlot(tb testing.TB) func(testing.TB, func() time.Time) *store.Store {
+	rc := testenv.StartRedisCluster(tb)
+	return func(tb testing.TB, now func() time.Time) *store.Store {
+		c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: rc.Addrs})
+		tb.Cleanup(func() { _ = c.Close() })
+		return store.New(store.Options{Client: c, Prefix: "{t-" + store.NewID() + "}:", Now: now})
 	}
 }
 

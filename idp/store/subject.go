@@ -27,12 +27,8 @@ const (
 // so a shortened record never drops out of the index early) and stretches the
 // key's TTL to cover the longest member.
 // KEYS[1] index; ARGV now ms, score ms, member, ttl ms.
-var indexScript = redis.NewScript(`
-redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", ARGV[1])
-redis.call("ZADD", KEYS[1], "GT", ARGV[2], ARGV[3])
-if redis.call("PTTL", KEYS[1]) < tonumber(ARGV[4]) then
-  redis.call("PEXPIRE", KEYS[1], ARGV[4])
-end
+var indexScript = redis.NewScript(luaIndex + `
+index(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return 1
 `)
 
@@ -50,20 +46,17 @@ func (s *Store) index(ctx context.Context, subject, kind, id string, exp time.Ti
 }
 
 // indexedPut indexes kind+id under subject (if any) and writes v under
-// key until exp, with what more queues, in one round trip. The index goes
-// first in the batch; whatever happens to the record, its id reaches no
-// one unless the whole batch succeeded, so a record RevokeSubject cannot
-// find is never handed out.
-func (s *Store) indexedPut(ctx context.Context, subject, kind, id, key string, v any, exp time.Time, more func(redis.Pipeliner)) error {
+// key until exp, with the records of more, in one round trip. The index
+// goes first; whatever happens to the record, its id reaches no one unless
+// the whole write succeeded, so a record RevokeSubject cannot find is
+// never handed out.
+func (s *Store) indexedPut(ctx context.Context, subject, kind, id, key string, v any, exp time.Time, more ...record) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("store: encode %s: %w", kind, err)
 	}
-	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{indexScript}, func(p redis.Pipeliner) {
-		s.queueIndexed(ctx, p, subject, kind, id, key, b, exp)
-		if more != nil {
-			more(p)
-		}
+	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{indexScript, indexedSets}, func(p redis.Pipeliner) {
+		s.queueIndexed(ctx, p, subject, kind, id, append([]record{{key, b, exp}}, more...))
 	})
 	if err != nil {
 		return fmt.Errorf("store: index and set: %w", err)
@@ -71,13 +64,37 @@ func (s *Store) indexedPut(ctx context.Context, subject, kind, id, key string, v
 	return nil
 }
 
-// queueIndexed queues indexedPut's index and record (b, encoded) on p,
-// whose batch must know indexScript.
-func (s *Store) queueIndexed(ctx context.Context, p redis.Pipeliner, subject, kind, id, key string, b []byte, exp time.Time) {
-	if subject != "" {
-		indexScript.EvalSha(ctx, p, []string{s.subjectKey(subject)}, ms(s.now()), ms(exp), kind+id, msDur(s.ttl(exp)))
+// record is one JSON value to SET under key until exp.
+type record struct {
+	key string
+	b   []byte
+	exp time.Time
+}
+
+// queueIndexed queues indexedPut's index and records on p, whose batch
+// must know indexScript and indexedSets: one script on one slot, else the
+// index's script and a SET per record.
+func (s *Store) queueIndexed(ctx context.Context, p redis.Pipeliner, subject, kind, id string, recs []record) {
+	if subject == "" {
+		for _, r := range recs {
+			p.Set(ctx, r.key, r.b, s.ttl(r.exp))
+		}
+		return
 	}
-	p.Set(ctx, key, b, s.ttl(exp))
+	idx := []any{ms(s.now()), ms(recs[0].exp), kind + id, msDur(s.ttl(recs[0].exp))}
+	if !s.oneSlot {
+		indexScript.EvalSha(ctx, p, []string{s.subjectKey(subject)}, idx...)
+		for _, r := range recs {
+			p.Set(ctx, r.key, r.b, s.ttl(r.exp))
+		}
+		return
+	}
+	keys := []string{s.subjectKey(subject)}
+	for _, r := range recs {
+		keys = append(keys, r.key)
+		idx = append(idx, r.b, msDur(s.ttl(r.exp)))
+	}
+	indexedSets.EvalSha(ctx, p, keys, idx...)
 }
 
 // SessionsOf lists the Refs of subject's live sessions, sorted. Members whose

@@ -304,6 +304,13 @@ func testConsumeCodeFor(t *testing.T, e *env) {
 			noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, sub, ""))
 			return sess.Ref
 		}, store.ErrSessionEnded},
+		{"signed in before a revocation, saved after it", func(sub string) string {
+			sess := newSession(e.clock.Now(), sub, time.Hour)
+			e.clock.Advance(time.Millisecond)
+			noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, sub, ""))
+			noErr(t, "SaveSession", e.s.SaveSession(e.ctx, sess))
+			return sess.Ref
+		}, store.ErrSessionEnded},
 		{"the revocation kept it", func(sub string) string {
 			sess := saveSession(t, e, sub, time.Hour)
 			e.clock.Advance(time.Millisecond)
