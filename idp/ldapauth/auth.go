@@ -61,6 +61,11 @@ type Directory struct {
 
 	poolMu sync.Mutex
 	idle   []*ldap.Conn // used only for user binds
+	// binds holds one token per bind in progress: at most PoolSize, so
+	// that at most PoolSize bind connections are ever open and a burst of
+	// sign-ins waits for one instead of dialling (TLS included) and
+	// closing a connection each.
+	binds chan struct{}
 }
 
 // New checks cfg and returns a Directory; it does not connect.
@@ -84,6 +89,7 @@ func New(cfg Config, logger *slog.Logger) (*Directory, error) {
 		// server answers 49 for it like for a wrong password.
 		dummyDN: "cn=nobody-" + hex.EncodeToString(rnd) + "," + cfg.BaseDN,
 		pad:     newPadder(),
+		binds:   make(chan struct{}, cfg.PoolSize),
 	}, nil
 }
 

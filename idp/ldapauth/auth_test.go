@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -196,10 +197,14 @@ func TestAuthenticateFailover(t *testing.T) {
 	}
 }
 
+// More sign-ins at once than the pool holds: they share its connections
+// (the service connection and at most PoolSize bind connections are ever
+// dialled) instead of dialling one each and closing it afterwards.
 func TestAuthenticateConcurrent(t *testing.T) {
 	t.Parallel()
 	s := testenv.StartSlapd(t, testenv.SlapdOptions{})
-	d, _ := newDirectory(t, s, nil)
+	rec := &opsRecorder{}
+	d, _ := newDirectory(t, s, func(c *Config) { c.Metrics = rec })
 	users := testenv.Users()
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -226,6 +231,37 @@ func TestAuthenticateConcurrent(t *testing.T) {
 	}
 	if n := len(d.idle); n > d.cfg.PoolSize {
 		t.Errorf("%d idle bind connections, pool size %d", n, d.cfg.PoolSize)
+	}
+	var dials int
+	for _, op := range rec.take() {
+		if op == "dial" {
+			dials++
+		}
+	}
+	if dials > 1+d.cfg.PoolSize {
+		t.Errorf("%d connections dialled for 400 binds, want at most %d (the service's and the pool's)", dials, 1+d.cfg.PoolSize)
+	}
+}
+
+// Every bind connection busy for longer than Timeout: the directory is
+// unavailable (« service indisponible »), never a wrong password, and the
+// bind counts as failed in the metrics.
+func TestAuthenticatePoolBusy(t *testing.T) {
+	t.Parallel()
+	s := testenv.StartSlapd(t, testenv.SlapdOptions{})
+	rec := &opsRecorder{}
+	d, _ := newDirectory(t, s, func(c *Config) { c.PoolSize, c.Timeout, c.Metrics = 1, 200*time.Millisecond, rec })
+	jd := user("jdupont")
+	d.binds <- struct{}{} // a bind that never ends
+	if res, err := d.Authenticate(context.Background(), "jdupont", jd.Password); !errors.Is(err, ErrUnavailable) || res.OK {
+		t.Fatalf("pool busy: %+v %v, want ErrUnavailable", res, err)
+	}
+	if ops := rec.take(); !slices.Contains(ops, "bind!") {
+		t.Errorf("pool busy recorded as %v, want a failed bind", ops)
+	}
+	<-d.binds
+	if res, err := d.Authenticate(context.Background(), "jdupont", jd.Password); err != nil || !res.OK {
+		t.Fatalf("pool free again: %+v %v", res, err)
 	}
 }
 

@@ -39,6 +39,11 @@ func (d *Directory) checkPassword(ctx context.Context, dn, password string) (bin
 	if password == "" {
 		return bindResult{}, nil // see Authenticate: never an unauthenticated bind
 	}
+	release, err := d.takeBind(ctx)
+	if err != nil {
+		return bindResult{}, err
+	}
+	defer release()
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return bindResult{}, fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -26,7 +26,7 @@ type Config struct {
 	// (&(objectClass=inetOrgPerson)(|(uid={login})(mail={login})))
 	UserFilter string
 	Attributes Attributes
-	PoolSize   int // idle user-bind connections kept; default 4
+	PoolSize   int // user binds at once, on as many kept connections; default 4
 }
 
 // Attributes names the LDAP attributes mapped to User fields.

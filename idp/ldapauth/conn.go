@@ -131,6 +131,31 @@ func (d *Directory) dropService(c *ldap.Conn) {
 	c.Close()
 }
 
+// takeBind waits, at most Timeout, until fewer than PoolSize binds are in
+// progress, and returns what ends this one's turn. A directory that
+// answers so slowly that none ends in time is unavailable.
+func (d *Directory) takeBind(ctx context.Context) (release func(), err error) {
+	release = func() { <-d.binds }
+	select {
+	case d.binds <- struct{}{}:
+		return release, nil
+	default:
+	}
+	began := time.Now()
+	t := time.NewTimer(d.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case d.binds <- struct{}{}:
+		return release, nil
+	case <-t.C:
+		err = fmt.Errorf("%w: no bind connection free after %v", ErrUnavailable, d.cfg.Timeout)
+	case <-ctx.Done():
+		err = fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
+	}
+	d.cfg.Observe("bind", began, err)
+	return nil, err
+}
+
 // getBindConn takes an idle bind connection or dials a new one; pooled
 // reports which, since a pooled one may have been closed by the server.
 func (d *Directory) getBindConn(ctx context.Context) (c *ldap.Conn, pooled bool, err error) {
