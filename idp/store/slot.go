@@ -8,12 +8,13 @@ import (
 
 // oneSlot reports whether every key of a store lands in one place where a
 // script may name several of them: a single server or a Sentinel-managed
-// primary, or a Cluster whose prefix is a hash tag ("{idp}:"). There, what
-// belongs to one step of a sign-in is written by one script; on a Cluster
-// whose keys spread over the masters, each key gets its own command, in
-// one round trip (the pipelines go-redis splits by node).
+// primary (both *redis.Client), or a client that shards by key (a Cluster)
+// with a prefix that is a hash tag ("{idp}:"). There, what belongs to one
+// step of a sign-in is written by one script; on a Cluster whose keys
+// spread over the masters, each key gets its own command, in one round
+// trip (the pipelines go-redis splits by node).
 func oneSlot(c redis.UniversalClient, prefix string) bool {
-	if _, cluster := c.(*redis.ClusterClient); !cluster {
+	if _, single := c.(*redis.Client); single {
 		return true
 	}
 	return hashTagged(prefix)
