@@ -154,3 +154,27 @@ func TestThrottleDeviceEndsWithRevocation(t *testing.T) {
 		t.Fatalf("a browser from before the revocation is not held back by the lock:\n%s", body)
 	}
 }
+
+// TestThrottleForgottenBySuccess: a right password ends the failures in a
+// row, both the identifier's and the person's. Four typos then the right
+// password, three times over, each from a new browser: were the count
+// kept, the second round would already be held back (delays start after
+// five failures).
+func TestThrottleForgottenBySuccess(t *testing.T) {
+	s := startStackWith(t, stackOptions{Config: withThrottle})
+	u := testenv.Users()[2]
+	for round := 1; round <= 3; round++ {
+		b := newBrowserless(t, s)
+		loginURL, _ := b.authorize(s.Sites[0], nil)
+		for i := 1; i <= 4; i++ {
+			body := readAll(t, b.login(loginURL, u.UID, fmt.Sprintf("Typo-%d-%d", round, i)))
+			if strings.Contains(body, "suspendue") || strings.Contains(body, "patientez") {
+				t.Fatalf("round %d, typo %d: held back although every earlier round ended with the right password:\n%s", round, i, body)
+			}
+		}
+		resp := b.login(loginURL, u.UID, u.Password)
+		if body := readAll(t, resp); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("round %d: the right password after four typos was refused: %d\n%s", round, resp.StatusCode, body)
+		}
+	}
+}
