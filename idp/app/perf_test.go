@@ -31,14 +31,14 @@ import (
 // Bounds of one complete sign-in (authorize, login form, login POST,
 // token), throttle on: the commands the server runs (scripts' own calls
 // included), those the provider sends (a script is one) and the round
-// trips they travel in (a pipeline is one, also when it runs alongside
-// another: the login POST forgets the throttle's count while it saves the
-// session and the code), on one Redis server: see README « Capacity » for
-// where they go, and for a Cluster whose keys spread over its masters.
+// trips they travel in (a pipeline is one: the login POST forgets the
+// throttle's count in the round trip that saves the session and the code),
+// on one Redis server: see README « Capacity » for where they go, and for a
+// Cluster whose keys spread over its masters.
 const (
 	maxRedisCmds       = 44
 	maxRedisSent       = 12
-	maxRedisRoundTrips = 10
+	maxRedisRoundTrips = 9
 )
 
 // refusal is a sign-in the provider turned away although the password was

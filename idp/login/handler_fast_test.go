@@ -512,7 +512,7 @@ func (p *storeProvider) Complete(_ context.Context, ar *store.AuthRequest, who p
 	return ar, nil
 }
 
-func (p *storeProvider) CodeURL(ctx context.Context, ar *store.AuthRequest, who provider.Identity, open *store.Session) (string, error) {
+func (p *storeProvider) CodeURL(ctx context.Context, ar *store.AuthRequest, who provider.Identity, open *store.Session, _ ...string) (string, error) {
 	if p.fail != nil {
 		return "", p.fail
 	}

@@ -40,8 +40,9 @@ type Provider interface {
 	Complete(ctx context.Context, ar *store.AuthRequest, who provider.Identity) (*store.AuthRequest, error)
 	// CodeURL completes the request and returns where to send the
 	// browser: the site, with the code. open, when not nil, is the
-	// session this request opened for who: it is saved with the code.
-	CodeURL(ctx context.Context, ar *store.AuthRequest, who provider.Identity, open *store.Session) (string, error)
+	// session this request opened for who: it is saved with the code, and
+	// the Redis keys named by forget are deleted in the same round trip.
+	CodeURL(ctx context.Context, ar *store.AuthRequest, who provider.Identity, open *store.Session, forget ...string) (string, error)
 	CallbackURL(ctx context.Context, id string) string
 	FailAuthRequest(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, e *oidc.Error)
 }

@@ -132,22 +132,22 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 		}
 		return h.unavailable(w, r, ar, page, ev, err)
 	}
-	if res.PasswordRight() && h.cfg.Throttle != nil {
-		// The person knows the password, whatever the directory thinks of
-		// it: the failures in a row end here. Nothing below waits for
-		// that, so it runs alongside; the answer leaves once it is done.
+	// The person knows the password, whatever the directory thinks of it:
+	// the failures in a row end here. A sign-in that gets its code at once
+	// deletes them with the code (signedIn); otherwise nothing below waits
+	// for that, so it runs alongside, and the answer leaves once it is done.
+	withCode := res.OK && res.State != ldapauth.StateGrace
+	if res.PasswordRight() && h.cfg.Throttle != nil && !withCode {
 		forgotten := make(chan struct{})
 		go func() {
 			defer close(forgotten)
-			if err := h.cfg.Throttle.Succeeded(context.WithoutCancel(ctx), dec); err != nil {
-				h.cfg.Log.WarnContext(ctx, "could not reset the sign-in failures", "err", err, "request_id", ev.RequestID)
-			}
+			h.forgetFailures(ctx, ev, dec)
 		}()
 		defer func() { <-forgotten }()
 	}
 	switch {
 	case res.OK:
-		return h.signedIn(w, r, ar, ev, res, authTime)
+		return h.signedIn(w, r, ar, ev, res, authTime, dec)
 	case res.State == ldapauth.StateExpired:
 		// The password was proved right: a new one now, then back here.
 		h.audit(ctx, ev, audit.SignInFailure, "password_expired")
@@ -180,14 +180,16 @@ func (h *Handler) known(r *http.Request, subject string) (string, bool) {
 
 // signedIn opens the session and hands the sign-in back to the provider;
 // after a grace login it first says how many are left.
-func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result, authTime time.Time) error {
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, ev audit.Event, res ldapauth.Result, authTime time.Time, dec throttle.Decision) error {
 	ev.Subject = res.User.Subject
 	if res.State != ldapauth.StateGrace {
-		// The session is saved with the code, in one round trip; its
-		// cookie is set only once both are written.
+		// The session is saved with the code, and the throttle's failures
+		// deleted, in one round trip; the session cookie is set only once
+		// all is written.
 		sess := h.cfg.Sessions.Open(r, directoryIdentity(res.User), authTime, ar.ClientID)
-		to, err := h.cfg.Provider.CodeURL(r.Context(), ar, identityOf(sess), sess)
+		to, err := h.cfg.Provider.CodeURL(r.Context(), ar, identityOf(sess), sess, dec.Forgets()...)
 		if err != nil {
+			h.forgetFailures(r.Context(), ev, dec)
 			if !settledElsewhere(err) {
 				h.audit(r.Context(), ev, audit.SignInUnavailable, "")
 			}
@@ -221,6 +223,17 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.Aut
 		p.ClientName = c.Name
 	}
 	return web.Render(w, r, http.StatusOK, views.PasswordGracePage(p))
+}
+
+// forgetFailures ends the failures in a row of dec, whose password was
+// right, when the sign-in could not do it with its code.
+func (h *Handler) forgetFailures(ctx context.Context, ev audit.Event, dec throttle.Decision) {
+	if h.cfg.Throttle == nil {
+		return
+	}
+	if err := h.cfg.Throttle.Succeeded(context.WithoutCancel(ctx), dec); err != nil {
+		h.cfg.Log.WarnContext(ctx, "could not reset the sign-in failures", "err", err, "request_id", ev.RequestID)
+	}
 }
 
 // held answers an attempt the throttle refused; nothing was checked.

@@ -122,7 +122,7 @@ func (fakeProvider) Client(string) (*provider.Client, bool) { return nil, false 
 func (fakeProvider) Complete(_ context.Context, ar *store.AuthRequest, _ provider.Identity) (*store.AuthRequest, error) {
 	return ar, nil
 }
-func (fakeProvider) CodeURL(context.Context, *store.AuthRequest, provider.Identity, *store.Session) (string, error) {
+func (fakeProvider) CodeURL(context.Context, *store.AuthRequest, provider.Identity, *store.Session, ...string) (string, error) {
 	return "/callback", nil
 }
 func (fakeProvider) CallbackURL(context.Context, string) string { return "/callback" }

@@ -249,6 +249,7 @@ type completing struct {
 	loaded, done *store.AuthRequest
 	who          Identity
 	open         *store.Session // to save with the code; nil when none
+	forget       []string       // keys to delete with it (store.CompleteWithCode)
 	saved        bool           // open was saved
 }
 
@@ -261,13 +262,14 @@ type completing struct {
 //
 // open, when not nil, is the session this request opened for who (not yet
 // saved): it is saved in that same round trip, so its cookie is for the
-// caller to set once CodeURL succeeded.
-func (p *Provider) CodeURL(ctx context.Context, loaded *store.AuthRequest, who Identity, open *store.Session) (string, error) {
+// caller to set once CodeURL succeeded. forget names keys deleted in that
+// round trip too (store.CompleteWithCode); after an error, they may not be.
+func (p *Provider) CodeURL(ctx context.Context, loaded *store.AuthRequest, who Identity, open *store.Session, forget ...string) (string, error) {
 	done := loaded.Record()
 	if err := p.storage.apply(&done, who, true); err != nil {
 		return "", err
 	}
-	c := &completing{loaded: loaded, done: &done, who: who, open: open}
+	c := &completing{loaded: loaded, done: &done, who: who, open: open, forget: forget}
 	ctx = op.ContextWithIssuer(context.WithValue(ctx, completingKey{}, c), p.issuer)
 	// Only response_mode=query is accepted.
 	to, err := op.BuildAuthResponseCallbackURL(ctx, authRequest{&done}, codeMinter{p.op})

@@ -28,7 +28,7 @@ type Store interface {
 	DeleteAuthRequest(ctx context.Context, id string) error
 	DeleteAuthRequestByRef(ctx context.Context, ref string) error
 	SaveCodeFor(ctx context.Context, code string, ar *store.AuthRequest, expiresAt, rememberUntil time.Time) error
-	CompleteWithCode(ctx context.Context, loaded, done *store.AuthRequest, code string, expiresAt, rememberUntil time.Time, open *store.Session) (bool, error)
+	CompleteWithCode(ctx context.Context, loaded, done *store.AuthRequest, code string, expiresAt, rememberUntil time.Time, open *store.Session, forget ...string) (bool, error)
 	ConsumeCodeFor(ctx context.Context, code, sessionRef, subject string) (string, error)
 	PeekCode(ctx context.Context, code string) (store.CodeState, error)
 	Grant(ctx context.Context, authRequestRef string) (*store.Grant, error)
@@ -258,7 +258,7 @@ func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
 func (s *storage) saveCompleted(ctx context.Context, c *completing, code string) error {
 	now := s.now()
 	codeExp, remember := now.Add(s.life.Code), now.Add(max(s.life.RefreshToken, s.life.AccessToken))
-	won, err := s.store.CompleteWithCode(ctx, c.loaded, c.done, code, codeExp, remember, c.open)
+	won, err := s.store.CompleteWithCode(ctx, c.loaded, c.done, code, codeExp, remember, c.open, c.forget...)
 	if err != nil {
 		return s.unavailable(ctx, "cannot complete the sign-in", err)
 	}

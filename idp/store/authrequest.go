@@ -256,7 +256,11 @@ func (s *Store) SaveCodeFor(ctx context.Context, code string, ar *AuthRequest, e
 // open, when not nil, is the session this sign-in opened: it is saved as
 // SaveSession does, in the same round trip, won or not (the person did
 // sign in; only the way the request is completed differs).
-func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest, code string, expiresAt, rememberUntil time.Time, open *Session) (won bool, err error) {
+//
+// forget names keys of this Redis (whole names, another package's) to
+// delete in the same round trip, won or not: what a right password ends,
+// such as the throttle's failures in a row.
+func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest, code string, expiresAt, rememberUntil time.Time, open *Session, forget ...string) (won bool, err error) {
 	var sess []byte
 	if open != nil {
 		if err := checkRecord("session", open.ID, open.ExpiresAt); err != nil {
@@ -269,9 +273,11 @@ func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest,
 	}
 	if loaded.raw == "" || loaded.ID == "" || done.ID != loaded.ID || !done.Done || code == "" {
 		if open != nil {
-			return false, s.SaveSession(ctx, open)
+			if err := s.SaveSession(ctx, open); err != nil {
+				return false, err
+			}
 		}
-		return false, nil
+		return false, s.forget(ctx, forget)
 	}
 	if err := checkRecord("code for auth request", done.ID, expiresAt); err != nil {
 		return false, err
@@ -289,7 +295,15 @@ func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest,
 			keys = append(keys, s.subjectKey(open.Subject), s.sessionKey(open.Ref))
 			args = append(args, ms(s.now()), ms(open.ExpiresAt), memberSession+open.Ref, msDur(s.ttl(open.ExpiresAt)), sess, msDur(s.ttl(open.ExpiresAt)))
 		}
-		n, err := completeSignIn.Run(ctx, s.c, keys, args...).Int()
+		var res *redis.Cmd
+		_, err := redisbatch.Pipelined(ctx, s.c, []*redis.Script{completeSignIn}, func(p redis.Pipeliner) {
+			res = completeSignIn.EvalSha(ctx, p, keys, args...)
+			queueDel(ctx, p, forget)
+		})
+		if err != nil {
+			return false, fmt.Errorf("store: complete with code: %w", err)
+		}
+		n, err := res.Int()
 		if err != nil {
 			return false, fmt.Errorf("store: complete with code: %w", err)
 		}
@@ -302,6 +316,7 @@ func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest,
 		}
 		cas = compareAndSet.EvalSha(ctx, p, keys[:1], args[:3]...)
 		saveCode.EvalSha(ctx, p, keys[1:2], args[3], args[4], args[5], args[6], b)
+		queueDel(ctx, p, forget)
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return false, fmt.Errorf("store: complete with code: %w", err)
@@ -314,6 +329,25 @@ func (s *Store) CompleteWithCode(ctx context.Context, loaded, done *AuthRequest,
 		return false, err
 	}
 	return false, nil
+}
+
+// queueDel deletes keys, one per DEL so that Cluster never sees a
+// cross-slot call.
+func queueDel(ctx context.Context, p redis.Pipeliner, keys []string) {
+	for _, k := range keys {
+		p.Del(ctx, k)
+	}
+}
+
+// forget deletes keys in one round trip (see CompleteWithCode).
+func (s *Store) forget(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error { queueDel(ctx, p, keys); return nil }); err != nil {
+		return fmt.Errorf("store: forget: %w", err)
+	}
+	return nil
 }
 
 // saveCode writes a code's record and its TTL in one command.

@@ -288,16 +288,31 @@ func (l *Limiter) block(locked bool, untilMS int64) Block {
 	}
 }
 
+// Forgets returns the Redis keys whose deletion is Succeeded(d): a caller
+// that writes to the same Redis once the password proved right (the login's
+// code and session) deletes them in its own round trip instead.
+func (d Decision) Forgets() []string {
+	if !d.Allowed {
+		return nil
+	}
+	keys := make([]string, len(d.counted))
+	for i, c := range d.counted {
+		keys[i] = c.key
+	}
+	return keys
+}
+
 // Succeeded records that the allowed attempt d proved the password right:
 // the failures of its identifier and person are forgotten.
 func (l *Limiter) Succeeded(ctx context.Context, d Decision) error {
-	if !d.Allowed || len(d.counted) == 0 {
+	keys := d.Forgets()
+	if len(keys) == 0 {
 		return nil
 	}
 	// One round trip; one key per DEL, so Cluster never sees a cross-slot call.
 	_, err := l.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, c := range d.counted {
-			p.Del(ctx, c.key)
+		for _, k := range keys {
+			p.Del(ctx, k)
 		}
 		return nil
 	})

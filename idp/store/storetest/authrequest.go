@@ -376,7 +376,8 @@ func testAccessTokenWithGrant(t *testing.T, e *env) {
 // testCompleteWithCode: the completion and its code land together, or,
 // when the request changed since it was read, neither does; the session
 // the sign-in opened is saved and indexed either way, also when the
-// request was not read by this store (no round trip saved then).
+// request was not read by this store (no round trip saved then). The keys
+// it is asked to forget (another package's) are deleted in every case.
 func testCompleteWithCode(t *testing.T, e *env) {
 	now := e.clock.Now()
 	for _, tc := range []struct {
@@ -409,10 +410,22 @@ func testCompleteWithCode(t *testing.T, e *env) {
 			done := loaded.Record()
 			done.Done, done.Subject, done.CodeIssued = true, subject, true
 			code := "code-" + store.NewID()
-			won, err := e.s.CompleteWithCode(e.ctx, loaded, &done, code, now.Add(time.Minute), now.Add(time.Hour), open)
+			o := e.s.Options()
+			forget := []string{o.Prefix + "throttle:a:" + store.NewID(), o.Prefix + "throttle:a:" + store.NewID()}
+			for _, k := range forget {
+				noErr(t, "SET "+k, o.Client.Set(e.ctx, k, "1", time.Hour).Err())
+			}
+			won, err := e.s.CompleteWithCode(e.ctx, loaded, &done, code, now.Add(time.Minute), now.Add(time.Hour), open, forget...)
 			noErr(t, "CompleteWithCode", err)
 			if won != tc.wantWon {
 				t.Fatalf("won = %v, want %v", won, tc.wantWon)
+			}
+			for _, k := range forget {
+				n, err := o.Client.Exists(e.ctx, k).Result()
+				noErr(t, "EXISTS "+k, err)
+				if n != 0 {
+					t.Errorf("%s was to be forgotten with the completion, and is still there", k)
+				}
 			}
 			if tc.session {
 				got, err := e.s.Session(e.ctx, open.ID)
