@@ -156,25 +156,44 @@ func TestThrottleDeviceEndsWithRevocation(t *testing.T) {
 }
 
 // TestThrottleForgottenBySuccess: a right password ends the failures in a
-// row, both the identifier's and the person's. Four typos then the right
-// password, three times over, each from a new browser: were the count
-// kept, the second round would already be held back (delays start after
-// five failures).
+// row, both the identifier's and the person's, whatever comes next: a
+// sign-in with its code, a grace login, an expired password to replace.
+// Four typos then the right password, round after round, each from a new
+// browser: were the count kept, the second round would already be held
+// back (delays start after five failures).
 func TestThrottleForgottenBySuccess(t *testing.T) {
-	s := startStackWith(t, stackOptions{Config: withThrottle})
-	u := testenv.Users()[2]
-	for round := 1; round <= 3; round++ {
-		b := newBrowserless(t, s)
-		loginURL, _ := b.authorize(s.Sites[0], nil)
-		for i := 1; i <= 4; i++ {
-			body := readAll(t, b.login(loginURL, u.UID, fmt.Sprintf("Typo-%d-%d", round, i)))
-			if strings.Contains(body, "suspendue") || strings.Contains(body, "patientez") {
-				t.Fatalf("round %d, typo %d: held back although every earlier round ended with the right password:\n%s", round, i, body)
+	s := startStackWith(t, stackOptions{Slapd: stateAccounts(), Config: withThrottle})
+	for _, tc := range []struct {
+		name   string
+		u      testenv.User
+		rounds int
+		right  func(resp *http.Response, body string) bool // the right password's answer
+	}{
+		{"sign-in", testenv.Users()[2], 3, func(resp *http.Response, _ string) bool {
+			return resp.StatusCode == http.StatusSeeOther
+		}},
+		{"grace login", person("grace"), 2, func(resp *http.Response, body string) bool {
+			return resp.StatusCode == http.StatusOK && strings.Contains(body, "connexion avec ce mot de passe")
+		}},
+		{"expired password", person("expired"), 2, func(resp *http.Response, _ string) bool {
+			return resp.StatusCode == http.StatusSeeOther && resp.Header.Get("Location") == "/mot-de-passe-perdu/nouveau"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := 1; round <= tc.rounds; round++ {
+				b := newBrowserless(t, s)
+				loginURL, _ := b.authorize(s.Sites[0], nil)
+				for i := 1; i <= 4; i++ {
+					body := readAll(t, b.login(loginURL, tc.u.UID, fmt.Sprintf("Typo-%d-%d", round, i)))
+					if strings.Contains(body, "suspendue") || strings.Contains(body, "patientez") {
+						t.Fatalf("round %d, typo %d: held back although every earlier round ended with the right password:\n%s", round, i, body)
+					}
+				}
+				resp := b.login(loginURL, tc.u.UID, tc.u.Password)
+				if body := readAll(t, resp); !tc.right(resp, body) {
+					t.Fatalf("round %d: the right password after four typos was refused: %d\n%s", round, resp.StatusCode, body)
+				}
 			}
-		}
-		resp := b.login(loginURL, u.UID, u.Password)
-		if body := readAll(t, resp); resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("round %d: the right password after four typos was refused: %d\n%s", round, resp.StatusCode, body)
-		}
+		})
 	}
 }

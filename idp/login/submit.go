@@ -133,11 +133,10 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 		return h.unavailable(w, r, ar, page, ev, err)
 	}
 	// The person knows the password, whatever the directory thinks of it:
-	// the failures in a row end here. A sign-in that gets its code at once
-	// deletes them with the code (signedIn); otherwise nothing below waits
-	// for that, so it runs alongside, and the answer leaves once it is done.
-	withCode := res.OK && res.State != ldapauth.StateGrace
-	if res.PasswordRight() && h.cfg.Throttle != nil && !withCode {
+	// the failures in a row end here. A sign-in ends them itself
+	// (signedIn); otherwise nothing below waits for that, so it runs
+	// alongside, and the answer leaves once it is done.
+	if res.PasswordRight() && h.cfg.Throttle != nil && !res.OK {
 		forgotten := make(chan struct{})
 		go func() {
 			defer close(forgotten)
@@ -203,6 +202,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.Aut
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return nil
 	}
+	h.forgetFailures(r.Context(), ev, dec)
 	sess, err := h.cfg.Sessions.Start(w, r, directoryIdentity(res.User), authTime, ar.ClientID)
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
@@ -226,7 +226,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.Aut
 }
 
 // forgetFailures ends the failures in a row of dec, whose password was
-// right, when the sign-in could not do it with its code.
+// right, where no completion deletes them with its code.
 func (h *Handler) forgetFailures(ctx context.Context, ev audit.Event, dec throttle.Decision) {
 	if h.cfg.Throttle == nil {
 		return
