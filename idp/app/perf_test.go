@@ -32,13 +32,14 @@ import (
 // token), throttle on: the commands the server runs (scripts' own calls
 // included), those the provider sends (a script is one) and the round
 // trips they travel in (a pipeline is one: the login POST forgets the
-// throttle's count in the round trip that saves the session and the code),
-// on one Redis server: see README « Capacity » for where they go, and for a
+// throttle's count in the round trip that saves the session and the code;
+// the token endpoint saves the access token in the script that spends the
+// code), on one Redis server: see README « Capacity » for where they go, and for a
 // Cluster whose keys spread over its masters.
 const (
-	maxRedisCmds       = 44
-	maxRedisSent       = 12
-	maxRedisRoundTrips = 9
+	maxRedisCmds       = 43
+	maxRedisSent       = 11
+	maxRedisRoundTrips = 8
 )
 
 // refusal is a sign-in the provider turned away although the password was

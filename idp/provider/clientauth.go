@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
@@ -52,15 +53,19 @@ var ErrBadGrant = errors.New("invalid grant")
 // revokes what it was exchanged for only when it comes with the proof of
 // the client that redeemed it (its credentials, and its verifier); anyone
 // else who learnt a spent code cannot end the owner's tokens with it.
+// Unless the sign-in asked for offline access (a refresh token, issued by
+// the library's call to CreateAccessAndRefreshTokens), its access token is
+// saved in the round trip that spends the code: the request returned then
+// carries it for CreateAccessToken.
 // Errors other than ErrBadGrant mean that Redis did not answer.
-func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, redirectURI string) (*store.AuthRequest, error) {
+func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, redirectURI string) (authRequest, error) {
 	st := p.storage.store
 	cs, err := st.PeekCode(ctx, code)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, errors.Join(ErrBadGrant, err)
+		return authRequest{}, errors.Join(ErrBadGrant, err)
 	}
 	if err != nil {
-		return nil, err
+		return authRequest{}, err
 	}
 	if cs.Used {
 		g, err := st.Grant(ctx, cs.AuthRequestRef)
@@ -69,38 +74,47 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			p.storage.log.ErrorContext(ctx, "cannot read the grant of a replayed code", "err", err)
 		}
-		return nil, errors.Join(ErrBadGrant, store.ErrCodeReplayed)
+		return authRequest{}, errors.Join(ErrBadGrant, store.ErrCodeReplayed)
 	}
 	ar := cs.AuthRequest
 	if ar == nil {
 		// A code minted before its record kept the request.
 		if ar, err = st.AuthRequestByRef(ctx, cs.AuthRequestRef); errors.Is(err, store.ErrNotFound) {
-			return nil, errors.Join(ErrBadGrant, err)
+			return authRequest{}, errors.Join(ErrBadGrant, err)
 		} else if err != nil {
-			return nil, err
+			return authRequest{}, err
 		}
 	}
 	if ar.ClientID != clientID || ar.RedirectURI != redirectURI || !pkceMatches(ar.CodeChallenge, ar.CodeChallengeMethod, verifier) {
-		return nil, ErrBadGrant
+		return authRequest{}, ErrBadGrant
 	}
 	// The peek above is not the spending: of two redemptions at once,
 	// exactly one consumes the code. The other one was bound to the same
 	// client and verifier, so it is the owner's replay.
 	// The session the sign-in went through is read in the same round trip:
 	// its end must not be undone by a code redeemed afterwards.
-	switch _, err := st.ConsumeCodeFor(ctx, code, ar.SessionID, ar.Subject); {
+	redeemed := authRequest{AuthRequest: ar}
+	var issue *store.Issued
+	if !slices.Contains(ar.Scopes, oidc.ScopeOfflineAccess) {
+		at := p.storage.newAccessToken(redeemed, "")
+		issue = &store.Issued{AccessToken: at, AuthRequestRef: cs.AuthRequestRef, Grant: p.storage.grantOf(redeemed, at.ID, "")}
+	}
+	switch _, err := st.ConsumeCodeFor(ctx, code, ar.SessionID, ar.Subject, issue); {
 	case errors.Is(err, store.ErrCodeReplayed):
 		p.revokeReplayed(ctx, cs.AuthRequestRef)
-		return nil, errors.Join(ErrBadGrant, err)
+		return authRequest{}, errors.Join(ErrBadGrant, err)
 	case errors.Is(err, store.ErrNotFound):
-		return nil, errors.Join(ErrBadGrant, err)
+		return authRequest{}, errors.Join(ErrBadGrant, err)
 	case errors.Is(err, store.ErrSessionEnded):
-		return nil, errors.Join(ErrBadGrant, errSessionEnded)
+		return authRequest{}, errors.Join(ErrBadGrant, errSessionEnded)
 	case err != nil:
-		return nil, err
+		return authRequest{}, err
 	}
 	// The request is not deleted: it expires with its code (codeMinted).
-	return ar, nil
+	if issue != nil {
+		redeemed.issued = issue.AccessToken
+	}
+	return redeemed, nil
 }
 
 func (p *Provider) revokeReplayed(ctx context.Context, ref string) {

@@ -104,7 +104,7 @@ func (s *opServer) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Ac
 	if err != nil {
 		return nil, s.grantError(ctx, "code", err)
 	}
-	resp, err := op.CreateTokenResponse(ctx, authRequest{ar}, r.Client, s.p.op, true, r.Data.Code, "")
+	resp, err := op.CreateTokenResponse(ctx, ar, r.Client, s.p.op, true, r.Data.Code, "")
 	if err != nil {
 		return nil, s.issueError(ctx, err)
 	}

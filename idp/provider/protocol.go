@@ -74,7 +74,7 @@ func (p *Provider) ErrorRedirect(redirectURI, state string, e *oidc.Error) strin
 // FailAuthRequest sends a pending sign-in back to its relying party with
 // an error (login_required for prompt=none, say).
 func (p *Provider) FailAuthRequest(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, e *oidc.Error) {
-	op.AuthRequestError(w, r, authRequest{ar}, e, p.op)
+	op.AuthRequestError(w, r, authRequest{AuthRequest: ar}, e, p.op)
 }
 
 // HintClaims is what a verified id_token_hint tells.

@@ -272,7 +272,7 @@ func (p *Provider) CodeURL(ctx context.Context, loaded *store.AuthRequest, who I
 	c := &completing{loaded: loaded, done: &done, who: who, open: open, forget: forget}
 	ctx = op.ContextWithIssuer(context.WithValue(ctx, completingKey{}, c), p.issuer)
 	// Only response_mode=query is accepted.
-	to, err := op.BuildAuthResponseCallbackURL(ctx, authRequest{&done}, codeMinter{p.op})
+	to, err := op.BuildAuthResponseCallbackURL(ctx, authRequest{AuthRequest: &done}, codeMinter{p.op})
 	if err != nil {
 		return "", err
 	}

@@ -11,7 +11,12 @@ import (
 )
 
 // authRequest is a stored auth request as the library sees it.
-type authRequest struct{ *store.AuthRequest }
+type authRequest struct {
+	*store.AuthRequest
+	// issued is the access token saved when its code was spent
+	// (RedeemCode), for CreateAccessToken to hand out.
+	issued *store.AccessToken
+}
 
 var (
 	_ op.AuthRequest    = authRequest{}

@@ -29,7 +29,7 @@ type Store interface {
 	DeleteAuthRequestByRef(ctx context.Context, ref string) error
 	SaveCodeFor(ctx context.Context, code string, ar *store.AuthRequest, expiresAt, rememberUntil time.Time) error
 	CompleteWithCode(ctx context.Context, loaded, done *store.AuthRequest, code string, expiresAt, rememberUntil time.Time, open *store.Session, forget ...string) (bool, error)
-	ConsumeCodeFor(ctx context.Context, code, sessionRef, subject string) (string, error)
+	ConsumeCodeFor(ctx context.Context, code, sessionRef, subject string, issue *store.Issued) (string, error)
 	PeekCode(ctx context.Context, code string) (store.CodeState, error)
 	Grant(ctx context.Context, authRequestRef string) (*store.Grant, error)
 	SaveGrant(ctx context.Context, authRequestRef string, g store.Grant) error
@@ -116,13 +116,13 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 			a.Refused, a.RetryAt = true, retryAt
 			return nil, errTooManyRequests
 		}
-		return authRequest{ar}, nil
+		return authRequest{AuthRequest: ar}, nil
 	}
 	if err := s.store.SaveAuthRequest(ctx, ar); err != nil {
 		s.log.ErrorContext(ctx, "cannot save auth request", "err", err)
 		return nil, errTemporarilyUnavailable
 	}
-	return authRequest{ar}, nil
+	return authRequest{AuthRequest: ar}, nil
 }
 
 // admissionKey carries the *Admission of WithAdmission.
@@ -183,7 +183,7 @@ func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthReques
 	if err != nil {
 		return nil, err
 	}
-	return authRequest{ar}, nil
+	return authRequest{AuthRequest: ar}, nil
 }
 
 // authRequest is the auth request of id, as this HTTP request already
@@ -334,6 +334,9 @@ func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
 }
 
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	if ar, ok := req.(authRequest); ok && ar.issued != nil {
+		return ar.issued.ID, ar.issued.ExpiresAt, nil
+	}
 	at := s.newAccessToken(req, "")
 	var err error
 	if ar, ok := req.(authRequest); ok {

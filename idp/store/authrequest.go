@@ -370,65 +370,136 @@ func (s *Store) ConsumeCode(ctx context.Context, code string) (string, error) {
 	return s.consumed(consumeCode.Run(ctx, s.c, []string{s.codeKey(code)}))
 }
 
+// Issued is what a code is exchanged for: an access token without a
+// refresh family, and the grant that a replay of the code revokes (see
+// SaveAccessTokenFor).
+type Issued struct {
+	AccessToken    *AccessToken
+	AuthRequestRef string
+	Grant          Grant
+}
+
 // ConsumeCodeFor is ConsumeCode for the code of a sign-in made through the
 // session sessionRef by subject: in the same round trip it reads whether
 // that session is still alive, and answers ErrSessionEnded, with the
 // code's Ref, when it is not (logged out, or revoked after a new password).
-func (s *Store) ConsumeCodeFor(ctx context.Context, code, sessionRef, subject string) (string, error) {
+//
+// When it answers nil, issue (if any) is saved as SaveAccessTokenFor
+// would: on one slot by the same script that spends the code, else in a
+// second round trip. Whatever the answer, a token of issue is in Redis
+// only when the code was spent for a live session.
+func (s *Store) ConsumeCodeFor(ctx context.Context, code, sessionRef, subject string, issue *Issued) (string, error) {
+	if issue != nil {
+		at := issue.AccessToken
+		if err := checkRecord("access token", at.ID, at.ExpiresAt); err != nil {
+			return "", err
+		}
+		if err := checkGrant(issue.AuthRequestRef, issue.Grant); err != nil {
+			return "", err
+		}
+		if at.RefreshFamily != "" || at.Subject == "" {
+			return "", errors.New("store: a code issues a token of its subject, without refresh family")
+		}
+	}
+	ref, saved, err := s.consumeFor(ctx, code, sessionRef, subject, issue)
+	switch {
+	case saved && err != nil:
+		return ref, errors.Join(err, s.withdraw(ctx, issue))
+	case !saved && err == nil && issue != nil:
+		if err := s.SaveAccessTokenFor(ctx, issue.AccessToken, issue.AuthRequestRef, issue.Grant); err != nil {
+			return "", err
+		}
+	}
+	return ref, err
+}
+
+// withdraw deletes what the consuming script saved for a code that turned
+// out not to be redeemable: nobody holds the token, so the index member
+// left behind only waits for its expiry.
+func (s *Store) withdraw(ctx context.Context, issue *Issued) error {
+	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		queueDel(ctx, p, []string{s.accessTokenKey(issue.AccessToken.ID), s.grantKey(issue.AuthRequestRef)})
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: withdraw access token: %w", err)
+	}
+	return nil
+}
+
+// consumeFor is ConsumeCodeFor's reading of the code and session; saved
+// tells that the script saved issue.
+func (s *Store) consumeFor(ctx context.Context, code, sessionRef, subject string, issue *Issued) (ref string, saved bool, err error) {
 	if !isRef(sessionRef) {
-		return s.ConsumeCode(ctx, code)
+		ref, err := s.ConsumeCode(ctx, code)
+		return ref, false, err
 	}
-	consume, sess, nbf, err := s.consumeWithSession(ctx, code, sessionRef, subject)
+	consume, sess, nbf, saved, err := s.consumeWithSession(ctx, code, sessionRef, subject, issue)
 	if err != nil {
-		return "", err
+		return "", saved, err
 	}
-	ref, err := s.consumed(consume)
-	if err != nil {
-		return ref, err
+	if ref, err = s.consumed(consume); err != nil {
+		return ref, saved, err
 	}
 	rec := new(Session)
 	if err := getJSONFrom(sess, rec); errors.Is(err, ErrNotFound) {
-		return ref, ErrSessionEnded
+		return ref, saved, ErrSessionEnded
 	} else if err != nil {
-		return "", err
+		return "", saved, err
 	}
 	if rec.Subject != subject {
 		// Not the person the caller named: read it the long way.
 		if _, err := s.SessionByRef(ctx, sessionRef); errors.Is(err, ErrNotFound) {
-			return ref, ErrSessionEnded
+			return ref, saved, ErrSessionEnded
 		} else if err != nil {
-			return "", err
+			return "", saved, err
 		}
-		return ref, nil
+		return ref, saved, nil
 	}
 	if s.expired(rec.ExpiresAt) {
-		return ref, ErrSessionEnded
+		return ref, saved, ErrSessionEnded
 	}
 	switch old, err := revokedBy(nbf, rec.AuthTime, sessionRef); {
 	case err != nil:
-		return "", err
+		return "", saved, err
 	case old:
-		return ref, ErrSessionEnded
+		return ref, saved, ErrSessionEnded
 	}
-	return ref, nil
+	return ref, saved, nil
 }
 
 // consumeWithSession spends code and reads the session sessionRef and the
-// last revocation of subject, in one round trip: one script on one slot,
-// three commands on a spread Cluster.
-func (s *Store) consumeWithSession(ctx context.Context, code, sessionRef, subject string) (consume *redis.Cmd, sess, nbf *redis.StringCmd, err error) {
+// last revocation of subject, in one round trip: one script on one slot
+// (which also saves issue when the code was unspent and the session is
+// there; saved tells), three commands on a spread Cluster.
+func (s *Store) consumeWithSession(ctx context.Context, code, sessionRef, subject string, issue *Issued) (consume *redis.Cmd, sess, nbf *redis.StringCmd, saved bool, err error) {
 	keys := []string{s.codeKey(code), s.sessionKey(sessionRef), s.notBeforeKey(subject)}
 	if s.oneSlot {
-		consume = consumeCodeFor.Run(ctx, s.c, keys)
+		var args []any
+		if issue != nil {
+			at, g := issue.AccessToken, issue.Grant
+			atb, err := json.Marshal(at)
+			if err != nil {
+				return nil, nil, nil, false, fmt.Errorf("store: encode access token: %w", err)
+			}
+			gb, err := json.Marshal(g)
+			if err != nil {
+				return nil, nil, nil, false, fmt.Errorf("store: encode grant: %w", err)
+			}
+			keys = append(keys, s.subjectKey(at.Subject), s.accessTokenKey(at.ID), s.grantKey(issue.AuthRequestRef))
+			args = []any{ms(s.now()), ms(at.ExpiresAt), memberAccess + at.ID, msDur(s.ttl(at.ExpiresAt)),
+				atb, msDur(s.ttl(at.ExpiresAt)), gb, msDur(s.ttl(g.ExpiresAt))}
+		}
+		consume = consumeCodeFor.Run(ctx, s.c, keys, args...)
 		res, err := consume.Slice()
 		switch {
 		case err != nil:
 			// An unknown code, or Redis failed: consumed tells.
-			return consume, nil, nil, nil
-		case len(res) != 5:
-			return nil, nil, nil, fmt.Errorf("store: consume code: unexpected reply %v", res)
+			return consume, nil, nil, false, nil
+		case len(res) != 5 && len(res) != 6:
+			return nil, nil, nil, false, fmt.Errorf("store: consume code: unexpected reply %v", res)
 		}
-		return consume, stringResult(res[3]), stringResult(res[4]), nil
+		return consume, stringResult(res[3]), stringResult(res[4]), len(res) == 6, nil
 	}
 	_, err = redisbatch.Pipelined(ctx, s.c, []*redis.Script{consumeCode}, func(p redis.Pipeliner) {
 		consume = consumeCode.EvalSha(ctx, p, keys[:1])
@@ -436,9 +507,9 @@ func (s *Store) consumeWithSession(ctx context.Context, code, sessionRef, subjec
 		nbf = p.Get(ctx, keys[2])
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, nil, nil, fmt.Errorf("store: consume code: %w", err)
+		return nil, nil, nil, false, fmt.Errorf("store: consume code: %w", err)
 	}
-	return consume, sess, nbf, nil
+	return consume, sess, nbf, false, nil
 }
 
 // stringResult turns one element of a script's reply into what GET would

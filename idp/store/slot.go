@@ -134,11 +134,21 @@ return 1
 // consumeCodeFor (one slot): KEYS[1] a code, KEYS[2] the session of its
 // sign-in, KEYS[3] its subject's last revocation. Replies as consumeCode,
 // with the session's and the revocation's values (false when absent)
-// appended.
-var consumeCodeFor = redis.NewScript(luaConsumeCode + `
+// appended. With KEYS[4…6] (the subject index, an access token, the
+// code's grant) and ARGV[1…4] the index's now, exp, member, ttl, then
+// ARGV[5…8] the token, its TTL, the grant, its TTL: when the code was
+// unspent and unexpired and the session is there, the token is indexed
+// and saved with the grant, and a sixth element, 1, says so.
+var consumeCodeFor = redis.NewScript(luaConsumeCode + luaIndex + `
 local r = consumeCode(KEYS[1])
 if not r then return false end
 r[4] = redis.call("GET", KEYS[2])
 r[5] = redis.call("GET", KEYS[3])
+if #KEYS == 6 and r[3] == 0 and r[4] and tonumber(r[2]) > tonumber(ARGV[1]) then
+  index(KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+  redis.call("SET", KEYS[5], ARGV[5], "PX", ARGV[6])
+  redis.call("SET", KEYS[6], ARGV[7], "PX", ARGV[8])
+  r[6] = 1
+end
 return r
 `)

@@ -283,62 +283,125 @@ func testResetFlow(t *testing.T, e *env) {
 }
 
 // testConsumeCodeFor: the code is spent and, in the same call, the session
-// its sign-in went through is found alive, ended, expired or revoked.
+// its sign-in went through is found alive, ended, expired or revoked; the
+// token given to issue is saved, indexed and granted when, and only when,
+// the answer is nil.
 func testConsumeCodeFor(t *testing.T, e *env) {
-	now := e.clock.Now()
 	tests := []struct {
 		name    string
 		session func(subject string) string // the session's Ref
+		expired bool                        // the code is past its expiry
 		want    error
 	}{
-		{"alive", func(sub string) string { return saveSession(t, e, sub, time.Hour).Ref }, nil},
-		{"no session", func(string) string { return "" }, nil},
+		{"alive", func(sub string) string { return saveSession(t, e, sub, time.Hour).Ref }, false, nil},
+		{"no session", func(string) string { return "" }, false, nil},
 		{"logged out", func(sub string) string {
 			sess := saveSession(t, e, sub, time.Hour)
 			noErr(t, "DeleteSession", e.s.DeleteSession(e.ctx, sess.ID))
 			return sess.Ref
-		}, store.ErrSessionEnded},
+		}, false, store.ErrSessionEnded},
 		{"revoked after a new password", func(sub string) string {
 			sess := saveSession(t, e, sub, time.Hour)
 			e.clock.Advance(time.Millisecond)
 			noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, sub, ""))
 			return sess.Ref
-		}, store.ErrSessionEnded},
+		}, false, store.ErrSessionEnded},
 		{"signed in before a revocation, saved after it", func(sub string) string {
 			sess := newSession(e.clock.Now(), sub, time.Hour)
 			e.clock.Advance(time.Millisecond)
 			noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, sub, ""))
 			noErr(t, "SaveSession", e.s.SaveSession(e.ctx, sess))
 			return sess.Ref
-		}, store.ErrSessionEnded},
+		}, false, store.ErrSessionEnded},
 		{"the revocation kept it", func(sub string) string {
 			sess := saveSession(t, e, sub, time.Hour)
 			e.clock.Advance(time.Millisecond)
 			noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, sub, sess.Ref))
 			return sess.Ref
-		}, nil},
-		{"another person's session", func(string) string { return saveSession(t, e, "someone-else", time.Hour).Ref }, nil},
+		}, false, nil},
+		{"another person's session", func(string) string { return saveSession(t, e, "someone-else", time.Hour).Ref }, false, nil},
+		{"expired code", func(sub string) string { return saveSession(t, e, sub, time.Hour).Ref }, true, store.ErrNotFound},
+	}
+	issued := func(sub, ar string) *store.Issued {
+		now := e.clock.Now()
+		at := &store.AccessToken{ID: store.NewID(), ClientID: "c", Subject: sub, ExpiresAt: now.Add(10 * time.Minute)}
+		return &store.Issued{AccessToken: at, AuthRequestRef: store.Ref(ar),
+			Grant: store.Grant{AccessTokenIDs: []string{at.ID}, ClientID: "c", ExpiresAt: now.Add(time.Hour)}}
+	}
+	// saved: whether issue's token and grant are in the store, both or
+	// neither.
+	saved := func(t *testing.T, issue *store.Issued) bool {
+		t.Helper()
+		_, terr := e.s.AccessToken(e.ctx, issue.AccessToken.ID)
+		g, gerr := e.s.Grant(e.ctx, issue.AuthRequestRef)
+		for _, err := range []error{terr, gerr} {
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+		}
+		if (terr == nil) != (gerr == nil) {
+			t.Fatalf("token found: %v, grant found: %v; want both or neither", terr == nil, gerr == nil)
+		}
+		if gerr == nil && !slices.Equal(g.AccessTokenIDs, []string{issue.AccessToken.ID}) {
+			t.Fatalf("grant = %+v", g)
+		}
+		return terr == nil
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			sub := "sub-" + store.NewID()
-			ref := tc.session(sub)
-			code, ar := "code-"+store.NewID(), "ar-"+store.NewID()
-			noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, ar, now.Add(time.Hour), now.Add(2*time.Hour)))
-			got, err := e.s.ConsumeCodeFor(e.ctx, code, ref, sub)
-			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
-				t.Fatalf("ConsumeCodeFor = %v, want %v", err, tc.want)
-			}
-			if got != store.Ref(ar) {
-				t.Errorf("ConsumeCodeFor names %q, want Ref(%s)", got, ar)
-			}
-			// Spent either way: the second time is a replay.
-			_, err = e.s.ConsumeCodeFor(e.ctx, code, ref, sub)
-			wantErr(t, "second consume", err, store.ErrCodeReplayed)
-		})
+		for _, issuing := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/issuing=%v", tc.name, issuing), func(t *testing.T) {
+				sub := "sub-" + store.NewID()
+				ref := tc.session(sub)
+				now := e.clock.Now()
+				code, ar := "code-"+store.NewID(), "ar-"+store.NewID()
+				exp := now.Add(time.Hour)
+				if tc.expired {
+					exp = now.Add(time.Millisecond)
+				}
+				noErr(t, "SaveCode", e.s.SaveCode(e.ctx, code, ar, exp, now.Add(2*time.Hour)))
+				if tc.expired {
+					e.clock.Advance(2 * time.Millisecond)
+				}
+				var issue *store.Issued
+				if issuing {
+					issue = issued(sub, ar)
+				}
+				got, err := e.s.ConsumeCodeFor(e.ctx, code, ref, sub, issue)
+				if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+					t.Fatalf("ConsumeCodeFor = %v, want %v", err, tc.want)
+				}
+				if tc.want != store.ErrNotFound && got != store.Ref(ar) {
+					t.Errorf("ConsumeCodeFor names %q, want Ref(%s)", got, ar)
+				}
+				if issuing && saved(t, issue) != (err == nil) {
+					t.Fatalf("answered %v, but the token is saved: %v", err, !(err == nil))
+				}
+				// Spent either way: the second time is a replay, and issues nothing.
+				again := issued(sub, ar)
+				_, err = e.s.ConsumeCodeFor(e.ctx, code, ref, sub, again)
+				wantErr(t, "second consume", err, store.ErrCodeReplayed)
+				_, err = e.s.AccessToken(e.ctx, again.AccessToken.ID)
+				wantErr(t, "token of a replayed code", err, store.ErrNotFound)
+				if issuing && tc.want == nil && !saved(t, issue) {
+					t.Error("the replay lost the grant of the first redemption")
+				}
+				if issuing && tc.want == nil {
+					// Indexed like any token: revoking the person deletes it.
+					e.clock.Advance(time.Millisecond)
+					noErr(t, "RevokeSubject", e.s.RevokeSubject(e.ctx, sub, ""))
+					_, err := e.s.AccessToken(e.ctx, issue.AccessToken.ID)
+					wantErr(t, "token of a revoked person", err, store.ErrNotFound)
+				}
+			})
+		}
 	}
-	_, err := e.s.ConsumeCodeFor(e.ctx, "never-issued", saveSession(t, e, "sub-x", time.Hour).Ref, "sub-x")
+	sub := "sub-" + store.NewID()
+	issue := issued(sub, "ar-never")
+	_, err := e.s.ConsumeCodeFor(e.ctx, "never-issued", saveSession(t, e, sub, time.Hour).Ref, sub, issue)
 	wantErr(t, "unknown code", err, store.ErrNotFound)
+	if saved(t, issue) {
+		t.Error("an unknown code saved a token")
+	}
 }
 
 // testAccessTokenWithGrant: the token and its code's grant are written
