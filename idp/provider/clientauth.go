@@ -95,7 +95,7 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 	// its end must not be undone by a code redeemed afterwards.
 	redeemed := authRequest{AuthRequest: ar}
 	var issue *store.Issued
-	if !slices.Contains(ar.Scopes, oidc.ScopeOfflineAccess) {
+	if ar.Subject != "" && !slices.Contains(ar.Scopes, oidc.ScopeOfflineAccess) {
 		at := p.storage.newAccessToken(redeemed, "")
 		issue = &store.Issued{AccessToken: at, AuthRequestRef: cs.AuthRequestRef, Grant: p.storage.grantOf(redeemed, at.ID, "")}
 	}
