@@ -117,6 +117,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	handler := server.New(server.Config{
 		Provider:       prov,
 		Login:          loginHandler,
+		LoginPrefetch:  loginHandler.Prefetch,
 		Upstream:       loginHandler.Upstream(),
 		LostPassword:   lost,
 		ChangePassword: loginHandler.ChangePassword(),

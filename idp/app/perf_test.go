@@ -31,7 +31,8 @@ import (
 // Bounds of one complete sign-in (authorize, login form, login POST,
 // token), throttle on: the commands the server runs (scripts' own calls
 // included), those the provider sends (a script is one) and the round
-// trips they travel in (a pipeline is one: the login POST forgets the
+// trips they travel in (a pipeline is one: the login POST reads its
+// client address's count with its pending sign-in, and forgets the
 // throttle's count in the round trip that saves the session and the code;
 // the token endpoint saves the access token in the script that spends the
 // code), on one Redis server: see README « Capacity » for where they go, and for a
@@ -39,7 +40,7 @@ import (
 const (
 	maxRedisCmds       = 43
 	maxRedisSent       = 11
-	maxRedisRoundTrips = 8
+	maxRedisRoundTrips = 7
 )
 
 // refusal is a sign-in the provider turned away although the password was

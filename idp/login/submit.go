@@ -23,10 +23,21 @@ import (
 // Throttle holds back password guessing (idp/throttle.Limiter).
 type Throttle interface {
 	CheckNetwork(ctx context.Context, ip netip.Addr) (throttle.Block, error)
+	PrefetchNetwork(ctx context.Context, ip netip.Addr) context.Context
 	Attempt(ctx context.Context, k throttle.Keys, ip netip.Addr) (throttle.Decision, error)
 	Succeeded(ctx context.Context, d throttle.Decision) error
 	Failed(ctx context.Context, d throttle.Decision) error
 	Cancel(ctx context.Context, d throttle.Decision) error
+}
+
+// Prefetch readies a login POST's look at its client address
+// (Throttle.CheckNetwork) to travel with the read of its pending sign-in,
+// which the server does before the handler (server.Config.LoginPrefetch).
+func (h *Handler) Prefetch(r *http.Request) *http.Request {
+	if r.Method != http.MethodPost || h.cfg.Throttle == nil {
+		return r
+	}
+	return r.WithContext(h.cfg.Throttle.PrefetchNetwork(r.Context(), web.ClientIP(r, h.cfg.TrustedProxies)))
 }
 
 // submit checks the password. The order matters:

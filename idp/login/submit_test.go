@@ -87,6 +87,8 @@ type fakeThrottle struct {
 	ceiling    string
 }
 
+func (f *fakeThrottle) PrefetchNetwork(ctx context.Context, _ netip.Addr) context.Context { return ctx }
+
 func (f *fakeThrottle) CheckNetwork(context.Context, netip.Addr) (throttle.Block, error) {
 	f.c.add("network")
 	return throttle.Block{}, f.networkErr

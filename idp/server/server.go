@@ -47,7 +47,10 @@ type Config struct {
 	Upstream http.Handler
 	// ChangePassword serves ChangePasswordPath.
 	ChangePassword http.Handler
-	Pages          *web.Pages
+	// LoginPrefetch readies reads of a login request to travel with the
+	// read of its pending sign-in (login.Handler.Prefetch; nil: none).
+	LoginPrefetch func(*http.Request) *http.Request
+	Pages         *web.Pages
 	// CrossOrigin wraps the form handlers (net/http CrossOriginProtection).
 	CrossOrigin func(http.Handler) http.Handler
 	// Logout serves the confirmation form and its POST; EndSession the
@@ -114,7 +117,12 @@ func New(cfg Config) http.Handler {
 	// Every page that takes a pending sign-in's id serves only the browser
 	// that started it.
 	bound := func(h http.Handler) http.Handler { return requireBrowser(cfg.Provider, cfg.Pages, cfg.Browser, h) }
-	mux.Handle(LoginPath, withIssuer(iss, cfg.CrossOrigin(bound(cfg.Login))))
+	login := bound(cfg.Login)
+	if cfg.LoginPrefetch != nil {
+		next := login
+		login = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next.ServeHTTP(w, cfg.LoginPrefetch(r)) })
+	}
+	mux.Handle(LoginPath, withIssuer(iss, cfg.CrossOrigin(login)))
 	if cfg.Upstream != nil {
 		// GET links only: the callback carries no authRequestID, its
 		// state is bound to the browser by the handler.

@@ -145,7 +145,19 @@ func (s *Store) AuthRequestByRef(ctx context.Context, ref string) (*AuthRequest,
 	if !isRef(ref) {
 		return nil, ErrNotFound
 	}
-	b, err := s.c.Get(ctx, s.authRequestKey(ref)).Result()
+	var get *redis.StringCmd
+	if ride := redisbatch.Rider(ctx); ride != nil {
+		// The rider's own answers are its business: only the GET's
+		// counts here.
+		_, _ = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			get = p.Get(ctx, s.authRequestKey(ref))
+			ride(ctx, p)
+			return nil
+		})
+	} else {
+		get = s.c.Get(ctx, s.authRequestKey(ref))
+	}
+	b, err := get.Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}

@@ -349,9 +349,16 @@ func (l *Limiter) Forget(ctx context.Context, keys ...string) error {
 }
 
 // CheckNetwork reports whether ip is blocked, without counting anything:
-// a cheap look before the directory is asked.
+// a cheap look before the directory is asked. In a ctx from
+// PrefetchNetwork for ip, it answers from the read sent ahead.
 func (l *Limiter) CheckNetwork(ctx context.Context, ip netip.Addr) (Block, error) {
-	vals, err := l.c.HMGet(ctx, l.ipKey(ip), "start", "n").Result()
+	var read *redis.SliceCmd
+	if pf, ok := ctx.Value(prefetchKey{}).(*prefetched); ok && pf.l == l && pf.ip == ip && pf.read != nil {
+		read = pf.read
+	} else {
+		read = l.c.HMGet(ctx, l.ipKey(ip), "start", "n")
+	}
+	vals, err := read.Result()
 	if err != nil {
 		return Block{}, fmt.Errorf("throttle: read address: %w", err)
 	}
@@ -361,6 +368,29 @@ func (l *Limiter) CheckNetwork(ctx context.Context, ip netip.Addr) (Block, error
 		return Block{Kind: Network, Until: time.UnixMilli(end)}, nil
 	}
 	return Block{}, nil
+}
+
+// prefetched is CheckNetwork's read for ip, queued by PrefetchNetwork.
+type prefetched struct {
+	l    *Limiter
+	ip   netip.Addr
+	read *redis.SliceCmd // nil until a store read carried it
+}
+
+type prefetchKey struct{}
+
+// PrefetchNetwork returns ctx in which CheckNetwork(ip) answers from a
+// read that rides on the request's next store read (redisbatch.WithRider):
+// the pending sign-in's, for a login POST. Nothing is counted: the answer
+// is as fresh as that read, taken at the start of the same request.
+func (l *Limiter) PrefetchNetwork(ctx context.Context, ip netip.Addr) context.Context {
+	pf := &prefetched{l: l, ip: ip}
+	ctx = context.WithValue(ctx, prefetchKey{}, pf)
+	return redisbatch.WithRider(ctx, func(ctx context.Context, p redis.Pipeliner) {
+		if pf.read == nil {
+			pf.read = p.HMGet(ctx, l.ipKey(ip), "start", "n")
+		}
+	})
 }
 
 func int64Of(v any) int64 {

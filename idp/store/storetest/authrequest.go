@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/redisbatch"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 )
 
@@ -50,6 +54,35 @@ func testAuthRequest(t *testing.T, e *env) {
 	} {
 		if err := e.s.SaveAuthRequest(e.ctx, bad); err == nil {
 			t.Errorf("SaveAuthRequest(%s) succeeded", name)
+		}
+	}
+}
+
+// testAuthRequestRider: a read of an auth request sends the rider its
+// context carries (redisbatch.WithRider) along, once, whether the request
+// is found or not, and answers as without it.
+func testAuthRequestRider(t *testing.T, e *env) {
+	ar := fullAuthRequest(e.clock.Now())
+	noErr(t, "SaveAuthRequest", e.s.SaveAuthRequest(e.ctx, ar))
+	for _, id := range []string{ar.ID, store.NewID()} {
+		var rode []*redis.StringCmd
+		ctx := redisbatch.WithRider(e.ctx, func(ctx context.Context, p redis.Pipeliner) {
+			rode = append(rode, p.Echo(ctx, "rode"))
+		})
+		got, err := e.s.AuthRequest(ctx, id)
+		if id == ar.ID {
+			noErr(t, "AuthRequest", err)
+			if !reflect.DeepEqual(got.Record(), ar.Record()) {
+				t.Fatalf("with a rider:\n got %+v\nwant %+v", got, ar)
+			}
+		} else {
+			wantErr(t, "unknown id, with a rider", err, store.ErrNotFound)
+		}
+		if len(rode) != 1 {
+			t.Fatalf("the rider was called %d times, want once", len(rode))
+		}
+		if v, err := rode[0].Result(); err != nil || v != "rode" {
+			t.Errorf("the rider's command answered %q, %v", v, err)
 		}
 	}
 }

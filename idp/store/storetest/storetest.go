@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"IDs", testIDs},
 		{"Ping", testPing},
 		{"AuthRequest", testAuthRequest},
+		{"AuthRequestCarriesRider", testAuthRequestRider},
 		{"AuthRequestExpiry", testAuthRequestExpiry},
 		{"UpdateAuthRequest", testUpdateAuthRequest},
 		{"UpdateAuthRequestConcurrent", testUpdateAuthRequestConcurrent},
