@@ -334,12 +334,13 @@ func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
 }
 
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
-	if ar, ok := req.(authRequest); ok && ar.issued != nil {
+	ar, fromCode := req.(authRequest)
+	if fromCode && ar.issued != nil {
 		return ar.issued.ID, ar.issued.ExpiresAt, nil
 	}
 	at := s.newAccessToken(req, "")
 	var err error
-	if ar, ok := req.(authRequest); ok {
+	if fromCode {
 		// From a code: the token and the code's grant in one round trip.
 		err = s.store.SaveAccessTokenFor(ctx, at, ar.Ref, s.grantOf(ar, at.ID, ""))
 	} else {

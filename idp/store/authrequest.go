@@ -351,7 +351,7 @@ func queueDel(ctx context.Context, p redis.Pipeliner, keys []string) {
 	}
 }
 
-// forget deletes keys in one round trip (see CompleteWithCode).
+// forget deletes keys in one round trip.
 func (s *Store) forget(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
@@ -416,27 +416,15 @@ func (s *Store) ConsumeCodeFor(ctx context.Context, code, sessionRef, subject st
 	ref, saved, err := s.consumeFor(ctx, code, sessionRef, subject, issue)
 	switch {
 	case saved && err != nil:
-		return ref, errors.Join(err, s.withdraw(ctx, issue))
+		// Not redeemable after all: nobody holds the token, so the index
+		// member left behind only waits for its expiry.
+		return ref, errors.Join(err, s.forget(ctx, []string{s.accessTokenKey(issue.AccessToken.ID), s.grantKey(issue.AuthRequestRef)}))
 	case !saved && err == nil && issue != nil:
 		if err := s.SaveAccessTokenFor(ctx, issue.AccessToken, issue.AuthRequestRef, issue.Grant); err != nil {
 			return "", err
 		}
 	}
 	return ref, err
-}
-
-// withdraw deletes what the consuming script saved for a code that turned
-// out not to be redeemable: nobody holds the token, so the index member
-// left behind only waits for its expiry.
-func (s *Store) withdraw(ctx context.Context, issue *Issued) error {
-	_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		queueDel(ctx, p, []string{s.accessTokenKey(issue.AccessToken.ID), s.grantKey(issue.AuthRequestRef)})
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store: withdraw access token: %w", err)
-	}
-	return nil
 }
 
 // consumeFor is ConsumeCodeFor's reading of the code and session; saved
