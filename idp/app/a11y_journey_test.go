@@ -40,7 +40,7 @@ func TestAccessibility(t *testing.T) {
 	a.tabWalk(t, "login", loginTabOrder)
 	a.reload(t)
 	a.skipLink(t, "login")
-	loginURL := location(t, a.ctx)
+	loginURL := pendingLogin(t, a.ctx)
 
 	// Every error state of the login screen.
 	if _, err := chromedp.RunResponse(timeout(t, a.ctx), chromedp.Click(button("Se connecter"))); err != nil {

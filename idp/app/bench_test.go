@@ -87,8 +87,8 @@ func (bs *benchStack) report(b *testing.B) {
 	b.ReportMetric(float64(bs.ldapOps)/float64(b.N), "ldap-ops/op")
 }
 
-// BenchmarkSignIn is one complete sign-in: GET /authorize, GET the form,
-// POST it, the code at the site's redirect URI, POST /oauth/token, the ID
+// BenchmarkSignIn is one complete sign-in: GET /authorize (the login
+// form), POST it, the code at the site's redirect URI, POST /oauth/token, the ID
 // token verified (the site's part, in the same process).
 func BenchmarkSignIn(b *testing.B) {
 	bs := newBenchStack(b, stackOptions{})
@@ -100,8 +100,8 @@ func BenchmarkSignIn(b *testing.B) {
 	bs.report(b)
 }
 
-// BenchmarkAuthorize is the authorization request up to the redirect to
-// the login form: it stores a pending sign-in.
+// BenchmarkAuthorize is the authorization request answered with the
+// login form: it stores a pending sign-in.
 func BenchmarkAuthorize(b *testing.B) {
 	bs := newBenchStack(b, stackOptions{})
 	b.ReportAllocs()
@@ -122,9 +122,6 @@ func BenchmarkLoginPOST(b *testing.B) {
 		b.StopTimer()
 		c := bs.f.browser()
 		p, err := bs.f.authorize(bs.ctx, c)
-		if err == nil {
-			err = bs.f.form(bs.ctx, c, &p)
-		}
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -144,9 +141,6 @@ func BenchmarkToken(b *testing.B) {
 		b.StopTimer()
 		c := bs.f.browser()
 		p, err := bs.f.authorize(bs.ctx, c)
-		if err == nil {
-			err = bs.f.form(bs.ctx, c, &p)
-		}
 		var code string
 		if err == nil {
 			code, err = bs.f.login(bs.ctx, c, p, u)

@@ -58,12 +58,10 @@ func startAttack(t *testing.T, s *stack, c oauthClient) *attack {
 		"scope": {"openid email profile offline_access"}, "state": {"attacker-state"}, "nonce": {"attacker-nonce"},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
 	}
-	resp := b.get(s.Issuer + "/authorize?" + q.Encode())
-	resp.Body.Close()
-	loc := resp.Header.Get("Location")
+	loc := loginFormURL(t, s, b.get(s.Issuer+"/authorize?"+q.Encode()))
 	u, err := url.Parse(loc)
-	if err != nil || resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, s.Issuer+"/login?") || u.Query().Get("authRequestID") == "" {
-		t.Fatalf("authorize: %d Location %q", resp.StatusCode, loc)
+	if err != nil || u.Query().Get("authRequestID") == "" {
+		t.Fatalf("login form posts to %q", loc)
 	}
 	return &attack{t: t, s: s, b: b, c: c, id: u.Query().Get("authRequestID"), loginURL: loc, verifier: verifier}
 }

@@ -18,7 +18,7 @@ func at(t *testing.T, ctx context.Context, s *stack, st *site) string {
 	switch loc := location(t, ctx); {
 	case strings.HasPrefix(loc, st.URL+"/"):
 		return "site"
-	case strings.HasPrefix(loc, s.Issuer+"/login"):
+	case strings.HasPrefix(loc, s.Issuer+"/authorize?") && text(t, ctx, "h1") == "Connexion":
 		return "login"
 	default:
 		return loc

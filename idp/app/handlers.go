@@ -118,6 +118,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		Provider:       prov,
 		Login:          loginHandler,
 		LoginPrefetch:  loginHandler.Prefetch,
+		LoginScreen:    loginHandler.Screen,
 		Upstream:       loginHandler.Upstream(),
 		LostPassword:   lost,
 		ChangePassword: loginHandler.ChangePassword(),

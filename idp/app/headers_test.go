@@ -35,6 +35,7 @@ func TestSecurityHeadersEveryRoute(t *testing.T) {
 		cacheable               bool
 		referrer                string // "" means strict-origin-when-cross-origin
 	}{
+		{"login screen, at authorize", "GET", authorize, "", nil, 200, false, ""},
 		{"login page", "GET", loginURL, "", nil, 200, false, ""},
 		{"login failure", "POST", loginURL, form(user.UID, "wrong"), sameOrigin, 200, false, ""},
 		{"login success (303)", "POST", loginURL, form(user.UID, user.Password), sameOrigin, 303, false, ""},
@@ -46,7 +47,7 @@ func TestSecurityHeadersEveryRoute(t *testing.T) {
 		{"lost password", "GET", s.Issuer + "/mot-de-passe-perdu", "", nil, 200, false, "no-referrer"},
 		{"support page", "GET", s.Issuer + "/support", "", nil, 200, false, ""},
 		{"lost password, cross-site POST", "POST", s.Issuer + "/mot-de-passe-perdu", "x=1", http.Header{"Sec-Fetch-Site": {"cross-site"}}, 403, false, "no-referrer"},
-		{"authorize (302)", "GET", authorize, "", nil, 302, false, ""},
+		{"authorize, signed in (303 to the site)", "GET", authorize, "", nil, 303, false, ""},
 		{"authorize, unknown client (400)", "GET", s.Issuer + "/authorize?client_id=nobody", "", nil, 400, false, ""},
 		{"discovery", "GET", s.Issuer + "/.well-known/openid-configuration", "", nil, 200, true, ""},
 		{"keys", "GET", s.Issuer + "/keys", "", nil, 200, true, ""},

@@ -107,7 +107,7 @@ func testResetJourneyThroughLink(t *testing.T, https bool) {
 	rp := s.Sites[0]
 	u := testenv.Users()[1]
 	startAt(t, ctx, rp)
-	loginURL := location(t, ctx)
+	loginURL := pendingLogin(t, ctx)
 	askForCode(t, ctx, u.Mail)
 	m := waitMail(t, s, 1)
 	if !strings.HasPrefix(m.Link, s.Issuer+"/") {

@@ -82,7 +82,8 @@ func testJourneySignIn(t *testing.T, https bool) {
 	if got := text(t, ctx, "h1"); got != "Connexion" {
 		t.Fatalf("h1 = %q, want the login screen", got)
 	}
-	if loc := location(t, ctx); !strings.HasPrefix(loc, s.Issuer+"/login?authRequestID=") {
+	// In the answer to the site's authorization request, as Keycloak's.
+	if loc := location(t, ctx); !strings.HasPrefix(loc, s.Issuer+"/authorize?") {
 		t.Fatalf("login screen at %s", loc)
 	}
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"maps"
 	"net"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,8 +30,8 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
-// Bounds of one complete sign-in (authorize, login form, login POST,
-// token), throttle on: the commands the server runs (scripts' own calls
+// Bounds of one complete sign-in (authorize with its login form, login
+// POST, token), throttle on: the commands the server runs (scripts' own calls
 // included), those the provider sends (a script is one) and the round
 // trips they travel in (a pipeline is one: the login POST reads its
 // client address's count with its pending sign-in, and forgets the
@@ -38,9 +40,9 @@ import (
 // code), on one Redis server: see README « Capacity » for where they go, and for a
 // Cluster whose keys spread over its masters.
 const (
-	maxRedisCmds       = 43
-	maxRedisSent       = 11
-	maxRedisRoundTrips = 7
+	maxRedisCmds       = 42
+	maxRedisSent       = 10
+	maxRedisRoundTrips = 6
 )
 
 // refusal is a sign-in the provider turned away although the password was
@@ -103,8 +105,11 @@ type pending struct {
 	loginURL, verifier, nonce, formToken string
 }
 
-// authorize sends the site's authorization request and returns the login
-// page it leads to.
+// loginForm is the action of the login form, where its password is posted.
+var loginForm = regexp.MustCompile(`<form method="post" action="(/login\?[^"]+)"`)
+
+// authorize sends the site's authorization request and keeps the login
+// form it answers with: where to post it and its form token.
 func (f *signInFlow) authorize(ctx context.Context, c *http.Client) (pending, error) {
 	p := pending{verifier: oauth2.GenerateVerifier(), nonce: oauth2.GenerateVerifier()[:16]}
 	q := url.Values{
@@ -113,36 +118,19 @@ func (f *signInFlow) authorize(ctx context.Context, c *http.Client) (pending, er
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(p.verifier)}, "code_challenge_method": {"S256"},
 	}
 	req, _ := http.NewRequest(http.MethodGet, f.issuer+"/authorize?"+q.Encode(), nil)
-	resp, _, err := roundTrip(ctx, c, req)
+	resp, body, err := roundTrip(ctx, c, req)
 	switch {
 	case err != nil:
 		return p, fmt.Errorf("authorize: %w", err)
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return p, refusal{"authorize", "429"}
 	}
-	p.loginURL = resp.Header.Get("Location")
-	if !strings.HasPrefix(p.loginURL, f.issuer+"/login?") {
-		return p, fmt.Errorf("authorize: %d to %q", resp.StatusCode, p.loginURL)
+	action, token := loginForm.FindStringSubmatch(body), csrfField.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || action == nil || token == nil {
+		return p, fmt.Errorf("authorize: %d without the login form (Location %q)", resp.StatusCode, safeLocation(resp.Header.Get("Location")))
 	}
+	p.loginURL, p.formToken = f.issuer+html.UnescapeString(action[1]), token[1]
 	return p, nil
-}
-
-// form loads the login form and keeps its form token.
-func (f *signInFlow) form(ctx context.Context, c *http.Client, p *pending) error {
-	req, _ := http.NewRequest(http.MethodGet, p.loginURL, nil)
-	resp, body, err := roundTrip(ctx, c, req)
-	switch {
-	case err != nil:
-		return fmt.Errorf("login form: %w", err)
-	case resp.StatusCode == http.StatusTooManyRequests:
-		return refusal{"login form", "429"}
-	}
-	m := csrfField.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
-		return fmt.Errorf("login form: %d without a form token", resp.StatusCode)
-	}
-	p.formToken = m[1]
-	return nil
 }
 
 // login posts the credentials and follows the provider's redirects, if
@@ -227,16 +215,13 @@ func (f *signInFlow) verify(ctx context.Context, raw string, p pending) error {
 	return nil
 }
 
-// signIn runs one complete sign-in of u: GET /authorize, GET the form,
-// POST it, the code at the site's redirect URI, POST /oauth/token, the
+// signIn runs one complete sign-in of u: GET /authorize (the login
+// form), POST it, the code at the site's redirect URI, POST /oauth/token, the
 // ID token verified. An error is a refusal or a failure.
 func (f *signInFlow) signIn(ctx context.Context, u testenv.User) (tokens, error) {
 	c := f.browser()
 	p, err := f.authorize(ctx, c)
 	if err != nil {
-		return tokens{}, err
-	}
-	if err := f.form(ctx, c, &p); err != nil {
 		return tokens{}, err
 	}
 	code, err := f.login(ctx, c, p, u)
@@ -251,8 +236,8 @@ func (f *signInFlow) signIn(ctx context.Context, u testenv.User) (tokens, error)
 }
 
 // signInRequests is the number of HTTP requests of signIn on the current
-// code: authorize, login form, login POST, token.
-const signInRequests = 4
+// code: authorize (the login form), login POST, token.
+const signInRequests = 3
 
 // commandCalls reads INFO commandstats: the calls of each command since
 // the server started.
@@ -550,8 +535,7 @@ func TestSignInCost(t *testing.T) {
 		}
 		c := f.browser()
 		p, err := f.authorize(ctx, c)
-		step("GET /authorize", err)
-		step("GET /login (form)", f.form(ctx, c, &p))
+		step("GET /authorize (the login form)", err)
 		code, err := f.login(ctx, c, p, u)
 		step("POST /login", err)
 		tk, err := f.token(ctx, code, p)

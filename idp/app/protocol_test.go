@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -46,7 +47,8 @@ func (b *browserless) get(u string) *http.Response {
 	return resp
 }
 
-// authorize starts a sign-in for site and returns the login page URL.
+// authorize starts a sign-in for site and returns where its login form
+// posts, /login?authRequestID=…, which also shows the form again.
 func (b *browserless) authorize(st *site, extra url.Values) (loginURL, verifier string) {
 	b.t.Helper()
 	verifier = oauth2.GenerateVerifier()
@@ -59,17 +61,36 @@ func (b *browserless) authorize(st *site, extra url.Values) (loginURL, verifier 
 		q[k] = v
 	}
 	resp := b.get(b.s.Issuer + "/authorize?" + q.Encode())
-	resp.Body.Close()
-	loc := resp.Header.Get("Location")
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, b.s.Issuer+"/login?") {
-		b.t.Fatalf("authorize: %d Location %q", resp.StatusCode, loc)
+	if resp.StatusCode == http.StatusSeeOther {
+		// An SSO session answered at once: the login screen's own
+		// redirect, which login hands back as it is.
+		resp.Body.Close()
+		return resp.Header.Get("Location"), verifier
 	}
-	return loc, verifier
+	return loginFormURL(b.t, b.s, resp), verifier
+}
+
+// loginFormURL reads the login screen an authorization request answered
+// with and returns where its form posts, /login?authRequestID=…, which
+// also shows the form again.
+func loginFormURL(t *testing.T, s *stack, resp *http.Response) string {
+	t.Helper()
+	body := readAll(t, resp)
+	m := loginForm.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("authorize: %d without the login form, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return s.Issuer + html.UnescapeString(m[1])
 }
 
 // login posts credentials and returns the response to the POST.
 func (b *browserless) login(loginURL, user, password string) *http.Response {
 	b.t.Helper()
+	if !strings.HasPrefix(loginURL, b.s.Issuer+"/login?") {
+		// An SSO session answered /authorize without the form: its
+		// redirect, as it was.
+		return &http.Response{StatusCode: http.StatusSeeOther, Header: http.Header{"Location": {loginURL}}, Body: http.NoBody}
+	}
 	resp := b.get(loginURL)
 	if resp.StatusCode == http.StatusSeeOther {
 		return resp // an SSO session answered without the form

@@ -74,15 +74,15 @@ func TestRedisCopyHoldsNoBearerValue(t *testing.T) {
 	u := testenv.Users()[0]
 	prefix := s.cfg.Redis.KeyPrefix
 
-	// A signed-in browser, with a second sign-in completed through its
-	// session and not yet redeemed (the request record is done, waiting
-	// for the callback).
+	// A signed-in browser, and a sign-in completed with the password whose
+	// code is not redeemed (the request record is done).
 	victim, _ := signedIn(t, s, st, url.Values{"scope": {"openid email profile offline_access"}})
 	sessionCookie := victim.cookieValue(s.cfg.Session.CookieName)
-	pendingLogin, _ := victim.authorize(st, nil)
-	doneID := mustQuery(t, pendingLogin, "authRequestID")
-	if resp := victim.get(pendingLogin); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("SSO sign-in: %d", resp.StatusCode)
+	done := newBrowserless(t, s)
+	doneLogin, _ := done.authorize(st, nil)
+	doneID := mustQuery(t, doneLogin, "authRequestID")
+	if resp := done.login(doneLogin, u.UID, u.Password); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
 	}
 
 	// Another browser starts a sign-in, then « Mot de passe oublié » from
@@ -186,9 +186,8 @@ func TestRedisKeepsOnlyGrantedClaims(t *testing.T) {
 		t.Fatal("no refresh token")
 	}
 	// A second sign-in through the session, left at the callback.
-	pending, _ := b.authorize(st, url.Values{"scope": {"openid"}})
-	if resp := b.get(pending); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("SSO sign-in: %d", resp.StatusCode)
+	if callback, _ := b.authorize(st, url.Values{"scope": {"openid"}}); !strings.HasPrefix(callback, st.URL+"/callback?") {
+		t.Fatalf("SSO sign-in: to %q", callback)
 	}
 	for key, val := range redisCopy(t, timeout(t, context.Background()), s.Redis.Client(t)) {
 		if strings.Contains(strings.ToLower(val), strings.ToLower(u.Mail)) && !strings.HasPrefix(key, s.cfg.Redis.KeyPrefix+"sess:") {

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -239,7 +240,7 @@ func rawSignIn(ctx context.Context, s *stack, u testenv.User) error {
 		"scope": {"openid email"}, "state": {"st4te"}, "nonce": {"n0nce"},
 		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"},
 	}
-	resp, _, err := get("authorize", s.Issuer+"/authorize?"+q.Encode())
+	resp, body, err := get("authorize", s.Issuer+"/authorize?"+q.Encode())
 	if err != nil {
 		return err
 	}
@@ -247,18 +248,11 @@ func rawSignIn(ctx context.Context, s *stack, u testenv.User) error {
 	if strings.HasPrefix(loc, st.URL+"/callback?") && strings.Contains(loc, "error=temporarily_unavailable") {
 		return unavailable{"authorize"}
 	}
-	if !strings.HasPrefix(loc, s.Issuer+"/login?") {
-		return fmt.Errorf("authorize: %d to %q", resp.StatusCode, loc)
+	action, m := loginForm.FindStringSubmatch(body), csrfField.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || action == nil || m == nil {
+		return fmt.Errorf("authorize: %d without the login form (Location %q)", resp.StatusCode, loc)
 	}
-	loginURL := loc
-	resp, body, err := get("login form", loginURL)
-	if err != nil {
-		return err
-	}
-	m := csrfField.FindStringSubmatch(body)
-	if m == nil {
-		return fmt.Errorf("login form: %d without a form token", resp.StatusCode)
-	}
+	loginURL := s.Issuer + html.UnescapeString(action[1])
 	req, _ := http.NewRequest(http.MethodPost, loginURL, strings.NewReader(url.Values{
 		"csrf_token": {m[1]}, "login": {u.UID}, "password": {u.Password},
 	}.Encode()))

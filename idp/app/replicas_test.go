@@ -159,10 +159,9 @@ ldapsync:
 		t.Fatalf("token on A: %d %v", a.status, a.body)
 	}
 	// Code with offline_access for the refresh on B.
-	loginURL, verifier = b.authorize(st, url.Values{"scope": {"openid offline_access"}})
-	resp = b.get(loginURL) // the session from B is seen by A: silent sign-in
-	resp.Body.Close()
-	code = b.follow(resp.Header.Get("Location"), st)
+	// The session from B is seen by A: /authorize answers at once.
+	callback, verifier := b.authorize(st, url.Values{"scope": {"openid offline_access"}})
+	code = b.follow(callback, st)
 	a = s.token(t, st, codeForm(code, verifier, cb), true)
 	rt, _ := a.body["refresh_token"].(string)
 	if rt == "" {

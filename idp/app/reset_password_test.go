@@ -136,7 +136,7 @@ func testResetJourneyNewPassword(t *testing.T, https bool) {
 		}
 	}
 	startAt(t, ctx, rp)
-	loginURL := location(t, ctx)
+	loginURL := pendingLogin(t, ctx)
 	click(link("Mot de passe perdu"))
 	if err := chromedp.Do(timeout(t, ctx), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
 		t.Fatal(err)

@@ -499,7 +499,7 @@ func testResetJourney(t *testing.T, https bool) {
 	if err := chromedp.Do(timeout(t, ctx), chromedp.Navigate(rp.URL+"/start"), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
 		t.Fatal(err)
 	}
-	loginURL := location(t, ctx)
+	loginURL := pendingLogin(t, ctx)
 	click(chromedp.Search(`//a[normalize-space()="Mot de passe perdu"]`))
 	if h1 := heading(t, ctx); h1 != "Étape 2 sur 5 : Votre situation" {
 		t.Fatalf("h1 %q", h1)

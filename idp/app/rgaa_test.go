@@ -225,7 +225,7 @@ func (r *rgaa) signIn(t *testing.T, s *stack, ctx context.Context) {
 	errs := serveTestRoutes(t, s)
 	rp, user := s.Sites[0], testenv.Users()[0]
 	startAt(t, ctx, rp)
-	loginURL := location(t, ctx)
+	loginURL := pendingLogin(t, ctx)
 	r.check(t, ctx, "login", "login", false)
 	do(t, ctx, chromedp.Click(button("Se connecter")))
 	r.check(t, ctx, "login-empty", "login", true)

@@ -22,7 +22,7 @@ func visit(t *testing.T, ctx context.Context, rp *site) (silent bool) {
 	switch {
 	case loc == rp.URL+"/":
 		return true
-	case strings.Contains(loc, "/login?authRequestID="):
+	case strings.Contains(loc, "/authorize?"):
 		return false
 	}
 	t.Fatalf("unexpected page %s", loc)

@@ -25,6 +25,19 @@ func startAt(t *testing.T, ctx context.Context, rp *site) {
 	}
 }
 
+// pendingLogin returns the address of the pending sign-in's login
+// screen the browser shows: the site's authorization request answered
+// with it, and its form posts to, and « Continuer » comes back to,
+// /login?authRequestID=….
+func pendingLogin(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	u, err := chromedp.Run(timeout(t, ctx), chromedp.Evaluate[string](`document.querySelector('form[action^="/login?authRequestID="]').action`))
+	if err != nil || u == "" {
+		t.Fatalf("no login form of a pending sign-in at %s: %v", location(t, ctx), err)
+	}
+	return u
+}
+
 // followLostPassword clicks « Mot de passe perdu » and checks where it
 // leads; the link carries the pending sign-in.
 func followLostPassword(t *testing.T, ctx context.Context, s *stack) {
@@ -121,7 +134,7 @@ func TestJourneyPasswordMustChange(t *testing.T) {
 			p := person(tc.uid)
 			before := rp.Last()
 			startAt(t, ctx, rp)
-			loginURL := location(t, ctx)
+			loginURL := pendingLogin(t, ctx)
 			signIn(t, ctx, p.UID, "Wrong-Password-1")
 			if alert := text(t, ctx, "[role=alert]"); !strings.Contains(alert, "Identifiant ou mot de passe incorrect.") || strings.Contains(alert, "expiré") {
 				t.Fatalf("wrong password: %q", alert)

@@ -91,7 +91,8 @@ type Config struct {
 	Log       *slog.Logger
 }
 
-// Handler serves /login.
+// Handler serves /login, and the login screen in the answer to an
+// authorization request (Screen).
 type Handler struct{ cfg Config }
 
 // New returns the login handler.
@@ -143,6 +144,16 @@ func (h *Handler) show(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return h.showFor(w, r, ar)
+}
+
+// Screen answers an authorization request whose sign-in ar was just
+// stored by this browser with what GET /login would show for it.
+func (h *Handler) Screen(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest) {
+	h.cfg.Pages.Handle(func(w http.ResponseWriter, r *http.Request) error { return h.showFor(w, r, ar) }).ServeHTTP(w, r)
+}
+
+func (h *Handler) showFor(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest) error {
 	if sess, ok := h.cfg.Sessions.Current(r); ok && h.reusable(ar, sess) && h.sameSource(r, ar, sess) {
 		return h.finish(w, r, ar, sess)
 	}

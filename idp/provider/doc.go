@@ -4,8 +4,10 @@
 // finish a pending sign-in.
 //
 // The flow: /authorize is validated by the library and lands in
-// CreateAuthRequest, which stores the request and sends the browser to
-// the client's LoginURL. The login UI checks the password and calls
+// CreateAuthRequest, which stores the request and hands it to the holder
+// of WithCreated: the server answers with its login screen rather than
+// the library's redirect to the client's LoginURL (/login, which shows
+// the same screen again after a wrong password). The login UI checks the password and calls
 // Complete; the browser then follows CallbackURL, where the library mints
 // a single-use code (SaveAuthCode). The relying party redeems it at the
 // token endpoint, which APIHandler serves: an op.Server built on the

@@ -116,13 +116,34 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 			a.Refused, a.RetryAt = true, retryAt
 			return nil, errTooManyRequests
 		}
+		created(ctx, ar)
 		return authRequest{AuthRequest: ar}, nil
 	}
 	if err := s.store.SaveAuthRequest(ctx, ar); err != nil {
 		s.log.ErrorContext(ctx, "cannot save auth request", "err", err)
 		return nil, errTemporarilyUnavailable
 	}
+	created(ctx, ar)
 	return authRequest{AuthRequest: ar}, nil
+}
+
+// createdKey carries the *Created of WithCreated.
+type createdKey struct{}
+
+// Created receives the sign-in CreateAuthRequest stored, so that the
+// login screen can be served in the answer to the authorization request
+// itself, without reading back what was just written.
+type Created struct{ Request *store.AuthRequest }
+
+// WithCreated makes CreateAuthRequest hand the stored sign-in to c.
+func WithCreated(ctx context.Context, c *Created) context.Context {
+	return context.WithValue(ctx, createdKey{}, c)
+}
+
+func created(ctx context.Context, ar *store.AuthRequest) {
+	if c, ok := ctx.Value(createdKey{}).(*Created); ok {
+		c.Request = ar
+	}
 }
 
 // admissionKey carries the *Admission of WithAdmission.

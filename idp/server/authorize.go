@@ -10,6 +10,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
@@ -126,3 +127,47 @@ func (w *issWriter) WriteHeader(code int) {
 }
 
 func (w *issWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// screenAtAuthorize serves the login screen in the answer to the
+// authorization request, as Keycloak does, instead of the library's
+// redirect to it: one request and one read of the sign-in less for every
+// person. Once the library stored the sign-in, its only answer left is
+// that redirect, which is dropped.
+func screenAtAuthorize(screen func(http.ResponseWriter, *http.Request, *store.AuthRequest), next http.Handler) http.Handler {
+	if screen == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var c provider.Created
+		r = r.WithContext(provider.WithCreated(r.Context(), &c))
+		sw := &screenWriter{ResponseWriter: w, created: &c}
+		next.ServeHTTP(sw, r)
+		if sw.dropped {
+			w.Header().Del("Location")
+			screen(w, r, c.Request)
+		}
+	})
+}
+
+type screenWriter struct {
+	http.ResponseWriter
+	created *provider.Created
+	dropped bool
+}
+
+func (w *screenWriter) WriteHeader(code int) {
+	if w.created.Request != nil && code == http.StatusFound {
+		w.dropped = true
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *screenWriter) Write(b []byte) (int, error) {
+	if w.dropped {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *screenWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 	"github.com/region-nouvelle-aquitaine/idp/views"
 )
@@ -47,6 +48,10 @@ type Config struct {
 	Upstream http.Handler
 	// ChangePassword serves ChangePasswordPath.
 	ChangePassword http.Handler
+	// LoginScreen answers an authorization request with the login
+	// screen of the sign-in it stored (login.Handler.Screen; nil: the
+	// library's redirect to LoginPath).
+	LoginScreen func(http.ResponseWriter, *http.Request, *store.AuthRequest)
 	// LoginPrefetch readies reads of a login request to travel with the
 	// read of its pending sign-in (login.Handler.Prefetch; nil: none).
 	LoginPrefetch func(*http.Request) *http.Request
@@ -143,7 +148,7 @@ func New(cfg Config) http.Handler {
 	mux.Handle("GET /.well-known/openid-configuration", cfg.Provider.Discovery())
 	mux.Handle("GET /ready", ready(cfg.Provider.Ready))
 	op := cfg.Provider.Handler()
-	mux.Handle("/authorize", cfg.Browser.Middleware(guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, frenchErrors(cfg.Pages, op)))))
+	mux.Handle("/authorize", cfg.Browser.Middleware(guardAuthorize(cfg.Provider, cfg.Pages, withIssuer(iss, screenAtAuthorize(cfg.LoginScreen, frenchErrors(cfg.Pages, op))))))
 	mux.Handle("/authorize/callback", guardCallback(cfg.Provider, cfg.Pages, cfg.Browser, cfg.Sessions, withIssuer(iss, frenchErrors(cfg.Pages, op))))
 	cors, api := cfg.Provider.CORS, cfg.Provider.APIHandler()
 	mux.Handle(tokenPath, cors(clientEndpoint(cfg.Provider, cfg.Log, clientRules{public: true}, api)))
