@@ -19,25 +19,31 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 )
 
-// The guard lets a native app's loopback redirect URI through on any
-// port, and nothing else that is not registered.
-func TestGuardAuthorizeLoopbackPorts(t *testing.T) {
-	t.Parallel()
+// newProvider is a provider for clients on miniredis.
+func newProvider(t *testing.T, clients ...provider.Client) *provider.Provider {
+	t.Helper()
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	p, err := provider.New(provider.Config{
-		Issuer: "https://idp.example.org", LoginPath: "/login", SigningAlgorithm: "ES256",
-		Clients: []provider.Client{
-			{ID: "app", Public: true, RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback", "http://localhost/callback"}},
-			{ID: "web", SecretSHA256: make([]byte, 32), RedirectURIs: []string{"https://rp.example.org/cb", "http://127.0.0.1/callback"}},
-		},
+		Issuer: "https://idp.example.org", LoginPath: "/login", SigningAlgorithm: "ES256", Clients: clients,
 		Lifetimes: provider.Lifetimes{AuthRequest: time.Minute, Code: time.Minute, AccessToken: time.Minute, IDToken: time.Minute, RefreshToken: time.Hour},
 		Now:       time.Now,
 	}, store.New(store.Options{Client: rdb, Now: time.Now}))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// The guard lets a native app's loopback redirect URI through on any
+// port, and nothing else that is not registered.
+func TestGuardAuthorizeLoopbackPorts(t *testing.T) {
+	t.Parallel()
+	p := newProvider(t,
+		provider.Client{ID: "app", Public: true, RedirectURIs: []string{"http://127.0.0.1/callback", "http://[::1]/callback", "http://localhost/callback"}},
+		provider.Client{ID: "web", SecretSHA256: make([]byte, 32), RedirectURIs: []string{"https://rp.example.org/cb", "http://127.0.0.1/callback"}},
+	)
 	pages := &web.Pages{Log: slog.New(slog.DiscardHandler)}
 	tests := []struct {
 		client, redirect string
@@ -79,18 +85,7 @@ func TestGuardAuthorizeLoopbackPorts(t *testing.T) {
 // error) passes untouched, and the screen is never shown for it.
 func TestScreenAtAuthorize(t *testing.T) {
 	t.Parallel()
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	p, err := provider.New(provider.Config{
-		Issuer: "https://idp.example.org", LoginPath: "/login", SigningAlgorithm: "ES256",
-		Clients:   []provider.Client{{ID: "app", Public: true, RedirectURIs: []string{"https://rp.example.org/cb"}}},
-		Lifetimes: provider.Lifetimes{AuthRequest: time.Minute, Code: time.Minute, AccessToken: time.Minute, IDToken: time.Minute, RefreshToken: time.Hour},
-		Now:       time.Now,
-	}, store.New(store.Options{Client: rdb, Now: time.Now}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newProvider(t, provider.Client{ID: "app", Public: true, RedirectURIs: []string{"https://rp.example.org/cb"}})
 	tests := []struct {
 		name      string
 		pkce      bool
