@@ -105,11 +105,10 @@ func (v *visitor) start() (loginURL, token string) {
 	q := url.Values{"client_id": {st.ClientID}, "redirect_uri": {st.URL + "/callback"}, "response_type": {"code"},
 		"scope": {"openid"}, "state": {"s"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
 	body := readAll(v.t, v.do(http.MethodGet, v.s.Issuer+"/authorize?"+q.Encode(), "", nil))
-	action := loginForm.FindStringSubmatch(body)
-	if action == nil {
+	loginURL, ok := loginAction(v.s.Issuer, body)
+	if !ok {
 		v.t.Fatalf("authorize answered without the login form:\n%.2000s", body)
 	}
-	loginURL = v.s.Issuer + html.UnescapeString(action[1])
 	m := csrfField.FindStringSubmatch(body)
 	if m == nil {
 		v.t.Fatalf("no form token on the login page:\n%s", body)

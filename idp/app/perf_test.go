@@ -108,6 +108,16 @@ type pending struct {
 // loginForm is the action of the login form, where its password is posted.
 var loginForm = regexp.MustCompile(`<form method="post" action="(/login\?[^"]+)"`)
 
+// loginAction is where the login form of page posts, on issuer
+// (/login?authRequestID=…, which also shows the form again).
+func loginAction(issuer, page string) (string, bool) {
+	m := loginForm.FindStringSubmatch(page)
+	if m == nil {
+		return "", false
+	}
+	return issuer + html.UnescapeString(m[1]), true
+}
+
 // authorize sends the site's authorization request and keeps the login
 // form it answers with: where to post it and its form token.
 func (f *signInFlow) authorize(ctx context.Context, c *http.Client) (pending, error) {
@@ -125,11 +135,12 @@ func (f *signInFlow) authorize(ctx context.Context, c *http.Client) (pending, er
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return p, refusal{"authorize", "429"}
 	}
-	action, token := loginForm.FindStringSubmatch(body), csrfField.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || action == nil || token == nil {
+	action, ok := loginAction(f.issuer, body)
+	token := csrfField.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || !ok || token == nil {
 		return p, fmt.Errorf("authorize: %d without the login form (Location %q)", resp.StatusCode, safeLocation(resp.Header.Get("Location")))
 	}
-	p.loginURL, p.formToken = f.issuer+html.UnescapeString(action[1]), token[1]
+	p.loginURL, p.formToken = action, token[1]
 	return p, nil
 }
 

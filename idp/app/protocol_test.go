@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -76,11 +75,11 @@ func (b *browserless) authorize(st *site, extra url.Values) (loginURL, verifier 
 func loginFormURL(t *testing.T, s *stack, resp *http.Response) string {
 	t.Helper()
 	body := readAll(t, resp)
-	m := loginForm.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || m == nil {
+	action, ok := loginAction(s.Issuer, body)
+	if resp.StatusCode != http.StatusOK || !ok {
 		t.Fatalf("authorize: %d without the login form, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	return s.Issuer + html.UnescapeString(m[1])
+	return action
 }
 
 // login posts credentials and returns the response to the POST.

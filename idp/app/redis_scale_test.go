@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"fmt"
-	"html"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -248,11 +247,11 @@ func rawSignIn(ctx context.Context, s *stack, u testenv.User) error {
 	if strings.HasPrefix(loc, st.URL+"/callback?") && strings.Contains(loc, "error=temporarily_unavailable") {
 		return unavailable{"authorize"}
 	}
-	action, m := loginForm.FindStringSubmatch(body), csrfField.FindStringSubmatch(body)
-	if resp.StatusCode != http.StatusOK || action == nil || m == nil {
+	loginURL, ok := loginAction(s.Issuer, body)
+	m := csrfField.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || !ok || m == nil {
 		return fmt.Errorf("authorize: %d without the login form (Location %q)", resp.StatusCode, loc)
 	}
-	loginURL := s.Issuer + html.UnescapeString(action[1])
 	req, _ := http.NewRequest(http.MethodPost, loginURL, strings.NewReader(url.Values{
 		"csrf_token": {m[1]}, "login": {u.UID}, "password": {u.Password},
 	}.Encode()))
