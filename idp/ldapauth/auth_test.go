@@ -340,6 +340,21 @@ func BenchmarkAuthenticate(b *testing.B) {
 			}
 		}
 	})
+	// One sign-in at a time, as at night: every process on the path has
+	// gone idle in between. The gap itself is not timed; what is left
+	// over "serial" is what waking up costs the two round trips.
+	for _, gap := range []time.Duration{300 * time.Microsecond, 3 * time.Millisecond} {
+		b.Run("serial/after "+gap.String()+" idle", func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				time.Sleep(gap)
+				b.StartTimer()
+				if res, err := d.Authenticate(ctx, "jdupont", jd.Password); !res.OK || err != nil {
+					b.Fatalf("ok=%v err=%v", res.OK, err)
+				}
+			}
+		})
+	}
 	b.Run("parallel", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
