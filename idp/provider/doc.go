@@ -7,8 +7,8 @@
 // CreateAuthRequest, which stores the request and hands it to the holder
 // of WithCreated: the server answers with its login screen rather than
 // the library's redirect to the client's LoginURL (/login, which shows
-// the same screen again after a wrong password). The login UI checks the password and calls
-// Complete; the browser then follows CallbackURL, where the library mints
+// the same screen again after a wrong password). The login UI checks
+// the password and calls Complete; the browser then follows CallbackURL, where the library mints
 // a single-use code (SaveAuthCode). The relying party redeems it at the
 // token endpoint, which APIHandler serves: an op.Server built on the
 // library's LegacyServer whose CodeExchange checks the code against the
