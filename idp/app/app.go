@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -211,7 +212,9 @@ func (a *App) Serve(ctx context.Context) error {
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
 	}
-	a.Log.Info("listening", "addr", ln.Addr().String(), "issuer", a.Issuer)
+	// GOMAXPROCS is in the line because, with no CPU limit, the runtime
+	// sizes it to the whole machine (README, « Capacity »).
+	a.Log.Info("listening", "addr", ln.Addr().String(), "issuer", a.Issuer, "gomaxprocs", runtime.GOMAXPROCS(0))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
