@@ -221,6 +221,11 @@ func TestKubernetes(t *testing.T) {
 				if port != 8080 || str(ctr, "livenessProbe", "httpGet", "port") != str(ctr, "ports", 0, "name") {
 					t.Errorf("container port %v, probes on %q", port, str(ctr, "livenessProbe", "httpGet", "port"))
 				}
+				// make loadflow measures the provider at this GOMAXPROCS (1).
+				if e := get(ctr, "env", 0); str(e, "name") != "GOMAXPROCS" || str(e, "valueFrom", "resourceFieldRef", "resource") != "requests.cpu" ||
+					str(e, "valueFrom", "resourceFieldRef", "divisor") != "1" || str(ctr, "resources", "requests", "cpu") != "100m" {
+					t.Errorf("GOMAXPROCS is not the CPU request rounded up: env %v, resources %v", get(ctr, "env"), get(ctr, "resources"))
+				}
 				if str(objs["Service/idp"], "spec", "ports", 0, "targetPort") != str(ctr, "ports", 0, "name") ||
 					str(objs["Service/idp"], "spec", "selector", "app.kubernetes.io/name") != "idp" {
 					t.Errorf("Service/idp does not reach the pods: %v", get(objs["Service/idp"], "spec"))
