@@ -64,18 +64,21 @@ bench:
 # Load test of the production binary (cmd/idp) with its production
 # configuration (throttle on), slapd seeded with USERS people and
 # redis-server, driven by loadflow from LOADFLOW_DIR: C virtual users for
-# D, ID tokens signed with ALG (RS256 or ES256). See deploy/perf/README.md.
+# D, ID tokens signed with ALG (RS256 or ES256), the provider at GOMAXPROCS
+# PROCS (1 as in deploy/k8s/idp.yaml; 0: the runtime's default). See
+# deploy/perf/README.md.
 LOADFLOW_DIR ?= ../shared/tools/loadflow
 C     ?= 16
 D     ?= 20s
 ALG   ?= ES256
 USERS ?= 1000
+PROCS ?= 1
 
 loadflow:
 	$(GO) build -o bin/idp ./cmd/idp
 	cd $(LOADFLOW_DIR) && $(GO) build -o $(CURDIR)/bin/loadflow .
 	IDP_LOADFLOW=1 IDP_BIN=$(CURDIR)/bin/idp LOADFLOW_BIN=$(CURDIR)/bin/loadflow \
-	LOADFLOW_C=$(C) LOADFLOW_D=$(D) LOADFLOW_ALG=$(ALG) LOADFLOW_USERS=$(USERS) \
+	LOADFLOW_C=$(C) LOADFLOW_D=$(D) LOADFLOW_ALG=$(ALG) LOADFLOW_USERS=$(USERS) LOADFLOW_PROCS=$(PROCS) \
 	$(GO) test -count=1 -timeout 30m -run '^TestLoadflow$$' -v ./deploy/perf
 
 clean:

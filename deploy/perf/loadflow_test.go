@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +31,7 @@ type settings struct {
 	duration      string
 	alg           string // RS256 or ES256
 	users         int
+	procs         int // the provider's GOMAXPROCS; 0: the runtime's default
 }
 
 func settingsFrom(t *testing.T) settings {
@@ -52,6 +54,14 @@ func settingsFrom(t *testing.T) settings {
 		idp: os.Getenv("IDP_BIN"), loadflow: os.Getenv("LOADFLOW_BIN"),
 		concurrency: num("LOADFLOW_C", 16), duration: cmpOr(os.Getenv("LOADFLOW_D"), "20s"),
 		alg: cmpOr(os.Getenv("LOADFLOW_ALG"), "ES256"), users: num("LOADFLOW_USERS", 1000),
+		procs: 1, // what deploy/k8s/idp.yaml gives each replica (its CPU request, rounded up)
+	}
+	if v := os.Getenv("LOADFLOW_PROCS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			t.Fatalf("LOADFLOW_PROCS=%q: want a number, 0 for the runtime's default", v)
+		}
+		s.procs = n
 	}
 	for _, b := range []string{s.idp, s.loadflow} {
 		if !filepath.IsAbs(b) {
@@ -202,6 +212,10 @@ func TestLoadflow(t *testing.T) {
 	}
 	defer logFile.Close()
 	idp := exec.Command(set.idp, "serve", "--config", conf)
+	idp.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") })
+	if set.procs > 0 {
+		idp.Env = append(idp.Env, "GOMAXPROCS="+strconv.Itoa(set.procs))
+	}
 	idp.Stdout, idp.Stderr = logFile, logFile
 	if err := idp.Start(); err != nil {
 		t.Fatal(err)
@@ -269,8 +283,8 @@ func TestLoadflow(t *testing.T) {
 	// loadflow's failed counts every error; refusals are shown apart.
 	refused := r.Errors["login_rejected"] + r.Errors["http_429"]
 	failed := r.Failed - refused
-	t.Logf("RESULT alg=%s c=%d users=%d: sign-ins/s=%.1f completed=%d refused=%d failed=%d login p50=%.2fms p90=%.2fms p99=%.2fms; login POST→code p50=%.2fms p90=%.2fms p99=%.2fms",
-		set.alg, r.Concurrency, set.users, r.LoginsPerSec, r.Completed, refused, failed,
+	t.Logf("RESULT alg=%s c=%d users=%d GOMAXPROCS=%s: sign-ins/s=%.1f completed=%d refused=%d failed=%d login p50=%.2fms p90=%.2fms p99=%.2fms; login POST→code p50=%.2fms p90=%.2fms p99=%.2fms",
+		set.alg, r.Concurrency, set.users, procsName(set.procs), r.LoginsPerSec, r.Completed, refused, failed,
 		r.Login.P50, r.Login.P90, r.Login.P99, r.PostToCode.P50, r.PostToCode.P90, r.PostToCode.P99)
 	if signed > 0 {
 		t.Logf("RESULT idp CPU: %.0f ms over %v for %d sign-ins (warm-up included): %.2f ms CPU per sign-in, %.2f cores",
@@ -282,6 +296,13 @@ func TestLoadflow(t *testing.T) {
 	if r.Completed == 0 {
 		t.Error("no sign-in completed")
 	}
+}
+
+func procsName(n int) string {
+	if n == 0 {
+		return "default"
+	}
+	return strconv.Itoa(n)
 }
 
 func tail(b []byte, n int) []byte {
