@@ -245,6 +245,11 @@ func TestLoadflow(t *testing.T) {
 		return resp.StatusCode == http.StatusOK, fmt.Sprintf("discovery: %d", resp.StatusCode)
 	})
 
+	procs := runningProcs(t, logPath)
+	if set.procs > 0 && procs != set.procs {
+		t.Fatalf("the provider runs at GOMAXPROCS %d, want %d", procs, set.procs)
+	}
+
 	successes := func() int {
 		b, err := os.ReadFile(logPath)
 		if err != nil {
@@ -283,8 +288,8 @@ func TestLoadflow(t *testing.T) {
 	// loadflow's failed counts every error; refusals are shown apart.
 	refused := r.Errors["login_rejected"] + r.Errors["http_429"]
 	failed := r.Failed - refused
-	t.Logf("RESULT alg=%s c=%d users=%d GOMAXPROCS=%s: sign-ins/s=%.1f completed=%d refused=%d failed=%d login p50=%.2fms p90=%.2fms p99=%.2fms; login POST→code p50=%.2fms p90=%.2fms p99=%.2fms",
-		set.alg, r.Concurrency, set.users, procsName(set.procs), r.LoginsPerSec, r.Completed, refused, failed,
+	t.Logf("RESULT alg=%s c=%d users=%d GOMAXPROCS=%d: sign-ins/s=%.1f completed=%d refused=%d failed=%d login p50=%.2fms p90=%.2fms p99=%.2fms; login POST→code p50=%.2fms p90=%.2fms p99=%.2fms",
+		set.alg, r.Concurrency, set.users, procs, r.LoginsPerSec, r.Completed, refused, failed,
 		r.Login.P50, r.Login.P90, r.Login.P99, r.PostToCode.P50, r.PostToCode.P90, r.PostToCode.P99)
 	if signed > 0 {
 		t.Logf("RESULT idp CPU: %.0f ms over %v for %d sign-ins (warm-up included): %.2f ms CPU per sign-in, %.2f cores",
@@ -298,11 +303,25 @@ func TestLoadflow(t *testing.T) {
 	}
 }
 
-func procsName(n int) string {
-	if n == 0 {
-		return "default"
+// runningProcs is the GOMAXPROCS the provider says it runs with, in its
+// listening line.
+func runningProcs(t *testing.T, logPath string) int {
+	t.Helper()
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return strconv.Itoa(n)
+	for line := range bytes.Lines(b) {
+		var l struct {
+			Msg        string `json:"msg"`
+			GOMAXPROCS int    `json:"gomaxprocs"`
+		}
+		if json.Unmarshal(line, &l) == nil && l.Msg == "listening" {
+			return l.GOMAXPROCS
+		}
+	}
+	t.Fatalf("no listening line in the provider's log:\n%s", tail(b, 2000))
+	return 0
 }
 
 func tail(b []byte, n int) []byte {
