@@ -100,6 +100,7 @@ func TestTwoDirectories(t *testing.T) {
 
 	const second = "Une autre phrase pendant la panne"
 	t.Run("second directory stopped: the waiting screen waits, both written when it is back", func(t *testing.T) {
+		before := len(s.SMTP.Messages())
 		s.Second.Stop(t)
 		r := verifiedReset(t, s, u.Mail)
 		waiting(t, r, second)
@@ -123,6 +124,7 @@ func TestTwoDirectories(t *testing.T) {
 		if !s.Slapd.Binds(t, u.UID, second) || !s.Second.Binds(t, u.UID, second) {
 			t.Error("the new password is not in both directories")
 		}
+		waitMail(t, s, before+2) // the code, then the notice of the change
 	})
 
 	t.Run("refused by the second after the first accepted: told, and IT alerted", func(t *testing.T) {
