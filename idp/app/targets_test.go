@@ -78,6 +78,7 @@ func TestTwoDirectories(t *testing.T) {
 
 	const first = "Une phrase pour les deux annuaires"
 	t.Run("the stricter policy is shown and checked before any write", func(t *testing.T) {
+		before := len(s.SMTP.Messages())
 		r := verifiedReset(t, s, u.Mail)
 		_, page := r.formToken("/mot-de-passe-perdu/nouveau")
 		if !strings.Contains(page, "doit contenir au moins 16 caractères") {
@@ -96,6 +97,7 @@ func TestTwoDirectories(t *testing.T) {
 		if !s.Slapd.Binds(t, u.UID, first) || !s.Second.Binds(t, u.UID, first) {
 			t.Error("the new password is not in both directories")
 		}
+		waitMail(t, s, before+2) // the code, then the notice of the change
 	})
 
 	const second = "Une autre phrase pendant la panne"
