@@ -224,7 +224,7 @@ func TestKubernetes(t *testing.T) {
 				// make loadflow measures the provider at this GOMAXPROCS (1).
 				if e := get(ctr, "env", 0); str(e, "name") != "GOMAXPROCS" || str(e, "valueFrom", "resourceFieldRef", "resource") != "requests.cpu" ||
 					str(e, "valueFrom", "resourceFieldRef", "divisor") != "1" || str(ctr, "resources", "requests", "cpu") != "100m" {
-					t.Errorf("GOMAXPROCS is not the CPU request rounded up: env %v, resources %v", get(ctr, "env"), get(ctr, "resources"))
+					t.Errorf("GOMAXPROCS is not the CPU request (100m) rounded up, which make loadflow's PROCS=1 stands for: env %v, resources %v", get(ctr, "env"), get(ctr, "resources"))
 				}
 				if str(objs["Service/idp"], "spec", "ports", 0, "targetPort") != str(ctr, "ports", 0, "name") ||
 					str(objs["Service/idp"], "spec", "selector", "app.kubernetes.io/name") != "idp" {
