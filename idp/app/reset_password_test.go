@@ -23,18 +23,7 @@ func verifiedReset(t *testing.T, s *stack, mail string) resetClient {
 	r.start()
 	before := len(s.SMTP.Messages())
 	r.email(url.Values{"email": {mail}}, nil)
-	// The first mail since then that carries a code: the notice of a change
-	// that a previous step just finished may still arrive before it.
-	var m resetMail
-	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
-		for _, msg := range s.SMTP.Messages()[before:] {
-			if pm := parseResetMail(t, msg); pm.Code != "" && strings.EqualFold(pm.To, mail) {
-				m = pm
-				return true, ""
-			}
-		}
-		return false, "no security code mailed to " + mail
-	})
+	m := mailAfter(t, s, before, mail, codeMail)
 	if loc, _ := r.code(m.Code); loc != "/mot-de-passe-perdu/nouveau" {
 		t.Fatalf("code refused: %q", loc)
 	}

@@ -25,7 +25,7 @@ func testResetJourneyLinkTakesTheFlowAway(t *testing.T, https bool) {
 	u := testenv.Users()[2]
 	startAt(t, attacker, rp)
 	askForCode(t, attacker, u.Mail)
-	m := codeMailAfter(t, s, 0)
+	m := mailAfter(t, s, 0, u.Mail, codeMail)
 
 	if _, err := chromedp.RunResponse(timeout(t, victim), chromedp.Navigate(m.Link)); err != nil {
 		t.Fatal(err)

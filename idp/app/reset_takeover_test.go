@@ -28,24 +28,6 @@ func (r resetClient) useLink(link string) string {
 	return resp.Header.Get("Location")
 }
 
-// codeMailAfter waits for the first code mail after the first n mails
-// (other mails, such as a change notice, are skipped).
-func codeMailAfter(t *testing.T, s *stack, n int) resetMail {
-	t.Helper()
-	var found resetMail
-	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
-		msgs := s.SMTP.Messages()[n:]
-		for _, msg := range msgs {
-			if m := parseResetMail(t, msg); m.Link != "" {
-				found = m
-				return true, ""
-			}
-		}
-		return false, fmt.Sprintf("no code mail among the %d after the first %d", len(msgs), n)
-	})
-	return found
-}
-
 // TestResetLinkInAnotherBrowser: an attacker types the victim's address;
 // the victim opens the genuine mailed link in her own browser and presses
 // « Continuer ». The attacker's browser must get nothing from it: not the
@@ -65,7 +47,7 @@ func TestResetLinkInAnotherBrowser(t *testing.T) {
 		attacker.post("/mot-de-passe-perdu?authRequestID="+authID, url.Values{"csrf_token": {tok}, "profil": {"usager"}}, nil)
 		before := len(s.SMTP.Messages())
 		attacker.email(url.Values{"email": {victim.Mail}}, nil)
-		m := codeMailAfter(t, s, before)
+		m := mailAfter(t, s, before, victim.Mail, codeMail)
 
 		owner := resetClient{newBrowserless(t, s)}
 		if loc := owner.useLink(m.Link); loc != "/mot-de-passe-perdu/nouveau" {
@@ -126,7 +108,7 @@ func TestResetLinkInAnotherBrowser(t *testing.T) {
 		r.post("/mot-de-passe-perdu?authRequestID="+authID, url.Values{"csrf_token": {tok}, "profil": {"usager"}}, nil)
 		before := len(s.SMTP.Messages())
 		r.email(url.Values{"email": {victim.Mail}}, nil)
-		m := codeMailAfter(t, s, before)
+		m := mailAfter(t, s, before, victim.Mail, codeMail)
 		if loc := r.useLink(m.Link); loc != "/mot-de-passe-perdu/nouveau" {
 			t.Fatalf("own link leads to %q", loc)
 		}

@@ -199,6 +199,40 @@ func waitMail(t *testing.T, s *stack, n int) resetMail {
 	return parseResetMail(t, msgs[n-1])
 }
 
+// mailKind tells the provider's two mails apart, by their subject.
+type mailKind string
+
+const (
+	codeMail   mailKind = "Validation du changement de mot de passe" // the security code and its link
+	noticeMail mailKind = "Votre mot de passe a été modifié"         // a password was changed
+)
+
+// mailAfter waits for the first mail of kind among those after the sink's
+// first n, and fails unless it went to addr (and, for a code mail, carries
+// the code and the link). Mails of the other kind are passed over: the
+// notice of a change is mailed after the change settles, so a notice of an
+// earlier step can arrive after n was counted, before the mail awaited.
+func mailAfter(t *testing.T, s *stack, n int, addr string, kind mailKind) resetMail {
+	t.Helper()
+	var m resetMail
+	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+		msgs := s.SMTP.Messages()[n:]
+		for _, msg := range msgs {
+			if m = parseResetMail(t, msg); m.Subject == string(kind) {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("no mail %q among the %d after the first %d", kind, len(msgs), n)
+	})
+	if m.To != addr {
+		t.Fatalf("mail %q to %q, want it to %q", kind, m.To, addr)
+	}
+	if kind == codeMail && (m.Code == "" || m.Link == "") {
+		t.Fatalf("code mail with code %q and link %q", m.Code, m.Link)
+	}
+	return m
+}
+
 // mailsTo returns the mails the sink holds for addr, oldest first.
 func mailsTo(s *stack, addr string) []testenv.Message {
 	var out []testenv.Message
