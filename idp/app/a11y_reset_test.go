@@ -62,7 +62,7 @@ func TestAccessibilityReset(t *testing.T) {
 			t.Errorf("code field %s=%q, want %q", attrName, got, want)
 		}
 	}
-	m := waitMail(t, s, 1)
+	m := mailAfter(t, s, 0, u.Mail, codeMail)
 	do(chromedp.SendKeys(field("Code de sécurité"), "ZZZZZZ"), chromedp.Click(button("Valider")))
 	a.check(t, "code, wrong", "Étape 4 sur 5\u00a0: Code de sécurité", title("Code de sécurité", true), true)
 	do(chromedp.Click(button("Valider")))
@@ -72,7 +72,7 @@ func TestAccessibilityReset(t *testing.T) {
 	a.check(t, "code, expired", "Étape 4 sur 5\u00a0: Code de sécurité", title("Code de sécurité", true), true)
 	do(chromedp.Click(button("Renvoyer un code")))
 	a.check(t, "code, sent again", "Étape 4 sur 5\u00a0: Code de sécurité", title("Code de sécurité", false), true)
-	fresh := waitMail(t, s, 2)
+	fresh := mailAfter(t, s, 1, u.Mail, codeMail)
 
 	// The link, in the same browser: the confirmation page, then step 5.
 	a.navigate(t, fresh.Link)

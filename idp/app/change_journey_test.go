@@ -92,7 +92,7 @@ func testJourneyAfterChange(t *testing.T, https bool) {
 	third := s.browser(t)
 	startAt(t, third, site1)
 	askForCode(t, third, u.Mail)
-	code := waitMail(t, s, 1).Code
+	code := mailAfter(t, s, 0, u.Mail, codeMail).Code
 	if err := chromedp.Do(timeout(t, third), chromedp.SendKeys(field("Code de sécurité"), code)); err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func testJourneyAfterChange(t *testing.T, https bool) {
 	if !s.Slapd.Binds(t, u.UID, reset) || !s.Second.Binds(t, u.UID, reset) {
 		t.Fatal("the new password is not in both directories")
 	}
-	waitMail(t, s, 2) // the notice
+	mailAfter(t, s, 1, u.Mail, noticeMail)
 	for name, b := range map[string]context.Context{"first browser": first, "other browser": other} {
 		for _, st := range []*site{site1, site2} {
 			if got := at(t, b, s, st); got != "login" {
@@ -144,7 +144,7 @@ func testJourneyAfterChange(t *testing.T, https bool) {
 	if got := text(t, first, "[role=status]"); !strings.Contains(got, "Votre connexion sur cet appareil est conservée") {
 		t.Errorf("success page: %q", got)
 	}
-	waitMail(t, s, 3) // the notice; revocation ran before it was queued
+	mailAfter(t, s, 2, u.Mail, noticeMail) // revocation ran before it was queued
 	if got := at(t, first, s, site2); got != "site" {
 		t.Errorf("the browser that changed the password: %s, want still signed in", got)
 	}

@@ -113,10 +113,7 @@ func TestChangePasswordSignedIn(t *testing.T) {
 		t.Errorf("« Continuer » leads to %v, want the landing page", m)
 	}
 
-	notice := waitMail(t, s, 1)
-	if notice.Subject != "Votre mot de passe a été modifié" || notice.To != u.Mail {
-		t.Errorf("notice %q to %q", notice.Subject, notice.To)
-	}
+	mailAfter(t, s, 0, u.Mail, noticeMail)
 	if e := here.silent(s.Sites[0], nil); e != "" {
 		t.Errorf("this browser after the change: %q, want still signed in", e)
 	}

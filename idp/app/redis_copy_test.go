@@ -98,7 +98,7 @@ func TestRedisCopyHoldsNoBearerValue(t *testing.T) {
 	if status, _ := other.email(url.Values{"email": {u.Mail}}, nil); status != http.StatusOK {
 		t.Fatalf("address: %d", status)
 	}
-	waitMail(t, s, 1)
+	mailAfter(t, s, 0, u.Mail, codeMail)
 	flowCookie := other.cookieValue("idp_reset")
 
 	secrets := map[string]string{

@@ -146,7 +146,7 @@ func testResetJourneyNewPassword(t *testing.T, https bool) {
 		t.Fatal(err)
 	}
 	click(button("Recevoir un code"))
-	m := waitMail(t, s, 1)
+	m := mailAfter(t, s, 0, u.Mail, codeMail)
 	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Code de sécurité"), m.Code)); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestResetNewPasswordThroughLink(t *testing.T) {
 	tok, _ := a.formToken("/mot-de-passe-perdu?authRequestID=" + authID)
 	a.post("/mot-de-passe-perdu?authRequestID="+authID, url.Values{"csrf_token": {tok}, "profil": {"usager"}}, nil)
 	a.email(url.Values{"email": {u.Mail}}, nil)
-	m := waitMail(t, s, 1)
+	m := mailAfter(t, s, 0, u.Mail, codeMail)
 
 	b := resetClient{newBrowserless(t, s)}
 	b.get(m.Link).Body.Close()
@@ -319,7 +319,7 @@ func testResetJourneyThroughLinkInAnotherBrowser(t *testing.T, https bool) {
 	u := testenv.Users()[2]
 	startAt(t, first, rp)
 	askForCode(t, first, u.Mail)
-	m := waitMail(t, s, 1)
+	m := mailAfter(t, s, 0, u.Mail, codeMail)
 
 	if _, err := chromedp.RunResponse(timeout(t, second), chromedp.Navigate(m.Link)); err != nil {
 		t.Fatal(err)

@@ -192,13 +192,6 @@ func TestResetRequests(t *testing.T) {
 	})
 }
 
-// waitMails waits until the sink holds n mails in all and returns the last.
-func waitMail(t *testing.T, s *stack, n int) resetMail {
-	t.Helper()
-	msgs := s.SMTP.WaitForMessages(t, n, 15*time.Second)
-	return parseResetMail(t, msgs[n-1])
-}
-
 // mailKind tells the provider's two mails apart, by their subject.
 type mailKind string
 
@@ -558,7 +551,7 @@ func testResetJourney(t *testing.T, https bool) {
 	if h1 := heading(t, ctx); h1 != "Étape 4 sur 5 : Code de sécurité" {
 		t.Fatalf("h1 %q", h1)
 	}
-	m := waitMail(t, s, 1)
+	m := mailAfter(t, s, 0, u.Mail, codeMail)
 	pasted := m.Code[:4] + "-" + m.Code[4:]
 	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Code de sécurité"), pasted)); err != nil {
 		t.Fatal(err)

@@ -325,7 +325,7 @@ func (r *rgaa) reset(t *testing.T, s *stack, ctx context.Context) {
 	r.check(t, ctx, "reset-address-invalid", "reset-address", true)
 	do(t, ctx, chromedp.Clear(field("Adresse électronique")), chromedp.SendKeys(field("Adresse électronique"), u.Mail), chromedp.Click(button("Recevoir un code")))
 	r.check(t, ctx, "reset-code", "reset-code", false)
-	m := waitMail(t, s, 1)
+	m := mailAfter(t, s, 0, u.Mail, codeMail)
 	do(t, ctx, chromedp.SendKeys(field("Code de sécurité"), "ZZZZZZ"), chromedp.Click(button("Valider")))
 	r.check(t, ctx, "reset-code-wrong", "reset-code", true)
 	do(t, ctx, chromedp.Click(button("Valider")))
@@ -335,7 +335,7 @@ func (r *rgaa) reset(t *testing.T, s *stack, ctx context.Context) {
 	r.check(t, ctx, "reset-code-expired", "reset-code", true)
 	do(t, ctx, chromedp.Click(button("Renvoyer un code")))
 	r.check(t, ctx, "reset-code-resent", "reset-code", false)
-	fresh := waitMail(t, s, 2)
+	fresh := mailAfter(t, s, 1, u.Mail, codeMail)
 
 	// The link: its confirmation, then the new password and its errors,
 	// the waiting page (directory down) and success.
