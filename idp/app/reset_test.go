@@ -180,7 +180,7 @@ func TestResetRequests(t *testing.T) {
 		if m.To != u.Mail {
 			t.Errorf("mail to %q, want the directory's %q", m.To, u.Mail)
 		}
-		if m.Subject != "Validation du changement de mot de passe" || m.FromName != "Région Nouvelle-Aquitaine" || m.FromAddr != "noreply@motdepasse.nouvelle-aquitaine.fr" {
+		if m.Subject != string(codeMail) || m.FromName != "Région Nouvelle-Aquitaine" || m.FromAddr != "noreply@motdepasse.nouvelle-aquitaine.fr" {
 			t.Errorf("subject %q from %q <%s>", m.Subject, m.FromName, m.FromAddr)
 		}
 		if m.Code == "" || !strings.HasPrefix(m.Link, s.Issuer+"/mot-de-passe-perdu/lien?t=") {
