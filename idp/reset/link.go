@@ -36,7 +36,7 @@ func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	p := views.ResetLinkPage{Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/lien", RetryURL: h.cfg.Path}
-	if _, err := h.linkFlow(r, false); err != nil {
+	if _, _, err := h.linkFlow(r, false); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 		}
@@ -47,27 +47,32 @@ func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
 	return web.Render(w, r, http.StatusOK, views.ResetLinkForm(p))
 }
 
-// linkFlow finds the flow of the link token in the cookie.
-func (h *Handler) linkFlow(r *http.Request, consume bool) (string, error) {
+// linkFlow finds the flow of the link token in the cookie, and the hash
+// the link is stored under.
+func (h *Handler) linkFlow(r *http.Request, consume bool) (ref, hash string, err error) {
 	c, err := r.Cookie(h.linkCookie())
 	if err != nil || c.Value == "" {
-		return "", store.ErrNotFound
+		return "", "", store.ErrNotFound
 	}
 	// A link mailed before a cookie key rotation is stored under the hash
 	// of the previous key.
-	for _, hash := range h.macs("link", c.Value) {
-		var ref string
+	for _, hash = range h.macs("link", c.Value) {
 		if consume {
 			ref, err = h.cfg.Store.ConsumeResetLink(r.Context(), hash)
 		} else {
 			ref, err = h.cfg.Store.ResetLink(r.Context(), hash)
 		}
 		if !errors.Is(err, store.ErrNotFound) {
-			return ref, err
+			return ref, hash, err
 		}
 	}
-	return "", err
+	return "", "", err
 }
+
+// errStaleLink: the link was mailed for an address the flow no longer
+// stands for (another address was typed, or a new code was asked, while
+// its mail was being made).
+var errStaleLink = errors.New("reset link is not the flow's current one")
 
 // useLink is the POST of « Continuer »: the link works once, from any
 // browser; that browser then carries the flow on, and a browser that
@@ -76,11 +81,9 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	if err := h.checkForm(r, linkPurpose); err != nil {
 		return err
 	}
-	ref, err := h.linkFlow(r, true)
+	ref, hash, err := h.linkFlow(r, true)
 	if errors.Is(err, store.ErrNotFound) {
-		return web.Render(w, r, http.StatusOK, views.ResetLinkForm(views.ResetLinkPage{
-			Site: h.cfg.Pages.Site, Invalid: true, RetryURL: h.cfg.Path,
-		}))
+		return h.invalidLink(w, r)
 	}
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
@@ -96,7 +99,10 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	if !mine {
 		// Never verify a flow another browser holds (whoever typed the
 		// address): this browser takes it over under a new id.
-		f, err := h.cfg.Store.MoveResetFlow(r.Context(), ref)
+		f, err := h.cfg.Store.MoveResetFlow(r.Context(), ref, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return h.invalidLink(w, r)
+		}
 		if err != nil {
 			return h.storeError(w, r, err)
 		}
@@ -104,12 +110,20 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	}
 	var sub string
 	err = h.cfg.Store.UpdateResetFlow(r.Context(), id, func(f *store.ResetFlow) error {
+		// Only the flow's current link verifies it: its account was set
+		// together with it, so it is the account the link was mailed for.
+		if f.LinkHash != hash {
+			return errStaleLink
+		}
 		f.Verified = true
 		f.CodeHash = ""
 		f.OtherBrowser = f.OtherBrowser || !mine
 		sub = f.Subject
 		return nil
 	})
+	if errors.Is(err, errStaleLink) {
+		return h.invalidLink(w, r)
+	}
 	if err != nil {
 		return h.storeError(w, r, err)
 	}
@@ -121,4 +135,10 @@ func (h *Handler) useLink(w http.ResponseWriter, r *http.Request) error {
 	h.audit(r, audit.ResetCodeAccepted, sub, "link")
 	http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 	return nil
+}
+
+func (h *Handler) invalidLink(w http.ResponseWriter, r *http.Request) error {
+	return web.Render(w, r, http.StatusOK, views.ResetLinkForm(views.ResetLinkPage{
+		Site: h.cfg.Pages.Site, Invalid: true, RetryURL: h.cfg.Path,
+	}))
 }

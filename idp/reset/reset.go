@@ -29,7 +29,7 @@ type Store interface {
 	SaveResetLink(ctx context.Context, hash, flowID string, expiresAt time.Time) error
 	ResetLink(ctx context.Context, hash string) (string, error)
 	ConsumeResetLink(ctx context.Context, hash string) (string, error)
-	MoveResetFlow(ctx context.Context, ref string) (*store.ResetFlow, error)
+	MoveResetFlow(ctx context.Context, ref, linkHash string) (*store.ResetFlow, error)
 	DeleteResetLink(ctx context.Context, hash string) error
 	Allow(ctx context.Context, name string, window time.Duration, limit int) (allowed bool, n int64, retryAt time.Time, err error)
 	Peek(ctx context.Context, name string, window time.Duration, limit int) (n int64, retryAt time.Time, err error)

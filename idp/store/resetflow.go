@@ -198,14 +198,18 @@ func (s *Store) UpdateResetFlow(ctx context.Context, id string, fn func(*ResetFl
 
 // MoveResetFlow gives the flow named by ref (a link's, see ResetLink) a new
 // id and returns it: the browser that held the old id no longer finds it.
-// Of concurrent moves one wins; the others get ErrNotFound. The pending
-// sign-in's id cannot be carried over (it was sealed under the old id):
-// the moved flow keeps AuthRequestRef only.
-func (s *Store) MoveResetFlow(ctx context.Context, ref string) (*ResetFlow, error) {
-	if !isRef(ref) {
+// It moves the flow only while linkHash is its current link (ErrNotFound
+// otherwise, the flow left where it is): a link mailed for an address the
+// flow no longer stands for must not take it away. Of concurrent moves one
+// wins; the others get ErrNotFound. The pending sign-in's id cannot be
+// carried over (it was sealed under the old id): the moved flow keeps
+// AuthRequestRef only.
+func (s *Store) MoveResetFlow(ctx context.Context, ref, linkHash string) (*ResetFlow, error) {
+	if !isRef(ref) || linkHash == "" {
 		return nil, ErrNotFound
 	}
-	b, err := s.c.GetDel(ctx, s.resetFlowKey(ref)).Bytes()
+	key := s.resetFlowKey(ref)
+	old, err := s.c.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
 	}
@@ -213,10 +217,19 @@ func (s *Store) MoveResetFlow(ctx context.Context, ref string) (*ResetFlow, erro
 		return nil, fmt.Errorf("store: move reset flow: %w", err)
 	}
 	rec := &resetFlowRecord{ResetFlow: new(ResetFlow)}
-	if err := json.Unmarshal(b, rec); err != nil {
+	if err := json.Unmarshal([]byte(old), rec); err != nil {
 		return nil, fmt.Errorf("store: decode reset flow: %w", err)
 	}
-	if s.expired(rec.ExpiresAt) {
+	if s.expired(rec.ExpiresAt) || rec.LinkHash != linkHash {
+		return nil, ErrNotFound
+	}
+	// Taken only as read: a flow changed meanwhile (another address, a
+	// new code, another move) stays where it is.
+	taken, err := compareAndDelete.Run(ctx, s.c, []string{key}, old).Int()
+	if err != nil {
+		return nil, fmt.Errorf("store: move reset flow: %w", err)
+	}
+	if taken == 0 {
 		return nil, ErrNotFound
 	}
 	f := rec.ResetFlow

@@ -30,6 +30,13 @@ redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return 1
 `)
 
+// compareAndDelete deletes KEYS[1] only if it still holds ARGV[1].
+var compareAndDelete = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`)
+
 // updateJSON applies fn to the JSON record under key optimistically: read,
 // change, and write only if nobody changed the key in between, retrying
 // otherwise. fn may run several times and must only mutate the record. Its

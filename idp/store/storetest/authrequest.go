@@ -259,10 +259,11 @@ func testGrantRevoke(t *testing.T, e *env) {
 
 // testResetFlow: flows expire by the clock, updates are atomic, a link is
 // readable any number of times and consumed once and names its flow by
-// Ref; the pending sign-in's id comes back only to the flow's id.
+// Ref; the pending sign-in's id comes back only to the flow's id; a flow
+// moves only with its current link.
 func testResetFlow(t *testing.T, e *env) {
 	now := e.clock.Now()
-	f := &store.ResetFlow{ID: store.NewID(), AuthRequestID: store.NewID(), Email: "a@example.org", CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
+	f := &store.ResetFlow{ID: store.NewID(), AuthRequestID: store.NewID(), Email: "a@example.org", LinkHash: "h1", CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
 	noErr(t, "SaveResetFlow", e.s.SaveResetFlow(e.ctx, f))
 	const n = 20
 	for i, err := range parallel(n, func(int) error {
@@ -291,16 +292,24 @@ func testResetFlow(t *testing.T, e *env) {
 		t.Fatalf("ConsumeResetLink = %q", ref)
 	}
 
+	// A link that is not the flow's current one leaves it where it is.
+	for _, stale := range []string{"h0", ""} {
+		_, err = e.s.MoveResetFlow(e.ctx, ref, stale)
+		wantErr(t, "move with link "+strconv.Quote(stale), err, store.ErrNotFound)
+	}
+	_, err = e.s.ResetFlow(e.ctx, f.ID)
+	noErr(t, "flow after a move with another link", err)
+
 	// Another browser takes the flow over: a new id, the old one finds
 	// nothing, the pending sign-in is known by Ref only.
-	moved, err := e.s.MoveResetFlow(e.ctx, ref)
+	moved, err := e.s.MoveResetFlow(e.ctx, ref, "h1")
 	noErr(t, "MoveResetFlow", err)
 	if moved.ID == f.ID || moved.CodeTries != n || moved.AuthRequestID != "" || moved.AuthRequestRef != store.Ref(f.AuthRequestID) {
 		t.Fatalf("moved flow: %+v", moved)
 	}
 	_, err = e.s.ResetFlow(e.ctx, f.ID)
 	wantErr(t, "flow under its old id", err, store.ErrNotFound)
-	_, err = e.s.MoveResetFlow(e.ctx, ref)
+	_, err = e.s.MoveResetFlow(e.ctx, ref, "h1")
 	wantErr(t, "second move", err, store.ErrNotFound)
 	f = moved
 	_, err = e.s.ConsumeResetLink(e.ctx, "h1")
