@@ -276,3 +276,49 @@ func TestResetLimitPerIPv6Network(t *testing.T) {
 		})
 	}
 }
+
+// TestResetWhileAnotherChangeIsUnderWay: someone who knows a person's
+// password, signed in in their own browser, has a change of it under way
+// when the person, in hers, sets a new password through « Mot de passe
+// perdu ». She must not be told her password was changed while the other
+// change is the one written: her page says that a change is under way and
+// hers was not recorded. Once the other change is settled she tries again,
+// her password is the one that works, and the other browser is signed out.
+func TestResetWhileAnotherChangeIsUnderWay(t *testing.T) {
+	s := startStack(t)
+	u := testenv.Users()[0]
+	other, _ := signedIn(t, s, s.Sites[0], nil)
+	victim := verifiedReset(t, s, u.Mail)
+	if status, loc, _ := changeFrom(t, other, u.Password); status != http.StatusSeeOther || loc != "/mot-de-passe-perdu/nouveau" {
+		t.Fatalf("the other's change: %d to %q", status, loc)
+	}
+	const othersPw, hers = "Celui de l’autre navigateur, bien long", "Le sien, choisi après la perte"
+	newPassword := func(r resetClient, pw string) (*http.Response, string) {
+		t.Helper()
+		tok, _ := r.formToken("/mot-de-passe-perdu/nouveau")
+		return r.post("/mot-de-passe-perdu/nouveau", url.Values{"csrf_token": {tok}, "password": {pw}, "confirmation": {pw}}, nil)
+	}
+	// The directory is down: the worker keeps the other change under way.
+	s.Slapd.Stop(t)
+	if resp, _ := newPassword(resetClient{other}, othersPw); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu/attente" {
+		t.Fatalf("the other's new password: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := newPassword(victim, hers)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Le mot de passe n’a pas été modifié") ||
+		!strings.Contains(body, "Une autre modification du mot de passe de ce compte est en cours") {
+		t.Errorf("her new password while another change is under way: %d to %q, want the new-password page saying so", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	s.Slapd.Start(t)
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		return binds(t, s, u.UID, othersPw), "the other change was never written"
+	})
+	if path, _ := victim.setPassword(hers, hers); path != "/mot-de-passe-perdu/termine" {
+		t.Fatalf("her second try: at %s", path)
+	}
+	if !binds(t, s, u.UID, hers) || binds(t, s, u.UID, othersPw) {
+		t.Error("her password is not the one that works")
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return other.silent(s.Sites[0], nil) != "", "the other browser is still signed in"
+	})
+}

@@ -78,8 +78,9 @@ func NewJobChanges(c JobChangesConfig) (*JobChanges, error) {
 	}, nil
 }
 
-// Submit queues c and returns the job to follow: a new one, or the one
-// already under way for the same person.
+// Submit queues c and returns its job, or ErrChangeUnderWay while the
+// person has another job unsettled (one job per person at a time, so
+// that two changes are never written in the wrong order).
 func (c *JobChanges) Submit(ctx context.Context, ch Change) (string, error) {
 	now := c.now()
 	j := job.Job{ID: job.NewID(), Subject: ch.Subject, Login: ch.Login, Mail: ch.Mail, CreatedAt: now, ExpiresAt: now.Add(c.life)}
@@ -100,8 +101,7 @@ func (c *JobChanges) Submit(ctx context.Context, ch Change) (string, error) {
 	err = c.queue.Enqueue(ctx, j)
 	var pending *job.PendingError
 	if errors.As(err, &pending) {
-		// A change of this person is already under way: follow it.
-		return pending.JobID, nil
+		return "", fmt.Errorf("%w (job %s)", ErrChangeUnderWay, pending.JobID)
 	}
 	if err != nil {
 		return "", fmt.Errorf("queue the change: %w", err)

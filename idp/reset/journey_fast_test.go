@@ -559,6 +559,29 @@ func TestResetAfterQueuing(t *testing.T) {
 	}
 }
 
+// TestResetWhileAnotherChangeIsUnderWayFast: a change the directory
+// writer turns away because another one of the person is unsettled is
+// said on the new-password page; the flow follows no job, and the person
+// tries again later in the same flow.
+func TestResetWhileAnotherChangeIsUnderWayFast(t *testing.T) {
+	t.Parallel()
+	j := newJourney(t)
+	v := j.verified()
+	const pw = "Une phrase de passe toute neuve"
+	j.changes.busy(true)
+	a := j.post(v, lost+"/nouveau", lost+"/nouveau", url.Values{"password": {pw}, "confirmation": {pw}})
+	if a.Status != http.StatusOK || !strings.Contains(a.Body, "Une autre modification du mot de passe de ce compte est en cours") {
+		t.Fatalf("while another change is under way: %d to %q", a.Status, a.Location)
+	}
+	if a := v.Get(lost + "/attente"); a.Status != http.StatusSeeOther || a.Location != lost+"/nouveau" {
+		t.Errorf("the waiting page follows a job: %d to %q", a.Status, a.Location)
+	}
+	j.changes.busy(false)
+	if a := j.post(v, lost+"/nouveau", lost+"/nouveau", url.Values{"password": {pw}, "confirmation": {pw}}); a.Location != lost+"/attente" {
+		t.Errorf("trying again: %d to %q", a.Status, a.Location)
+	}
+}
+
 // mailbox records queued mail.
 type mailbox struct{ testenv.Recorder[reset.Mail] }
 
@@ -584,6 +607,7 @@ func (b *mailbox) last(t *testing.T) (code, link string) {
 // and stay pending until settle.
 type changeQueue struct {
 	mu     sync.Mutex
+	other  bool // another change of the person is unsettled
 	queued []reset.Change
 	states map[string]reset.ChangeState
 	state  reset.ChangeState
@@ -592,6 +616,9 @@ type changeQueue struct {
 func (q *changeQueue) Submit(_ context.Context, c reset.Change) (string, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.other {
+		return "", reset.ErrChangeUnderWay
+	}
 	q.queued = append(q.queued, c)
 	q.state = reset.ChangeState{Pending: true}
 	return fmt.Sprintf("job-%d", len(q.queued)), nil
@@ -601,6 +628,12 @@ func (q *changeQueue) State(context.Context, string) (reset.ChangeState, error) 
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return q.state, nil
+}
+
+func (q *changeQueue) busy(other bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.other = other
 }
 
 func (q *changeQueue) settle(s reset.ChangeState) {

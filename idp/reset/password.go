@@ -54,11 +54,18 @@ type Change struct {
 // Changes hands a new password to the directory writer (ldapsync): the
 // web tier never writes the directory itself.
 type Changes interface {
+	// Submit answers ErrChangeUnderWay while another change of the same
+	// person is unsettled: c is then not queued.
 	Submit(ctx context.Context, c Change) (jobID string, err error)
 	State(ctx context.Context, jobID string) (ChangeState, error)
 }
 
 const passwordPurpose = "reset:password"
+
+// ErrChangeUnderWay: the person has another change unsettled (another
+// browser's, another tab's). Following it instead would show this one as
+// written when it is the other password that is.
+var ErrChangeUnderWay = errors.New("reset: another change of this person is under way")
 
 // verifiedFlow loads a flow that passed the code or the link; anything
 // else goes back where it belongs.
@@ -135,6 +142,9 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
 	jobID, err := h.cfg.Changes.Submit(r.Context(), Change{
 		Subject: f.Subject, Login: f.Login, Mail: f.Mail, Password: pw, KeepSession: f.KeepSession,
 	})
+	if errors.Is(err, ErrChangeUnderWay) {
+		return h.passwordPage(w, r, f, views.PasswordChangeUnderWay)
+	}
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
