@@ -185,3 +185,86 @@ func TestChangePasswordAfterGraceLogin(t *testing.T) {
 		t.Error("the new password does not sign in")
 	}
 }
+
+// TestChangeFlowEndsWithItsSession: the new-password step that
+// « Changer mon mot de passe » opens belongs to the session it was opened
+// from. Once that session has ended, the browser that still holds the
+// step cannot set a password: not the next person at a shared computer
+// after a logout, not someone who had the old password once the owner's
+// reset has ended every session.
+func TestChangeFlowEndsWithItsSession(t *testing.T) {
+	s := startStack(t)
+	tests := []struct {
+		name string
+		user testenv.User
+		end  func(t *testing.T, b *browserless, u testenv.User)
+	}{
+		{"logged out", testenv.Users()[0], func(t *testing.T, b *browserless, _ testenv.User) {
+			tok, _ := b.formToken("/")
+			if resp, _ := b.post("/deconnexion", url.Values{"csrf_token": {tok}}, http.Header{"Origin": {s.Issuer}}); resp.StatusCode != http.StatusOK {
+				t.Fatalf("logout: %d", resp.StatusCode)
+			}
+		}},
+		{"the owner's reset ended every session", testenv.Users()[1], func(t *testing.T, _ *browserless, u testenv.User) {
+			const owners = "La phrase que la titulaire vient de choisir"
+			if path, _ := verifiedReset(t, s, u.Mail).setPassword(owners, owners); path != "/mot-de-passe-perdu/termine" {
+				t.Fatalf("the owner's reset: at %s", path)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := signedInAs(t, s, s.Sites[0], tc.user)
+			if status, loc, _ := changeFrom(t, b, tc.user.Password); status != http.StatusSeeOther || loc != "/mot-de-passe-perdu/nouveau" {
+				t.Fatalf("the current password: %d to %q", status, loc)
+			}
+			tc.end(t, b, tc.user)
+			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+				return b.silent(s.Sites[0], nil) == "login_required", "the session has not ended"
+			})
+			const pw = "Une phrase choisie une fois la session finie"
+			if path, _ := (resetClient{b}).setPassword(pw, pw); path == "/mot-de-passe-perdu/termine" || path == "/mot-de-passe-perdu/attente" {
+				t.Errorf("the step outlived its session: at %s", path)
+			}
+			if binds(t, s, tc.user.UID, pw) {
+				t.Errorf("the password set after the session ended works")
+			}
+		})
+	}
+}
+
+// TestChangeFlowLastsAsLongAsItsJob: a new password submitted near the end
+// of the step's 15 minutes, while the directory is down: the flow lasts as
+// long as its change may still be written, so « Vérifier » keeps waiting
+// past the 15 minutes and then shows the outcome; the person is never told
+// that a password was not changed when it is then written.
+func TestChangeFlowLastsAsLongAsItsJob(t *testing.T) {
+	s := startStackWith(t, stackOptions{WorkerRetries: 10000})
+	u := testenv.Users()[0]
+	b, _ := signedInAs(t, s, s.Sites[0], u)
+	if status, loc, _ := changeFrom(t, b, u.Password); status != http.StatusSeeOther || loc != "/mot-de-passe-perdu/nouveau" {
+		t.Fatalf("the current password: %d to %q", status, loc)
+	}
+	s.Clock.Advance(13 * time.Minute) // the person took their time
+	s.Slapd.Stop(t)
+	const fresh = "Une phrase écrite après les quinze minutes"
+	tok, _ := b.formToken("/mot-de-passe-perdu/nouveau")
+	resp, _ := b.post("/mot-de-passe-perdu/nouveau", url.Values{"csrf_token": {tok}, "password": {fresh}, "confirmation": {fresh}}, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/mot-de-passe-perdu/attente" {
+		t.Fatalf("the new password: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	s.Clock.Advance(3 * time.Minute) // past the step's 15 minutes, within the change's
+	if w := b.get(s.Issuer + "/mot-de-passe-perdu/attente"); w.StatusCode != http.StatusOK {
+		w.Body.Close()
+		t.Errorf("« Vérifier » past the 15 minutes: %d to %q, want the waiting screen", w.StatusCode, w.Header.Get("Location"))
+	} else {
+		w.Body.Close()
+	}
+	s.Slapd.Start(t)
+	if path, _ := (resetClient{b}).settle("/mot-de-passe-perdu/attente"); path != "/mot-de-passe-perdu/termine" {
+		t.Errorf("once the directory is back: at %s", path)
+	}
+	if !binds(t, s, u.UID, fresh) {
+		t.Error("the new password does not work")
+	}
+}

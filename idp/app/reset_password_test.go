@@ -40,7 +40,14 @@ func (r resetClient) setPassword(pw, confirm string) (string, string) {
 	if resp.StatusCode != http.StatusSeeOther {
 		return "/mot-de-passe-perdu/nouveau", body
 	}
-	loc := resp.Header.Get("Location")
+	return r.settle(resp.Header.Get("Location"))
+}
+
+// settle follows loc and the waiting screen until the change settles; it
+// returns the final page's path and body.
+func (r resetClient) settle(loc string) (string, string) {
+	r.t.Helper()
+	var body string
 	testenv.Eventually(r.t, 20*time.Second, func() (bool, string) {
 		// Redirects are followed at once; only the waiting screen waits.
 		page := r.get(r.s.Issuer + loc)

@@ -78,35 +78,35 @@ func NewJobChanges(c JobChangesConfig) (*JobChanges, error) {
 	}, nil
 }
 
-// Submit queues c and returns its job, or ErrChangeUnderWay while the
+// Submit queues c and returns its job and the job's end, or ErrChangeUnderWay while the
 // person has another job unsettled (one job per person at a time, so
 // that two changes are never written in the wrong order).
-func (c *JobChanges) Submit(ctx context.Context, ch Change) (string, error) {
+func (c *JobChanges) Submit(ctx context.Context, ch Change) (Queued, error) {
 	now := c.now()
 	j := job.Job{ID: job.NewID(), Subject: ch.Subject, Login: ch.Login, Mail: ch.Mail, CreatedAt: now, ExpiresAt: now.Add(c.life)}
 	sealed, err := c.seal.Seal(j, ch.Password)
 	if err != nil {
-		return "", fmt.Errorf("seal the new password: %w", err)
+		return Queued{}, fmt.Errorf("seal the new password: %w", err)
 	}
 	j.Sealed = sealed
 	if err := c.sign.Sign(&j); err != nil {
-		return "", fmt.Errorf("sign the job: %w", err)
+		return Queued{}, fmt.Errorf("sign the job: %w", err)
 	}
 	if ch.KeepSession != "" {
 		// Before the job exists, so that its completion always finds it.
 		if err := c.keep.KeepSessionFor(ctx, j.ID, ch.KeepSession, j.ExpiresAt.Add(time.Hour)); err != nil {
-			return "", fmt.Errorf("keep the session: %w", err)
+			return Queued{}, fmt.Errorf("keep the session: %w", err)
 		}
 	}
 	err = c.queue.Enqueue(ctx, j)
 	var pending *job.PendingError
 	if errors.As(err, &pending) {
-		return "", fmt.Errorf("%w (job %s)", ErrChangeUnderWay, pending.JobID)
+		return Queued{}, fmt.Errorf("%w (job %s)", ErrChangeUnderWay, pending.JobID)
 	}
 	if err != nil {
-		return "", fmt.Errorf("queue the change: %w", err)
+		return Queued{}, fmt.Errorf("queue the change: %w", err)
 	}
-	return j.ID, nil
+	return Queued{JobID: j.ID, ExpiresAt: j.ExpiresAt}, nil
 }
 
 // State is where the job stands, as the waiting page shows it; a job the

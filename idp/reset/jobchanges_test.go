@@ -126,7 +126,7 @@ func TestJobChangesSubmit(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newJobsFixture(t)
 			f.keeper.err = c.keeperErr
-			id, err := f.changes.Submit(ctx, c.change)
+			q, err := f.changes.Submit(ctx, c.change)
 			if (err != nil) != c.wantErr {
 				t.Fatalf("Submit: %v, want error %v", err, c.wantErr)
 			}
@@ -140,11 +140,11 @@ func TestJobChangesSubmit(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if j.ID != id || j.Subject != c.change.Subject || j.Login != c.change.Login || j.Mail != c.change.Mail {
-				t.Errorf("queued %+v for id %s and %+v", j, id, c.change)
+			if j.ID != q.JobID || j.Subject != c.change.Subject || j.Login != c.change.Login || j.Mail != c.change.Mail {
+				t.Errorf("queued %+v for id %s and %+v", j, q.JobID, c.change)
 			}
-			if !j.ExpiresAt.Equal(f.now.Add(5 * time.Minute)) {
-				t.Errorf("expires at %v, want the flow's end", j.ExpiresAt)
+			if !j.ExpiresAt.Equal(f.now.Add(5*time.Minute)) || !q.ExpiresAt.Equal(j.ExpiresAt) {
+				t.Errorf("expires at %v (Submit said %v), want the job's lifetime from now", j.ExpiresAt, q.ExpiresAt)
 			}
 			if err := f.verify.Verify(j); err != nil {
 				t.Errorf("the worker refuses the signature: %v", err)
@@ -152,7 +152,7 @@ func TestJobChangesSubmit(t *testing.T) {
 			if pw, err := f.opener.Open(j); err != nil || pw != c.change.Password {
 				t.Errorf("the worker opens %q, %v", pw, err)
 			}
-			if got := f.keeper.kept[id]; got != c.wantKept {
+			if got := f.keeper.kept[q.JobID]; got != c.wantKept {
 				t.Errorf("kept session %q, want %q", got, c.wantKept)
 			}
 		})
@@ -170,10 +170,10 @@ func TestJobChangesOneAtATime(t *testing.T) {
 		t.Fatal(err)
 	}
 	second, err := f.changes.Submit(ctx, reset.Change{Subject: "s1", Login: "jdupont", Password: "another password"})
-	if !errors.Is(err, reset.ErrChangeUnderWay) || second != "" {
-		t.Fatalf("second change: %q, %v; want ErrChangeUnderWay", second, err)
+	if !errors.Is(err, reset.ErrChangeUnderWay) || second.JobID != "" {
+		t.Fatalf("second change: %+v, %v; want ErrChangeUnderWay", second, err)
 	}
-	if st, err := f.changes.State(ctx, first); err != nil || !st.Pending {
+	if st, err := f.changes.State(ctx, first.JobID); err != nil || !st.Pending {
 		t.Errorf("queued: %+v, %v", st, err)
 	}
 	j, err := f.q.Claim(ctx, "w", time.Minute)
@@ -183,7 +183,7 @@ func TestJobChangesOneAtATime(t *testing.T) {
 	if err := f.q.Complete(ctx, j, job.Status{State: job.Rejected, Reason: job.ReasonInHistory}); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := f.changes.State(ctx, first); err != nil || !st.Refused || st.Problem != views.PasswordInHistory {
+	if st, err := f.changes.State(ctx, first.JobID); err != nil || !st.Refused || st.Problem != views.PasswordInHistory {
 		t.Errorf("refused: %+v, %v", st, err)
 	}
 	if st, err := f.changes.State(ctx, "unknownjobidunknownjob"); err != nil || !st.Failed {

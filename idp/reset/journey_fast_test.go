@@ -613,15 +613,15 @@ type changeQueue struct {
 	state  reset.ChangeState
 }
 
-func (q *changeQueue) Submit(_ context.Context, c reset.Change) (string, error) {
+func (q *changeQueue) Submit(_ context.Context, c reset.Change) (reset.Queued, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.other {
-		return "", reset.ErrChangeUnderWay
+		return reset.Queued{}, reset.ErrChangeUnderWay
 	}
 	q.queued = append(q.queued, c)
 	q.state = reset.ChangeState{Pending: true}
-	return fmt.Sprintf("job-%d", len(q.queued)), nil
+	return reset.Queued{JobID: fmt.Sprintf("job-%d", len(q.queued))}, nil
 }
 
 func (q *changeQueue) State(context.Context, string) (reset.ChangeState, error) {

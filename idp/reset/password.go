@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
@@ -56,9 +57,20 @@ type Change struct {
 type Changes interface {
 	// Submit answers ErrChangeUnderWay while another change of the same
 	// person is unsettled: c is then not queued.
-	Submit(ctx context.Context, c Change) (jobID string, err error)
+	Submit(ctx context.Context, c Change) (Queued, error)
 	State(ctx context.Context, jobID string) (ChangeState, error)
 }
+
+// Queued is a change handed to the directory writer: its job, and the
+// time after which no write of it starts.
+type Queued struct {
+	JobID     string
+	ExpiresAt time.Time
+}
+
+// settleMargin keeps a flow past the end of its job: a write started just
+// before that end has finished, and its outcome is known, well within it.
+const settleMargin = 5 * time.Minute
 
 const passwordPurpose = "reset:password"
 
@@ -108,7 +120,37 @@ func (h *Handler) showPassword(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.cfg.Path+"/attente", http.StatusSeeOther)
 		return nil
 	}
+	if ok, err := h.stillEntitled(r.Context(), f); err != nil {
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	} else if !ok {
+		return h.noFlow(w, r, errChangeExpired)
+	}
 	return h.passwordPage(w, r, f, problemFromCode(r.URL.Query().Get("refus")))
+}
+
+// stillEntitled reports whether a flow may still set a password. One
+// opened with the current password belongs to the session it was opened
+// from, which must still be alive: not logged out (the next person at a
+// shared computer), not ended by a revocation (the owner's reset, when
+// someone else had the old password). One opened at sign-in, before any
+// session, ends when the person's sessions are revoked after it began. A
+// flow verified by mail has no such tie.
+func (h *Handler) stillEntitled(ctx context.Context, f *store.ResetFlow) (bool, error) {
+	switch {
+	case f.KeepSession != "":
+		sess, err := h.cfg.Store.SessionByRef(ctx, f.KeepSession)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return sess.Subject == f.Subject, nil
+	case f.Purpose != "":
+		revoked, err := h.cfg.Store.RevokedSince(ctx, f.Subject, f.CreatedAt)
+		return !revoked, err
+	}
+	return true, nil
 }
 
 func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
@@ -125,6 +167,11 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
 	if f.Changed || f.JobID != "" {
 		return h.showPassword(w, r)
 	}
+	if ok, err := h.stillEntitled(r.Context(), f); err != nil {
+		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+	} else if !ok {
+		return h.noFlow(w, r, errChangeExpired)
+	}
 	pw, confirm := r.PostForm.Get("password"), r.PostForm.Get("confirmation")
 	switch {
 	case pw == "":
@@ -139,7 +186,7 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
 		// A verified flow always has its account; be safe anyway.
 		return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("verified flow without account"))
 	}
-	jobID, err := h.cfg.Changes.Submit(r.Context(), Change{
+	q, err := h.cfg.Changes.Submit(r.Context(), Change{
 		Subject: f.Subject, Login: f.Login, Mail: f.Mail, Password: pw, KeepSession: f.KeepSession,
 	})
 	if errors.Is(err, ErrChangeUnderWay) {
@@ -148,11 +195,21 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
-	if err := h.cfg.Store.UpdateResetFlow(r.Context(), f.ID, func(f *store.ResetFlow) error {
-		f.JobID = jobID
+	// The flow lasts as long as its change may be written, so that the
+	// waiting screen always ends on the change's outcome.
+	keep := q.ExpiresAt.Add(settleMargin)
+	err = h.cfg.Store.UpdateResetFlow(r.Context(), f.ID, func(f *store.ResetFlow) error {
+		f.JobID = q.JobID
+		if keep.After(f.ExpiresAt) {
+			f.ExpiresAt = keep
+		}
 		return nil
-	}); err != nil {
+	})
+	if err != nil {
 		return h.storeError(w, r, err)
+	}
+	if c, err := r.Cookie(h.cookieName()); err == nil && keep.After(f.ExpiresAt) {
+		h.setFlowCookieFor(w, c.Value, keep.Sub(h.cfg.Now()))
 	}
 	h.audit(r, audit.ResetQueued, f.Subject, "")
 	http.Redirect(w, r, h.cfg.Path+"/attente", http.StatusSeeOther)

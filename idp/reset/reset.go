@@ -35,6 +35,8 @@ type Store interface {
 	Peek(ctx context.Context, name string, window time.Duration, limit int) (n int64, retryAt time.Time, err error)
 	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
 	AuthRequestByRef(ctx context.Context, ref string) (*store.AuthRequest, error)
+	SessionByRef(ctx context.Context, ref string) (*store.Session, error)
+	RevokedSince(ctx context.Context, subject string, t time.Time) (bool, error)
 }
 
 // Accounts finds the account an address belongs to (read-only).
@@ -215,8 +217,12 @@ func (h *Handler) cookieName() string {
 const changeMark = "c."
 
 func (h *Handler) setFlowCookie(w http.ResponseWriter, id string) {
+	h.setFlowCookieFor(w, id, h.cfg.Limits.FlowLifetime)
+}
+
+func (h *Handler) setFlowCookieFor(w http.ResponseWriter, id string, d time.Duration) {
 	http.SetCookie(w, &http.Cookie{
-		Name: h.cookieName(), Value: id, Path: "/", MaxAge: int(h.cfg.Limits.FlowLifetime / time.Second),
+		Name: h.cookieName(), Value: id, Path: "/", MaxAge: int(d / time.Second),
 		HttpOnly: true, Secure: h.cfg.Secure, SameSite: http.SameSiteStrictMode,
 	})
 }
