@@ -54,7 +54,7 @@ func ProviderConfig(cfg *config.Config, d Deps) provider.Config {
 		Lifetimes: provider.Lifetimes{
 			AuthRequest: cfg.OIDC.AuthRequestLifetime, Code: cfg.OIDC.CodeLifetime,
 			AccessToken: cfg.OIDC.AccessTokenLifetime, IDToken: cfg.OIDC.IDTokenLifetime,
-			RefreshToken: cfg.OIDC.RefreshTokenLifetime,
+			RefreshToken: cfg.OIDC.RefreshTokenLifetime, SessionIdle: cfg.Session.IdleTimeout,
 		},
 		LoginPath: server.LoginPath,
 		Now:       d.Now,

@@ -35,6 +35,7 @@ type Store interface {
 	SaveGrant(ctx context.Context, authRequestRef string, g store.Grant) error
 	RevokeGrant(ctx context.Context, authRequestRef string) error
 	SessionByRef(ctx context.Context, ref string) (*store.Session, error)
+	TouchSessionByRef(ctx context.Context, ref string, now time.Time) error
 	SaveAccessToken(ctx context.Context, at *store.AccessToken) error
 	SaveAccessTokenFor(ctx context.Context, at *store.AccessToken, authRequestRef string, g store.Grant) error
 	AccessToken(ctx context.Context, id string) (*store.AccessToken, error)
@@ -55,6 +56,10 @@ type Lifetimes struct {
 	AccessToken  time.Duration
 	IDToken      time.Duration
 	RefreshToken time.Duration
+	// SessionIdle is the sign-in session's idle timeout: a refresh token
+	// works only while the session it came through is in use, and each
+	// refresh counts as a use. 0: refresh tokens are not idle-bound.
+	SessionIdle time.Duration
 }
 
 // storage implements op.Storage over Store.
@@ -246,6 +251,36 @@ func (s *storage) sessionAlive(ctx context.Context, ref string) error {
 	return nil
 }
 
+// sessionInUse checks, at a refresh, that the session the family came
+// through is alive and was not left unused past its idle timeout, and
+// records the refresh as a use of it (as the session's browser would).
+func (s *storage) sessionInUse(ctx context.Context, ref string) error {
+	if ref == "" {
+		return nil
+	}
+	sess, err := s.store.SessionByRef(ctx, ref)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errSessionEnded
+	case err != nil:
+		return fmt.Errorf("session of the refresh token: %w", err)
+	}
+	now := s.now()
+	if s.life.SessionIdle <= 0 {
+		return nil
+	}
+	if now.Sub(sess.LastSeen) > s.life.SessionIdle {
+		return errSessionEnded
+	}
+	if err := s.store.TouchSessionByRef(ctx, ref, now); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errSessionEnded
+		}
+		return fmt.Errorf("session of the refresh token: %w", err)
+	}
+	return nil
+}
+
 // SaveAuthCode mints the request's only code: the flag is set atomically
 // with the check, so of two callbacks at once exactly one gets a code.
 func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
@@ -415,6 +450,15 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			return "", "", time.Time{}, fmt.Errorf("refresh token for a %T", req)
 		}
 		now := s.now()
+		// At most the refresh lifetime after the password was checked,
+		// however late the site obtained the token through the session.
+		exp := now.Add(s.life.RefreshToken)
+		if end := ar.AuthTime.Add(s.life.RefreshToken); !ar.AuthTime.IsZero() && end.Before(exp) {
+			exp = end
+		}
+		if !exp.After(now) {
+			return "", "", time.Time{}, errSessionEnded
+		}
 		rt = &store.RefreshToken{
 			ClientID:  ar.ClientID,
 			Subject:   ar.Subject,
@@ -425,7 +469,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			Claims:    ar.Claims,
 			SessionID: ar.SessionID,
 			CreatedAt: now,
-			ExpiresAt: now.Add(s.life.RefreshToken),
+			ExpiresAt: exp,
 		}
 		token, err = s.store.CreateRefreshToken(ctx, rt)
 		if err == nil {
@@ -451,6 +495,12 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithParent(err)
 		case err != nil:
 			return "", "", time.Time{}, fmt.Errorf("rotate refresh token: %w", err)
+		}
+		if serr := s.sessionInUse(ctx, rt.SessionID); serr != nil {
+			if rerr := s.store.RevokeRefreshFamily(ctx, rt.FamilyID); rerr != nil {
+				return "", "", time.Time{}, rerr
+			}
+			return "", "", time.Time{}, serr
 		}
 		if r, ok := req.(*refreshRequest); ok {
 			rt.Scopes = r.Scopes

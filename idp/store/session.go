@@ -117,6 +117,25 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*Session) 
 		})
 }
 
+// TouchSessionByRef records that the session whose Ref is ref was used at
+// now (a refresh token obtained through it was), unless it was deleted
+// meanwhile (ErrNotFound).
+func (s *Store) TouchSessionByRef(ctx context.Context, ref string, now time.Time) error {
+	if !isRef(ref) {
+		return ErrNotFound
+	}
+	return updateJSON(ctx, s, s.sessionKey(ref), "",
+		func(v *Session) time.Time { return v.ExpiresAt },
+		func(v *Session) string { return v.ID },
+		func(v *Session) error { v.Ref = ref; return nil },
+		func(v *Session) error {
+			if now.After(v.LastSeen) { // concurrent touches: never move back
+				v.LastSeen = now
+			}
+			return nil
+		})
+}
+
 // DeleteSession removes the session of a cookie value; missing is not an
 // error. Its index member becomes stale and is pruned by the next read.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {

@@ -58,6 +58,16 @@ func testSession(t *testing.T, e *env) {
 	if got.Subject != "sub-1" || !got.LastSeen.Equal(sess.LastSeen.Add(time.Minute)) {
 		t.Fatalf("after update: Subject %q LastSeen %v", got.Subject, got.LastSeen)
 	}
+	// Touched by Ref (a refresh): LastSeen moves forward, never back.
+	seen := got.LastSeen
+	noErr(t, "TouchSessionByRef", e.s.TouchSessionByRef(e.ctx, sess.Ref, seen.Add(time.Minute)))
+	noErr(t, "TouchSessionByRef earlier", e.s.TouchSessionByRef(e.ctx, sess.Ref, seen))
+	got, err = e.s.Session(e.ctx, sess.ID)
+	noErr(t, "Session", err)
+	if !got.LastSeen.Equal(seen.Add(time.Minute)) || got.Subject != "sub-1" {
+		t.Fatalf("after touches: %+v", got)
+	}
+	wantErr(t, "TouchSessionByRef(cookie value)", e.s.TouchSessionByRef(e.ctx, sess.ID, seen), store.ErrNotFound)
 
 	e.clock.Advance(8 * time.Hour)
 	_, err = e.s.Session(e.ctx, sess.ID)
@@ -69,6 +79,7 @@ func testSession(t *testing.T, e *env) {
 	noErr(t, "DeleteSession again", e.s.DeleteSession(e.ctx, sess.ID))
 	_, err = e.s.Session(e.ctx, sess.ID)
 	wantErr(t, "deleted", err, store.ErrNotFound)
+	wantErr(t, "TouchSessionByRef deleted", e.s.TouchSessionByRef(e.ctx, sess.Ref, e.clock.Now()), store.ErrNotFound)
 }
 
 func testUpdateSessionConcurrent(t *testing.T, e *env) {
