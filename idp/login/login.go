@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -184,7 +185,31 @@ func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
 	if ar.MaxAge != nil && (*ar.MaxAge == 0 || h.cfg.Now().Sub(s.AuthTime) > time.Duration(*ar.MaxAge)*time.Second) {
 		return false
 	}
+	if c, ok := h.cfg.Provider.Client(ar.ClientID); ok && c.Public && loopbackRedirect(ar.RedirectURI) {
+		// A native app's code goes to whatever listens on that port of
+		// the person's machine: any program there can ask for one with
+		// its own PKCE challenge and redeem it without a secret (RFC
+		// 8252, 8.6). Only the person, typing the password, says this
+		// sign-in is theirs. A confidential client's code is useless
+		// without its secret.
+		return false
+	}
 	return true
+}
+
+// loopbackRedirect reports whether uri sends the browser to a loopback
+// address of the person's own machine.
+func loopbackRedirect(uri string) bool {
+	u, err := url.Parse(uri)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // sameSource: a site's idp_hint asks for a person of one profile, so a
