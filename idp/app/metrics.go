@@ -56,7 +56,7 @@ func newWebMetrics(reg *metrics.Registry) *webMetrics {
 		}, []string{"outcome"}),
 		upstreamErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "upstream_errors_total",
-			Help: "Sign-ins an upstream provider did not complete, by upstream id and kind (refused, invalid, unavailable).",
+			Help: "Sign-ins an upstream provider did not complete, by upstream id and kind (refused, invalid, stale, unavailable).",
 		}, []string{"upstream", "kind"}),
 		smtpDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: ns, Name: "smtp_send_duration_seconds", Buckets: metrics.Buckets,

@@ -28,7 +28,7 @@ type Identity struct {
 	PreferredUsername string
 
 	// AMR and ACR are what the source says of how the person
-	// authenticated; AuthTime when (zero: now).
+	// authenticated; AuthTime when (zero: the source did not say).
 	AMR      []string
 	ACR      string
 	AuthTime time.Time
@@ -44,7 +44,8 @@ type Flow struct {
 
 // Freshness is what the relying party asked of the authentication, passed
 // on to the source: without it, a source's own single sign-on would answer
-// a prompt=login or a max_age with an old authentication.
+// a prompt=login or a max_age with an old authentication. A source may
+// still ignore it: the caller checks the answer's AuthTime.
 type Freshness struct {
 	ForceLogin bool  // prompt=login
 	MaxAge     *uint // seconds; nil when not asked

@@ -22,6 +22,7 @@ type SessionStore interface {
 	RefreshFamiliesOf(ctx context.Context, subject string) ([]string, error)
 	RefreshFamily(ctx context.Context, familyID string) (*store.RefreshToken, error)
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
+	RevokedSince(ctx context.Context, subject string, t time.Time) (bool, error)
 }
 
 // SessionConfig configures Sessions.
@@ -51,10 +52,10 @@ func NewSessions(cfg SessionConfig) *Sessions {
 
 // Start opens a new session for id, replacing any the browser had (a
 // fresh id at every sign-in), saves it and sets its cookie. authTime is
-// when the check began (the password check, or the return from an
-// upstream): a revocation of the person's sessions after it ends this one
-// too. The session's subject is Subject(id); its amr is the source's, or
-// ["fed"] for an upstream that gave none.
+// when the check began (the password check), or when the upstream says
+// the person authenticated there: a revocation of the person's sessions
+// after it ends this one too. The session's subject is Subject(id); its
+// amr is the source's, or ["fed"] for an upstream that gave none.
 func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Identity, authTime time.Time, clientID string) (*store.Session, error) {
 	sess := s.Open(r, id, authTime, clientID)
 	if err := s.cfg.Store.SaveSession(r.Context(), sess); err != nil {
@@ -102,6 +103,12 @@ func (s *Sessions) Open(r *http.Request, id connector.Identity, authTime time.Ti
 		LastSeen:  now,
 		ExpiresAt: now.Add(s.cfg.Lifetime),
 	}
+}
+
+// revokedSince reports whether the person's sessions were all ended
+// after t.
+func (s *Sessions) revokedSince(ctx context.Context, subject string, t time.Time) (bool, error) {
+	return s.cfg.Store.RevokedSince(ctx, subject, t)
 }
 
 // SetCookie gives the browser the saved session sess.

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -218,7 +220,32 @@ func (h *Handler) UpstreamCallback() http.Handler {
 		// The upstream's id is ours, whatever the connector says: it
 		// namespaces the subject and is the idp claim.
 		who.Source = id
-		sess, err := h.cfg.Sessions.Start(w, r, who, h.cfg.Now(), ar.ClientID)
+		now := h.cfg.Now()
+		authTime, err := upstreamAuthTime(who, ar, f.CreatedAt, now)
+		if err != nil {
+			// The upstream's single sign-on answered instead of the fresh
+			// authentication passed on to it: stamping it now would make
+			// it one, for this site and, through the session, for others.
+			h.cfg.Log.WarnContext(ctx, "upstream sign-in refused: the authentication is older than the site asked",
+				"upstream", id, "err", err, "request_id", ev.RequestID)
+			h.audit(ctx, ev, audit.SignInFailure, "upstream_stale")
+			return h.upstreamFailed(w, r, up, ar.ID, views.UpstreamInvalid)
+		}
+		if authTime.Before(now) {
+			// A session dated before the person's last revocation (all
+			// sessions ended) is dead at once: refuse here rather than
+			// have the site's code refused at the token endpoint.
+			switch old, err := h.cfg.Sessions.revokedSince(ctx, Subject(who), authTime); {
+			case err != nil:
+				return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
+			case old:
+				h.cfg.Log.WarnContext(ctx, "upstream sign-in refused: the authentication predates the end of the person's sessions; "+
+					"the person must sign in again at the upstream", "upstream", id, "auth_time", authTime, "request_id", ev.RequestID)
+				h.audit(ctx, ev, audit.SignInFailure, "upstream_stale")
+				return h.upstreamFailed(w, r, up, ar.ID, views.UpstreamInvalid)
+			}
+		}
+		sess, err := h.cfg.Sessions.Start(w, r, who, authTime, ar.ClientID)
 		if err != nil {
 			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 		}
@@ -226,6 +253,71 @@ func (h *Handler) UpstreamCallback() http.Handler {
 		h.audit(ctx, ev, audit.SignInSuccess, "")
 		return h.finish(w, r, ar, sess)
 	})
+}
+
+// freshnessLeeway is how much older than asked an upstream's auth_time
+// may be: clocks here and at the upstream a few seconds apart, and
+// auth_time's whole seconds.
+const freshnessLeeway = 5 * time.Second
+
+// upstreamAuthTime is when the person authenticated, as the session and
+// the ID token say: the upstream's auth_time, never later than now (a
+// clock ahead of ours), or now when it gave none. It is an error when it
+// does not meet what the site asked (ar) of a round trip that started at
+// started: prompt=login wants an authentication during the round trip;
+// max_age one no older than max_age, or during the round trip, however
+// long the upstream took to send the person back (max_age=0).
+//
+// Without auth_time, nothing shows that the upstream honoured the
+// prompt=login or max_age passed on to it, so neither is met. OIDC Core
+// (3.1.2.1) requires auth_time in the answer to a max_age, and Keycloak's
+// identity brokering (with « pass max_age ») fails a sign-in whose
+// auth_time is missing or too old. Keycloak does not check prompt=login;
+// here a prompt=login taken on trust would be the very laundering this
+// refuses. An upstream without auth_time still serves sites that ask
+// neither.
+func upstreamAuthTime(who connector.Identity, ar *store.AuthRequest, started, now time.Time) (time.Time, error) {
+	forced := slices.Contains(ar.Prompt, oidc.PromptLogin)
+	if who.AuthTime.IsZero() {
+		if forced || ar.MaxAge != nil {
+			return time.Time{}, errors.New("no auth_time in the answer to prompt=login or max_age")
+		}
+		return now, nil
+	}
+	at := who.AuthTime
+	if at.After(now) {
+		at = now
+	}
+	var oldest time.Time
+	switch {
+	case forced:
+		oldest = started
+	case ar.MaxAge != nil:
+		oldest = now.Add(-maxAge(*ar.MaxAge))
+		if started.Before(oldest) {
+			oldest = started
+		}
+	default:
+		return at, nil
+	}
+	if at.Before(oldest.Add(-freshnessLeeway)) {
+		asked := "prompt=login"
+		if !forced {
+			asked = fmt.Sprintf("max_age=%d", *ar.MaxAge)
+		}
+		return time.Time{}, fmt.Errorf("auth_time %s is before %s, the oldest %s allows",
+			at.UTC().Format(time.RFC3339), oldest.UTC().Format(time.RFC3339), asked)
+	}
+	return at, nil
+}
+
+// maxAge is max_age as a duration; one too long for a Duration is as
+// good as none.
+func maxAge(seconds uint) time.Duration {
+	if uint64(seconds) > math.MaxInt64/uint64(time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 // upstreamFailed shows why the upstream did not sign the person in, with
