@@ -69,7 +69,9 @@ func (h *Handler) ChangePassword() http.Handler {
 		res, hold, err := h.checkCurrent(r, sess, current)
 		switch {
 		case err != nil:
-			h.cfg.Log.WarnContext(r.Context(), "current password could not be checked", "request_id", web.RequestID(r.Context()), "err", err)
+			if !errors.Is(err, ErrSubjectReserved) { // logged at ERROR already
+				h.cfg.Log.WarnContext(r.Context(), "current password could not be checked", "request_id", web.RequestID(r.Context()), "err", err)
+			}
 			page.Unavailable = true
 			return render(http.StatusServiceUnavailable)
 		case !res.PasswordRight():
@@ -121,7 +123,7 @@ func (h *Handler) checkCurrent(r *http.Request, sess *store.Session, password st
 	cand, err := h.cfg.Directory.Find(ctx, sess.Claims.PreferredUsername)
 	var res ldapauth.Result
 	if err == nil && cand.Found() && cand.User.Subject == sess.Subject {
-		res, err = h.cfg.Directory.Verify(ctx, cand, password)
+		res, err = h.verify(ctx, cand, password)
 	}
 	if h.cfg.Throttle != nil {
 		h.settleAttempt(ctx, dec, err, res.PasswordRight())

@@ -133,7 +133,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	// after a new password then wins even over this check's success.
 	authTime := h.cfg.Now()
 	vctx, span := tracing.Start(ctx, "login.directory_verify")
-	res, err := h.cfg.Directory.Verify(vctx, cand, password)
+	res, err := h.verify(vctx, cand, password)
 	tracing.End(span, err)
 	if err != nil {
 		if h.cfg.Throttle != nil {
@@ -281,9 +281,17 @@ func (h *Handler) hold(b throttle.Block) views.Hold {
 	}
 }
 
+// unavailable answers « service indisponible »: the directory or Redis
+// did not answer, or the account cannot be signed in (ErrSubjectReserved,
+// logged at ERROR already): not the person's fault either way.
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, ar *store.AuthRequest, page views.LoginPage, ev audit.Event, err error) error {
-	h.cfg.Log.WarnContext(r.Context(), "sign-in could not be checked", "request_id", web.RequestID(r.Context()), "err", err)
-	h.audit(r.Context(), ev, audit.SignInUnavailable, "")
+	reason := ""
+	if errors.Is(err, ErrSubjectReserved) {
+		reason = "subject_reserved"
+	} else {
+		h.cfg.Log.WarnContext(r.Context(), "sign-in could not be checked", "request_id", web.RequestID(r.Context()), "err", err)
+	}
+	h.audit(r.Context(), ev, audit.SignInUnavailable, reason)
 	page.Unavailable = true
 	return h.render(w, r, ar, http.StatusServiceUnavailable, page)
 }
