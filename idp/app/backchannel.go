@@ -39,14 +39,14 @@ func (s sessionsEnding) SessionsEnding(ctx context.Context, subject, keep string
 	return s.n.SessionsEnding(ctx, s.st, subject, keep)
 }
 
-// logoutEnded tells the relying parties of a session ended by logout; a
-// failure to queue is logged, never shown: the person is signed out here.
+// logoutEnded tells the relying parties of a session ended by logout, or
+// replaced by another person's; a failure to queue is logged, never shown.
 func logoutEnded(n *backchannel.Notifier, d Deps) func(context.Context, *store.Session) {
 	if n == nil {
 		return nil
 	}
 	return func(ctx context.Context, sess *store.Session) {
-		if err := n.Enqueue(ctx, backchannel.FromSession(sess)); err != nil {
+		if err := n.Enqueue(ctx, backchannel.FromSession(sess)...); err != nil {
 			d.Log.ErrorContext(ctx, "back-channel logout not queued", "err", err)
 		}
 	}

@@ -84,6 +84,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	sessions := login.NewSessions(login.SessionConfig{
 		Store: st, CookieName: cfg.Session.CookieName, Secure: secure,
 		Lifetime: cfg.Session.Lifetime, IdleTimeout: cfg.Session.IdleTimeout, Now: d.Now, Log: d.Log,
+		Ended: logoutEnded(bc, d),
 	})
 	logout := login.NewLogout(login.LogoutConfig{
 		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath,

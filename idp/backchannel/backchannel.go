@@ -134,9 +134,14 @@ type Ended struct {
 	Clients    []string // store.Session.Clients
 }
 
-// FromSession describes the end of sess.
-func FromSession(sess *store.Session) Ended {
-	return Ended{Subject: sess.Subject, SessionRef: sess.Ref, Clients: sess.Clients}
+// FromSession describes the end of sess: under its sid, and under those
+// of the sessions it replaced, which some of its sites still know it by.
+func FromSession(sess *store.Session) []Ended {
+	out := []Ended{{Subject: sess.Subject, SessionRef: sess.Ref, Clients: sess.Clients}}
+	for _, ref := range sess.Earlier {
+		out = append(out, Ended{Subject: sess.Subject, SessionRef: ref, Clients: sess.Clients})
+	}
+	return out
 }
 
 // Enqueue queues a logout token for each client of each session that
@@ -360,7 +365,7 @@ func (n *Notifier) SessionsEnding(ctx context.Context, st Sessions, subject, kee
 		case err != nil:
 			return fmt.Errorf("backchannel: session: %w", err)
 		}
-		ended = append(ended, FromSession(sess))
+		ended = append(ended, FromSession(sess)...)
 	}
 	return n.Enqueue(ctx, ended...)
 }

@@ -23,6 +23,7 @@ type SessionStore interface {
 	RefreshFamily(ctx context.Context, familyID string) (*store.RefreshToken, error)
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
 	RevokedSince(ctx context.Context, subject string, t time.Time) (bool, error)
+	MoveSessionFamilies(ctx context.Context, subject, from, to string) error
 }
 
 // SessionConfig configures Sessions.
@@ -36,6 +37,9 @@ type SessionConfig struct {
 	IdleTimeout time.Duration
 	Now         func() time.Time
 	Log         *slog.Logger
+	// Ended, when set, is told of a session that ended because another
+	// person signed in in its browser (back-channel logout).
+	Ended func(ctx context.Context, sess *store.Session)
 }
 
 // Sessions is the SSO session: a record in the store and an HttpOnly
@@ -57,24 +61,68 @@ func NewSessions(cfg SessionConfig) *Sessions {
 // after it ends this one too. The session's subject is Subject(id); its
 // amr is the source's, or ["fed"] for an upstream that gave none.
 func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Identity, authTime time.Time, clientID string) (*store.Session, error) {
-	sess := s.Open(r, id, authTime, clientID)
+	sess, prev := s.Open(r, id, authTime, clientID)
 	if err := s.cfg.Store.SaveSession(r.Context(), sess); err != nil {
 		return nil, fmt.Errorf("save session: %w", err)
 	}
+	s.Replaced(r.Context(), prev, sess)
 	s.SetCookie(w, sess)
 	return sess, nil
 }
 
 // Open is Start without the save and the cookie: the caller saves the
 // session with the sign-in's code, in one round trip (provider CodeURL),
-// then sets its cookie (SetCookie), so that the id of a session not fully
-// written never reaches the browser.
-func (s *Sessions) Open(r *http.Request, id connector.Identity, authTime time.Time, clientID string) *store.Session {
-	if old, ok := s.Current(r); ok {
-		if err := s.cfg.Store.DeleteSession(r.Context(), old.ID); err != nil {
-			s.cfg.Log.WarnContext(r.Context(), "could not end the previous session", "err", err)
+// calls Replaced, then sets its cookie (SetCookie), so that the id of a
+// session not fully written never reaches the browser. prev is the
+// browser's session until then, or nil: when it is the same person's,
+// the new one takes over its sites.
+func (s *Sessions) Open(r *http.Request, id connector.Identity, authTime time.Time, clientID string) (sess, prev *store.Session) {
+	prev, _ = s.Current(r)
+	sess = s.open(id, authTime, clientID)
+	if prev != nil && prev.Subject == sess.Subject {
+		// The site being signed in to stays the latest.
+		sess.Clients = append(slices.DeleteFunc(slices.Clone(prev.Clients), func(c string) bool { return c == clientID }), clientID)
+		sess.Earlier = append(slices.Clone(prev.Earlier), prev.Ref)
+		if n := len(sess.Earlier); n > maxEarlier {
+			sess.Earlier = sess.Earlier[n-maxEarlier:]
 		}
 	}
+	return sess, prev
+}
+
+// maxEarlier bounds Session.Earlier: a person typing the password again
+// and again in one browser within a session's lifetime.
+const maxEarlier = 8
+
+// Replaced ends prev, the browser's session that the saved session sess
+// replaces. The same person's sites carry on with sess: their refresh
+// tokens move to it, and it ends them all. Another person's sites are
+// signed out (back-channel logout), as at a logout: on a shared computer
+// the next person must not find the first one signed in. A failure is
+// logged, never shown: the person is signed in.
+func (s *Sessions) Replaced(ctx context.Context, prev, sess *store.Session) {
+	if prev == nil {
+		return
+	}
+	var err error
+	if prev.Subject == sess.Subject {
+		err = s.cfg.Store.MoveSessionFamilies(ctx, sess.Subject, prev.Ref, sess.Ref)
+	} else {
+		_, err = RevokeSessionFamilies(ctx, s.cfg.Store, prev.Subject, prev.Ref)
+	}
+	if err == nil {
+		err = s.cfg.Store.DeleteSession(ctx, prev.ID)
+	}
+	if err != nil {
+		s.cfg.Log.WarnContext(ctx, "could not end the previous session", "err", err)
+		return
+	}
+	if prev.Subject != sess.Subject && s.cfg.Ended != nil {
+		s.cfg.Ended(ctx, prev)
+	}
+}
+
+func (s *Sessions) open(id connector.Identity, authTime time.Time, clientID string) *store.Session {
 	amr := slices.Clone(id.AMR)
 	if len(amr) == 0 {
 		amr = []string{amrFederated}

@@ -196,7 +196,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.Aut
 		// The session is saved with the code, and the throttle's failures
 		// deleted, in one round trip; the session cookie is set only once
 		// all is written.
-		sess := h.cfg.Sessions.Open(r, directoryIdentity(res.User), authTime, ar.ClientID)
+		sess, prev := h.cfg.Sessions.Open(r, directoryIdentity(res.User), authTime, ar.ClientID)
 		to, err := h.cfg.Provider.CodeURL(r.Context(), ar, identityOf(sess), sess, dec.Forgets()...)
 		if err != nil {
 			h.forgetFailures(r.Context(), ev, dec)
@@ -205,6 +205,7 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, ar *store.Aut
 			}
 			return completionError(err)
 		}
+		h.cfg.Sessions.Replaced(r.Context(), prev, sess)
 		h.cfg.Sessions.SetCookie(w, sess)
 		if h.cfg.Devices != nil {
 			h.cfg.Devices.Remember(w, r, res.User.Subject)

@@ -211,3 +211,45 @@ func parseRefresh(token string) (fam, secret string, ok bool) {
 	}
 	return fam, secret, true
 }
+
+// moveFamilyScript points a family's record at another session: KEYS[1]
+// family; ARGV the record's session field as it is, then as it becomes.
+// The token hashes are left alone, so a rotation running at the same time
+// is neither lost nor undone.
+var moveFamilyScript = redis.NewScript(`
+local rec = redis.call("HGET", KEYS[1], "rec")
+if not rec then return 0 end
+local i, j = string.find(rec, ARGV[1], 1, true)
+if not i then return 0 end
+redis.call("HSET", KEYS[1], "rec", string.sub(rec, 1, i - 1) .. ARGV[2] .. string.sub(rec, j + 1))
+return 1
+`)
+
+// MoveSessionFamilies makes subject's refresh families obtained through
+// the session whose Ref is from belong to the session whose Ref is to: the
+// same person signed in again in the same browser, and the sites' offline
+// access lives on with the new session (and ends with it).
+func (s *Store) MoveSessionFamilies(ctx context.Context, subject, from, to string) error {
+	families, err := s.RefreshFamiliesOf(ctx, subject)
+	if err != nil {
+		return err
+	}
+	field := func(ref string) (string, error) {
+		b, err := json.Marshal(ref)
+		return `"session_id":` + string(b), err
+	}
+	old, err := field(from)
+	if err != nil {
+		return fmt.Errorf("store: encode session ref: %w", err)
+	}
+	next, err := field(to)
+	if err != nil {
+		return fmt.Errorf("store: encode session ref: %w", err)
+	}
+	for _, fam := range families {
+		if err := moveFamilyScript.Run(ctx, s.c, []string{s.familyKey(fam)}, old, next).Err(); err != nil {
+			return fmt.Errorf("store: move refresh family: %w", err)
+		}
+	}
+	return nil
+}

@@ -37,6 +37,10 @@ type Session struct {
 	LastSeen  time.Time `json:"last_seen,omitzero"`
 	ExpiresAt time.Time `json:"expires_at"`
 	Clients   []string  `json:"clients,omitempty"` // relying parties signed in through this session
+	// Earlier are the Refs of the same person's sessions this one replaced
+	// in the browser (the password typed again): the sid of ID tokens some
+	// of its Clients still hold, named again when it ends.
+	Earlier []string `json:"earlier,omitempty"`
 }
 
 // SaveSession stores (or overwrites) a session until s.ExpiresAt, sets

@@ -322,6 +322,10 @@ func (rp *RP) start(w http.ResponseWriter, r *http.Request) {
 		// profile; the provider checks the value.
 		opts = append(opts, oauth2.SetAuthURLParam("idp_hint", hint))
 	}
+	if p := r.URL.Query().Get("prompt"); p == "login" {
+		// /start?prompt=login: a site asking for the password again.
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", p))
+	}
 	http.Redirect(w, r, oc.AuthCodeURL(st, opts...), http.StatusFound)
 }
 

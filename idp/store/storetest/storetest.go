@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RefreshReuse", testRefreshReuse},
 		{"RefreshConcurrentRotation", testRefreshConcurrentRotation},
 		{"RefreshFamilyExpiry", testRefreshFamilyExpiry},
+		{"MoveSessionFamilies", testMoveSessionFamilies},
 		{"Session", testSession},
 		{"UpdateSessionConcurrent", testUpdateSessionConcurrent},
 		{"SubjectIndex", testSubjectIndex},

@@ -300,3 +300,43 @@ func testRefreshFamilyExpiry(t *testing.T, e *env) {
 	_, err = e.s.RefreshFamily(e.ctx, rt3.FamilyID)
 	wantErr(t, "RefreshFamily revoked", err, store.ErrNotFound)
 }
+
+// testMoveSessionFamilies: the person's families of one session move to
+// another, their tokens unchanged (the current one still rotates, a
+// rotated-away one still revokes); other sessions' and other people's
+// families stay where they are.
+func testMoveSessionFamilies(t *testing.T, e *env) {
+	moved, t1 := createFamily(t, e, "sub-1")
+	t2, _, err := e.s.RotateRefreshToken(e.ctx, t1)
+	noErr(t, "rotate before the move", err)
+	other := newFamily(e.clock.Now(), "sub-1")
+	other.SessionID = "sess-2"
+	_, err = e.s.CreateRefreshToken(e.ctx, other)
+	noErr(t, "CreateRefreshToken", err)
+	someoneElse, _ := createFamily(t, e, "sub-2") // also of sess-1, in its records
+
+	noErr(t, "MoveSessionFamilies", e.s.MoveSessionFamilies(e.ctx, "sub-1", "sess-1", "sess-9"))
+	noErr(t, "MoveSessionFamilies of nothing", e.s.MoveSessionFamilies(e.ctx, "sub-3", "sess-1", "sess-9"))
+
+	for _, tc := range []struct {
+		fam  string
+		want string
+	}{{moved.FamilyID, "sess-9"}, {other.FamilyID, "sess-2"}, {someoneElse.FamilyID, "sess-1"}} {
+		got, err := e.s.RefreshFamily(e.ctx, tc.fam)
+		noErr(t, "RefreshFamily", err)
+		if got.SessionID != tc.want {
+			t.Errorf("family %s: session %q, want %q", tc.fam, got.SessionID, tc.want)
+		}
+	}
+	want := *moved
+	want.SessionID = "sess-9"
+	t3, got, err := e.s.RotateRefreshToken(e.ctx, t2)
+	noErr(t, "rotate after the move", err)
+	if !reflect.DeepEqual(got, &want) {
+		t.Errorf("record after the move:\n got %+v\nwant %+v", got, &want)
+	}
+	_, err = e.s.RefreshToken(e.ctx, t1)
+	wantErr(t, "a token rotated away before the move", err, store.ErrRefreshReused)
+	_, err = e.s.RefreshToken(e.ctx, t3)
+	wantErr(t, "the current token after the reuse", err, store.ErrNotFound)
+}
