@@ -499,10 +499,13 @@ func (p *storeProvider) AuthRequest(ctx context.Context, id string) (*store.Auth
 }
 
 func (p *storeProvider) Client(id string) (*provider.Client, bool) {
-	if id != "demo" {
-		return nil, false
+	switch id {
+	case "demo":
+		return &provider.Client{ID: id, Name: "Site de démonstration"}, true
+	case "native": // a native app: public, on the person's own machine
+		return &provider.Client{ID: id, Name: "Application", Public: true, RedirectURIs: []string{"http://127.0.0.1/callback"}}, true
 	}
-	return &provider.Client{ID: id, Name: "Site de démonstration"}, true
+	return nil, false
 }
 
 func (p *storeProvider) Complete(_ context.Context, ar *store.AuthRequest, who provider.Identity) (*store.AuthRequest, error) {

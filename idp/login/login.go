@@ -175,7 +175,7 @@ func (h *Handler) showFor(w http.ResponseWriter, r *http.Request, ar *store.Auth
 // reusable says whether the SSO session may answer this sign-in without
 // asking for the password again.
 func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
-	if slices.Contains(ar.Prompt, oidc.PromptLogin) {
+	if h.mustAuthenticate(ar) {
 		return false
 	}
 	if ar.IDTokenHintSubject != "" && ar.IDTokenHintSubject != s.Subject {
@@ -185,16 +185,23 @@ func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
 	if ar.MaxAge != nil && (*ar.MaxAge == 0 || h.cfg.Now().Sub(s.AuthTime) > time.Duration(*ar.MaxAge)*time.Second) {
 		return false
 	}
-	if c, ok := h.cfg.Provider.Client(ar.ClientID); ok && c.Public && loopbackRedirect(ar.RedirectURI) {
-		// A native app's code goes to whatever listens on that port of
-		// the person's machine: any program there can ask for one with
-		// its own PKCE challenge and redeem it without a secret (RFC
-		// 8252, 8.6). Only the person, typing the password, says this
-		// sign-in is theirs. A confidential client's code is useless
-		// without its secret.
-		return false
-	}
 	return true
+}
+
+// mustAuthenticate says whether ar wants the person to authenticate
+// again, whatever session they have here or at an upstream.
+func (h *Handler) mustAuthenticate(ar *store.AuthRequest) bool {
+	return slices.Contains(ar.Prompt, oidc.PromptLogin) || h.nativeLoopback(ar)
+}
+
+// nativeLoopback: a native app's code goes to whatever listens on that
+// port of the person's machine, and any program there can ask for one
+// with its own PKCE challenge and redeem it without a secret (RFC 8252,
+// 8.6). Only the person, authenticating, says this sign-in is theirs. A
+// confidential client's code is useless without its secret.
+func (h *Handler) nativeLoopback(ar *store.AuthRequest) bool {
+	c, ok := h.cfg.Provider.Client(ar.ClientID)
+	return ok && c.Public && loopbackRedirect(ar.RedirectURI)
 }
 
 // loopbackRedirect reports whether uri sends the browser to a loopback

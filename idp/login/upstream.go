@@ -9,10 +9,8 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
-	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
@@ -143,7 +141,7 @@ func (h *Handler) UpstreamStart() http.Handler {
 			Nonce: randomValue(), CodeVerifier: randomValue(),
 			CreatedAt: now, ExpiresAt: now.Add(flowLifetime),
 		}
-		fresh := connector.Freshness{ForceLogin: slices.Contains(ar.Prompt, oidc.PromptLogin), MaxAge: ar.MaxAge}
+		fresh := connector.Freshness{ForceLogin: h.mustAuthenticate(ar), MaxAge: ar.MaxAge}
 		to, err := up.Redirect.LoginURL(ctx, connector.Flow{State: f.State, Nonce: f.Nonce, CodeVerifier: f.CodeVerifier}, fresh)
 		if err != nil {
 			h.cfg.Log.WarnContext(ctx, "upstream unavailable", "upstream", f.Upstream, "err", err, "request_id", web.RequestID(ctx))
@@ -221,7 +219,7 @@ func (h *Handler) UpstreamCallback() http.Handler {
 		// namespaces the subject and is the idp claim.
 		who.Source = id
 		now := h.cfg.Now()
-		authTime, err := upstreamAuthTime(who, ar, f.CreatedAt, now)
+		authTime, err := upstreamAuthTime(who, h.mustAuthenticate(ar), ar.MaxAge, f.CreatedAt, now)
 		if err != nil {
 			// The upstream's single sign-on answered instead of the fresh
 			// authentication passed on to it: stamping it now would make
@@ -263,23 +261,21 @@ const freshnessLeeway = 5 * time.Second
 // upstreamAuthTime is when the person authenticated, as the session and
 // the ID token say: the upstream's auth_time, never later than now (a
 // clock ahead of ours), or now when it gave none. It is an error when it
-// does not meet what the site asked (ar) of a round trip that started at
-// started: prompt=login wants an authentication during the round trip;
-// max_age one no older than max_age, or during the round trip, however
-// long the upstream took to send the person back (max_age=0).
+// does not meet what was asked of a round trip that started at started:
+// forced (prompt=login, or a native app's sign-in) wants an
+// authentication during the round trip; maxAge one no older than maxAge,
+// or during the round trip, however long the upstream took to send the
+// person back (max_age=0).
 //
 // Without auth_time, nothing shows that the upstream honoured the
-// prompt=login or max_age passed on to it, so neither is met. OIDC Core
-// (3.1.2.1) requires auth_time in the answer to a max_age, and Keycloak's
-// identity brokering (with « pass max_age ») fails a sign-in whose
-// auth_time is missing or too old. Keycloak does not check prompt=login;
-// here a prompt=login taken on trust would be the very laundering this
-// refuses. An upstream without auth_time still serves sites that ask
-// neither.
-func upstreamAuthTime(who connector.Identity, ar *store.AuthRequest, started, now time.Time) (time.Time, error) {
-	forced := slices.Contains(ar.Prompt, oidc.PromptLogin)
+// prompt=login or max_age passed on to it (with max_age=0 for a forced
+// one, to which OIDC Core, 3.1.2.1, requires auth_time in the answer), so
+// neither is met; Keycloak's identity brokering (with « pass max_age »)
+// fails such a sign-in too. An upstream without auth_time still serves
+// the sites that ask neither.
+func upstreamAuthTime(who connector.Identity, forced bool, maxAgeAsked *uint, started, now time.Time) (time.Time, error) {
 	if who.AuthTime.IsZero() {
-		if forced || ar.MaxAge != nil {
+		if forced || maxAgeAsked != nil {
 			return time.Time{}, errors.New("no auth_time in the answer to prompt=login or max_age")
 		}
 		return now, nil
@@ -292,8 +288,8 @@ func upstreamAuthTime(who connector.Identity, ar *store.AuthRequest, started, no
 	switch {
 	case forced:
 		oldest = started
-	case ar.MaxAge != nil:
-		oldest = now.Add(-maxAge(*ar.MaxAge))
+	case maxAgeAsked != nil:
+		oldest = now.Add(-maxAge(*maxAgeAsked))
 		if started.Before(oldest) {
 			oldest = started
 		}
@@ -303,7 +299,7 @@ func upstreamAuthTime(who connector.Identity, ar *store.AuthRequest, started, no
 	if at.Before(oldest.Add(-freshnessLeeway)) {
 		asked := "prompt=login"
 		if !forced {
-			asked = fmt.Sprintf("max_age=%d", *ar.MaxAge)
+			asked = fmt.Sprintf("max_age=%d", *maxAgeAsked)
 		}
 		return time.Time{}, fmt.Errorf("auth_time %s is before %s, the oldest %s allows",
 			at.UTC().Format(time.RFC3339), oldest.UTC().Format(time.RFC3339), asked)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
@@ -212,6 +213,63 @@ func TestUpstreamAuthTimeRevoked(t *testing.T) {
 				t.Errorf("%d to %q, want the sign-in completed\n%s", a.Status, a.Location, a.Body)
 			case !tc.refused && !e.sessionAuthTime(a).Equal(revoked.Add(tc.auth)):
 				t.Errorf("session auth_time %v, want %v", e.sessionAuthTime(a), revoked.Add(tc.auth))
+			}
+		})
+	}
+}
+
+// TestUpstreamForNativeLoopbackApp: a native app's sign-in (public client,
+// loopback redirect) is never answered by a single sign-on, the
+// upstream's included: prompt=login is passed on to the upstream, and an
+// answer from its old session is refused. Otherwise a page could send an
+// élu's browser, straight to the upstream with idp_hint, and get a code on
+// a port of its own without anyone typing a password.
+func TestUpstreamForNativeLoopbackApp(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		client  string
+		auth    time.Duration // the upstream's auth_time, from the start of the round trip
+		refused bool
+	}{
+		{"native app, the upstream's 8 h old session", "native", -8 * time.Hour, true},
+		{"native app, authenticated during the round trip", "native", time.Minute, false},
+		{"site, the upstream's 8 h old session", "demo", -8 * time.Hour, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newUpstreamEnv(t, nil)
+			now := e.clock.Now()
+			ar := &store.AuthRequest{
+				ID: store.NewID(), ClientID: tc.client, RedirectURI: "http://127.0.0.1:31337/callback",
+				IDPHint: config.ProfileElu, CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute),
+			}
+			if tc.client == "demo" {
+				ar.RedirectURI = "https://demo.example/callback"
+			}
+			if err := e.st.SaveAuthRequest(t.Context(), ar); err != nil {
+				t.Fatal(err)
+			}
+			v := e.visitor()
+			if a := v.Get("/login?authRequestID=" + ar.ID); a.Status != http.StatusSeeOther || !strings.HasPrefix(a.Location, "/login/upstream/siege?") {
+				t.Fatalf("idp_hint: %d to %q, want the upstream", a.Status, a.Location)
+			}
+			a := e.roundTrip(v, ar.ID, 2*time.Minute, now.Add(tc.auth))
+			if asked := e.siege.asked; len(asked) != 1 || asked[0].ForceLogin != (tc.client == "native") {
+				t.Errorf("passed on to the upstream: %+v", asked)
+			}
+			if !tc.refused {
+				if a.Status != http.StatusSeeOther || a.Location != "/callback" {
+					t.Fatalf("%d to %q, want the sign-in completed\n%s", a.Status, a.Location, a.Body)
+				}
+				return
+			}
+			if a.Status != http.StatusBadGateway || !strings.Contains(a.Body, "La connexion n’a pas abouti") {
+				t.Errorf("%d, want 502 « La connexion n’a pas abouti »\n%s", a.Status, a.Body)
+			}
+			if len(e.prov.completed()) != 0 {
+				t.Error("signed in from the upstream's old session")
 			}
 		})
 	}

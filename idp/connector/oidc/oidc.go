@@ -186,11 +186,17 @@ func (c *Connector) LoginURL(ctx context.Context, f connector.Flow, fresh connec
 	if len(c.cfg.Upstream.ACRValues) > 0 {
 		opts = append(opts, param("acr_values", strings.Join(c.cfg.Upstream.ACRValues, " ")))
 	}
+	maxAge := fresh.MaxAge
 	if fresh.ForceLogin {
 		opts = append(opts, param("prompt", "login"))
+		// max_age=0 asks the same, and obliges the upstream to say
+		// auth_time (OIDC Core 3.1.2.1), without which the answer
+		// cannot be shown fresh.
+		zero := uint(0)
+		maxAge = &zero
 	}
-	if fresh.MaxAge != nil {
-		opts = append(opts, param("max_age", strconv.FormatUint(uint64(*fresh.MaxAge), 10)))
+	if maxAge != nil {
+		opts = append(opts, param("max_age", strconv.FormatUint(uint64(*maxAge), 10)))
 	}
 	return rp.AuthURL(f.State, p, opts...), nil
 }

@@ -93,14 +93,26 @@ func TestLoginURL(t *testing.T) {
 			t.Errorf("%s = %q, asked for nothing", absent, q.Get(absent))
 		}
 	}
-	zero := uint(0)
-	raw, err = c.LoginURL(ctx, newFlow("b"), connector.Freshness{ForceLogin: true, MaxAge: &zero})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ = url.Parse(raw)
-	if q := got.Query(); q.Get("prompt") != "login" || q.Get("max_age") != "0" {
-		t.Errorf("freshness not passed on: prompt %q, max_age %q", q.Get("prompt"), q.Get("max_age"))
+	// prompt=login goes with max_age=0, to which the upstream must
+	// answer with auth_time.
+	zero, hour := uint(0), uint(3600)
+	for _, tc := range []struct {
+		fresh         connector.Freshness
+		prompt, maxAge string
+	}{
+		{connector.Freshness{ForceLogin: true}, "login", "0"},
+		{connector.Freshness{ForceLogin: true, MaxAge: &zero}, "login", "0"},
+		{connector.Freshness{ForceLogin: true, MaxAge: &hour}, "login", "0"},
+		{connector.Freshness{MaxAge: &hour}, "", "3600"},
+	} {
+		raw, err = c.LoginURL(ctx, newFlow("b"), tc.fresh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ = url.Parse(raw)
+		if q := got.Query(); q.Get("prompt") != tc.prompt || q.Get("max_age") != tc.maxAge {
+			t.Errorf("%+v passed on as prompt %q, max_age %q; want %q, %q", tc.fresh, q.Get("prompt"), q.Get("max_age"), tc.prompt, tc.maxAge)
+		}
 	}
 	if _, err := c.LoginURL(ctx, connector.Flow{State: "s"}, connector.Freshness{}); err == nil {
 		t.Error("LoginURL accepted a flow without nonce and code verifier")
