@@ -235,20 +235,21 @@ var errCodeElsewhere = errors.New("codes are redeemed by the provider's CodeExch
 // (logout, or every session revoked after a new password) meanwhile.
 var errSessionEnded = oidc.ErrInvalidGrant().WithDescription("the sign-in session has ended")
 
-// sessionAlive checks that the session a sign-in went through still
-// exists: its end must not be undone by a code redeemed afterwards.
-func (s *storage) sessionAlive(ctx context.Context, ref string) error {
+// sessionAlive returns the session a sign-in went through, which must
+// still exist: its end must not be undone by a code redeemed afterwards.
+// No ref (a sign-in without a session) is nil, nil.
+func (s *storage) sessionAlive(ctx context.Context, ref string) (*store.Session, error) {
 	if ref == "" {
-		return nil
+		return nil, nil
 	}
-	_, err := s.store.SessionByRef(ctx, ref)
+	sess, err := s.store.SessionByRef(ctx, ref)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return errSessionEnded
+		return nil, errSessionEnded
 	case err != nil:
-		return fmt.Errorf("session of the code: %w", err)
+		return nil, fmt.Errorf("session of the code: %w", err)
 	}
-	return nil
+	return sess, nil
 }
 
 // sessionInUse checks, at a refresh, that the session the family came
@@ -450,11 +451,20 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			return "", "", time.Time{}, fmt.Errorf("refresh token for a %T", req)
 		}
 		now := s.now()
-		// At most the refresh lifetime after the password was checked,
-		// however late the site obtained the token through the session.
+		// No longer than the session the sign-in went through, however
+		// late the site obtained the token through it, and however old
+		// an upstream's authentication it began with; without one, the
+		// refresh lifetime after the authentication.
 		exp := now.Add(s.life.RefreshToken)
-		if end := ar.AuthTime.Add(s.life.RefreshToken); !ar.AuthTime.IsZero() && end.Before(exp) {
-			exp = end
+		var sess *store.Session
+		sess, err = s.sessionAlive(ctx, ar.SessionID)
+		switch {
+		case err != nil:
+			return "", "", time.Time{}, err
+		case sess != nil:
+			exp = minTime(exp, sess.ExpiresAt)
+		case !ar.AuthTime.IsZero():
+			exp = minTime(exp, ar.AuthTime.Add(s.life.RefreshToken))
 		}
 		if !exp.After(now) {
 			return "", "", time.Time{}, errSessionEnded
@@ -476,7 +486,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			// Checked again once the family is indexed: a revocation
 			// that ran meanwhile either deleted it or left the session
 			// gone, which this check sees.
-			if serr := s.sessionAlive(ctx, rt.SessionID); serr != nil {
+			if _, serr := s.sessionAlive(ctx, rt.SessionID); serr != nil {
 				if rerr := s.store.RevokeRefreshFamily(ctx, rt.FamilyID); rerr != nil {
 					return "", "", time.Time{}, rerr
 				}
@@ -742,4 +752,11 @@ func setUserinfo(ui *oidc.UserInfo, sub string, c store.Claims, scopes []string)
 	if c.IDP != "" {
 		ui.AppendClaims(ClaimIDP, c.IDP)
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
