@@ -21,8 +21,9 @@ const SourceDirectory = config.DirectorySource
 
 // plainSub is an upstream subject kept as it is after its upstream's id:
 // short, and no character that a site, a URL or the library's opaque
-// tokens (split on ':') could misread.
-var plainSub = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,200}$`)
+// tokens (split on ':') could misread; not starting with '~', which marks
+// the hashed ones.
+var plainSub = regexp.MustCompile(`^[A-Za-z0-9._-][A-Za-z0-9._~-]{0,199}$`)
 
 // Subject is the sub this provider gives id. The directory's subjects are
 // kept unchanged (sites already store them). An upstream's are namespaced
@@ -30,7 +31,8 @@ var plainSub = regexp.MustCompile(`^[A-Za-z0-9._~-]{1,200}$`)
 // none collides with the directory's, since a directory account whose
 // subject starts with "<upstream>." cannot sign in (Handler.verify):
 // "<upstream>.<sub>", or "<upstream>.~" and the base64url SHA-256 of the
-// sub when it is long or has other characters. Both are stable.
+// sub when it is long, starts with '~' or has other characters. Both are
+// stable.
 func Subject(id connector.Identity) string {
 	if id.Source == SourceDirectory {
 		return id.Subject

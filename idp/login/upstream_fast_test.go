@@ -468,6 +468,10 @@ func TestSubject(t *testing.T) {
 		{"entra", "user@example.org", "entra.~" + sha("user@example.org")},
 		{"entra", "é", "entra.~" + sha("é")},
 		{"entra", "a b", "entra.~" + sha("a b")},
+		// A sub that looks like a hashed one is hashed too: kept, it
+		// would be the sub of the person whose own sub hashes to it.
+		{"siege", "~" + sha("user@example.org"), "siege.~" + sha("~"+sha("user@example.org"))},
+		{"siege", "~", "siege.~" + sha("~")},
 	}
 	for _, tc := range tests {
 		got := login.Subject(connector.Identity{Source: tc.source, Subject: tc.sub})
@@ -478,8 +482,10 @@ func TestSubject(t *testing.T) {
 			t.Errorf("Subject(%s, %q) = %q has ':'", tc.source, tc.sub, got)
 		}
 	}
-	if a, b := login.Subject(connector.Identity{Source: "a", Subject: "x:1"}), login.Subject(connector.Identity{Source: "a", Subject: "x:2"}); a == b {
-		t.Error("two subjects hash alike")
+	for _, pair := range [][2]string{{"x:1", "x:2"}, {"user@example.org", "~" + sha("user@example.org")}} {
+		if a, b := login.Subject(connector.Identity{Source: "a", Subject: pair[0]}), login.Subject(connector.Identity{Source: "a", Subject: pair[1]}); a == b {
+			t.Errorf("the subjects %q and %q are both %q", pair[0], pair[1], a)
+		}
 	}
 }
 
