@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"time"
 
-
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/binding"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"

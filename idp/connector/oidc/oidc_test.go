@@ -97,7 +97,7 @@ func TestLoginURL(t *testing.T) {
 	// answer with auth_time.
 	zero, hour := uint(0), uint(3600)
 	for _, tc := range []struct {
-		fresh         connector.Freshness
+		fresh          connector.Freshness
 		prompt, maxAge string
 	}{
 		{connector.Freshness{ForceLogin: true}, "login", "0"},
