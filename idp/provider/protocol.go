@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -87,7 +89,10 @@ type HintClaims struct {
 var ErrBadHint = errors.New("invalid id_token_hint")
 
 // VerifyIDTokenHint checks an id_token_hint's signature and issuer; an
-// expired hint is accepted, as logout allows.
+// expired hint is accepted, as logout allows. It must be an ID token: the
+// provider signs a client's JWT access tokens and the logout tokens with
+// the same keys, and neither names an authorized party (azp), which every
+// ID token here does.
 func (p *Provider) VerifyIDTokenHint(ctx context.Context, hint string) (HintClaims, error) {
 	ctx = op.ContextWithIssuer(ctx, p.issuer)
 	claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, hint, p.op.IDTokenHintVerifier(ctx))
@@ -98,8 +103,8 @@ func (p *Provider) VerifyIDTokenHint(ctx context.Context, hint string) (HintClai
 		return HintClaims{}, ErrBadHint
 	}
 	client := claims.GetAuthorizedParty()
-	if client == "" && len(claims.Audience) == 1 {
-		client = claims.Audience[0]
+	if client == "" || !slices.Contains(claims.Audience, client) {
+		return HintClaims{}, fmt.Errorf("%w: not an ID token (azp %q, aud %q)", ErrBadHint, client, claims.Audience)
 	}
 	return HintClaims{Subject: claims.GetSubject(), ClientID: client}, nil
 }
