@@ -151,33 +151,59 @@ func (h *Handler) codePage(w http.ResponseWriter, r *http.Request, f *store.Rese
 	return web.Render(w, r, http.StatusOK, views.ResetCodeForm(p))
 }
 
-// accountCounters name the account's wrong codes and its suspensions; an
-// address without an account is counted the same way, so nothing tells
+// accountCounters name the wrong codes and the suspensions that concern
+// f: always the typed address's, which every flow for it sees, with or
+// without a code, with or without an account; and the person's, once
+// the flow knows the account, so that their other addresses share them.
+// An address without an account is counted the same way, so nothing tells
 // them apart.
-func accountCounters(f *store.ResetFlow) (failures, suspended string) {
-	a := addressKey(f.Email)
+func accountCounters(f *store.ResetFlow) (failures, suspended []string) {
+	keys := []string{addressKey(f.Email)}
 	if f.Subject != "" {
-		a = addressKey("sub:" + f.Subject)
+		keys = append(keys, addressKey("sub:"+f.Subject))
 	}
-	return "reset-fail:" + a, "reset-hold:" + a
+	for _, k := range keys {
+		failures = append(failures, "reset-fail:"+k)
+		suspended = append(suspended, "reset-hold:"+k)
+	}
+	return failures, suspended
+}
+
+// isSuspended reports whether code checks are suspended for f.
+func (h *Handler) isSuspended(ctx context.Context, f *store.ResetFlow) (bool, error) {
+	_, suspended := accountCounters(f)
+	for _, key := range suspended {
+		n, _, err := h.cfg.Store.Peek(ctx, key, h.cfg.Limits.AccountSuspension, 1)
+		if err != nil || n > 0 {
+			return n > 0, err
+		}
+	}
+	return false, nil
 }
 
 // countFailure records a wrong code: the one that makes
 // AccountFailures in the last AccountWindow, and each one after while
-// they stay there, suspends the account's code checks for
-// AccountSuspension. Re-requesting a code resets nothing.
+// they stay there, suspends the code checks for AccountSuspension.
+// Re-requesting a code resets nothing.
 func (h *Handler) countFailure(ctx context.Context, f *store.ResetFlow) error {
 	l := h.cfg.Limits
 	failures, suspended := accountCounters(f)
 	// Past the limit each failure suspends the next ones, so a window never
 	// holds more than this: the cap only trims a burst of parallel requests.
 	most := l.AccountFailures + int(l.AccountWindow/l.AccountSuspension)
-	_, n, _, err := h.cfg.Store.Allow(ctx, failures, l.AccountWindow, most)
-	if err != nil || n < int64(l.AccountFailures) {
-		return err
+	for i, key := range failures {
+		_, n, _, err := h.cfg.Store.Allow(ctx, key, l.AccountWindow, most)
+		if err != nil {
+			return err
+		}
+		if n < int64(l.AccountFailures) {
+			continue
+		}
+		if _, _, _, err := h.cfg.Store.Allow(ctx, suspended[i], l.AccountSuspension, 1); err != nil {
+			return err
+		}
 	}
-	_, _, _, err = h.cfg.Store.Allow(ctx, suspended, l.AccountSuspension, 1)
-	return err
+	return nil
 }
 
 var errCode = errors.New("code refused")
@@ -204,18 +230,20 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	l := h.cfg.Limits
-	_, suspended := accountCounters(f)
-	if n, _, err := h.cfg.Store.Peek(ctx, suspended, l.AccountSuspension, 1); err != nil {
+	if suspended, err := h.isSuspended(ctx, f); err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
-	} else if n > 0 {
+	} else if suspended {
 		return h.codePage(w, r, f, views.CodeSuspended)
 	}
 	outcome := views.CodeOK
+	counted := true
 	err = h.cfg.Store.UpdateResetFlow(ctx, f.ID, func(cur *store.ResetFlow) error {
 		*f = *cur
 		switch {
 		case cur.CodeHash == "" && cur.CodesSent == 0:
-			outcome = views.CodeWrong // no code made yet: held back, or on its way
+			// No code made yet (held back, or on its way): nothing to
+			// compare, so nothing guessed, and nothing counted.
+			outcome, counted = views.CodeWrong, false
 		case cur.CodeHash == "" || !h.cfg.Now().Before(cur.CodeExpiresAt) || cur.CodeTries >= l.CodeTries:
 			outcome = views.CodeDead
 			return errCode
@@ -244,6 +272,9 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 		return nil
 	case views.CodeWrong:
+		if !counted {
+			break
+		}
 		if err := h.countFailure(ctx, f); err != nil {
 			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 		}

@@ -36,6 +36,10 @@ func (n *nobody) FindByMail(context.Context, string) (ldapauth.User, bool, error
 	return ldapauth.User{}, false, nil
 }
 
+// manyTries is DefaultLimits but for a code's tries: these tests count
+// failures over the windows, not a code's five strikes.
+var manyTries = func() reset.Limits { l := reset.DefaultLimits; l.CodeTries = 1 << 20; return l }()
+
 type fixture struct {
 	t     *testing.T
 	h     *reset.Handler
@@ -55,17 +59,20 @@ func newFixture(t *testing.T, start time.Time) *fixture {
 	f := &fixture{t: t, st: st, clock: clock, dir: &nobody{}}
 	f.h = reset.New(reset.Config{
 		Store: st, Accounts: f.dir, Forms: anyForm{}, Pages: &web.Pages{Log: log},
-		Limits: reset.DefaultLimits, Key: []byte("k"), Path: "/mot-de-passe-perdu",
+		Limits: manyTries, Key: []byte("k"), Path: "/mot-de-passe-perdu",
 		Now: clock.Now, Log: log,
 	})
 	return f
 }
 
-// flow starts a flow for address and returns its cookie. It lasts long
-// past the 15 minutes of a real one, so that one flow sees the windows out.
+// flow starts a flow for address, with the code an address without an
+// account gets (that nobody receives), and returns its cookie. It lasts
+// long past the 15 minutes of a real one, and its code takes as many
+// tries as the tests make, so that one flow sees the windows out.
 func (f *fixture) flow(address string) *http.Cookie {
 	now := f.clock.Now()
-	fl := &store.ResetFlow{ID: store.NewID(), Email: address, CreatedAt: now, ExpiresAt: now.Add(72 * time.Hour)}
+	fl := &store.ResetFlow{ID: store.NewID(), Email: address, CreatedAt: now, ExpiresAt: now.Add(72 * time.Hour),
+		CodeHash: "nobody's code", CodesSent: 1, CodeExpiresAt: now.Add(72 * time.Hour)}
 	if err := f.st.SaveResetFlow(f.t.Context(), fl); err != nil {
 		f.t.Fatal(err)
 	}
