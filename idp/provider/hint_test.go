@@ -5,11 +5,6 @@ import (
 	"errors"
 	"testing"
 	"time"
-
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 )
 
 // TestIDTokenHintIsAnIDToken: only an ID token is an id_token_hint. The
@@ -18,20 +13,8 @@ import (
 // or caught in a log, would end the person's session at /end_session
 // without asking and send the browser to that client's logout page.
 func TestIDTokenHintIsAnIDToken(t *testing.T) {
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
-	t.Cleanup(func() { _ = rdb.Close() })
-	c := &clock{now: time.Now()}
-	st := store.New(store.Options{Client: rdb, Now: c.Now})
-	p, err := New(Config{
-		Issuer: testIssuer, LoginPath: "/login", SigningAlgorithm: "ES256",
-		Clients:   []Client{{ID: "conf", SecretSHA256: secretHash(confSecret), RedirectURIs: []string{confCB}, JWTAccessTokens: true}},
-		Lifetimes: testLife, Now: c.Now,
-	}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{p: p, st: st, mr: mr, clock: c, trips: &roundTrips{}}
+	f := newFixtureWith(t, func(c *Config) { c.Clients[0].JWTAccessTokens = true }) // conf
+	p := f.p
 	a := f.exchange(t, "conf", f.code(t, "conf", confCB, testVerifier))
 	access, _ := tokens(t, a)
 	idToken, _ := a.body["id_token"].(string)

@@ -107,6 +107,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, nil)
+}
+
+// newFixtureWith is newFixture with edit applied to the provider's
+// configuration.
+func newFixtureWith(t *testing.T, edit func(*Config)) *fixture {
+	t.Helper()
 	mr := miniredis.RunT(t)
 	// No retries: the test of Redis down need not wait for them.
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
@@ -115,7 +122,7 @@ func newFixture(t *testing.T) *fixture {
 	rdb.AddHook(trips)
 	c := &clock{now: time.Now()}
 	st := store.New(store.Options{Client: rdb, Now: c.Now})
-	p, err := New(Config{
+	cfg := Config{
 		Issuer: testIssuer, LoginPath: "/login", SigningAlgorithm: "ES256",
 		Clients: []Client{
 			{ID: "conf", SecretSHA256: secretHash(confSecret), RedirectURIs: []string{confCB}},
@@ -124,7 +131,11 @@ func newFixture(t *testing.T) *fixture {
 		},
 		Lifetimes: testLife,
 		Now:       c.Now,
-	}, st)
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	p, err := New(cfg, st)
 	if err != nil {
 		t.Fatal(err)
 	}
