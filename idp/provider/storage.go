@@ -247,7 +247,7 @@ func (s *storage) sessionAlive(ctx context.Context, ref string) (*store.Session,
 	case errors.Is(err, store.ErrNotFound):
 		return nil, errSessionEnded
 	case err != nil:
-		return nil, fmt.Errorf("session of the code: %w", err)
+		return nil, fmt.Errorf("session of the grant: %w", err)
 	}
 	return sess, nil
 }
@@ -256,20 +256,11 @@ func (s *storage) sessionAlive(ctx context.Context, ref string) (*store.Session,
 // through is alive and was not left unused past its idle timeout, and
 // records the refresh as a use of it (as the session's browser would).
 func (s *storage) sessionInUse(ctx context.Context, ref string) error {
-	if ref == "" {
-		return nil
-	}
-	sess, err := s.store.SessionByRef(ctx, ref)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errSessionEnded
-	case err != nil:
-		return fmt.Errorf("session of the refresh token: %w", err)
+	sess, err := s.sessionAlive(ctx, ref)
+	if err != nil || sess == nil || s.life.SessionIdle <= 0 {
+		return err
 	}
 	now := s.now()
-	if s.life.SessionIdle <= 0 {
-		return nil
-	}
 	if now.Sub(sess.LastSeen) > s.life.SessionIdle {
 		return errSessionEnded
 	}
