@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/backchannel"
 	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
@@ -172,6 +173,13 @@ func (s *stack) build(t testing.TB, cfg *config.Config) *app.App {
 			c.RetryDelay, c.MaxRetryDelay, c.Block = 100*time.Millisecond, 500*time.Millisecond, 200*time.Millisecond
 		},
 		CompletionTweak: func(c *completion.Config) { c.Block, c.ClaimAfter = 200*time.Millisecond, 500*time.Millisecond },
+	}
+	if s.TLS != nil {
+		// The sites' back-channel endpoints are served with the test CA.
+		deps.BackchannelTweak = func(c *backchannel.Config) {
+			c.HTTP = &http.Client{Timeout: c.Timeout, Transport: s.TLS.Client().Transport,
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		}
 	}
 	if s.redisHook != nil {
 		deps.Redis.AddHook(s.redisHook)

@@ -53,8 +53,10 @@ func TestReauthenticationKeepsTheSites(t *testing.T) {
 // signed in through ends by being replaced. Another person signing in on
 // the same computer ends the first one's sites; the same person typing
 // the password again keeps them, and a later logout ends them all.
-func TestJourneyReplacedSession(t *testing.T) {
-	s := startStack(t)
+func TestJourneyReplacedSession(t *testing.T) { overSchemes(t, testJourneyReplacedSession) }
+
+func testJourneyReplacedSession(t *testing.T, https bool) {
+	s := startStackWith(t, stackOptions{HTTPS: https})
 	site1, site2 := s.Sites[0], s.Sites[1]
 	users := testenv.Users()
 	reauth := func(t *testing.T, ctx context.Context, u testenv.User) {
