@@ -67,9 +67,6 @@ type Deps struct {
 	MailTweak func(*mail.Config)
 	// CompletionTweak adjusts the consumer of settled changes (tests).
 	CompletionTweak func(*completion.Config)
-	// BackchannelTweak adjusts the delivery of logout tokens (tests: sites
-	// served with a test CA).
-	BackchannelTweak func(*backchannel.Config)
 	// Worker, when set, runs ldapsync in this process (dev mode, tests).
 	Worker func(context.Context) error
 	Now    func() time.Time

@@ -22,15 +22,11 @@ func newBackchannel(cfg *config.Config, d Deps, st *store.Store, prov *provider.
 		return nil, nil
 	}
 	b := cfg.Backchannel
-	bc := backchannel.Config{
+	return backchannel.New(backchannel.Config{
 		Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Signer: prov, URIs: uris,
 		Timeout: b.Timeout, FirstRetry: b.FirstRetry, MaxRetry: b.MaxRetry, GiveUpAfter: b.GiveUpAfter,
-		Now: d.Now, Log: d.Log,
-	}
-	if d.BackchannelTweak != nil {
-		d.BackchannelTweak(&bc)
-	}
-	return backchannel.New(bc)
+		CAFile: b.CAFile, Now: d.Now, Log: d.Log,
+	})
 }
 
 // sessionsEnding adapts the notifier to idp/completion.

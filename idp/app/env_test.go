@@ -12,13 +12,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/region-nouvelle-aquitaine/idp/idp/backchannel"
 	"github.com/region-nouvelle-aquitaine/idp/idp/completion"
 	"github.com/region-nouvelle-aquitaine/idp/idp/config"
 	"github.com/region-nouvelle-aquitaine/idp/idp/dev/demorp"
@@ -78,6 +79,9 @@ type stack struct {
 	production bool
 	// redisHook is stackOptions.RedisHook.
 	redisHook redis.Hook
+	// systemRootsOnly: build leaves backchannel_logout.ca_file out over
+	// https, so the sites' test CA is trusted nowhere.
+	systemRootsOnly bool
 }
 
 func listen(t testing.TB, host string) (net.Listener, string) {
@@ -174,11 +178,12 @@ func (s *stack) build(t testing.TB, cfg *config.Config) *app.App {
 		},
 		CompletionTweak: func(c *completion.Config) { c.Block, c.ClaimAfter = 200*time.Millisecond, 500*time.Millisecond },
 	}
-	if s.TLS != nil {
-		// The sites' back-channel endpoints are served with the test CA.
-		deps.BackchannelTweak = func(c *backchannel.Config) {
-			c.HTTP = &http.Client{Timeout: c.Timeout, Transport: s.TLS.Client().Transport,
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if s.TLS != nil && !s.systemRootsOnly && cfg.Backchannel.CAFile == "" {
+		// The sites are served with the test CA: the provider is told of it
+		// as an operator would of an internal CA.
+		cfg.Backchannel.CAFile = filepath.Join(t.TempDir(), "ca.pem")
+		if err := os.WriteFile(cfg.Backchannel.CAFile, s.TLS.PEM(), 0o600); err != nil {
+			t.Fatal(err)
 		}
 	}
 	if s.redisHook != nil {

@@ -14,6 +14,8 @@ package backchannel
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -22,6 +24,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,9 +51,10 @@ type Config struct {
 	// URIs maps a client id to its backchannel_logout_uri; clients
 	// without one are not told.
 	URIs map[string]string
-	// HTTP sends the requests; nil: a client with Timeout that follows no
-	// redirect.
-	HTTP *http.Client
+	// CAFile is a PEM bundle of authorities trusted in addition to the
+	// system's roots, for relying parties under an internal CA; "": the
+	// system's roots alone.
+	CAFile string
 	// Timeout bounds one POST; 0: 5s.
 	Timeout time.Duration
 	// FirstRetry is the pause after the first failed attempt, doubled after
@@ -70,6 +74,7 @@ type Config struct {
 // Notifier queues and delivers logout tokens.
 type Notifier struct {
 	cfg   Config
+	http  *http.Client
 	key   string
 	wake  chan struct{}
 	claim *redis.Script
@@ -100,20 +105,46 @@ func New(cfg Config) (*Notifier, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{
-			Timeout: cfg.Timeout,
-			// A redirect is not a delivery: the token goes to the
-			// registered address only.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	hc := &http.Client{
+		Timeout: cfg.Timeout,
+		// A redirect is not a delivery: the token goes to the
+		// registered address only.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if cfg.CAFile != "" {
+		roots, err := systemRootsAnd(cfg.CAFile)
+		if err != nil {
+			return nil, err
 		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		hc.Transport = tr
 	}
 	return &Notifier{
 		cfg:   cfg,
+		http:  hc,
 		key:   cfg.Prefix + "backchannel:due",
 		wake:  make(chan struct{}, 1),
 		claim: redis.NewScript(claimScript),
 	}, nil
+}
+
+// systemRootsAnd is the system's roots with the certificates of file
+// added: one sender serves every relying party, under a public CA or not.
+func systemRootsAnd(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("backchannel: CA file: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		// No system bundle (an image without one): the file's alone.
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("backchannel: CA file %q holds no PEM certificate", file)
+	}
+	return roots, nil
 }
 
 // delivery is one logout token to deliver, as stored (the member of the
@@ -317,7 +348,7 @@ func (n *Notifier) post(ctx context.Context, uri string, d delivery) error {
 		return fmt.Errorf("request: %w", err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := n.cfg.HTTP.Do(req)
+	resp, err := n.http.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

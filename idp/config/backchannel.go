@@ -10,6 +10,11 @@ type Backchannel struct {
 	FirstRetry  time.Duration // the pause after the first failure, doubled after each; default 5s
 	MaxRetry    time.Duration // the longest pause; default 5m
 	GiveUpAfter time.Duration // a token not delivered by then is dropped, with a log line; default 1h
+	// CAFile is a PEM bundle trusted in addition to the system's roots:
+	// one sender serves every relying party, some under a public CA, some
+	// under an internal one (unlike ldap, mail and redis ca_file, which
+	// replace the roots for their one server). "": the system's roots.
+	CAFile string
 }
 
 // DefaultBackchannel is the section's defaults, for configurations built in
@@ -23,6 +28,7 @@ func (d *decoder) decodeBackchannel(m *mapping, b *Backchannel) {
 	m.duration("first_retry", &b.FirstRetry)
 	m.duration("max_retry", &b.MaxRetry)
 	m.duration("give_up_after", &b.GiveUpAfter)
+	m.str("ca_file", &b.CAFile)
 	m.done()
 }
 
@@ -50,6 +56,9 @@ func (v *validator) backchannel() {
 	}
 	if v.positive(p+"give_up_after", b.GiveUpAfter) && b.GiveUpAfter > 7*24*time.Hour {
 		v.report(p+"give_up_after", "must be at most 168h, not %s", b.GiveUpAfter)
+	}
+	if b.CAFile != "" {
+		v.caFile(p+"ca_file", b.CAFile)
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -96,5 +97,44 @@ func TestBackchannelSection(t *testing.T) {
 	_, errs = parse(t, minimalWith(t, "redirect_uris: [https://rp.example.org/cb]", "redirect_uris: [https://rp.example.org/cb]\n    backchannel_logout_session_required: true"), nil)
 	if len(errs) != 1 || errs[0].Path != "clients[0].backchannel_logout_session_required" {
 		t.Errorf("session_required without uri: %v", errs)
+	}
+}
+
+// TestBackchannelCAFile: ca_file is checked like the other sections' (read,
+// at least one PEM certificate), each problem at its line.
+func TestBackchannelCAFile(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		value   string
+		files   map[string]string
+		problem string // "" when accepted
+	}{
+		{"PEM bundle", "/etc/idp/rp-ca.pem", map[string]string{"/etc/idp/rp-ca.pem": testCA(t)}, ""},
+		{"PEM bundle of two", "/etc/idp/rp-ca.pem", map[string]string{"/etc/idp/rp-ca.pem": testCA(t) + testCA(t)}, ""},
+		{"empty: the system's roots alone", `""`, nil, ""},
+		{"missing", "/etc/idp/rp-ca.pem", nil, `cannot read "/etc/idp/rp-ca.pem": no such file`},
+		{"not PEM", "/etc/idp/rp-ca.pem", map[string]string{"/etc/idp/rp-ca.pem": "junk"}, `"/etc/idp/rp-ca.pem" holds no PEM certificate (-----BEGIN CERTIFICATE-----)`},
+		{"a key, not a certificate", "/etc/idp/rp-ca.pem", map[string]string{"/etc/idp/rp-ca.pem": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"}, "holds no PEM certificate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			yaml := minimalWith(t) + "backchannel_logout:\n  timeout: 2s\n  ca_file: " + tt.value + "\n"
+			c, errs := parse(t, yaml, tt.files)
+			if tt.problem == "" {
+				if len(errs) != 0 {
+					t.Fatalf("refused: %v", errs)
+				}
+				if want := strings.Trim(tt.value, `"`); c.Backchannel.CAFile != want {
+					t.Errorf("ca_file = %q, want %q", c.Backchannel.CAFile, want)
+				}
+				return
+			}
+			wantLine := strings.Count(yaml, "\n") // the last line
+			if len(errs) != 1 || errs[0].Path != "backchannel_logout.ca_file" || errs[0].Line != wantLine || !strings.Contains(errs[0].Message, tt.problem) {
+				t.Errorf("problems %v\nwant one at backchannel_logout.ca_file, line %d: %q", errs, wantLine, tt.problem)
+			}
+		})
 	}
 }
