@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,6 +162,87 @@ func cpuTicks(t *testing.T, pid int) int64 {
 	return ut + st
 }
 
+// machineTicks is the machine's busy CPU time (every CPU, idle and iowait
+// left out) and the part of it the hypervisor gave to other guests
+// (steal), in clock ticks, from the first line of /proc/stat.
+func machineTicks(t *testing.T) (busy, steal int64) {
+	t.Helper()
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal …
+	for i, v := range f[1:min(len(f), 9)] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("/proc/stat: %q", line)
+		}
+		switch i {
+		case 3, 4: // idle, iowait
+		case 7:
+			steal = n
+		default:
+			busy += n
+		}
+	}
+	return busy, steal
+}
+
+// treeTicks is the CPU time of this test process and of every process
+// under it (slapd, redis-server, the provider, loadflow), the ones it
+// waited for included, in clock ticks: what the rest of the machine's
+// busy time is not.
+func treeTicks(t *testing.T) int64 {
+	t.Helper()
+	type proc struct {
+		ppid  int
+		ticks int64
+	}
+	procs := map[int]proc{}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// After the name: f[1] is field 4 (ppid); utime, stime, cutime,
+		// cstime are fields 14 to 17.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 15 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		var ticks int64
+		for _, v := range f[11:15] {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			ticks += n
+		}
+		procs[pid] = proc{ppid, ticks}
+	}
+	self := os.Getpid()
+	var sum int64
+	for pid, p := range procs {
+		for a := pid; a > 1; a = procs[a].ppid {
+			if a == self {
+				sum += p.ticks
+				break
+			}
+			if _, ok := procs[a]; !ok {
+				break
+			}
+		}
+	}
+	return sum
+}
+
 // clockTicks is sysconf(_SC_CLK_TCK), from getconf; 100 on Linux when
 // getconf is missing.
 func clockTicks() int64 {
@@ -267,9 +349,13 @@ func TestLoadflow(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
+	busyBefore, stealBefore := machineTicks(t)
+	oursBefore := treeTicks(t)
 	before, signedBefore, began := cpuTicks(t, idp.Process.Pid), successes(), time.Now()
 	out, err := exec.CommandContext(ctx, set.loadflow, args...).CombinedOutput()
 	after, signedAfter, elapsed := cpuTicks(t, idp.Process.Pid), successes(), time.Since(began)
+	busyAfter, stealAfter := machineTicks(t)
+	oursAfter := treeTicks(t)
 	t.Logf("loadflow %s\n%s", strings.Join(args, " "), out)
 	if err != nil {
 		t.Fatalf("loadflow: %v", err)
@@ -295,6 +381,13 @@ func TestLoadflow(t *testing.T) {
 		t.Logf("RESULT idp CPU: %.0f ms over %v for %d sign-ins (warm-up included): %.2f ms CPU per sign-in, %.2f cores",
 			cpuMs, elapsed.Round(time.Millisecond), signed, cpuMs/float64(signed), cpuMs/float64(elapsed.Milliseconds()))
 	}
+	// A run is only comparable with another on a quiet machine: what other
+	// processes (and other guests, as steal) took meanwhile is shown.
+	cores := func(ticks int64) float64 {
+		return float64(ticks) / float64(clockTicks()) / elapsed.Seconds()
+	}
+	t.Logf("RESULT machine (%d CPUs) meanwhile: this test's processes %.2f cores, other processes %.2f cores, steal %.2f cores",
+		runtime.NumCPU(), cores(oursAfter-oursBefore), cores(max(busyAfter-busyBefore-(oursAfter-oursBefore), 0)), cores(stealAfter-stealBefore))
 	if refused > 0 || failed > 0 {
 		t.Errorf("%d valid sign-ins refused and %d failed: %v %v", refused, failed, r.Errors, r.FirstErrors)
 	}
