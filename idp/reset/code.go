@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
@@ -151,59 +153,26 @@ func (h *Handler) codePage(w http.ResponseWriter, r *http.Request, f *store.Rese
 	return web.Render(w, r, http.StatusOK, views.ResetCodeForm(p))
 }
 
-// accountCounters name the wrong codes and the suspensions that concern
-// f: always the typed address's, which every flow for it sees, with or
-// without a code, with or without an account; and the person's, once
-// the flow knows the account, so that their other addresses share them.
-// An address without an account is counted the same way, so nothing tells
-// them apart.
-func accountCounters(f *store.ResetFlow) (failures, suspended []string) {
-	keys := []string{addressKey(f.Email)}
+// accountCounters name the wrong codes that concern f, and so its
+// suspensions: always the typed address's, which every flow for it sees,
+// with or without a code, with or without an account; and the person's,
+// once the flow knows the account, so that their other addresses share
+// them. An address without an account is counted the same way, so nothing
+// tells them apart.
+func accountCounters(f *store.ResetFlow) []string {
+	names := []string{"reset-fail:" + addressKey(f.Email)}
 	if f.Subject != "" {
-		keys = append(keys, addressKey("sub:"+f.Subject))
+		names = append(names, "reset-fail:"+addressKey("sub:"+f.Subject))
 	}
-	for _, k := range keys {
-		failures = append(failures, "reset-fail:"+k)
-		suspended = append(suspended, "reset-hold:"+k)
-	}
-	return failures, suspended
+	return names
 }
 
-// isSuspended reports whether code checks are suspended for f.
-func (h *Handler) isSuspended(ctx context.Context, f *store.ResetFlow) (bool, error) {
-	_, suspended := accountCounters(f)
-	for _, key := range suspended {
-		n, _, err := h.cfg.Store.Peek(ctx, key, h.cfg.Limits.AccountSuspension, 1)
-		if err != nil || n > 0 {
-			return n > 0, err
-		}
-	}
-	return false, nil
-}
-
-// countFailure records a wrong code: the one that makes
-// AccountFailures in the last AccountWindow, and each one after while
-// they stay there, suspends the code checks for AccountSuspension.
-// Re-requesting a code resets nothing.
-func (h *Handler) countFailure(ctx context.Context, f *store.ResetFlow) error {
+// failureRule: the wrong code that makes AccountFailures in the last
+// AccountWindow, and each one after while they stay there, suspends the
+// code checks for AccountSuspension. Re-requesting a code resets nothing.
+func (h *Handler) failureRule() store.StrikeRule {
 	l := h.cfg.Limits
-	failures, suspended := accountCounters(f)
-	// Past the limit each failure suspends the next ones, so a window never
-	// holds more than this: the cap only trims a burst of parallel requests.
-	most := l.AccountFailures + int(l.AccountWindow/l.AccountSuspension)
-	for i, key := range failures {
-		_, n, _, err := h.cfg.Store.Allow(ctx, key, l.AccountWindow, most)
-		if err != nil {
-			return err
-		}
-		if n < int64(l.AccountFailures) {
-			continue
-		}
-		if _, _, _, err := h.cfg.Store.Allow(ctx, suspended[i], l.AccountSuspension, 1); err != nil {
-			return err
-		}
-	}
-	return nil
+	return store.StrikeRule{Window: l.AccountWindow, Hold: l.AccountSuspension, Limit: l.AccountFailures}
 }
 
 var errCode = errors.New("code refused")
@@ -229,38 +198,14 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 		return h.codePage(w, r, f, views.CodeMissing)
 	}
 	ctx := r.Context()
-	l := h.cfg.Limits
-	if suspended, err := h.isSuspended(ctx, f); err != nil {
-		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
-	} else if suspended {
+	outcome, counted, err := h.compareCode(ctx, f, code)
+	if errors.Is(err, errSuspended) {
 		return h.codePage(w, r, f, views.CodeSuspended)
 	}
-	outcome := views.CodeOK
-	counted := true
-	err = h.cfg.Store.UpdateResetFlow(ctx, f.ID, func(cur *store.ResetFlow) error {
-		*f = *cur
-		switch {
-		case cur.CodeHash == "" && cur.CodesSent == 0:
-			// No code made yet (held back, or on its way): nothing to
-			// compare, so nothing guessed, and nothing counted.
-			outcome, counted = views.CodeWrong, false
-		case cur.CodeHash == "" || !h.cfg.Now().Before(cur.CodeExpiresAt) || cur.CodeTries >= l.CodeTries:
-			outcome = views.CodeDead
-			return errCode
-		case !h.codeMatches(cur, code):
-			cur.CodeTries++
-			outcome = views.CodeWrong
-			if cur.CodeTries >= l.CodeTries {
-				cur.CodeHash = "" // five strikes: this code is dead
-			}
-		default:
-			cur.Verified = true
-			cur.CodeHash = ""
-			outcome = views.CodeOK
+	if err != nil {
+		if errors.Is(err, errCounters) {
+			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errCode) {
 		return h.storeError(w, r, err)
 	}
 	switch outcome {
@@ -272,15 +217,93 @@ func (h *Handler) submitCode(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, h.cfg.Path+"/nouveau", http.StatusSeeOther)
 		return nil
 	case views.CodeWrong:
-		if !counted {
-			break
+		if counted {
+			h.audit(r, audit.ResetCodeRefused, f.Subject, "wrong_code")
 		}
-		if err := h.countFailure(ctx, f); err != nil {
-			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
-		}
-		h.audit(r, audit.ResetCodeRefused, f.Subject, "wrong_code")
 	}
 	return h.codePage(w, r, f, outcome)
+}
+
+var (
+	errSuspended = errors.New("code checks suspended")
+	errCounters  = errors.New("reset: wrong-code counters")
+	// errCountersMoved: the flow was matched to an account, or given
+	// another address, since its counters were struck.
+	errCountersMoved = errors.New("the flow's counters changed")
+)
+
+// compareAndCountAttempts bounds the retries of compareCode when the
+// flow's counters keep changing under it (a delivery landing, then none).
+const compareAndCountAttempts = 3
+
+// compareCode compares code with f's and counts a wrong one. The failure
+// is struck first, in the same step that checks the suspension
+// (store.Strike), and taken back unless the code was compared and wrong:
+// so codes typed in parallel, over several flows of one address or
+// person, are compared no more than AccountFailures times before the
+// suspension. A flow with no code yet compares nothing and counts
+// nothing, but is suspended like the others. f becomes the flow as
+// updated. It returns the outcome and whether a wrong code was counted;
+// errSuspended: nothing was compared.
+func (h *Handler) compareCode(ctx context.Context, f *store.ResetFlow, code string) (views.CodeError, bool, error) {
+	l := h.cfg.Limits
+	for range compareAndCountAttempts {
+		var outcome views.CodeError
+		counted := false
+		names := accountCounters(f)
+		strike, _, err := h.cfg.Store.Strike(ctx, names, h.failureRule())
+		if err != nil {
+			return 0, false, fmt.Errorf("%w: %w", errCounters, err)
+		}
+		if strike == nil {
+			return 0, false, errSuspended
+		}
+		err = h.cfg.Store.UpdateResetFlow(ctx, f.ID, func(cur *store.ResetFlow) error {
+			*f = *cur
+			counted = true // fn may run again: each run decides afresh
+			if !slices.Equal(accountCounters(cur), names) {
+				return errCountersMoved
+			}
+			switch {
+			case cur.CodeHash == "" && cur.CodesSent == 0:
+				// No code made yet (held back, or on its way): nothing to
+				// compare, so nothing guessed, and nothing counted.
+				outcome, counted = views.CodeWrong, false
+			case cur.CodeHash == "" || !h.cfg.Now().Before(cur.CodeExpiresAt) || cur.CodeTries >= l.CodeTries:
+				outcome, counted = views.CodeDead, false
+				return errCode
+			case !h.codeMatches(cur, code):
+				cur.CodeTries++
+				outcome = views.CodeWrong
+				if cur.CodeTries >= l.CodeTries {
+					cur.CodeHash = "" // five strikes: this code is dead
+				}
+			default:
+				cur.Verified = true
+				cur.CodeHash = ""
+				outcome, counted = views.CodeOK, false
+			}
+			return nil
+		})
+		if errors.Is(err, errCode) {
+			err = nil
+		}
+		if err != nil {
+			counted = false
+		}
+		if !counted {
+			// Taken back: a failure left behind would only suspend
+			// sooner, so a Redis error here does not fail the page.
+			if rerr := h.cfg.Store.Retract(ctx, strike); rerr != nil {
+				h.cfg.Log.WarnContext(ctx, "reset: cannot take back a struck failure", "err", rerr)
+			}
+		}
+		if errors.Is(err, errCountersMoved) {
+			continue
+		}
+		return outcome, counted, err
+	}
+	return 0, false, fmt.Errorf("reset: code check: %w", store.ErrConflict)
 }
 
 // codeMatches compares code with the flow's, under the current cookie key

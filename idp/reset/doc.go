@@ -22,5 +22,7 @@
 // status and cookies come back, and the directory lookup and the mail
 // happen after the response, in the background. Codes and link tokens are
 // stored only as HMACs keyed outside Redis. Every limit counts over a
-// sliding window (idp/store Allow), so no burst passes at a boundary.
+// sliding window (idp/store Allow), so no burst passes at a boundary; a
+// wrong code is counted before it is compared (idp/store Strike), so no
+// burst of parallel codes passes the suspension either.
 package reset

@@ -53,13 +53,19 @@ func newFixture(t *testing.T, start time.Time) *fixture {
 	m := miniredis.RunT(t)
 	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{m.Addr()}})
 	t.Cleanup(func() { _ = c.Close() })
+	return newFixtureOn(t, start, manyTries, c, "")
+}
+
+// newFixtureOn is newFixture with the journey's numbers, over c with
+// its own key prefix ("" for the default).
+func newFixtureOn(t *testing.T, start time.Time, limits reset.Limits, c redis.UniversalClient, prefix string) *fixture {
 	clock := testenv.NewClock(start)
-	st := store.New(store.Options{Client: c, Now: clock.Now})
+	st := store.New(store.Options{Client: c, Prefix: prefix, Now: clock.Now})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f := &fixture{t: t, st: st, clock: clock, dir: &nobody{}}
 	f.h = reset.New(reset.Config{
 		Store: st, Accounts: f.dir, Forms: anyForm{}, Pages: &web.Pages{Log: log},
-		Limits: manyTries, Key: []byte("k"), Path: "/mot-de-passe-perdu",
+		Limits: limits, Key: []byte("k"), Path: "/mot-de-passe-perdu",
 		Now: clock.Now, Log: log,
 	})
 	return f

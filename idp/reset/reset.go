@@ -33,6 +33,8 @@ type Store interface {
 	DeleteResetLink(ctx context.Context, hash string) error
 	Allow(ctx context.Context, name string, window time.Duration, limit int) (allowed bool, n int64, retryAt time.Time, err error)
 	Peek(ctx context.Context, name string, window time.Duration, limit int) (n int64, retryAt time.Time, err error)
+	Strike(ctx context.Context, names []string, rule store.StrikeRule) (*store.Strike, time.Time, error)
+	Retract(ctx context.Context, st *store.Strike) error
 	AuthRequest(ctx context.Context, id string) (*store.AuthRequest, error)
 	AuthRequestByRef(ctx context.Context, ref string) (*store.AuthRequest, error)
 	SessionByRef(ctx context.Context, ref string) (*store.Session, error)

@@ -41,7 +41,9 @@
 //	                   sessions and refresh families authenticated before it
 //	                   read as not found, so a sign-in in flight cannot outlive it
 //	rate:<name>        one rate counter's sliding-window log (reset): sorted set    window+Slack
-//	                   of <ms>-<random>, score = logical event time (ms)            from the newest event
+//	                   of <ms>-<random>, score = logical event time (ms); a         from the newest event;
+//	                   failure counter (Strike) derives its hold from it            a failure counter's
+//	                                                                                window+hold+Slack
 //	sigkey:<name>      signing key bytes of earlier versions, SET NX; read once     none: must outlive any TTL
 //	                   to migrate them into sigkeys
 //	sigkeys            the signing key set (hash: v = version, d = sealed record),  none: must outlive any TTL
@@ -78,7 +80,8 @@
 // and session updates use WATCH/MULTI on one key; a code is consumed by one
 // script on its own key; a rate counter drops what left its window, counts
 // and records in one script on its own key, so parallel requests never pass a
-// limit together. Index entries are written before the record they point
+// limit together; a failure counter checks its hold and records the failure
+// the same way, before the attempt is made (Strike). Index entries are written before the record they point
 // to, so a crash leaves stale index members (pruned on read), never an
 // unindexed record.
 //
