@@ -19,7 +19,7 @@ import (
 // guarantees both keys), checked against the provider's rules and the
 // directories' published ones.
 func newReset(cfg *config.Config, d Deps, st *store.Store, homeURL func(clientID string) string, q *job.Queue,
-	outbox reset.Outbox, forms *csrf.Protector, pages *web.Pages, secure bool) (*reset.Handler, error) {
+	outbox reset.Outbox, forms *csrf.Protector, pages *web.Pages, devices reset.Devices, secure bool) (*reset.Handler, error) {
 	changes, err := reset.NewJobChanges(reset.JobChangesConfig{
 		Queue: q, PublicKey: cfg.Ldapsync.PublicKey, SigningKey: cfg.Ldapsync.SigningKey,
 		Sessions: st, Now: d.Now,
@@ -35,7 +35,7 @@ func newReset(cfg *config.Config, d Deps, st *store.Store, homeURL func(clientID
 		Policy:  reset.NewPolicy(cfg.Reset.StrictPasswords, nil, q, d.Log),
 		Changes: changes,
 		Store:   st, Accounts: d.Accounts, Outbox: outbox, Compose: composeResetMail(mailPrivacyURL(cfg)), Forms: forms, Pages: pages,
-		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Key: key, PreviousKeys: previousKeys,
+		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Devices: devices, Key: key, PreviousKeys: previousKeys,
 		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: server.LoginPath, ChangePath: server.ChangePasswordPath,
 		HomeURL: homeURL, ReturnTo: cfg.Reset.ReturnTo,
 		Secure: secure, ClientIP: func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) },

@@ -97,11 +97,12 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		}
 		return ""
 	}
-	lost, err := newReset(cfg, d, st, homeURL, q, outbox, forms, pages, secure)
+	deviceKey, previousDeviceKeys, err := deriveCookieKeys(cfg.Secrets, "idp: device cookies v1")
 	if err != nil {
 		return pagesOut{}, err
 	}
-	deviceKey, previousDeviceKeys, err := deriveCookieKeys(cfg.Secrets, "idp: device cookies v1")
+	devices := login.NewDevices(deviceKey, secure, st, d.Now).AcceptPrevious(previousDeviceKeys)
+	lost, err := newReset(cfg, d, st, homeURL, q, outbox, forms, pages, devices, secure)
 	if err != nil {
 		return pagesOut{}, err
 	}
@@ -111,7 +112,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
 		Now: d.Now, Log: d.Log,
 		Throttle: signinThrottle, Identifiers: identifiers,
-		Devices:        login.NewDevices(deviceKey, secure, st, d.Now).AcceptPrevious(previousDeviceKeys),
+		Devices:        devices,
 		TrustedProxies: cfg.TrustedProxies,
 		Profiles:       cfg.Profiles, Upstreams: upstreams, Flows: st, Secure: secure,
 	})

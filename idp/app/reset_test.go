@@ -486,6 +486,106 @@ func TestResetAbuse(t *testing.T) {
 			s.SMTP.Start(t)
 			waitMailTo(t, s, u.Mail, 1)
 		}},
+
+		{"a stranger spends the address's mails of the day: the owner's own browser still gets a code", func(t *testing.T, s *stack, u testenv.User) {
+			signIn := func(b *browserless, who testenv.User) {
+				t.Helper()
+				loginURL, _ := b.authorize(s.Sites[0], nil)
+				resp := b.login(loginURL, who.UID, who.Password)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("sign-in of %s: %d", who.UID, resp.StatusCode)
+				}
+			}
+			owner := newBrowserless(t, s)
+			signIn(owner, u) // a browser the owner signed in with: a device cookie
+			// The stranger holds a device cookie too, for an account of
+			// their own: it must not open the owner's budget.
+			stranger := newBrowserless(t, s)
+			signIn(stranger, testenv.Users()[1])
+			ask := func(b *browserless) resetClient {
+				r := resetClient{b}
+				r.start()
+				r.email(url.Values{"email": {u.Mail}}, nil)
+				return r
+			}
+			// Ten flows from strangers' browsers (a new flow ends the
+			// browser's previous one), three per quarter of an hour, each
+			// with a wrong code typed while it lives: the day's mails are
+			// spent, and the tenth wrong code suspends the address's and the
+			// person's codes for an hour.
+			var flows []resetClient
+			for i := range 10 {
+				flows = append(flows, ask(newBrowserless(t, s)))
+				if i%3 != 2 && i != 9 {
+					continue
+				}
+				waitMailTo(t, s, u.Mail, i+1)
+				for j := i - i%3; j <= i; j++ {
+					if _, body := flows[j].code("ZZZZZZ"); !strings.Contains(body, "incorrect ou a expiré") {
+						t.Fatalf("wrong code %d: %.300s", j+1, body)
+					}
+				}
+				if i != 9 {
+					s.Clock.Advance(16 * time.Minute) // past the short window
+				}
+			}
+			if _, body := flows[9].code("ZZZZZZ"); !strings.Contains(body, "Trop de codes incorrects") {
+				t.Fatalf("the eleventh wrong code is not suspended: %.300s", body)
+			}
+			s.Clock.Advance(16 * time.Minute)
+			ask(stranger)
+			ask(newBrowserless(t, s))
+			time.Sleep(300 * time.Millisecond) // give a wrong eleventh mail time to show up
+			if n := len(mailsTo(s, u.Mail)); n != 10 {
+				t.Fatalf("%d mails after the day's ten, want none more for strangers", n)
+			}
+
+			r := resetClient{owner}
+			r.start()
+			r.email(url.Values{"email": {u.Mail}}, nil)
+			m := waitMailTo(t, s, u.Mail, 11)
+			if loc, body := r.code(m.Code); loc != "/mot-de-passe-perdu/nouveau" {
+				t.Fatalf("the owner's code was refused: %.300s", body)
+			}
+		}},
+
+		{"a stranger's wrong codes suspend the address's codes: not in the owner's own browser", func(t *testing.T, s *stack, u testenv.User) {
+			owner := newBrowserless(t, s)
+			loginURL, _ := owner.authorize(s.Sites[0], nil)
+			resp := owner.login(loginURL, u.UID, u.Password)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("sign-in: %d", resp.StatusCode)
+			}
+			// Three codes asked by strangers, and ten wrong codes typed in
+			// their flows: the address's and the person's codes are
+			// suspended for an hour, with the day's mails far from spent.
+			var flows []resetClient
+			for range 3 {
+				r := resetClient{newBrowserless(t, s)}
+				r.start()
+				r.email(url.Values{"email": {u.Mail}}, nil)
+				flows = append(flows, r)
+			}
+			waitMailTo(t, s, u.Mail, 3)
+			for i := range 10 {
+				if _, body := flows[i%3].code("ZZZZZZ"); !strings.Contains(body, "incorrect ou a expiré") {
+					t.Fatalf("wrong code %d: %.300s", i+1, body)
+				}
+			}
+			if _, body := flows[0].code("ZZZZZZ"); !strings.Contains(body, "Trop de codes incorrects") {
+				t.Fatalf("the eleventh wrong code is not suspended: %.300s", body)
+			}
+			s.Clock.Advance(16 * time.Minute) // past the short window
+			r := resetClient{owner}
+			r.start()
+			r.email(url.Values{"email": {u.Mail}}, nil)
+			m := waitMailTo(t, s, u.Mail, 4)
+			if loc, body := r.code(m.Code); loc != "/mot-de-passe-perdu/nouveau" {
+				t.Fatalf("the owner's code was refused: %.300s", body)
+			}
+		}},
 	}
 
 	// One person per subtest, seeded before the stack starts.

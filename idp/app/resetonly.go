@@ -29,7 +29,8 @@ func resetOnlyPages(cfg *config.Config, d Deps, st *store.Store, q *job.Queue, o
 	forms := csrf.New(csrf.Config{Key: cfg.Secrets.CookieKey, PreviousKeys: cfg.Secrets.PreviousCookieKeys, Secure: secure})
 	// No sign-in here, so no pending sign-in and no site to go home to.
 	noHome := func(string) string { return "" }
-	lost, err := newReset(cfg, d, st, noHome, q, outbox, forms, pages, secure)
+	// No device cookies either: the sign-in that issues them is elsewhere.
+	lost, err := newReset(cfg, d, st, noHome, q, outbox, forms, pages, nil, secure)
 	if err != nil {
 		return pagesOut{}, err
 	}

@@ -26,6 +26,8 @@ import (
 // person do not hold it back, and its own failures can lock it out. A
 // token issued before the person's last revocation (a new password) is no
 // longer valid: whoever signed in with the old password keeps nothing.
+// « Mot de passe perdu » gives such a browser its own mails and wrong
+// codes the same way (idp/reset).
 type Devices struct {
 	key      []byte
 	previous [][]byte // keys key replaced: their tokens still verify
@@ -130,6 +132,13 @@ func (d *Devices) Known(r *http.Request, subject string) (string, bool) {
 		return id, true
 	}
 	return "", false
+}
+
+// Present reports whether the browser holds any device token, without
+// checking them: whether Known is worth asking once the subject is known.
+func (d *Devices) Present(r *http.Request) bool {
+	c, err := r.Cookie(d.name)
+	return err == nil && c.Value != ""
 }
 
 // Remember gives the browser a fresh token for subject, in front of the

@@ -57,13 +57,27 @@ func newLinkToken() string {
 // . An address without an account gets a code too, that nobody
 // receives: its code step then counts tries and expires exactly like a
 // real one, so it tells nothing about the address.
-func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
+func (h *Handler) deliver(ctx context.Context, flowID, typed string, budget mailBudget) {
 	u, found, err := h.cfg.Accounts.FindByMail(ctx, typed)
 	if err != nil {
 		h.cfg.Log.ErrorContext(ctx, "reset: directory lookup failed", "err", err)
 		return
 	}
 	found = found && u.Email != ""
+	device := ""
+	if budget != nil {
+		// The request's mail is counted now that the lookup names the
+		// person (byDevice); refused, the flow stays held back, as it
+		// would have on the request path.
+		subject := ""
+		if found {
+			subject = u.Subject
+		}
+		var ok bool
+		if device, ok = budget(ctx, subject); !ok {
+			return
+		}
+	}
 	code, token := newCode(), newLinkToken()
 	now := h.cfg.Now()
 	exp := now.Add(h.cfg.Limits.CodeLifetime)
@@ -86,6 +100,7 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 		f.CodeExpiresAt = exp
 		f.CodeTries = 0
 		f.CodesSent++
+		f.Device = device
 		return nil
 	})
 	if errors.Is(err, errStaleDelivery) {
@@ -118,7 +133,11 @@ func (h *Handler) deliver(ctx context.Context, flowID, typed string) {
 		h.cfg.Log.ErrorContext(ctx, "reset: cannot queue the mail", "err", err)
 		return
 	}
-	audit.Log(ctx, h.cfg.Log, audit.Event{Name: audit.ResetMailed, Subject: u.Subject})
+	ev := audit.Event{Name: audit.ResetMailed, Subject: u.Subject}
+	if device != "" {
+		ev.Reason = "device_budget"
+	}
+	audit.Log(ctx, h.cfg.Log, ev)
 }
 
 var errStaleDelivery = errors.New("reset flow moved on before delivery")
@@ -158,8 +177,13 @@ func (h *Handler) codePage(w http.ResponseWriter, r *http.Request, f *store.Rese
 // with or without a code, with or without an account; and the person's,
 // once the flow knows the account, so that their other addresses share
 // them. An address without an account is counted the same way, so nothing
-// tells them apart.
+// tells them apart. A code sent within the own budget of a browser the
+// person signed in with (byDevice) counts against that browser alone, so
+// that strangers' wrong codes do not suspend the owner there.
 func accountCounters(f *store.ResetFlow) []string {
+	if f.Device != "" {
+		return []string{"reset-fail:" + addressKey("device:"+f.Device)}
+	}
 	names := []string{"reset-fail:" + addressKey(f.Email)}
 	if f.Subject != "" {
 		names = append(names, "reset-fail:"+addressKey("sub:"+f.Subject))

@@ -106,7 +106,7 @@ func (h *Handler) submitEmail(w http.ResponseWriter, r *http.Request) error {
 			// one carries over; a code is needed again.
 			cur.Subject, cur.Login, cur.Mail = "", "", ""
 			cur.Verified, cur.OtherBrowser = false, false
-			cur.CodeHash, cur.CodeTries = "", 0
+			cur.CodeHash, cur.CodeTries, cur.Device = "", 0, ""
 			oldLink, cur.LinkHash = cur.LinkHash, ""
 		}
 		cur.Email = typed
@@ -173,13 +173,6 @@ const (
 // counting as one, as the sign-in throttle does.
 func ipCounter(ip netip.Addr) string { return "reset-ip:" + addressKey(throttle.ClientNetwork(ip)) }
 
-// addressCounters name the requests for one typed address, known or not,
-// in the short window and in the day.
-func addressCounters(email string) (short, day string) {
-	a := addressKey(email)
-	return "reset-mail:" + a, "reset-mail-day:" + a
-}
-
 // request counts the request against the address and the IP and,
 // within the limits, looks the address up and sends the code after the
 // response: the page, its status and its timing are the same whether or
@@ -196,20 +189,14 @@ func (h *Handler) request(r *http.Request, f *store.ResetFlow) {
 		h.logLimited(r, "ip", err)
 		return
 	}
-	short, day := addressCounters(f.Email)
-	// The day is looked at before the short window records anything: a
-	// request refused for the day must not hold the short window's place.
-	n, _, err := h.cfg.Store.Peek(ctx, day, dayWindow, l.DayMails)
-	if err != nil || n >= int64(l.DayMails) {
-		h.logLimited(r, "address-day", err)
-		return
-	}
-	if ok, _, _, err := h.cfg.Store.Allow(ctx, short, l.ShortWindow, l.ShortMails); err != nil || !ok {
-		h.logLimited(r, "address", err)
-		return
-	}
-	if ok, _, _, err := h.cfg.Store.Allow(ctx, day, dayWindow, l.DayMails); err != nil || !ok {
-		h.logLimited(r, "address-day", err)
+	var budget mailBudget
+	if h.cfg.Devices != nil && h.cfg.Devices.Present(r) {
+		// Perhaps a browser the person signed in with: its own budget then
+		// (see byDevice), which needs the lookup, so the whole decision is
+		// taken off the request path, and the answer stays the same.
+		budget = h.byDevice(r.Clone(context.WithoutCancel(ctx)), f.Email)
+	} else if what, err := h.takeMail(ctx, addressCounters(f.Email)); what != "" || err != nil {
+		h.logLimited(r, what, err)
 		return
 	}
 	select {
@@ -224,8 +211,76 @@ func (h *Handler) request(r *http.Request, f *store.ResetFlow) {
 		defer func() { <-h.sem }()
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		h.deliver(bg, f.ID, f.Email)
+		h.deliver(bg, f.ID, f.Email, budget)
 	}()
+}
+
+// takeMail takes a mail's place in the short window and in the day of
+// one recipient's counters, or returns the limit that refused it.
+func (h *Handler) takeMail(ctx context.Context, c mailCounters) (limited string, err error) {
+	l := h.cfg.Limits
+	// The day is looked at before the short window records anything: a
+	// request refused for the day must not hold the short window's place.
+	n, _, err := h.cfg.Store.Peek(ctx, c.day, dayWindow, l.DayMails)
+	if err != nil || n >= int64(l.DayMails) {
+		return "address-day", err
+	}
+	if ok, _, _, err := h.cfg.Store.Allow(ctx, c.short, l.ShortWindow, l.ShortMails); err != nil || !ok {
+		return "address", err
+	}
+	if ok, _, _, err := h.cfg.Store.Allow(ctx, c.day, dayWindow, l.DayMails); err != nil || !ok {
+		return "address-day", err
+	}
+	return "", nil
+}
+
+// mailBudget takes a mail's place, once the lookup told whose the typed
+// address is (subject, "" for nobody), and returns the device id when it
+// is a browser's own budget that had room; ok false: no mail.
+type mailBudget func(ctx context.Context, subject string) (device string, ok bool)
+
+// byDevice is the budget of a request from r's browser, which holds a
+// device cookie: when it holds a valid token for the person (login.Devices:
+// a browser they signed in with since their last new password), that
+// browser's own mails, counted as an address's are, and its own wrong
+// codes (accountCounters); otherwise, and for an address without an
+// account, the address's, as for any browser. A stranger has no such
+// token, so neither what they spend nor their wrong codes reach the
+// owner's browser.
+func (h *Handler) byDevice(r *http.Request, email string) mailBudget {
+	return func(ctx context.Context, subject string) (string, bool) {
+		r := r.WithContext(ctx)
+		c, id := addressCounters(email), ""
+		if subject != "" {
+			if known, ok := h.cfg.Devices.Known(r, subject); ok {
+				c, id = deviceCounters(known), known
+			}
+		}
+		if what, err := h.takeMail(ctx, c); what != "" || err != nil {
+			if id != "" && err == nil {
+				what = "device"
+			}
+			h.logLimited(r, what, err)
+			return "", false
+		}
+		return id, true
+	}
+}
+
+// mailCounters name the mails to one recipient in the short window and
+// in the day.
+type mailCounters struct{ short, day string }
+
+// addressCounters name the mails to one typed address, known or not.
+func addressCounters(email string) mailCounters {
+	a := addressKey(email)
+	return mailCounters{"reset-mail:" + a, "reset-mail-day:" + a}
+}
+
+// deviceCounters name the mails sent within one browser's own budget.
+func deviceCounters(id string) mailCounters {
+	d := addressKey("device:" + id)
+	return mailCounters{"reset-mail:" + d, "reset-mail-day:" + d}
 }
 
 func (h *Handler) logLimited(r *http.Request, what string, err error) {
@@ -242,13 +297,16 @@ func (h *Handler) cooldown(ctx context.Context, f *store.ResetFlow) time.Duratio
 	if f.Email == "" {
 		return 0
 	}
-	short, day := addressCounters(f.Email)
+	c := addressCounters(f.Email)
+	if f.Device != "" {
+		c = deviceCounters(f.Device)
+	}
 	l := h.cfg.Limits
 	var until time.Time
-	if _, at, err := h.cfg.Store.Peek(ctx, day, dayWindow, l.DayMails); err == nil && at.After(until) {
+	if _, at, err := h.cfg.Store.Peek(ctx, c.day, dayWindow, l.DayMails); err == nil && at.After(until) {
 		until = at
 	}
-	if _, at, err := h.cfg.Store.Peek(ctx, short, l.ShortWindow, l.ShortMails); err == nil && at.After(until) {
+	if _, at, err := h.cfg.Store.Peek(ctx, c.short, l.ShortWindow, l.ShortMails); err == nil && at.After(until) {
 		until = at
 	}
 	if until.IsZero() {

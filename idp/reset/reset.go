@@ -46,6 +46,16 @@ type Accounts interface {
 	FindByMail(ctx context.Context, mail string) (u ldapauth.User, found bool, err error)
 }
 
+// Devices recognises a browser the person signed in with: its device
+// cookie (login.Devices).
+type Devices interface {
+	// Present reports whether the browser holds any device token at all.
+	Present(r *http.Request) bool
+	// Known returns the browser's device id for subject, if it holds a
+	// valid token for that person.
+	Known(r *http.Request, subject string) (string, bool)
+}
+
 // Mail is one message to queue for sending.
 type Mail struct{ To, Subject, Text, HTML string }
 
@@ -107,6 +117,9 @@ type Config struct {
 	Pages    *web.Pages
 	Profiles []Profile
 	Limits   Limits
+	// Devices, when set, gives a browser the person signed in with its
+	// own mails and wrong codes (see byDevice).
+	Devices Devices
 	// Key keys the HMACs of codes and link tokens (never in Redis).
 	Key []byte
 	// PreviousKeys are keys Key replaced: codes and links they made still

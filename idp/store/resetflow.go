@@ -44,6 +44,10 @@ type ResetFlow struct {
 	CodeExpiresAt time.Time `json:"code_expires_at,omitzero"`
 	CodeTries     int       `json:"code_tries,omitempty"`
 	CodesSent     int       `json:"codes_sent,omitempty"`
+	// Device is the id of the browser's device token (a browser the
+	// person signed in with) when the current code was sent within that
+	// browser's own budget, the address's being spent.
+	Device string `json:"device,omitempty"`
 
 	// Verified is set once the code or the link was accepted.
 	Verified bool `json:"verified,omitempty"`
