@@ -57,7 +57,7 @@ func openAdmin(_ context.Context, path string, stderr io.Writer) (*admin.Deps, *
 			RevocationTTL: max(cfg.Session.Lifetime, cfg.OIDC.RefreshTokenLifetime),
 		}),
 		Outbox:      ob,
-		Throttle:    throttle.FromConfig(cfg.Throttle, rdb, cfg.Redis.KeyPrefix, nil),
+		Throttle:    throttle.FromConfig(cfg.Throttle, rdb, cfg.Redis.KeyPrefix, nil, nil),
 		Identifiers: audit.NewIdentifiers(cfg.Secrets.CookieKey),
 	}
 	if cfg.Mode != config.ModeResetOnly {

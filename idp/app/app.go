@@ -118,8 +118,9 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 	identifiers := audit.NewIdentifiers(cfg.Secrets.CookieKey)
 	var signinThrottle login.Throttle // a nil *throttle.Limiter must stay a nil interface
 	var forget completion.Throttle
-	if l := throttle.FromConfig(cfg.Throttle, d.Redis, cfg.Redis.KeyPrefix, d.Now); l != nil {
-		signinThrottle, forget = l, throttle.NewPersonForgetter(l, identifiers.Hash)
+	limiter := throttle.FromConfig(cfg.Throttle, d.Redis, cfg.Redis.KeyPrefix, d.Now, d.Log)
+	if limiter != nil {
+		signinThrottle, forget = limiter, throttle.NewPersonForgetter(limiter, identifiers.Hash)
 	}
 	// The one place the mode matters: reset-only builds no provider (no
 	// client, no signing key) and serves only « Mot de passe perdu ».
@@ -169,7 +170,12 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 	if prov != nil {
 		tasks["signing key rotation"] = prov.RunKeyRotation
 	}
-	a.background(d.Log, w.lost.Wait, tasks)
+	a.background(d.Log, func() {
+		w.lost.Wait()
+		if limiter != nil {
+			limiter.Wait()
+		}
+	}, tasks)
 	return a, nil
 }
 

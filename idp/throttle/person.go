@@ -2,6 +2,7 @@ package throttle
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -12,12 +13,12 @@ import (
 
 // FromConfig is the sign-in throttle of the throttle section, its keys
 // under keyPrefix + "throttle:", or nil when the section switches it off.
-func FromConfig(c config.Throttle, client redis.UniversalClient, keyPrefix string, now func() time.Time) *Limiter {
+func FromConfig(c config.Throttle, client redis.UniversalClient, keyPrefix string, now func() time.Time, log *slog.Logger) *Limiter {
 	if !c.Enabled {
 		return nil
 	}
 	return New(Options{
-		Client: client, Prefix: keyPrefix + "throttle:", Now: now,
+		Client: client, Prefix: keyPrefix + "throttle:", Now: now, Log: log,
 		Policy: Policy{
 			DelayAfter: c.Account.DelayAfter, Delay: c.Account.Delay, MaxDelay: c.Account.MaxDelay,
 			LockAfter: c.Account.LockAfter, LockDuration: c.Account.LockDuration,

@@ -33,7 +33,7 @@ func TestFromConfig(t *testing.T) {
 			m := miniredis.RunT(t)
 			client := redis.NewClient(&redis.Options{Addr: m.Addr()})
 			t.Cleanup(func() { _ = client.Close() })
-			l := throttle.FromConfig(c.cfg, client, "p:", time.Now)
+			l := throttle.FromConfig(c.cfg, client, "p:", time.Now, nil)
 			if c.want == nil {
 				if l != nil {
 					t.Fatal("a limiter although the section switches it off")

@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -76,15 +78,20 @@ type Options struct {
 	// Slack is added to the Redis TTLs, which only clean up; default 1m.
 	Slack  time.Duration
 	Policy Policy
+	// Log gets what cannot be done off the request path; default
+	// slog.Default().
+	Log *slog.Logger
 }
 
 // Limiter counts failures. It is safe for concurrent use.
 type Limiter struct {
-	c      redis.UniversalClient
-	prefix string
-	now    func() time.Time
-	slack  time.Duration
-	p      Policy
+	c       redis.UniversalClient
+	prefix  string
+	now     func() time.Time
+	slack   time.Duration
+	p       Policy
+	log     *slog.Logger
+	pending sync.WaitGroup // counts being taken back (takeBackLater)
 }
 
 // New applies defaults and returns a Limiter. It does not contact Redis.
@@ -98,7 +105,10 @@ func New(opts Options) *Limiter {
 	if opts.Slack <= 0 {
 		opts.Slack = time.Minute
 	}
-	return &Limiter{c: opts.Client, prefix: opts.Prefix, now: opts.Now, slack: opts.Slack, p: opts.Policy.withDefaults()}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	return &Limiter{c: opts.Client, prefix: opts.Prefix, now: opts.Now, slack: opts.Slack, p: opts.Policy.withDefaults(), log: opts.Log}
 }
 
 // Policy returns the effective policy (defaults applied).
@@ -250,9 +260,7 @@ func (l *Limiter) Attempt(ctx context.Context, k Keys, ip netip.Addr) (Decision,
 	d.Failures = int(id[1])
 	d.Block = l.block(id[3] == 1, id[2])
 	if id[0] == 0 {
-		if err := l.Cancel(ctx, Decision{Allowed: true, counted: taken}); err != nil {
-			return Decision{}, err
-		}
+		l.takeBackLater(ctx, taken)
 		return Decision{Block: d.Block, Failures: d.Failures}, nil
 	}
 	d.Allowed, d.counted = true, taken
@@ -261,6 +269,29 @@ func (l *Limiter) Attempt(ctx context.Context, k Keys, ip netip.Addr) (Decision,
 	}
 	return d, nil
 }
+
+// takeBackLater takes back, off the answer's path, what a refused
+// attempt counted: the person's ceiling, counted alongside the identifier
+// that then refused. Waiting for it would answer a held identifier of a
+// real person one round trip later than an unknown one, which has no
+// ceiling: a timing oracle on who has an account. Meanwhile the ceiling
+// only errs on the strict side; if Redis fails, the count expires with
+// its window.
+func (l *Limiter) takeBackLater(ctx context.Context, taken []counted) {
+	if len(taken) == 0 {
+		return
+	}
+	l.pending.Go(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := l.Cancel(ctx, Decision{Allowed: true, counted: taken}); err != nil {
+			l.log.WarnContext(ctx, "throttle: could not take back a refused attempt's count", "err", err)
+		}
+	})
+}
+
+// Wait waits for the counts being taken back off the answers' path.
+func (l *Limiter) Wait() { l.pending.Wait() }
 
 // Failed records that the allowed attempt d did not prove the password:
 // the client address gets one failure more.

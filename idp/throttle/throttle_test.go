@@ -278,6 +278,7 @@ func TestRefusedLeavesTheCeiling(t *testing.T) {
 				t.Fatalf("allowed during the identifier's delay: %+v", r)
 			}
 		}
+		l.Wait() // the refused ones are taken back off the answers' path
 		d = throttle.Decision{}
 		for i := range 5 {
 			waitOut(c, d)
