@@ -105,7 +105,9 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 	d.tracer = tp
 	st := store.New(store.Options{
 		Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Now: d.Now,
-		RevocationTTL: max(cfg.Session.Lifetime, cfg.OIDC.RefreshTokenLifetime),
+		// As long as anything issued before a revocation could still be
+		// shown: sessions, refresh tokens, and device cookies (a year).
+		RevocationTTL: max(cfg.Session.Lifetime, cfg.OIDC.RefreshTokenLifetime, login.DeviceLifetime),
 	})
 	outbox, runMail, err := mailPipeline(cfg, d, m)
 	if err != nil {

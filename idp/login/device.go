@@ -44,7 +44,10 @@ type Revocations interface {
 }
 
 const (
-	deviceLifetime = 365 * 24 * time.Hour
+	// DeviceLifetime is how long a device token lasts. A person's last
+	// revocation must be known that long (store.Options.RevocationTTL):
+	// once forgotten, tokens issued before it would count again.
+	DeviceLifetime = 365 * 24 * time.Hour
 	deviceAccounts = 5 // tokens kept per browser, the newest first
 	deviceIDLen    = 16
 	deviceTokenLen = deviceIDLen + 8 + 16
@@ -109,7 +112,7 @@ func (d *Devices) verify(tok, subject string) (string, time.Time, bool) {
 		return "", time.Time{}, false
 	}
 	at := time.Unix(int64(issued), 0)
-	if age := d.now().Sub(at); age < 0 || age > deviceLifetime {
+	if age := d.now().Sub(at); age < 0 || age > DeviceLifetime {
 		return "", time.Time{}, false
 	}
 	return hex.EncodeToString(id), at, true
@@ -156,7 +159,7 @@ func (d *Devices) Remember(w http.ResponseWriter, r *http.Request, subject strin
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name: d.name, Value: strings.Join(keep, "."), Path: "/",
-		MaxAge: int(deviceLifetime / time.Second), HttpOnly: true, Secure: d.secure,
+		MaxAge: int(DeviceLifetime / time.Second), HttpOnly: true, Secure: d.secure,
 		SameSite: http.SameSiteStrictMode, // only ever read by the login form's own POST
 	})
 }

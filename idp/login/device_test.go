@@ -75,7 +75,7 @@ func TestDevices(t *testing.T) {
 	if known(c, "sub-bob") || !known(c, "sub-frank") || !known(c, "sub-alice") {
 		t.Error("not the oldest dropped")
 	}
-	now = now.Add(deviceLifetime + time.Second)
+	now = now.Add(DeviceLifetime + time.Second)
 	if known(c, "sub-frank") {
 		t.Error("expired token accepted")
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/tracing"
@@ -177,12 +178,12 @@ func (h *Handler) codePage(w http.ResponseWriter, r *http.Request, f *store.Rese
 // with or without a code, with or without an account; and the person's,
 // once the flow knows the account, so that their other addresses share
 // them. An address without an account is counted the same way, so nothing
-// tells them apart. A code sent within the own budget of a browser the
-// person signed in with (byDevice) counts against that browser alone, so
-// that strangers' wrong codes do not suspend the owner there.
+// tells them apart. A code sent within the budget of the person's own
+// browsers (byDevice) counts against them alone, so that strangers' wrong
+// codes do not suspend the owner there.
 func accountCounters(f *store.ResetFlow) []string {
 	if f.Device != "" {
-		return []string{"reset-fail:" + addressKey("device:"+f.Device)}
+		return []string{"reset-fail:" + addressKey("devices:"+f.Subject)}
 	}
 	names := []string{"reset-fail:" + addressKey(f.Email)}
 	if f.Subject != "" {
@@ -256,6 +257,10 @@ var (
 	errCountersMoved = errors.New("the flow's counters changed")
 )
 
+// compareTimeout bounds compareCode's Redis steps, detached from the
+// request.
+const compareTimeout = 10 * time.Second
+
 // compareAndCountAttempts bounds the retries of compareCode when the
 // flow's counters keep changing under it (a delivery landing, then none).
 const compareAndCountAttempts = 3
@@ -270,6 +275,11 @@ const compareAndCountAttempts = 3
 // updated. It returns the outcome and whether a wrong code was counted;
 // errSuspended: nothing was compared.
 func (h *Handler) compareCode(ctx context.Context, f *store.ResetFlow, code string) (views.CodeError, bool, error) {
+	// Run to the end whatever becomes of the request: a client hanging up
+	// between the strike and its taking back would leave a failure that
+	// no code was compared for.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), compareTimeout)
+	defer cancel()
 	l := h.cfg.Limits
 	for range compareAndCountAttempts {
 		var outcome views.CodeError

@@ -79,7 +79,7 @@ func TestDeviceBudget(t *testing.T) {
 	tests := []struct {
 		name    string
 		address string
-		device  string // the browser's device cookie: "<id>:<subject>", or none
+		device  string // the browsers' device cookies: "<id>:<subject>", "|" between browsers, or none
 		asks    int    // requests after the address's day is spent
 		want    int    // mails they send
 	}{
@@ -87,6 +87,9 @@ func TestDeviceBudget(t *testing.T) {
 		{"a device cookie of another person", jeanne, "d1:sub-other", 1, 0},
 		{"the person's browser", jeanne, "d1:sub-jeanne", 1, 1},
 		{"the person's browser, within its own short window", jeanne, "d1:sub-jeanne", 4, 3},
+		// Every sign-in makes a token: whoever knows the password must not
+		// multiply the owner's mails with many of them.
+		{"two of the person's browsers, one budget", jeanne, "d1:sub-jeanne|d2:sub-jeanne", 4, 3},
 		{"an address without an account", "personne@example.org", "d1:sub-jeanne", 1, 0},
 	}
 	for _, tc := range tests {
@@ -142,8 +145,9 @@ func TestDeviceBudget(t *testing.T) {
 			if tc.address == jeanne && before != l.DayMails {
 				t.Fatalf("%d mails for the day, want %d", before, l.DayMails)
 			}
-			for range tc.asks {
-				ask(tc.device)
+			devices := strings.Split(tc.device, "|")
+			for i := range tc.asks {
+				ask(devices[i%len(devices)])
 			}
 			if got := mails.count() - before; got != tc.want {
 				t.Errorf("%d mails after the address's day was spent, want %d", got, tc.want)

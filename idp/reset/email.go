@@ -241,19 +241,21 @@ type mailBudget func(ctx context.Context, subject string) (device string, ok boo
 
 // byDevice is the budget of a request from r's browser, which holds a
 // device cookie: when it holds a valid token for the person (login.Devices:
-// a browser they signed in with since their last new password), that
-// browser's own mails, counted as an address's are, and its own wrong
-// codes (accountCounters); otherwise, and for an address without an
-// account, the address's, as for any browser. A stranger has no such
-// token, so neither what they spend nor their wrong codes reach the
-// owner's browser.
+// a browser they signed in with since their last new password), the mails
+// and wrong codes (accountCounters) of the person's own browsers, counted
+// as an address's are, apart from the address's; otherwise, and for an
+// address without an account, the address's, as for any browser. A
+// stranger has no such token, so neither what they spend nor their wrong
+// codes reach the owner's browsers. One budget for all of them, not one
+// per token: every sign-in makes a token, so whoever knows the password
+// could otherwise multiply the mails to the owner.
 func (h *Handler) byDevice(r *http.Request, email string) mailBudget {
 	return func(ctx context.Context, subject string) (string, bool) {
 		r := r.WithContext(ctx)
 		c, id := addressCounters(email), ""
 		if subject != "" {
 			if known, ok := h.cfg.Devices.Known(r, subject); ok {
-				c, id = deviceCounters(known), known
+				c, id = deviceCounters(subject), known
 			}
 		}
 		if what, err := h.takeMail(ctx, c); what != "" || err != nil {
@@ -277,9 +279,10 @@ func addressCounters(email string) mailCounters {
 	return mailCounters{"reset-mail:" + a, "reset-mail-day:" + a}
 }
 
-// deviceCounters name the mails sent within one browser's own budget.
-func deviceCounters(id string) mailCounters {
-	d := addressKey("device:" + id)
+// deviceCounters name the mails sent within the budget of the person's
+// own browsers (byDevice).
+func deviceCounters(subject string) mailCounters {
+	d := addressKey("devices:" + subject)
 	return mailCounters{"reset-mail:" + d, "reset-mail-day:" + d}
 }
 
@@ -299,7 +302,7 @@ func (h *Handler) cooldown(ctx context.Context, f *store.ResetFlow) time.Duratio
 	}
 	c := addressCounters(f.Email)
 	if f.Device != "" {
-		c = deviceCounters(f.Device)
+		c = deviceCounters(f.Subject)
 	}
 	l := h.cfg.Limits
 	var until time.Time

@@ -44,9 +44,9 @@ type ResetFlow struct {
 	CodeExpiresAt time.Time `json:"code_expires_at,omitzero"`
 	CodeTries     int       `json:"code_tries,omitempty"`
 	CodesSent     int       `json:"codes_sent,omitempty"`
-	// Device is the id of the browser's device token (a browser the
-	// person signed in with) when the current code was sent within that
-	// browser's own budget, the address's being spent.
+	// Device is the id of the browser's device token when the current
+	// code was sent within the budget of the person's own browsers (ones
+	// they signed in with), apart from the address's.
 	Device string `json:"device,omitempty"`
 
 	// Verified is set once the code or the link was accepted.
