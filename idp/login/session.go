@@ -24,6 +24,9 @@ type SessionStore interface {
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
 	RevokedSince(ctx context.Context, subject string, t time.Time) (bool, error)
 	MoveSessionFamilies(ctx context.Context, subject, from, to string) error
+	SessionsOf(ctx context.Context, subject string) ([]string, error)
+	SessionByRef(ctx context.Context, ref string) (*store.Session, error)
+	DeleteSessionByRef(ctx context.Context, ref string) error
 }
 
 // SessionConfig configures Sessions.
@@ -265,6 +268,57 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request, sess *store.Sessi
 	}
 	s.clearCookie(w)
 	return nil
+}
+
+// EndSiblings ends the person's other live sessions that share an Earlier
+// entry with sess, as End does (refresh tokens, record), and returns those
+// it ended, so that their sites can be told too. Why: two sign-ins at once
+// in one browser (two tabs, prompt=login) both replace its session P; both
+// new sessions name P in Earlier, one of them takes P's refresh tokens,
+// and the browser keeps the cookie of only one. The other has no browser
+// left, yet its sites' refresh tokens keep working through it: a logout in
+// that browser must end it as well. A shared Earlier entry means the same
+// browser's lineage; the person's sessions in other browsers have none in
+// common and are left alone. It goes on past a failure and returns them
+// all, joined.
+func (s *Sessions) EndSiblings(ctx context.Context, sess *store.Session) ([]*store.Session, error) {
+	if len(sess.Earlier) == 0 {
+		return nil, nil
+	}
+	refs, err := s.cfg.Store.SessionsOf(ctx, sess.Subject)
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	var (
+		ended []*store.Session
+		errs  []error
+	)
+	for _, ref := range refs {
+		if ref == sess.Ref {
+			continue
+		}
+		sib, err := s.cfg.Store.SessionByRef(ctx, ref)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("read session: %w", err))
+			continue
+		}
+		if sib.Subject != sess.Subject || !slices.ContainsFunc(sib.Earlier, func(e string) bool { return slices.Contains(sess.Earlier, e) }) {
+			continue
+		}
+		if _, err := RevokeSessionFamilies(ctx, s.cfg.Store, sib.Subject, sib.Ref); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := s.cfg.Store.DeleteSessionByRef(ctx, sib.Ref); err != nil {
+			errs = append(errs, fmt.Errorf("delete session: %w", err))
+			continue
+		}
+		ended = append(ended, sib)
+	}
+	return ended, errors.Join(errs...)
 }
 
 func (s *Sessions) clearCookie(w http.ResponseWriter) {

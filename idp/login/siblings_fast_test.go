@@ -1,0 +1,65 @@
+package login_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/login"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
+)
+
+// TestEndSiblingsOnlyTheSameBrowser: EndSiblings ends the person's
+// sessions that replaced the same earlier one (two sign-ins at once in one
+// browser), never the person's session in another browser, even one with
+// its own earlier sessions, nor another person's.
+func TestEndSiblingsOnlyTheSameBrowser(t *testing.T) {
+	_, rdb := testenv.Miniredis(t)
+	clock := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	st := store.New(store.Options{Client: rdb, Now: clock.Now})
+	ctx := context.Background()
+	sessions := login.NewSessions(login.SessionConfig{
+		Store: st, CookieName: "idp_session", Lifetime: 12 * time.Hour, IdleTimeout: 30 * time.Minute,
+		Now: clock.Now, Log: slog.New(slog.DiscardHandler),
+	})
+	save := func(subject string, earlier ...string) *store.Session {
+		t.Helper()
+		now := clock.Now()
+		sess := &store.Session{
+			ID: store.NewID(), Subject: subject, Clients: []string{"site1"}, AuthTime: now,
+			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(12 * time.Hour), Earlier: earlier,
+		}
+		if err := st.SaveSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	p, q, r := store.Ref(store.NewID()), store.Ref(store.NewID()), store.Ref(store.NewID())
+	kept := save(demoSubject, r, p)      // the browser's cookie
+	sibling := save(demoSubject, p)      // the other tab's
+	otherBrowser := save(demoSubject, q) // the person elsewhere
+	fresh := save(demoSubject)           // the person elsewhere, first sign-in
+	otherPerson := save("someone-else", p)
+
+	ended, err := sessions.EndSiblings(ctx, kept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ended) != 1 || ended[0].Ref != sibling.Ref {
+		t.Fatalf("ended %d sessions, want the sibling alone", len(ended))
+	}
+	if _, err := st.SessionByRef(ctx, sibling.Ref); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the sibling is still there (err %v)", err)
+	}
+	for name, sess := range map[string]*store.Session{"kept": kept, "other browser": otherBrowser, "fresh": fresh, "other person": otherPerson} {
+		if _, err := st.SessionByRef(ctx, sess.Ref); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if ended, err := sessions.EndSiblings(ctx, fresh); err != nil || len(ended) != 0 {
+		t.Errorf("a session without earlier ones ended %d others (err %v)", len(ended), err)
+	}
+}
