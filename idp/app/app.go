@@ -132,7 +132,7 @@ func Build(cfg *config.Config, d Deps) (*App, error) {
 		if prov, err = newProvider(cfg, d, st); err != nil {
 			return nil, err
 		}
-		if bc, err = newBackchannel(cfg, d, st, prov); err != nil {
+		if bc, err = newBackchannel(cfg, d, st, prov, m); err != nil {
 			return nil, err
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 // newBackchannel is the delivery of logout tokens to the clients that
 // registered a backchannel_logout_uri; nil when none did.
-func newBackchannel(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provider) (*backchannel.Notifier, error) {
+func newBackchannel(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provider, m *webMetrics) (*backchannel.Notifier, error) {
 	uris := map[string]string{}
 	for _, c := range cfg.Clients {
 		if c.BackchannelLogoutURI != "" {
@@ -22,11 +22,15 @@ func newBackchannel(cfg *config.Config, d Deps, st *store.Store, prov *provider.
 		return nil, nil
 	}
 	b := cfg.Backchannel
-	return backchannel.New(backchannel.Config{
+	bc := backchannel.Config{
 		Client: d.Redis, Prefix: cfg.Redis.KeyPrefix, Signer: prov, URIs: uris,
 		Timeout: b.Timeout, FirstRetry: b.FirstRetry, MaxRetry: b.MaxRetry, GiveUpAfter: b.GiveUpAfter,
 		CAFile: b.CAFile, Now: d.Now, Log: d.Log,
-	})
+	}
+	if m != nil { // a nil *webMetrics must stay a nil interface
+		bc.Metrics = m
+	}
+	return backchannel.New(bc)
 }
 
 // sessionsEnding adapts the notifier to idp/completion.

@@ -29,6 +29,7 @@ type webMetrics struct {
 	smtpDuration prometheus.Histogram
 	smtpErrors   prometheus.Counter
 	mailGivenUp  prometheus.Counter
+	backchannel  *prometheus.CounterVec
 }
 
 // directorySource is the source label of a sign-in with the form.
@@ -68,8 +69,12 @@ func newWebMetrics(reg *metrics.Registry) *webMetrics {
 		mailGivenUp: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: ns, Name: "mail_given_up_total", Help: "Mails moved to the dead letters (never sent).",
 		}),
+		backchannel: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "backchannel_logout_attempts_total",
+			Help: "Attempts to deliver a logout token, by outcome (delivered, refused, retried, given_up, dropped).",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.http, m.signIn, m.reset, m.change, m.upstreamErrs, m.smtpDuration, m.smtpErrors, m.mailGivenUp)
+	reg.MustRegister(m.http, m.signIn, m.reset, m.change, m.upstreamErrs, m.smtpDuration, m.smtpErrors, m.mailGivenUp, m.backchannel)
 	return m
 }
 
@@ -94,6 +99,9 @@ func (m *webMetrics) SMTPSend(took time.Duration, err error) {
 
 // MailGivenUp implements mail.Metrics.
 func (m *webMetrics) MailGivenUp() { m.mailGivenUp.Inc() }
+
+// BackchannelAttempt implements backchannel.Metrics.
+func (m *webMetrics) BackchannelAttempt(outcome string) { m.backchannel.WithLabelValues(outcome).Inc() }
 
 // observeHTTP times every request by the route the mux matched.
 func (m *webMetrics) observeHTTP(next http.Handler) http.Handler {

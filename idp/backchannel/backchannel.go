@@ -51,6 +51,8 @@ type Config struct {
 	// URIs maps a client id to its backchannel_logout_uri; clients
 	// without one are not told.
 	URIs map[string]string
+	// Metrics, when set, counts the attempts' outcomes.
+	Metrics Metrics
 	// CAFile is a PEM bundle of authorities trusted in addition to the
 	// system's roots, for relying parties under an internal CA; "": the
 	// system's roots alone.
@@ -69,6 +71,13 @@ type Config struct {
 	Poll time.Duration
 	Now  func() time.Time
 	Log  *slog.Logger
+}
+
+// Metrics counts what becomes of each attempt to deliver a logout token:
+// "delivered", "refused" (by the relying party, not retried), "retried",
+// "given_up", "dropped" (the client lost its backchannel_logout_uri).
+type Metrics interface {
+	BackchannelAttempt(outcome string)
 }
 
 // Notifier queues and delivers logout tokens.
@@ -257,6 +266,12 @@ func (n *Notifier) step(ctx context.Context) (bool, error) {
 	return len(got) == batch, nil
 }
 
+func (n *Notifier) count(outcome string) {
+	if n.cfg.Metrics != nil {
+		n.cfg.Metrics.BackchannelAttempt(outcome)
+	}
+}
+
 // attempt makes one attempt at a claimed delivery and records the outcome.
 func (n *Notifier) attempt(ctx context.Context, member string) {
 	var d delivery
@@ -269,6 +284,7 @@ func (n *Notifier) attempt(ctx context.Context, member string) {
 	uri := n.cfg.URIs[d.ClientID]
 	if uri == "" {
 		log.Warn("backchannel: the client no longer has a backchannel_logout_uri: delivery dropped")
+		n.count("dropped")
 		n.remove(ctx, member)
 		return
 	}
@@ -277,10 +293,12 @@ func (n *Notifier) attempt(ctx context.Context, member string) {
 	switch {
 	case err == nil:
 		log.Info("backchannel: logout token delivered", "attempts", d.Attempts+1)
+		n.count("delivered")
 		n.remove(ctx, member)
 		return
 	case errors.As(err, &perm):
 		log.Warn("backchannel: logout token refused by the relying party: not retried", "err", err)
+		n.count("refused")
 		n.remove(ctx, member)
 		return
 	}
@@ -290,10 +308,12 @@ func (n *Notifier) attempt(ctx context.Context, member string) {
 	if next.Sub(queued) > n.cfg.GiveUpAfter {
 		log.Error("backchannel: logout token not delivered, given up", "attempts", d.Attempts+1, "err", err,
 			loop.Duration("queued_for", n.cfg.Now().Sub(queued).Round(time.Second)))
+		n.count("given_up")
 		n.remove(ctx, member)
 		return
 	}
 	log.Warn("backchannel: logout token not delivered, will retry", "attempts", d.Attempts+1, "err", err, loop.Duration("retry_in", pause))
+	n.count("retried")
 	d.Attempts++
 	b, _ := json.Marshal(d)
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

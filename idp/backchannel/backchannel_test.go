@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -57,16 +58,17 @@ func TestDelivery(t *testing.T) {
 		answer       func(int) int
 		giveUp       time.Duration
 		wantTokens   int
-		wantAttempts int // at least, once settled
-		wantMax      int // at most
+		wantAttempts int    // at least, once settled
+		wantMax      int    // at most
+		wantLast     string // the outcome counted last; every one before it is "retried"
 	}{
-		{"delivered at once", func(int) int { return 200 }, time.Minute, 1, 1, 1},
-		{"down, then back", func(n int) int { return map[bool]int{true: 503, false: 200}[n < 3] }, time.Minute, 1, 3, 3},
-		{"refused: not retried", func(int) int { return 400 }, time.Minute, 0, 1, 1},
-		{"redirect: not followed, retried", func(n int) int { return map[bool]int{true: 302, false: 200}[n < 2] }, time.Minute, 1, 2, 2},
+		{"delivered at once", func(int) int { return 200 }, time.Minute, 1, 1, 1, "delivered"},
+		{"down, then back", func(n int) int { return map[bool]int{true: 503, false: 200}[n < 3] }, time.Minute, 1, 3, 3, "delivered"},
+		{"refused: not retried", func(int) int { return 400 }, time.Minute, 0, 1, 1, "refused"},
+		{"redirect: not followed, retried", func(n int) int { return map[bool]int{true: 302, false: 200}[n < 2] }, time.Minute, 1, 2, 2, "delivered"},
 		// Given up after 2 s of retries every 40-80 ms: long enough for a
 		// second attempt however late a loaded machine makes the first.
-		{"down for good: given up", func(int) int { return 503 }, 2 * time.Second, 0, 2, 2000/40 + 1},
+		{"down for good: given up", func(int) int { return 503 }, 2 * time.Second, 0, 2, 2000/40 + 1, "given_up"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,11 +77,12 @@ func TestDelivery(t *testing.T) {
 			s := &site{answer: tt.answer}
 			srv := httptest.NewServer(s)
 			t.Cleanup(srv.Close)
+			counted := &outcomes{}
 			n, err := New(Config{
 				Client: rdb, Signer: fakeSigner{},
 				URIs:       map[string]string{"rp": srv.URL + "/bc"},
 				FirstRetry: 40 * time.Millisecond, MaxRetry: 80 * time.Millisecond, GiveUpAfter: tt.giveUp,
-				Poll: 10 * time.Millisecond,
+				Poll: 10 * time.Millisecond, Metrics: counted,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -100,6 +103,10 @@ func TestDelivery(t *testing.T) {
 			if len(tokens) != tt.wantTokens || attempts < tt.wantAttempts || attempts > tt.wantMax {
 				t.Errorf("tokens %q after %d attempts, want %d token(s) after %d..%d", tokens, attempts, tt.wantTokens, tt.wantAttempts, tt.wantMax)
 			}
+			if got := counted.list(); len(got) != attempts || got[len(got)-1] != tt.wantLast ||
+				slices.ContainsFunc(got[:len(got)-1], func(o string) bool { return o != "retried" }) {
+				t.Errorf("outcomes counted %q for %d attempts, want retried ones then %q", got, attempts, tt.wantLast)
+			}
 			for _, tok := range tokens {
 				p := strings.Split(tok, "|")
 				if len(p) != 4 || p[0] != "rp" || p[1] != "jdupont" || p[2] != "ref1" || p[3] == "" {
@@ -108,6 +115,24 @@ func TestDelivery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// outcomes records what Metrics is told.
+type outcomes struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (o *outcomes) BackchannelAttempt(outcome string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got = append(o.got, outcome)
+}
+
+func (o *outcomes) list() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return slices.Clone(o.got)
 }
 
 func TestPause(t *testing.T) {
