@@ -15,96 +15,119 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
-// TestLogoutEndsTheSessionOfASignInAtOnce: two sign-ins of the same person
+// TestSessionEndReachesTheSignInAtOnce: two sign-ins of the same person
 // at once in one browser (two tabs, each with prompt=login) both replace
 // the browser's session P. Both new sessions name P in Earlier, one of
 // them (S1) takes P's refresh tokens, and the browser keeps the cookie of
 // the other (S2). The state that race leaves is built here step by step:
 // S1 as the losing tab's sign-in writes it (Sessions.Open, then Replaced
 // moving the families), then the browser's own prompt=login sign-in, which
-// still read P. A logout in that browser must end S1 too: its refresh
+// still read P. When the browser's session ends, by a logout or because
+// another person signs in in that browser, S1 must end too: its refresh
 // token is refused, the session is gone, and its site is told (a logout
 // token with S1's sid). The person's session in another browser stays.
-func TestLogoutEndsTheSessionOfASignInAtOnce(t *testing.T) {
+func TestSessionEndReachesTheSignInAtOnce(t *testing.T) {
 	s := startStack(t)
 	site1, site2 := s.Sites[0], s.Sites[1]
 	ctx := timeout(t, context.Background())
 	rdb := s.Redis.Client(t)
 	st0 := store.New(store.Options{Client: rdb, Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
 	offline := url.Values{"scope": {"openid offline_access"}}
-	refresh := func(rt string) tokenAnswer {
+	refresh := func(t *testing.T, rt string) tokenAnswer {
 		t.Helper()
 		return s.token(t, site1, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, true)
 	}
 
-	// The same person in another browser: never ended by this logout.
+	// The same person in another browser: never ended here.
 	_, other := signedIn(t, s, site1, offline)
 	otherRT := other["refresh_token"].(string)
 
-	b, tok := signedIn(t, s, site1, offline)
-	rt := tok["refresh_token"].(string)
-	p, err := st0.Session(ctx, b.cookieValue(s.cfg.Session.CookieName))
-	if err != nil {
-		t.Fatal(err)
-	}
+	for _, end := range []struct {
+		name string
+		do   func(t *testing.T, b *browserless)
+	}{
+		{"logout", func(t *testing.T, b *browserless) {
+			csrfTok, _ := b.formToken("/")
+			if resp, _ := b.post("/deconnexion", url.Values{"csrf_token": {csrfTok}}, http.Header{"Origin": {s.Issuer}}); resp.StatusCode != http.StatusOK {
+				t.Fatalf("logout: %d", resp.StatusCode)
+			}
+		}},
+		{"another person signs in", func(t *testing.T, b *browserless) {
+			loginURL, _ := b.authorize(site2, url.Values{"prompt": {"login"}})
+			next := testenv.Users()[1]
+			resp := b.login(loginURL, next.UID, next.Password)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("the other person's sign-in: %d", resp.StatusCode)
+			}
+		}},
+	} {
+		t.Run(end.name, func(t *testing.T) {
+			b, tok := signedIn(t, s, site1, offline)
+			rt := tok["refresh_token"].(string)
+			p, err := st0.Session(ctx, b.cookieValue(s.cfg.Session.CookieName))
+			if err != nil {
+				t.Fatal(err)
+			}
 
-	// The losing tab: its session S1 replaces P (Earlier = P.Earlier + P.Ref)
-	// and takes P's refresh tokens; the browser never gets its cookie.
-	now := s.Clock.Now()
-	s1 := &store.Session{
-		ID: store.NewID(), Subject: p.Subject, Claims: p.Claims, AMR: p.AMR, AuthTime: now,
-		Clients: p.Clients, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.cfg.Session.Lifetime),
-		Earlier: append(slices.Clone(p.Earlier), p.Ref),
-	}
-	if err := st0.SaveSession(ctx, s1); err != nil {
-		t.Fatal(err)
-	}
-	if err := st0.MoveSessionFamilies(ctx, p.Subject, p.Ref, s1.Ref); err != nil {
-		t.Fatal(err)
-	}
+			// The losing tab: its session S1 replaces P (Earlier = P.Earlier + P.Ref)
+			// and takes P's refresh tokens; the browser never gets its cookie.
+			now := s.Clock.Now()
+			s1 := &store.Session{
+				ID: store.NewID(), Subject: p.Subject, Claims: p.Claims, AMR: p.AMR, AuthTime: now,
+				Clients: p.Clients, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.cfg.Session.Lifetime),
+				Earlier: append(slices.Clone(p.Earlier), p.Ref),
+			}
+			if err := st0.SaveSession(ctx, s1); err != nil {
+				t.Fatal(err)
+			}
+			if err := st0.MoveSessionFamilies(ctx, p.Subject, p.Ref, s1.Ref); err != nil {
+				t.Fatal(err)
+			}
 
-	// The winning tab, in the browser that still holds P: S2.
-	code, verifier := b.code(site2, url.Values{"prompt": {"login"}})
-	if a := s.token(t, site2, codeForm(code, verifier, site2.URL+"/callback"), true); a.status != http.StatusOK {
-		t.Fatalf("token after prompt=login: %d %v", a.status, a.body["error"])
-	}
-	s2, err := st0.Session(ctx, b.cookieValue(s.cfg.Session.CookieName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s2.Ref == s1.Ref || !slices.Contains(s2.Earlier, p.Ref) {
-		t.Fatalf("the browser's session does not replace P: earlier %d entries", len(s2.Earlier))
-	}
-	if _, err := st0.SessionByRef(ctx, p.Ref); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("P still there: %v", err)
-	}
-	// S1, without a browser, still serves site 1's refresh token.
-	a := refresh(rt)
-	if a.status != http.StatusOK {
-		t.Fatalf("site 1's refresh through S1 before the logout: %d %v", a.status, a.body["error"])
-	}
-	rt = a.body["refresh_token"].(string)
+			// The winning tab, in the browser that still holds P: S2.
+			code, verifier := b.code(site2, url.Values{"prompt": {"login"}})
+			if a := s.token(t, site2, codeForm(code, verifier, site2.URL+"/callback"), true); a.status != http.StatusOK {
+				t.Fatalf("token after prompt=login: %d %v", a.status, a.body["error"])
+			}
+			s2, err := st0.Session(ctx, b.cookieValue(s.cfg.Session.CookieName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s2.Ref == s1.Ref || !slices.Contains(s2.Earlier, p.Ref) {
+				t.Fatalf("the browser's session does not replace P: earlier %d entries", len(s2.Earlier))
+			}
+			if _, err := st0.SessionByRef(ctx, p.Ref); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("P still there: %v", err)
+			}
+			// S1, without a browser, still serves site 1's refresh token.
+			a := refresh(t, rt)
+			if a.status != http.StatusOK {
+				t.Fatalf("site 1's refresh through S1 before the logout: %d %v", a.status, a.body["error"])
+			}
+			rt = a.body["refresh_token"].(string)
 
-	// Site 1's back-channel endpoint is down: the logout tokens for it stay
-	// queued, where they can be read.
-	site1.BackchannelDown.Store(true)
-	t.Cleanup(func() { site1.BackchannelDown.Store(false) })
-	csrfTok, _ := b.formToken("/")
-	if resp, _ := b.post("/deconnexion", url.Values{"csrf_token": {csrfTok}}, http.Header{"Origin": {s.Issuer}}); resp.StatusCode != http.StatusOK {
-		t.Fatalf("logout: %d", resp.StatusCode)
-	}
+			// Site 1's back-channel endpoint is down: the logout tokens for it stay
+			// queued, where they can be read.
+			site1.BackchannelDown.Store(true)
+			t.Cleanup(func() { site1.BackchannelDown.Store(false) })
+			end.do(t, b)
 
-	if a := refresh(rt); a.body["error"] != "invalid_grant" {
-		t.Errorf("the refresh token bound to S1 survived the logout: %d %v", a.status, a.body["error"])
-	}
-	if _, err := st0.SessionByRef(ctx, s1.Ref); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("S1 survived the logout in its browser (err %v)", err)
-	}
-	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-		return queuedLogout(t, ctx, s, site1.ClientID, s1.Ref), "no logout token queued for site 1 with S1's sid"
-	})
-	if a := refresh(otherRT); a.status != http.StatusOK {
-		t.Errorf("the person's session in another browser was ended: %d %v", a.status, a.body["error"])
+			if a := refresh(t, rt); a.body["error"] != "invalid_grant" {
+				t.Errorf("the refresh token bound to S1 survived the end of the browser's session: %d %v", a.status, a.body["error"])
+			}
+			if _, err := st0.SessionByRef(ctx, s1.Ref); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("S1 survived the end of the browser's session in its browser (err %v)", err)
+			}
+			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+				return queuedLogout(t, ctx, s, site1.ClientID, s1.Ref), "no logout token queued for site 1 with S1's sid"
+			})
+			a = refresh(t, otherRT)
+			if a.status != http.StatusOK {
+				t.Fatalf("the person's session in another browser was ended: %d %v", a.status, a.body["error"])
+			}
+			otherRT = a.body["refresh_token"].(string) // rotated: the old one is spent
+		})
 	}
 }
 

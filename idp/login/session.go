@@ -100,9 +100,10 @@ const maxEarlier = 8
 // Replaced ends prev, the browser's session that the saved session sess
 // replaces. The same person's sites carry on with sess: their refresh
 // tokens move to it, and it ends them all. Another person's sites are
-// signed out (back-channel logout), as at a logout: on a shared computer
-// the next person must not find the first one signed in. A failure is
-// logged, never shown: the person is signed in.
+// signed out (back-channel logout), as at a logout, with the first
+// person's other sessions of this browser (EndSiblings): on a shared
+// computer the next person must not find the first one signed in. A
+// failure is logged, never shown: the person is signed in.
 func (s *Sessions) Replaced(ctx context.Context, prev, sess *store.Session) {
 	if prev == nil {
 		return
@@ -120,8 +121,20 @@ func (s *Sessions) Replaced(ctx context.Context, prev, sess *store.Session) {
 		s.cfg.Log.WarnContext(ctx, "could not end the previous session", "err", err)
 		return
 	}
-	if prev.Subject != sess.Subject && s.cfg.Ended != nil {
-		s.cfg.Ended(ctx, prev)
+	if prev.Subject == sess.Subject {
+		return
+	}
+	// Another person: the first one's sessions of this browser end with
+	// it, as at a logout, those of two sign-ins at once included.
+	ended := []*store.Session{prev}
+	siblings, err := s.EndSiblings(ctx, prev)
+	if err != nil {
+		s.cfg.Log.WarnContext(ctx, "could not end a session of the same browser", "err", err)
+	}
+	if s.cfg.Ended != nil {
+		for _, e := range append(ended, siblings...) {
+			s.cfg.Ended(ctx, e)
+		}
 	}
 }
 
