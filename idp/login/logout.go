@@ -160,18 +160,12 @@ func (l *Logout) end(w http.ResponseWriter, r *http.Request, sess *store.Session
 	if err := l.cfg.Sessions.End(w, r, sess); err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 	}
-	ended := []*store.Session{sess}
-	siblings, err := l.cfg.Sessions.EndSiblings(r.Context(), sess)
-	if err != nil {
-		// The browser's own session is ended: the page says so.
-		l.cfg.Log.WarnContext(r.Context(), "could not end a session of the same browser", "err", err)
-	}
-	ended = append(ended, siblings...)
 	if l.cfg.Ended != nil {
-		for _, e := range ended {
-			l.cfg.Ended(r.Context(), e)
-		}
+		l.cfg.Ended(r.Context(), sess)
 	}
+	// The browser's own session is ended: the page says so, whatever
+	// becomes of the others (logged).
+	_, _ = l.cfg.Sessions.EndSiblings(r.Context(), sess)
 	audit.Log(r.Context(), l.cfg.Log, audit.Event{
 		Name: audit.Logout, Subject: sess.Subject, ClientID: clientID,
 		IP: web.ClientIP(r, l.cfg.TrustedProxies), RequestID: web.RequestID(r.Context()),

@@ -126,16 +126,10 @@ func (s *Sessions) Replaced(ctx context.Context, prev, sess *store.Session) {
 	}
 	// Another person: the first one's sessions of this browser end with
 	// it, as at a logout, those of two sign-ins at once included.
-	ended := []*store.Session{prev}
-	siblings, err := s.EndSiblings(ctx, prev)
-	if err != nil {
-		s.cfg.Log.WarnContext(ctx, "could not end a session of the same browser", "err", err)
-	}
 	if s.cfg.Ended != nil {
-		for _, e := range append(ended, siblings...) {
-			s.cfg.Ended(ctx, e)
-		}
+		s.cfg.Ended(ctx, prev)
 	}
+	_, _ = s.EndSiblings(ctx, prev) // logged
 }
 
 func (s *Sessions) open(id connector.Identity, authTime time.Time, clientID string) *store.Session {
@@ -284,17 +278,22 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request, sess *store.Sessi
 }
 
 // EndSiblings ends the person's other live sessions that share an Earlier
-// entry with sess, as End does (refresh tokens, record), and returns those
-// it ended, so that their sites can be told too. Why: two sign-ins at once
+// entry with sess, as End does (refresh tokens, record), tells their sites
+// (Ended), and returns those it ended. Why: two sign-ins at once
 // in one browser (two tabs, prompt=login) both replace its session P; both
 // new sessions name P in Earlier, one of them takes P's refresh tokens,
 // and the browser keeps the cookie of only one. The other has no browser
 // left, yet its sites' refresh tokens keep working through it: a logout in
 // that browser must end it as well. A shared Earlier entry means the same
 // browser's lineage; the person's sessions in other browsers have none in
-// common and are left alone. It goes on past a failure and returns them
-// all, joined.
-func (s *Sessions) EndSiblings(ctx context.Context, sess *store.Session) ([]*store.Session, error) {
+// common and are left alone. It goes on past a failure, logs, and returns
+// them all, joined: the browser's own session is ended either way.
+func (s *Sessions) EndSiblings(ctx context.Context, sess *store.Session) (ended []*store.Session, err error) {
+	defer func() {
+		if err != nil {
+			s.cfg.Log.WarnContext(ctx, "could not end a session of the same browser", "err", err)
+		}
+	}()
 	if len(sess.Earlier) == 0 {
 		return nil, nil
 	}
@@ -302,10 +301,7 @@ func (s *Sessions) EndSiblings(ctx context.Context, sess *store.Session) ([]*sto
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}
-	var (
-		ended []*store.Session
-		errs  []error
-	)
+	var errs []error
 	for _, ref := range refs {
 		if ref == sess.Ref {
 			continue
@@ -328,6 +324,9 @@ func (s *Sessions) EndSiblings(ctx context.Context, sess *store.Session) ([]*sto
 		if err := s.cfg.Store.DeleteSessionByRef(ctx, sib.Ref); err != nil {
 			errs = append(errs, fmt.Errorf("delete session: %w", err))
 			continue
+		}
+		if s.cfg.Ended != nil {
+			s.cfg.Ended(ctx, sib)
 		}
 		ended = append(ended, sib)
 	}
