@@ -19,6 +19,8 @@ type SessionStore interface {
 	Session(ctx context.Context, id string) (*store.Session, error)
 	UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) error
 	DeleteSession(ctx context.Context, id string) error
+	RetireSession(ctx context.Context, sess *store.Session, until time.Time) error
+	RetiredSession(ctx context.Context, id string) (*store.Retired, error)
 	RefreshFamiliesOf(ctx context.Context, subject string) ([]string, error)
 	RefreshFamily(ctx context.Context, familyID string) (*store.RefreshToken, error)
 	RevokeRefreshFamily(ctx context.Context, familyID string) error
@@ -79,8 +81,16 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Id
 // session not fully written never reaches the browser. prev is the
 // browser's session until then, or nil: when it is the same person's,
 // the new one takes over its sites.
+//
+// A cookie naming a session that another tab's sign-in has just replaced
+// (two sign-ins at once) gives a prev with no ID: what RetireSession kept
+// of it. The new session then still belongs to its lineage, so that the
+// end of either one reaches the other (EndSiblings).
 func (s *Sessions) Open(r *http.Request, id connector.Identity, authTime time.Time, clientID string) (sess, prev *store.Session) {
-	prev, _ = s.Current(r)
+	prev, ok := s.Current(r)
+	if !ok {
+		prev = s.retired(r)
+	}
 	sess = s.open(id, authTime, clientID)
 	if prev != nil && prev.Subject == sess.Subject {
 		// The site being signed in to stays the latest.
@@ -92,6 +102,28 @@ func (s *Sessions) Open(r *http.Request, id connector.Identity, authTime time.Ti
 	}
 	return sess, prev
 }
+
+// retired returns what is kept of the browser's session if another tab's
+// sign-in replaced it a moment ago, as a session with no ID; else nil.
+func (s *Sessions) retired(r *http.Request) *store.Session {
+	c, err := r.Cookie(s.cfg.CookieName)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	ret, err := s.cfg.Store.RetiredSession(r.Context(), c.Value)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.cfg.Log.WarnContext(r.Context(), "retired session lookup failed", "err", err)
+		}
+		return nil
+	}
+	return &store.Session{Ref: ret.Ref, Subject: ret.Subject, Earlier: ret.Earlier}
+}
+
+// retiredFor is how long a replaced session's lineage is kept: longer than
+// a request can last (the HTTP server's 30 s timeouts), so the sign-in of
+// another tab that sent the old cookie before the new one arrived finds it.
+const retiredFor = time.Minute
 
 // maxEarlier bounds Session.Earlier: a person typing the password again
 // and again in one browser within a session's lifetime.
@@ -108,6 +140,14 @@ func (s *Sessions) Replaced(ctx context.Context, prev, sess *store.Session) {
 	if prev == nil {
 		return
 	}
+	if prev.ID == "" {
+		// Replaced already, by another tab's sign-in (Open): only its
+		// lineage is left, and with it the session that replaced it.
+		if prev.Subject != sess.Subject {
+			_, _ = s.EndSiblings(ctx, prev) // logged
+		}
+		return
+	}
 	var err error
 	if prev.Subject == sess.Subject {
 		err = s.cfg.Store.MoveSessionFamilies(ctx, sess.Subject, prev.Ref, sess.Ref)
@@ -115,7 +155,7 @@ func (s *Sessions) Replaced(ctx context.Context, prev, sess *store.Session) {
 		_, err = RevokeSessionFamilies(ctx, s.cfg.Store, prev.Subject, prev.Ref)
 	}
 	if err == nil {
-		err = s.cfg.Store.DeleteSession(ctx, prev.ID)
+		err = s.cfg.Store.RetireSession(ctx, prev, s.cfg.Now().Add(retiredFor))
 	}
 	if err != nil {
 		s.cfg.Log.WarnContext(ctx, "could not end the previous session", "err", err)
@@ -277,26 +317,26 @@ func (s *Sessions) End(w http.ResponseWriter, r *http.Request, sess *store.Sessi
 	return nil
 }
 
-// EndSiblings ends the person's other live sessions that share an Earlier
-// entry with sess, as End does (refresh tokens, record), tells their sites
-// (Ended), and returns those it ended. Why: two sign-ins at once
-// in one browser (two tabs, prompt=login) both replace its session P; both
-// new sessions name P in Earlier, one of them takes P's refresh tokens,
-// and the browser keeps the cookie of only one. The other has no browser
-// left, yet its sites' refresh tokens keep working through it: a logout in
-// that browser must end it as well. A shared Earlier entry means the same
-// browser's lineage; the person's sessions in other browsers have none in
-// common and are left alone. It goes on past a failure, logs, and returns
-// them all, joined: the browser's own session is ended either way.
+// EndSiblings ends the person's other live sessions of sess's lineage
+// (those whose Earlier names sess or one of sess's Earlier), as End does
+// (refresh tokens, record), tells their sites (Ended), and returns those it
+// ended. Why: two sign-ins at once in one browser (two tabs, prompt=login)
+// both replace its session P; both new sessions name P in Earlier, one of
+// them takes P's refresh tokens, and the browser keeps the cookie of only
+// one. The other has no browser left, yet its sites' refresh tokens keep
+// working through it: a logout in that browser must end it as well, and
+// so must the end of P for another person who signs in with P's cookie. A
+// shared entry means the same browser's lineage; the person's sessions in
+// other browsers have none in common and are left alone. It goes on past
+// a failure, logs, and returns them all, joined: the browser's own session
+// is ended either way.
 func (s *Sessions) EndSiblings(ctx context.Context, sess *store.Session) (ended []*store.Session, err error) {
 	defer func() {
 		if err != nil {
 			s.cfg.Log.WarnContext(ctx, "could not end a session of the same browser", "err", err)
 		}
 	}()
-	if len(sess.Earlier) == 0 {
-		return nil, nil
-	}
+	lineage := append(slices.Clone(sess.Earlier), sess.Ref)
 	refs, err := s.cfg.Store.SessionsOf(ctx, sess.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
@@ -314,7 +354,7 @@ func (s *Sessions) EndSiblings(ctx context.Context, sess *store.Session) (ended 
 			errs = append(errs, fmt.Errorf("read session: %w", err))
 			continue
 		}
-		if sib.Subject != sess.Subject || !slices.ContainsFunc(sib.Earlier, func(e string) bool { return slices.Contains(sess.Earlier, e) }) {
+		if sib.Subject != sess.Subject || !slices.ContainsFunc(sib.Earlier, func(e string) bool { return slices.Contains(lineage, e) }) {
 			continue
 		}
 		if _, err := RevokeSessionFamilies(ctx, s.cfg.Store, sib.Subject, sib.Ref); err != nil {

@@ -63,3 +63,49 @@ func TestEndSiblingsOnlyTheSameBrowser(t *testing.T) {
 		t.Errorf("a session without earlier ones ended %d others (err %v)", len(ended), err)
 	}
 }
+
+// TestEndSiblingsFromTheReplacedSession: the end of a session P for
+// another person (or what is kept of P once replaced) reaches the
+// sessions that replaced P, even when P had nothing earlier.
+func TestEndSiblingsFromTheReplacedSession(t *testing.T) {
+	_, rdb := testenv.Miniredis(t)
+	clock := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	st := store.New(store.Options{Client: rdb, Now: clock.Now})
+	ctx := context.Background()
+	sessions := login.NewSessions(login.SessionConfig{
+		Store: st, CookieName: "idp_session", Lifetime: 12 * time.Hour,
+		Now: clock.Now, Log: slog.New(slog.DiscardHandler),
+	})
+	now := clock.Now()
+	save := func(earlier ...string) *store.Session {
+		t.Helper()
+		sess := &store.Session{
+			ID: store.NewID(), Subject: demoSubject, Clients: []string{"site1"}, AuthTime: now,
+			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(12 * time.Hour), Earlier: earlier,
+		}
+		if err := st.SaveSession(ctx, sess); err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	p := save()
+	successor := save(p.Ref)
+	elsewhere := save()
+	if err := st.RetireSession(ctx, p, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	kept, err := st.RetiredSession(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, err := sessions.EndSiblings(ctx, &store.Session{Ref: kept.Ref, Subject: kept.Subject, Earlier: kept.Earlier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ended) != 1 || ended[0].Ref != successor.Ref {
+		t.Fatalf("ended %d sessions, want P's successor alone", len(ended))
+	}
+	if _, err := st.SessionByRef(ctx, elsewhere.Ref); err != nil {
+		t.Errorf("the person's session elsewhere: %v", err)
+	}
+}

@@ -3,7 +3,11 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Claims are the identity claims captured at login and replayed into tokens.
@@ -144,4 +148,52 @@ func (s *Store) TouchSessionByRef(ctx context.Context, ref string, now time.Time
 // error. Its index member becomes stale and is pruned by the next read.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
 	return s.del(ctx, "session", s.sessionKey(Ref(id)))
+}
+
+// Retired is what is kept, for a short while, of a session that another
+// one replaced in its browser (RetireSession).
+type Retired struct {
+	// Ref is the replaced session's.
+	Ref       string    `json:"-"`
+	Subject   string    `json:"subject"`
+	Earlier   []string  `json:"earlier,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// RetireSession deletes sess, which another session replaced in its
+// browser, and keeps until until what a request of that browser still
+// carrying its cookie needs to know (RetiredSession), in one round trip.
+func (s *Store) RetireSession(ctx context.Context, sess *Session, until time.Time) error {
+	if err := checkRecord("session", sess.ID, until); err != nil {
+		return err
+	}
+	ref := Ref(sess.ID)
+	b, err := json.Marshal(Retired{Subject: sess.Subject, Earlier: sess.Earlier, ExpiresAt: until})
+	if err != nil {
+		return fmt.Errorf("store: encode retired session: %w", err)
+	}
+	// Two keys in two slots: a pipeline, not a transaction.
+	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.retiredKey(ref), b, s.ttl(until))
+		p.Del(ctx, s.sessionKey(ref))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: retire session: %w", err)
+	}
+	return nil
+}
+
+// RetiredSession returns what RetireSession kept of the session of a
+// cookie value; none, or past its time, is ErrNotFound.
+func (s *Store) RetiredSession(ctx context.Context, id string) (*Retired, error) {
+	r := new(Retired)
+	if err := getJSON(ctx, s.c, s.retiredKey(Ref(id)), r); err != nil {
+		return nil, err
+	}
+	if s.expired(r.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	r.Ref = Ref(id)
+	return r, nil
 }

@@ -158,6 +158,7 @@ func (s *Store) grantKey(arRef string) string     { return s.prefix + "grant:" +
 func (s *Store) accessTokenKey(id string) string  { return s.prefix + "at:" + id }
 func (s *Store) familyKey(fam string) string      { return s.prefix + "rt:{" + fam + "}" }
 func (s *Store) sessionKey(ref string) string     { return s.prefix + "sess:" + ref }
+func (s *Store) retiredKey(ref string) string     { return s.prefix + "retired:" + ref }
 func (s *Store) signingKeyKey(n string) string    { return s.prefix + "sigkey:" + n }
 func (s *Store) rateKey(name string) string       { return s.prefix + "rate:" + name }
 

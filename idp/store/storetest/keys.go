@@ -123,6 +123,9 @@ func exercise(t *testing.T, e *env) (secrets []string, longest time.Duration) {
 	noErr(t, "KeepSessionFor", e.s.KeepSessionFor(e.ctx, "job-x", sess.Ref, now.Add(time.Hour)))
 	noErr(t, "UpdateAuthRequest session", e.s.UpdateAuthRequest(e.ctx, ar.ID, func(a *store.AuthRequest) error { a.SessionID = sess.Ref; return nil }))
 
+	retired := saveSession(t, e, "anne", 8*time.Hour)
+	noErr(t, "RetireSession", e.s.RetireSession(e.ctx, retired, now.Add(time.Minute)))
+
 	flow := &store.ResetFlow{ID: store.NewID(), AuthRequestID: ar.ID, KeepSession: sess.Ref, CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
 	noErr(t, "SaveResetFlow", e.s.SaveResetFlow(e.ctx, flow))
 	noErr(t, "UpdateResetFlow", e.s.UpdateResetFlow(e.ctx, flow.ID, func(f *store.ResetFlow) error { f.CodeTries++; return nil }))
@@ -136,7 +139,7 @@ func exercise(t *testing.T, e *env) (secrets []string, longest time.Duration) {
 
 	secret := func(tok string) string { fam, _ := e.s.RefreshFamilyOf(tok); return strings.TrimPrefix(tok, fam+".") }
 	// What browsers present (cookies, URLs) is a secret too.
-	return []string{code, consumed, secret(t1), secret(t2), sess.ID, ar.ID, old.ID, flow.ID}, 8 * time.Hour
+	return []string{code, consumed, secret(t1), secret(t2), sess.ID, retired.ID, ar.ID, old.ID, flow.ID}, 8 * time.Hour
 }
 
 func testKeysHaveTTL(t *testing.T, e *env) {

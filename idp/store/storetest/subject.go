@@ -318,3 +318,29 @@ func testRevokeSubjectNotBefore(t *testing.T, e *env) {
 	_, err = e.s.Session(e.ctx, here.ID)
 	wantErr(t, "kept session rewritten after a full revocation", err, store.ErrNotFound)
 }
+
+func testRetireSession(t *testing.T, e *env) {
+	sess := newSession(e.clock.Now(), "sub-1", 8*time.Hour)
+	sess.Earlier = []string{store.Ref(store.NewID())}
+	noErr(t, "SaveSession", e.s.SaveSession(e.ctx, sess))
+	if err := e.s.RetireSession(e.ctx, sess, time.Time{}); err == nil {
+		t.Fatal("RetireSession without a time: no error")
+	}
+	noErr(t, "RetireSession", e.s.RetireSession(e.ctx, sess, e.clock.Now().Add(time.Minute)))
+
+	_, err := e.s.Session(e.ctx, sess.ID)
+	wantErr(t, "the retired session", err, store.ErrNotFound)
+	got, err := e.s.RetiredSession(e.ctx, sess.ID)
+	noErr(t, "RetiredSession", err)
+	if got.Ref != sess.Ref || got.Subject != "sub-1" || !slices.Equal(got.Earlier, sess.Earlier) {
+		t.Fatalf("RetiredSession = %+v, want ref %s, sub-1, earlier %v", got, sess.Ref, sess.Earlier)
+	}
+	_, err = e.s.RetiredSession(e.ctx, sess.Ref)
+	wantErr(t, "RetiredSession(Ref)", err, store.ErrNotFound)
+	_, err = e.s.RetiredSession(e.ctx, store.NewID())
+	wantErr(t, "never retired", err, store.ErrNotFound)
+
+	e.clock.Advance(time.Minute)
+	_, err = e.s.RetiredSession(e.ctx, sess.ID)
+	wantErr(t, "past its time", err, store.ErrNotFound)
+}
