@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
@@ -91,15 +90,7 @@ func TestSignInAfterTheOtherTabEndsIt(t *testing.T) {
 			t.Cleanup(func() { site1.BackchannelDown.Store(false) })
 			tc.second(t, tabs[1], urls[1])
 
-			if a := s.token(t, site1, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, true); a.body["error"] != "invalid_grant" {
-				t.Errorf("the refresh token bound to S1 survived: %d %v", a.status, a.body["error"])
-			}
-			if _, err := st0.SessionByRef(ctx, s1.Ref); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("S1 survived (err %v)", err)
-			}
-			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-				return queuedLogout(t, ctx, s, site1.ClientID, s1.Ref), "no logout token queued for site 1 with S1's sid"
-			})
+			endedWithItsSite(t, ctx, s, st0, site1, rt, s1.Ref)
 		})
 	}
 }
@@ -149,13 +140,5 @@ func TestAnotherPersonEndsTheSignInAtOnce(t *testing.T) {
 		t.Fatalf("the other person's sign-in: %d", resp.StatusCode)
 	}
 
-	if a := s.token(t, site1, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, true); a.body["error"] != "invalid_grant" {
-		t.Errorf("the refresh token moved to S1 survived: %d %v", a.status, a.body["error"])
-	}
-	if _, err := st0.SessionByRef(ctx, s1.Ref); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("S1 survived (err %v)", err)
-	}
-	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-		return queuedLogout(t, ctx, s, site1.ClientID, s1.Ref), "no logout token queued for site 1 with S1's sid"
-	})
+	endedWithItsSite(t, ctx, s, st0, site1, rt, s1.Ref)
 }

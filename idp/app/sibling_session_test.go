@@ -113,15 +113,7 @@ func TestSessionEndReachesTheSignInAtOnce(t *testing.T) {
 			t.Cleanup(func() { site1.BackchannelDown.Store(false) })
 			end.do(t, b)
 
-			if a := refresh(t, rt); a.body["error"] != "invalid_grant" {
-				t.Errorf("the refresh token bound to S1 survived the end of the browser's session: %d %v", a.status, a.body["error"])
-			}
-			if _, err := st0.SessionByRef(ctx, s1.Ref); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("S1 survived the end of the browser's session in its browser (err %v)", err)
-			}
-			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-				return queuedLogout(t, ctx, s, site1.ClientID, s1.Ref), "no logout token queued for site 1 with S1's sid"
-			})
+			endedWithItsSite(t, ctx, s, st0, site1, rt, s1.Ref)
 			a = refresh(t, otherRT)
 			if a.status != http.StatusOK {
 				t.Fatalf("the person's session in another browser was ended: %d %v", a.status, a.body["error"])
@@ -129,6 +121,23 @@ func TestSessionEndReachesTheSignInAtOnce(t *testing.T) {
 			otherRT = a.body["refresh_token"].(string) // rotated: the old one is spent
 		})
 	}
+}
+
+// endedWithItsSite checks that the session whose Ref is ref ended as a
+// logout ends it: the refresh token rt that site obtained through it is
+// refused, the record is gone, and a logout token with its sid is queued
+// for site (whose back-channel endpoint the caller keeps down).
+func endedWithItsSite(t *testing.T, ctx context.Context, s *stack, st0 *store.Store, site *site, rt, ref string) {
+	t.Helper()
+	if a := s.token(t, site, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}, true); a.body["error"] != "invalid_grant" {
+		t.Errorf("the refresh token bound to the session survived its end: %d %v", a.status, a.body["error"])
+	}
+	if _, err := st0.SessionByRef(ctx, ref); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the session survived its end (err %v)", err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return queuedLogout(t, ctx, s, site.ClientID, ref), "no logout token queued for " + site.ClientID + " with the session's sid"
+	})
 }
 
 // queuedLogout reports whether a logout token for clientID with sid is in
