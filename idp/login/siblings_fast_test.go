@@ -17,26 +17,8 @@ import (
 // browser), never the person's session in another browser, even one with
 // its own earlier sessions, nor another person's.
 func TestEndSiblingsOnlyTheSameBrowser(t *testing.T) {
-	_, rdb := testenv.Miniredis(t)
-	clock := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	st := store.New(store.Options{Client: rdb, Now: clock.Now})
+	st, sessions, save := siblingsEnv(t)
 	ctx := context.Background()
-	sessions := login.NewSessions(login.SessionConfig{
-		Store: st, CookieName: "idp_session", Lifetime: 12 * time.Hour, IdleTimeout: 30 * time.Minute,
-		Now: clock.Now, Log: slog.New(slog.DiscardHandler),
-	})
-	save := func(subject string, earlier ...string) *store.Session {
-		t.Helper()
-		now := clock.Now()
-		sess := &store.Session{
-			ID: store.NewID(), Subject: subject, Clients: []string{"site1"}, AuthTime: now,
-			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(12 * time.Hour), Earlier: earlier,
-		}
-		if err := st.SaveSession(ctx, sess); err != nil {
-			t.Fatal(err)
-		}
-		return sess
-	}
 	p, q, r := store.Ref(store.NewID()), store.Ref(store.NewID()), store.Ref(store.NewID())
 	kept := save(demoSubject, r, p)      // the browser's cookie
 	sibling := save(demoSubject, p)      // the other tab's
@@ -68,30 +50,12 @@ func TestEndSiblingsOnlyTheSameBrowser(t *testing.T) {
 // another person (or what is kept of P once replaced) reaches the
 // sessions that replaced P, even when P had nothing earlier.
 func TestEndSiblingsFromTheReplacedSession(t *testing.T) {
-	_, rdb := testenv.Miniredis(t)
-	clock := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	st := store.New(store.Options{Client: rdb, Now: clock.Now})
+	st, sessions, save := siblingsEnv(t)
 	ctx := context.Background()
-	sessions := login.NewSessions(login.SessionConfig{
-		Store: st, CookieName: "idp_session", Lifetime: 12 * time.Hour,
-		Now: clock.Now, Log: slog.New(slog.DiscardHandler),
-	})
-	now := clock.Now()
-	save := func(earlier ...string) *store.Session {
-		t.Helper()
-		sess := &store.Session{
-			ID: store.NewID(), Subject: demoSubject, Clients: []string{"site1"}, AuthTime: now,
-			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(12 * time.Hour), Earlier: earlier,
-		}
-		if err := st.SaveSession(ctx, sess); err != nil {
-			t.Fatal(err)
-		}
-		return sess
-	}
-	p := save()
-	successor := save(p.Ref)
-	elsewhere := save()
-	if err := st.RetireSession(ctx, p, now.Add(time.Minute)); err != nil {
+	p := save(demoSubject)
+	successor := save(demoSubject, p.Ref)
+	elsewhere := save(demoSubject)
+	if err := st.RetireSession(ctx, p, p.LastSeen.Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	kept, err := st.RetiredSession(ctx, p.ID)
@@ -108,4 +72,29 @@ func TestEndSiblingsFromTheReplacedSession(t *testing.T) {
 	if _, err := st.SessionByRef(ctx, elsewhere.Ref); err != nil {
 		t.Errorf("the person's session elsewhere: %v", err)
 	}
+}
+
+// siblingsEnv is a store on miniredis, Sessions over it, and save, which
+// stores a live session of subject with the given earlier refs.
+func siblingsEnv(t *testing.T) (*store.Store, *login.Sessions, func(subject string, earlier ...string) *store.Session) {
+	_, rdb := testenv.Miniredis(t)
+	clock := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	st := store.New(store.Options{Client: rdb, Now: clock.Now})
+	sessions := login.NewSessions(login.SessionConfig{
+		Store: st, CookieName: "idp_session", Lifetime: 12 * time.Hour, IdleTimeout: 30 * time.Minute,
+		Now: clock.Now, Log: slog.New(slog.DiscardHandler),
+	})
+	save := func(subject string, earlier ...string) *store.Session {
+		t.Helper()
+		now := clock.Now()
+		sess := &store.Session{
+			ID: store.NewID(), Subject: subject, Clients: []string{"site1"}, AuthTime: now,
+			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(12 * time.Hour), Earlier: earlier,
+		}
+		if err := st.SaveSession(t.Context(), sess); err != nil {
+			t.Fatal(err)
+		}
+		return sess
+	}
+	return st, sessions, save
 }
