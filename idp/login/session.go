@@ -19,7 +19,7 @@ type SessionStore interface {
 	Session(ctx context.Context, id string) (*store.Session, error)
 	UpdateSession(ctx context.Context, id string, fn func(*store.Session) error) error
 	DeleteSession(ctx context.Context, id string) error
-	RetireSession(ctx context.Context, sess *store.Session, until time.Time) error
+	KeepRetired(ctx context.Context, sess *store.Session, until time.Time) error
 	RetiredSession(ctx context.Context, id string) (*store.Retired, error)
 	RefreshFamiliesOf(ctx context.Context, subject string) ([]string, error)
 	RefreshFamily(ctx context.Context, familyID string) (*store.RefreshToken, error)
@@ -83,9 +83,9 @@ func (s *Sessions) Start(w http.ResponseWriter, r *http.Request, id connector.Id
 // the new one takes over its sites.
 //
 // A cookie naming a session that another tab's sign-in has just replaced
-// (two sign-ins at once) gives a prev with no ID: what RetireSession kept
-// of it. The new session then still belongs to its lineage, so that the
-// end of either one reaches the other (EndSiblings).
+// (two sign-ins at once) gives a prev with no ID: what Replaced kept of it
+// (KeepRetired). The new session then still belongs to its lineage, so
+// that the end of either one reaches the other (EndSiblings).
 func (s *Sessions) Open(r *http.Request, id connector.Identity, authTime time.Time, clientID string) (sess, prev *store.Session) {
 	prev, ok := s.Current(r)
 	if !ok {
@@ -120,9 +120,10 @@ func (s *Sessions) retired(r *http.Request) *store.Session {
 	return &store.Session{Ref: ret.Ref, Subject: ret.Subject, Earlier: ret.Earlier}
 }
 
-// retiredFor is how long a replaced session's lineage is kept: longer than
-// a request can last (the HTTP server's 30 s timeouts), so the sign-in of
-// another tab that sent the old cookie before the new one arrived finds it.
+// retiredFor is how long a replaced session's lineage is kept: far longer
+// than a sign-in's request takes (its directory and Redis calls each time
+// out within seconds), so the sign-in of another tab that sent the old
+// cookie before the new one arrived finds it.
 const retiredFor = time.Minute
 
 // maxEarlier bounds Session.Earlier: a person typing the password again
@@ -155,7 +156,13 @@ func (s *Sessions) Replaced(ctx context.Context, prev, sess *store.Session) {
 		_, err = RevokeSessionFamilies(ctx, s.cfg.Store, prev.Subject, prev.Ref)
 	}
 	if err == nil {
-		err = s.cfg.Store.RetireSession(ctx, prev, s.cfg.Now().Add(retiredFor))
+		// What a late tab needs first, then the end itself: in this order
+		// it finds one or the other. Without that record only such a tab
+		// is left out, so its failure does not stop the end.
+		if kerr := s.cfg.Store.KeepRetired(ctx, prev, s.cfg.Now().Add(retiredFor)); kerr != nil {
+			s.cfg.Log.WarnContext(ctx, "could not keep the replaced session's lineage", "err", kerr)
+		}
+		err = s.cfg.Store.DeleteSession(ctx, prev.ID)
 	}
 	if err != nil {
 		s.cfg.Log.WarnContext(ctx, "could not end the previous session", "err", err)

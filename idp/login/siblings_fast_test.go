@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -55,7 +56,10 @@ func TestEndSiblingsFromTheReplacedSession(t *testing.T) {
 	p := save(demoSubject)
 	successor := save(demoSubject, p.Ref)
 	elsewhere := save(demoSubject)
-	if err := st.RetireSession(ctx, p, p.LastSeen.Add(time.Minute)); err != nil {
+	if err := st.KeepRetired(ctx, p, p.LastSeen.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteSession(ctx, p.ID); err != nil {
 		t.Fatal(err)
 	}
 	kept, err := st.RetiredSession(ctx, p.ID)
@@ -97,4 +101,39 @@ func siblingsEnv(t *testing.T) (*store.Store, *login.Sessions, func(subject stri
 		return sess
 	}
 	return st, sessions, save
+}
+
+// failingRetire is a store whose record of replaced sessions cannot be
+// written (Redis refusing writes at maxmemory still allows deletes).
+type failingRetire struct{ *store.Store }
+
+func (failingRetire) KeepRetired(context.Context, *store.Session, time.Time) error {
+	return errors.New("OOM command not allowed when used memory > 'maxmemory'")
+}
+
+// TestReplacedWithoutItsRecord: when another person signs in over P and
+// what is kept of P cannot be written, P's end still reaches its sites
+// and the sessions that replaced it: that record only helps a late tab.
+func TestReplacedWithoutItsRecord(t *testing.T) {
+	st, _, save := siblingsEnv(t)
+	var told []string
+	sessions := login.NewSessions(login.SessionConfig{
+		Store: failingRetire{st}, CookieName: "idp_session", Lifetime: 12 * time.Hour,
+		Log:   slog.New(slog.DiscardHandler),
+		Ended: func(_ context.Context, sess *store.Session) { told = append(told, sess.Ref) },
+	})
+	p := save(demoSubject)
+	successor := save(demoSubject, p.Ref)
+	next := save("someone-else")
+	p, err := st.Session(t.Context(), p.ID) // as the browser's cookie reads it
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions.Replaced(t.Context(), p, next)
+	if !slices.Contains(told, p.Ref) || !slices.Contains(told, successor.Ref) {
+		t.Errorf("sites told of %d sessions, want P's and its successor's", len(told))
+	}
+	if _, err := st.SessionByRef(t.Context(), successor.Ref); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("P's successor survived (err %v)", err)
+	}
 }

@@ -30,7 +30,7 @@
 //	sess:<ref>         SSO session JSON, ref of the session cookie (login)          ExpiresAt+Slack
 //	retired:<ref>      what is kept of a session replaced in its browser: subject   ExpiresAt+Slack
 //	                   and earlier refs, for a request still carrying its cookie
-//	                   (login, RetireSession)
+//	                   (login, KeepRetired)
 //	sub:<b64url(sub)>  per-person index: sorted set of s:<session ref>,             longest member+Slack
 //	                   f:<family>, a:<access token>, score = expiry ms
 //	reset:<ref>        « Mot de passe perdu » flow JSON, ref of its cookie (reset)  ExpiresAt+Slack

@@ -3,11 +3,8 @@ package store
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Claims are the identity claims captured at login and replayed into tokens.
@@ -151,7 +148,7 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 // Retired is what is kept, for a short while, of a session that another
-// one replaced in its browser (RetireSession).
+// one replaced in its browser (KeepRetired).
 type Retired struct {
 	// Ref is the replaced session's.
 	Ref       string    `json:"-"`
@@ -160,31 +157,21 @@ type Retired struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// RetireSession deletes sess, which another session replaced in its
-// browser, and keeps until until what a request of that browser still
-// carrying its cookie needs to know (RetiredSession), in one round trip.
-func (s *Store) RetireSession(ctx context.Context, sess *Session, until time.Time) error {
+// KeepRetired keeps until until what a request still carrying the cookie
+// of sess, which another session replaces in its browser, needs to know
+// of it once it is deleted (RetiredSession).
+func (s *Store) KeepRetired(ctx context.Context, sess *Session, until time.Time) error {
 	if err := checkRecord("session", sess.ID, until); err != nil {
 		return err
 	}
-	ref := Ref(sess.ID)
-	b, err := json.Marshal(Retired{Subject: sess.Subject, Earlier: sess.Earlier, ExpiresAt: until})
-	if err != nil {
-		return fmt.Errorf("store: encode retired session: %w", err)
-	}
-	// Two keys in two slots: a pipeline, not a transaction.
-	_, err = s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, s.retiredKey(ref), b, s.ttl(until))
-		p.Del(ctx, s.sessionKey(ref))
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("store: retire session: %w", err)
+	r := Retired{Subject: sess.Subject, Earlier: sess.Earlier, ExpiresAt: until}
+	if err := s.putJSON(ctx, s.c, s.retiredKey(Ref(sess.ID)), r, until); err != nil {
+		return fmt.Errorf("store: keep retired session: %w", err)
 	}
 	return nil
 }
 
-// RetiredSession returns what RetireSession kept of the session of a
+// RetiredSession returns what KeepRetired kept of the session of a
 // cookie value; none, or past its time, is ErrNotFound.
 func (s *Store) RetiredSession(ctx context.Context, id string) (*Retired, error) {
 	r := new(Retired)

@@ -124,7 +124,8 @@ func exercise(t *testing.T, e *env) (secrets []string, longest time.Duration) {
 	noErr(t, "UpdateAuthRequest session", e.s.UpdateAuthRequest(e.ctx, ar.ID, func(a *store.AuthRequest) error { a.SessionID = sess.Ref; return nil }))
 
 	retired := saveSession(t, e, "anne", 8*time.Hour)
-	noErr(t, "RetireSession", e.s.RetireSession(e.ctx, retired, now.Add(time.Minute)))
+	retired.Earlier = []string{sess.Ref}
+	noErr(t, "KeepRetired", e.s.KeepRetired(e.ctx, retired, now.Add(time.Minute)))
 
 	flow := &store.ResetFlow{ID: store.NewID(), AuthRequestID: ar.ID, KeepSession: sess.Ref, CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute)}
 	noErr(t, "SaveResetFlow", e.s.SaveResetFlow(e.ctx, flow))

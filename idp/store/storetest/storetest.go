@@ -57,7 +57,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"RefreshFamilyExpiry", testRefreshFamilyExpiry},
 		{"MoveSessionFamilies", testMoveSessionFamilies},
 		{"Session", testSession},
-		{"RetireSession", testRetireSession},
+		{"KeepRetired", testKeepRetired},
 		{"UpdateSessionConcurrent", testUpdateSessionConcurrent},
 		{"SubjectIndex", testSubjectIndex},
 		{"RevokeSubject", testRevokeSubject},

@@ -319,17 +319,15 @@ func testRevokeSubjectNotBefore(t *testing.T, e *env) {
 	wantErr(t, "kept session rewritten after a full revocation", err, store.ErrNotFound)
 }
 
-func testRetireSession(t *testing.T, e *env) {
+func testKeepRetired(t *testing.T, e *env) {
 	sess := newSession(e.clock.Now(), "sub-1", 8*time.Hour)
 	sess.Earlier = []string{store.Ref(store.NewID())}
 	noErr(t, "SaveSession", e.s.SaveSession(e.ctx, sess))
-	if err := e.s.RetireSession(e.ctx, sess, time.Time{}); err == nil {
-		t.Fatal("RetireSession without a time: no error")
+	if err := e.s.KeepRetired(e.ctx, sess, time.Time{}); err == nil {
+		t.Fatal("KeepRetired without a time: no error")
 	}
-	noErr(t, "RetireSession", e.s.RetireSession(e.ctx, sess, e.clock.Now().Add(time.Minute)))
-
-	_, err := e.s.Session(e.ctx, sess.ID)
-	wantErr(t, "the retired session", err, store.ErrNotFound)
+	noErr(t, "KeepRetired", e.s.KeepRetired(e.ctx, sess, e.clock.Now().Add(time.Minute)))
+	noErr(t, "DeleteSession", e.s.DeleteSession(e.ctx, sess.ID))
 	got, err := e.s.RetiredSession(e.ctx, sess.ID)
 	noErr(t, "RetiredSession", err)
 	if got.Ref != sess.Ref || got.Subject != "sub-1" || !slices.Equal(got.Earlier, sess.Earlier) {
