@@ -83,7 +83,7 @@ func NewJobChanges(c JobChangesConfig) (*JobChanges, error) {
 // that two changes are never written in the wrong order).
 func (c *JobChanges) Submit(ctx context.Context, ch Change) (Queued, error) {
 	now := c.now()
-	j := job.Job{ID: job.NewID(), Subject: ch.Subject, Login: ch.Login, Mail: ch.Mail, CreatedAt: now, ExpiresAt: now.Add(c.life)}
+	j := job.Job{ID: job.NewID(), Subject: ch.Subject, Login: ch.Login, Mail: ch.Mail, CreatedAt: now, ExpiresAt: now.Add(c.life), Since: ch.Since}
 	sealed, err := c.seal.Seal(j, ch.Password)
 	if err != nil {
 		return Queued{}, fmt.Errorf("seal the new password: %w", err)
@@ -102,6 +102,9 @@ func (c *JobChanges) Submit(ctx context.Context, ch Change) (Queued, error) {
 	var pending *job.PendingError
 	if errors.As(err, &pending) {
 		return Queued{}, fmt.Errorf("%w (job %s)", ErrChangeUnderWay, pending.JobID)
+	}
+	if errors.Is(err, job.ErrSuperseded) {
+		return Queued{}, fmt.Errorf("%w: %w", ErrChangeSuperseded, err)
 	}
 	if err != nil {
 		return Queued{}, fmt.Errorf("queue the change: %w", err)

@@ -219,3 +219,35 @@ func TestNewJobChangesKeys(t *testing.T) {
 		})
 	}
 }
+
+// A change whose step began (Since) before another change of the person
+// was written is not queued, and says so; one without Since, or that began
+// after, is.
+func TestJobChangesSuperseded(t *testing.T) {
+	ctx := context.Background()
+	f := newJobsFixture(t)
+	opened := f.now
+	f.now = f.now.Add(time.Second)
+	first, err := f.changes.Submit(ctx, reset.Change{Subject: "s1", Login: "jdupont", Password: "the owner's new one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := f.q.Claim(ctx, "w", time.Minute)
+	if err != nil || j.ID != first.JobID {
+		t.Fatalf("claim: %v", err)
+	}
+	f.now = f.now.Add(time.Second)
+	if err := f.q.Complete(ctx, j, job.Status{State: job.Done}); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(time.Second)
+	if q, err := f.changes.Submit(ctx, reset.Change{Subject: "s1", Login: "jdupont", Password: "someone else's", Since: opened}); !errors.Is(err, reset.ErrChangeSuperseded) || q.JobID != "" {
+		t.Fatalf("a step opened before the written change: %+v, %v; want ErrChangeSuperseded", q, err)
+	}
+	if _, err := f.q.Claim(ctx, "w", time.Minute); !errors.Is(err, job.ErrEmpty) {
+		t.Fatalf("the superseded change was queued (%v)", err)
+	}
+	if _, err := f.changes.Submit(ctx, reset.Change{Subject: "s1", Login: "jdupont", Password: "a later step's", Since: f.now}); err != nil {
+		t.Fatalf("a step opened after the written change: %v", err)
+	}
+}

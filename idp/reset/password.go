@@ -50,13 +50,18 @@ type Change struct {
 	Password             string
 	// KeepSession survives the revocation that follows the change.
 	KeepSession string
+	// Since, when set, is when a flow opened with the old password began:
+	// a change of the person written since then wins, and Submit answers
+	// ErrChangeSuperseded.
+	Since time.Time
 }
 
 // Changes hands a new password to the directory writer (ldapsync): the
 // web tier never writes the directory itself.
 type Changes interface {
 	// Submit answers ErrChangeUnderWay while another change of the same
-	// person is unsettled: c is then not queued.
+	// person is unsettled, and ErrChangeSuperseded when one was written
+	// since c.Since: c is then not queued.
 	Submit(ctx context.Context, c Change) (Queued, error)
 	State(ctx context.Context, jobID string) (ChangeState, error)
 }
@@ -73,6 +78,11 @@ type Queued struct {
 const settleMargin = 5 * time.Minute
 
 const passwordPurpose = "reset:password"
+
+// ErrChangeSuperseded: another change of the person was written after the
+// flow began (the owner's reset, while someone else who had the old
+// password was on the new-password step): this one is not queued.
+var ErrChangeSuperseded = errors.New("reset: a later change of this person was written")
 
 // ErrChangeUnderWay: the person has another change unsettled (another
 // browser's, another tab's). Following it instead would show this one as
@@ -188,9 +198,13 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	q, err := h.cfg.Changes.Submit(r.Context(), Change{
 		Subject: f.Subject, Login: f.Login, Mail: f.Mail, Password: pw, KeepSession: f.KeepSession,
+		Since: oldPasswordSince(f),
 	})
 	if errors.Is(err, ErrChangeUnderWay) {
 		return h.passwordPage(w, r, f, views.PasswordChangeUnderWay)
+	}
+	if errors.Is(err, ErrChangeSuperseded) {
+		return h.noFlow(w, r, errChangeExpired)
 	}
 	if err != nil {
 		return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
@@ -214,6 +228,18 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
 	h.audit(r, audit.ResetQueued, f.Subject, "")
 	http.Redirect(w, r, h.cfg.Path+"/attente", http.StatusSeeOther)
 	return nil
+}
+
+// oldPasswordSince is when f began if the old password opened it (from a
+// session, or at sign-in): such a step is worth nothing once another
+// change of the person is written, even before that change has ended the
+// sessions. A step verified by mail proves the mailbox, whatever the
+// password: zero.
+func oldPasswordSince(f *store.ResetFlow) time.Time {
+	if f.KeepSession == "" && f.Purpose == "" {
+		return time.Time{}
+	}
+	return f.CreatedAt
 }
 
 func localPart(mail string) string {

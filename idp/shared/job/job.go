@@ -25,6 +25,9 @@ var (
 	// ErrPending is wrapped by *PendingError: the person has a change in
 	// progress already.
 	ErrPending = errors.New("job: a change is pending for this subject")
+	// ErrSuperseded: a change of the same person was written at or after
+	// the job's Since (Enqueue): the job is not queued.
+	ErrSuperseded = errors.New("job: a later change of this subject was written")
 	// ErrInvalid: a job or status is malformed (missing field, bad id, ...).
 	ErrInvalid = errors.New("job: invalid")
 	// ErrUnreadable: a sealed password cannot be opened with these keys,
@@ -108,6 +111,11 @@ type Job struct {
 	// ExpiresAt: no write starts after it. The web tier sets it no later
 	// than the end of the person's flow.
 	ExpiresAt time.Time
+	// Since, when set, is when the person's right to this change began
+	// (the start of their flow): a change of theirs written at or after it
+	// wins, and Enqueue refuses this one (ErrSuperseded). Read by Enqueue
+	// only, never stored.
+	Since time.Time
 
 	// Set by Claim.
 	Attempt    int       // 1 for the first claim, counting reclaims after a crash

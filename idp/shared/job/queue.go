@@ -96,6 +96,9 @@ func (q *Queue) policiesKey() string        { return q.base + "policies" }
 func (q *Queue) pendingKey(sub string) string {
 	return q.base + "pending:" + base64.RawURLEncoding.EncodeToString([]byte(sub))
 }
+func (q *Queue) writtenKey(sub string) string {
+	return q.base + "written:" + base64.RawURLEncoding.EncodeToString([]byte(sub))
+}
 
 // EventsStream is the name of the stream where every settled job is
 // published (see Event).
@@ -124,7 +127,8 @@ type record struct {
 
 // Enqueue queues j for a worker, due at once. It fails with ErrInvalid for
 // a malformed or already expired job, ErrConflict when the id is taken,
-// and *PendingError (ErrPending) while the subject has an unsettled job.
+// *PendingError (ErrPending) while the subject has an unsettled job, and
+// ErrSuperseded when a job of the subject was written at or after j.Since.
 //
 // When the primary has replicas, Enqueue returns only once one of them
 // holds the job, so that a failover right after cannot lose a change the
@@ -142,14 +146,22 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 	}
 	life := j.ExpiresAt.Sub(now)
 	statusExp := j.ExpiresAt.Add(q.statusTTL)
+	var since int64
+	if !j.Since.IsZero() {
+		since = j.Since.UnixMilli()
+	}
 	var cmd *redis.Cmd
 	// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT, and
 	// enqueues are rare.
 	err = durable.Write(ctx, q.c, q.readyKey(), q.wait, func(p redis.Pipeliner) {
 		cmd = q.enqueue.Eval(ctx, p,
-			q.fixedKeys(q.jobKey(j.ID), q.statusKey(j.ID), q.pendingKey(j.Subject)),
+			q.fixedKeys(q.jobKey(j.ID), q.statusKey(j.ID), q.pendingKey(j.Subject), q.writtenKey(j.Subject)),
 			q.args(j.ID, rec, j.Sealed, j.ExpiresAt.UnixMilli(), j.Subject,
-				ms(life+q.slack), statusExp.UnixMilli(), ms(statusExp.Sub(now)+q.slack))...)
+				ms(life+q.slack), statusExp.UnixMilli(), ms(statusExp.Sub(now)+q.slack),
+				// The written time outlives every flow that began before
+				// it: a flow lasts as long as a job, twice when its own
+				// first change failed and it tries again.
+				since, ms(2*life+q.slack))...)
 	})
 	if err != nil && !errors.Is(err, durable.ErrNotReplicated) {
 		return fmt.Errorf("job: enqueue: %w", err)
@@ -169,6 +181,8 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) error {
 		return fmt.Errorf("%w: %s", ErrConflict, j.ID)
 	case len(res) == 2 && res[0] == "pending":
 		return &PendingError{JobID: res[1]}
+	case len(res) == 1 && res[0] == "superseded":
+		return ErrSuperseded
 	}
 	return fmt.Errorf("job: enqueue: unexpected reply %q", res)
 }

@@ -548,10 +548,76 @@ func TestKeys(t *testing.T) {
 				t.Errorf("key %q: TTL %v", k, ttl)
 			}
 		}
-		// leases, events, two statuses, the settled job's id, the held job
-		// and its subject's pending key (an empty ready set does not exist).
-		if len(keys) != 7 {
+		// leases, events, two statuses, the settled job's id and its
+		// subject's written time, the held job and its subject's pending
+		// key (an empty ready set does not exist).
+		if len(keys) != 8 {
 			t.Errorf("keys: %q", keys)
+		}
+	})
+}
+
+// TestEnqueueSuperseded: a job whose Since is not after the subject's last
+// written change (done or partial) is refused; one that began later, one
+// without Since, or one after a change that was not written is queued.
+func TestEnqueueSuperseded(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		state State
+		since time.Duration // the second job's Since, from the first one's settling
+		want  error
+	}{
+		{"began before a written change", Done, -time.Minute, ErrSuperseded},
+		{"began as it was written", Done, 0, ErrSuperseded},
+		{"began before a partly written change", Partial, -time.Minute, ErrSuperseded},
+		{"began after a written change", Done, time.Millisecond, nil},
+		{"began before a refused change", Rejected, -time.Minute, nil},
+		{"began before a failed change", Failed, -time.Minute, nil},
+	}
+	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
+		ctx := context.Background()
+		f := newFixture(t, c)
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				sub := "sub-" + tc.name
+				f.enqueue(t, sub, "login", "Correct-Horse-42")
+				got := f.claim(t, "w1", time.Minute)
+				f.clk.Advance(time.Second)
+				reason := ReasonNone
+				if tc.state == Rejected {
+					reason = ReasonTooShort
+				} else if tc.state == Failed {
+					reason = ReasonNoSuchUser
+				}
+				if err := f.q.Complete(ctx, got, Status{State: tc.state, Reason: reason}); err != nil {
+					t.Fatalf("Complete: %v", err)
+				}
+				settled := f.clk.Now()
+				f.clk.Advance(time.Second)
+
+				next := f.job(t, sub, "login", "Another-Horse-43")
+				next.Since = settled.Add(tc.since)
+				if err := f.q.Enqueue(ctx, next); !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+					t.Fatalf("Enqueue = %v, want %v", err, tc.want)
+				}
+				if tc.want == nil {
+					if got := f.claim(t, "w1", time.Minute); got.ID != next.ID {
+						t.Fatalf("claimed %s, want %s", got.ID, next.ID)
+					} else if err := f.q.Complete(ctx, got, Status{State: Rejected, Reason: ReasonTooShort}); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				without := f.job(t, sub, "login", "Third-Horse-44")
+				if err := f.q.Enqueue(ctx, without); err != nil {
+					t.Fatalf("a job without Since: %v", err)
+				}
+				got = f.claim(t, "w1", time.Minute)
+				if err := f.q.Complete(ctx, got, Status{State: Rejected, Reason: ReasonTooShort}); err != nil {
+					t.Fatal(err)
+				}
+			})
 		}
 	})
 }

@@ -31,11 +31,15 @@ local function touch(id, state, reason, attempts)
 end
 
 -- settle deletes the job and its sealed password, frees the subject,
--- keeps the final status for statusTTL and publishes the outcome. targets
--- ('' to keep what the status has) is the final list of target outcomes.
+-- records when the subject's password was written (done or partial), keeps
+-- the final status for statusTTL and publishes the outcome. targets ('' to
+-- keep what the status has) is the final list of target outcomes.
 local function settle(id, state, reason, targets, statusTTL, slack, maxlen)
   local jk = B .. 'job:' .. id
-  local h = redis.call('HMGET', jk, 'sub', 'pk', 'attempts', 'exp')
+  local h = redis.call('HMGET', jk, 'sub', 'pk', 'attempts', 'exp', 'wk', 'wttl')
+  if (state == 'done' or state == 'partial') and h[5] then
+    redis.call('SET', h[5], now, 'PX', math.max(tonumber(h[6]) or 0, 1))
+  end
   local attempts = h[3] or 0
   -- Remembered until the job has expired (the worker refuses it then):
   -- a copy queued again is dropped, never written twice.
@@ -60,9 +64,11 @@ end
 `
 
 // enqueueScript: KEYS[4] job, KEYS[5] status, KEYS[6] the subject's
-// pending key. ARGV: 3 id, 4 job JSON, 5 sealed, 6 ExpiresAt ms, 7 subject,
-// 8 job TTL ms, 9 status logical expiry ms, 10 status TTL ms.
-// Returns {"ok"}, {"conflict"} or {"pending", id}.
+// pending key, KEYS[7] the subject's last written time. ARGV: 3 id, 4 job
+// JSON, 5 sealed, 6 ExpiresAt ms, 7 subject, 8 job TTL ms, 9 status
+// logical expiry ms, 10 status TTL ms, 11 since ms (0: none), 12 how long
+// settle keeps the written time (ms).
+// Returns {"ok"}, {"conflict"}, {"pending", id} or {"superseded"}.
 const enqueueScript = luaCommon + `
 if redis.call('EXISTS', KEYS[4]) == 1 or redis.call('EXISTS', KEYS[5]) == 1
     or redis.call('EXISTS', B .. 'settled:' .. ARGV[3]) == 1 then
@@ -72,9 +78,13 @@ local cur = redis.call('GET', KEYS[6])
 if cur and redis.call('EXISTS', B .. 'job:' .. cur) == 1 then
   return {'pending', cur}
 end
+local since = tonumber(ARGV[11]) or 0
+if since > 0 and (tonumber(redis.call('GET', KEYS[7]) or '0') or 0) >= since then
+  return {'superseded'}
+end
 redis.call('SET', KEYS[6], ARGV[3], 'PX', ARGV[8])
 redis.call('HSET', KEYS[4], 'job', ARGV[4], 'sealed', ARGV[5], 'exp', ARGV[6],
-  'sub', ARGV[7], 'pk', KEYS[6], 'attempts', 0)
+  'sub', ARGV[7], 'pk', KEYS[6], 'wk', KEYS[7], 'wttl', ARGV[12], 'attempts', 0)
 redis.call('PEXPIRE', KEYS[4], ARGV[8])
 redis.call('HSET', KEYS[5], 'state', 'queued', 'reason', '', 'attempts', 0,
   'updated', now, 'exp', ARGV[9])
