@@ -25,6 +25,9 @@ import (
 // clientEndpoint checks what the token, introspection and revocation
 // endpoints receive before the library parses it, where the library
 // would answer with the wrong error or not check at all:
+//   - POST only, and nothing in the URL (RFC 6749 §2.3.1 and §3.2): a
+//     code, a token or a secret there would end up in the logs of every
+//     proxy on the way, and the library reads the URL's parameters too;
 //   - a parameter may come once (RFC 6749 §3.2): which copy the library
 //     would read is not ours to guess;
 //   - the client authenticates here, once, with
@@ -36,6 +39,15 @@ import (
 //     refresh token against it before using it.
 func clientEndpoint(p *provider.Provider, log *slog.Logger, rules clientRules, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			jsonError(w, http.StatusMethodNotAllowed, oidc.ErrInvalidRequest().WithDescription("only POST is accepted"))
+			return
+		}
+		if r.URL.RawQuery != "" {
+			jsonError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("parameters go in the request body, not in the URL"))
+			return
+		}
 		if err := r.ParseForm(); err != nil {
 			jsonError(w, http.StatusBadRequest, oidc.ErrInvalidRequest().WithDescription("the form cannot be read"))
 			return
