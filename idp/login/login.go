@@ -181,7 +181,7 @@ func (h *Handler) reusable(ar *store.AuthRequest, s *store.Session) bool {
 		// The site asks for another person (OIDC Core 3.1.2.2).
 		return false
 	}
-	if ar.MaxAge != nil && (*ar.MaxAge == 0 || h.cfg.Now().Sub(s.AuthTime) > time.Duration(*ar.MaxAge)*time.Second) {
+	if ar.MaxAge != nil && (*ar.MaxAge == 0 || h.cfg.Now().Sub(s.AuthTime) > maxAge(*ar.MaxAge)) {
 		return false
 	}
 	return true

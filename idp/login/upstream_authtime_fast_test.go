@@ -1,6 +1,7 @@
 package login_test
 
 import (
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -270,6 +271,37 @@ func TestUpstreamForNativeLoopbackApp(t *testing.T) {
 			}
 			if len(e.prov.completed()) != 0 {
 				t.Error("signed in from the upstream's old session")
+			}
+		})
+	}
+}
+
+// TestMaxAgeBeyondADuration: a max_age too large for a time.Duration is
+// still "any age" for a fresh session, which answers the sign-in, as a
+// smaller one does; max_age=0 still asks again.
+func TestMaxAgeBeyondADuration(t *testing.T) {
+	t.Parallel()
+	u := func(n uint) *uint { return &n }
+	for _, tc := range []struct {
+		name   string
+		maxAge *uint
+		reuse  bool
+	}{
+		{"one hour", u(3600), true},
+		{"beyond a Duration", u(9999999999), true},
+		{"the largest", u(math.MaxUint), true},
+		{"zero", u(0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newUpstreamEnv(t, nil)
+			v := e.visitor()
+			if a := e.roundTrip(v, e.pendingFresh(nil, nil), time.Minute, e.clock.Now()); a.Status != http.StatusSeeOther {
+				t.Fatalf("first sign-in: %d", a.Status)
+			}
+			a := v.Get("/login?authRequestID=" + e.pendingFresh(nil, tc.maxAge))
+			if reused := a.Status == http.StatusSeeOther && a.Location == "/callback"; reused != tc.reuse {
+				t.Errorf("%d to %q, want the session reused: %v", a.Status, a.Location, tc.reuse)
 			}
 		})
 	}
