@@ -69,9 +69,14 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 	}
 	if cs.Used {
 		g, err := st.Grant(ctx, cs.AuthRequestRef)
-		if err == nil && g.ClientID == clientID && pkceMatches(g.CodeChallenge, g.CodeChallengeMethod, verifier) {
-			p.revokeReplayed(ctx, cs.AuthRequestRef)
-		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		switch {
+		case err == nil && g.ClientID == clientID && pkceMatches(g.CodeChallenge, g.CodeChallengeMethod, verifier):
+			p.replayed(ctx, cs.AuthRequestRef, clientID, verifier)
+		case errors.Is(err, store.ErrNotFound):
+			// Its redemption may still be writing the tokens: a mark, which
+			// that redemption checks against its own client and verifier.
+			p.replayed(ctx, cs.AuthRequestRef, clientID, verifier)
+		case err != nil:
 			p.storage.log.ErrorContext(ctx, "cannot read the grant of a replayed code", "err", err)
 		}
 		return authRequest{}, errors.Join(ErrBadGrant, store.ErrCodeReplayed)
@@ -101,7 +106,7 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 	}
 	switch _, err := st.ConsumeCodeFor(ctx, code, ar.SessionID, ar.Subject, issue); {
 	case errors.Is(err, store.ErrCodeReplayed):
-		p.revokeReplayed(ctx, cs.AuthRequestRef)
+		p.replayed(ctx, cs.AuthRequestRef, clientID, verifier)
 		return authRequest{}, errors.Join(ErrBadGrant, err)
 	case errors.Is(err, store.ErrNotFound):
 		return authRequest{}, errors.Join(ErrBadGrant, err)
@@ -117,10 +122,42 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 	return redeemed, nil
 }
 
-func (p *Provider) revokeReplayed(ctx context.Context, ref string) {
-	p.storage.log.WarnContext(ctx, "authorization code replayed by its client: revoking the tokens issued from it")
-	if err := p.storage.store.RevokeGrant(ctx, ref); err != nil {
+// replayed answers a code presented again: what it gave is revoked
+// (RFC 6749 §4.1.2). When its redemption has not recorded the tokens yet
+// (with offline_access they are written after the code is spent), a mark
+// tells that redemption to revoke them itself (storage.grant), if the
+// replay came with the code's own client and verifier.
+func (p *Provider) replayed(ctx context.Context, ref, clientID, verifier string) {
+	p.storage.log.WarnContext(ctx, "authorization code replayed: revoking the tokens issued from it")
+	st := p.storage.store
+	marked, err := st.MarkReplayed(ctx, ref, clientID, codeProof(verifier), p.storage.grantExpiry())
+	if err == nil && !marked {
+		err = st.RevokeGrant(ctx, ref)
+	}
+	if err != nil {
 		p.storage.log.ErrorContext(ctx, "cannot revoke the tokens of a replayed code", "err", err)
+	}
+}
+
+// codeProof is what a replay's mark keeps of its verifier: its S256,
+// which is the code's challenge when the verifier is right, and no secret.
+func codeProof(verifier string) string {
+	if verifier == "" {
+		return ""
+	}
+	return oidc.NewSHACodeChallenge(verifier)
+}
+
+// proofMatches reports whether a replay's proof (codeProof) is that of the
+// verifier the code's challenge asks for.
+func proofMatches(proof, challenge, method string) bool {
+	switch {
+	case challenge == "":
+		return proof == ""
+	case method == string(oidc.CodeChallengeMethodS256):
+		return proof == challenge
+	default: // plain: the challenge is the verifier
+		return proof == oidc.NewSHACodeChallenge(challenge)
 	}
 }
 

@@ -33,6 +33,8 @@ type Store interface {
 	PeekCode(ctx context.Context, code string) (store.CodeState, error)
 	Grant(ctx context.Context, authRequestRef string) (*store.Grant, error)
 	SaveGrant(ctx context.Context, authRequestRef string, g store.Grant) error
+	SaveGrantFirst(ctx context.Context, authRequestRef string, g store.Grant) (*store.Grant, error)
+	MarkReplayed(ctx context.Context, authRequestRef, clientID, proof string, exp time.Time) (bool, error)
 	RevokeGrant(ctx context.Context, authRequestRef string) error
 	SessionByRef(ctx context.Context, ref string) (*store.Session, error)
 	TouchSessionByRef(ctx context.Context, ref string, now time.Time) error
@@ -359,17 +361,36 @@ func (s *storage) grant(ctx context.Context, req op.TokenRequest, accessTokenID,
 	if !ok {
 		return nil
 	}
-	if err := s.store.SaveGrant(ctx, ar.Ref, s.grantOf(ar, accessTokenID, family)); err != nil {
+	g := s.grantOf(ar, accessTokenID, family)
+	mark, err := s.store.SaveGrantFirst(ctx, ar.Ref, g)
+	if err != nil {
 		return fmt.Errorf("save grant: %w", err)
 	}
-	return nil
+	if mark == nil {
+		return nil
+	}
+	if mark.ReplayedBy != ar.ClientID || !proofMatches(mark.ReplayProof, ar.CodeChallenge, ar.CodeChallengeMethod) {
+		// Not the code's own client and verifier: no replay of the owner's.
+		return s.store.SaveGrant(ctx, ar.Ref, g)
+	}
+	// The code came again while these tokens were being issued.
+	s.log.WarnContext(ctx, "authorization code replayed during its redemption: revoking the tokens issued from it")
+	if err := errors.Join(s.store.DeleteAccessToken(ctx, accessTokenID), s.store.RevokeRefreshFamily(ctx, family)); err != nil {
+		return err
+	}
+	return oidc.ErrInvalidGrant().WithDescription("the code was presented twice")
+}
+
+// grantExpiry is how long a grant is kept: as long as its tokens live.
+func (s *storage) grantExpiry() time.Time {
+	return s.now().Add(max(s.life.RefreshToken, s.life.AccessToken))
 }
 
 func (s *storage) grantOf(ar authRequest, accessTokenID, family string) store.Grant {
 	return store.Grant{
 		AccessTokenIDs: []string{accessTokenID},
 		FamilyID:       family,
-		ExpiresAt:      s.now().Add(max(s.life.RefreshToken, s.life.AccessToken)),
+		ExpiresAt:      s.grantExpiry(),
 		ClientID:       ar.ClientID, CodeChallenge: ar.CodeChallenge, CodeChallengeMethod: ar.CodeChallengeMethod,
 	}
 }

@@ -255,6 +255,36 @@ func testGrantRevoke(t *testing.T, e *env) {
 	if err := e.s.SaveGrant(e.ctx, "ar-raw-id", store.Grant{ExpiresAt: now.Add(time.Hour)}); err == nil {
 		t.Error("SaveGrant accepted an auth request id instead of its Ref")
 	}
+
+	// A replay before the tokens are recorded leaves a mark, which
+	// RevokeGrant keeps and SaveGrantFirst returns instead of writing.
+	early := store.Ref("ar-" + store.NewID())
+	marked, err := e.s.MarkReplayed(e.ctx, early, "c", "proof", now.Add(time.Hour))
+	if noErr(t, "MarkReplayed", err); !marked {
+		t.Fatal("MarkReplayed on nothing: not marked")
+	}
+	if again, err := e.s.MarkReplayed(e.ctx, early, "c2", "other", now.Add(time.Hour)); err != nil || again {
+		t.Fatalf("MarkReplayed over a mark: %v, %v; want false", again, err)
+	}
+	noErr(t, "RevokeGrant of a mark", e.s.RevokeGrant(e.ctx, early))
+	mark, err := e.s.SaveGrantFirst(e.ctx, early, store.Grant{AccessTokenIDs: []string{other.ID}, ClientID: "c", ExpiresAt: now.Add(time.Hour)})
+	noErr(t, "SaveGrantFirst over a mark", err)
+	if mark == nil || mark.ReplayedBy != "c" || mark.ReplayProof != "proof" {
+		t.Fatalf("SaveGrantFirst over a mark returned %+v", mark)
+	}
+	// Without a mark it records; a replay after that finds the grant.
+	late := store.Ref("ar-" + store.NewID())
+	mark, err = e.s.SaveGrantFirst(e.ctx, late, store.Grant{AccessTokenIDs: []string{other.ID}, ClientID: "c", ExpiresAt: now.Add(time.Hour)})
+	if err != nil || mark != nil {
+		t.Fatalf("SaveGrantFirst on nothing: %+v, %v", mark, err)
+	}
+	if marked, err := e.s.MarkReplayed(e.ctx, late, "c", "proof", now.Add(time.Hour)); err != nil || marked {
+		t.Fatalf("MarkReplayed over a grant: %v, %v; want false", marked, err)
+	}
+	g, err := e.s.Grant(e.ctx, late)
+	if noErr(t, "Grant", err); g.ClientID != "c" || len(g.AccessTokenIDs) != 1 {
+		t.Fatalf("the grant after a late mark: %+v", g)
+	}
 }
 
 // testResetFlow: flows expire by the clock, updates are atomic, a link is
