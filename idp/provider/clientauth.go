@@ -73,9 +73,14 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 		case err == nil && g.ClientID == clientID && pkceMatches(g.CodeChallenge, g.CodeChallengeMethod, verifier):
 			p.replayed(ctx, cs.AuthRequestRef, clientID, verifier)
 		case errors.Is(err, store.ErrNotFound):
-			// Its redemption may still be writing the tokens: a mark, which
-			// that redemption checks against its own client and verifier.
-			p.replayed(ctx, cs.AuthRequestRef, clientID, verifier)
+			// Its redemption may still be writing the tokens. Only the
+			// code's own client with its verifier may set off the
+			// revocation: checked against the request, kept until the code
+			// expires.
+			if ar, err := st.AuthRequestByRef(ctx, cs.AuthRequestRef); err == nil &&
+				ar.ClientID == clientID && pkceMatches(ar.CodeChallenge, ar.CodeChallengeMethod, verifier) {
+				p.replayed(ctx, cs.AuthRequestRef, clientID, verifier)
+			}
 		case err != nil:
 			p.storage.log.ErrorContext(ctx, "cannot read the grant of a replayed code", "err", err)
 		}
@@ -122,7 +127,8 @@ func (p *Provider) RedeemCode(ctx context.Context, clientID, code, verifier, red
 	return redeemed, nil
 }
 
-// replayed answers a code presented again: what it gave is revoked
+// replayed answers a code presented again by its own client with its
+// verifier (the caller checked both): what it gave is revoked
 // (RFC 6749 §4.1.2). When its redemption has not recorded the tokens yet
 // (with offline_access they are written after the code is spent), a mark
 // tells that redemption to revoke them itself (storage.grant), if the
