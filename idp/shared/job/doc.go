@@ -69,8 +69,9 @@
 //	                           exp (logical expiry, ms), targets (JSON)   StatusTTL + Slack; settled: StatusTTL + Slack
 //	{pwchange}:pending:<b64url(sub)>  the subject's unsettled job id     ExpiresAt + Slack
 //	{pwchange}:written:<b64url(sub)>  when a job of the subject was last  2 × the job's life + Slack
-//	                           written (done or partial): a job whose
-//	                           Since is not after it is superseded
+//	                           written (done, partial, or failed
+//	                           unconfirmed): a job whose Since is not
+//	                           after it is superseded
 //	{pwchange}:settled:<id>    the final state of a settled job: a copy   until ExpiresAt, + Slack
 //	                           queued again is dropped (Enqueue, Claim)
 //	{pwchange}:events          stream of settled jobs: job, sub, state,   no TTL; MAXLEN ~ EventsMaxLen

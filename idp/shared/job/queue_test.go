@@ -558,8 +558,9 @@ func TestKeys(t *testing.T) {
 }
 
 // TestEnqueueSuperseded: a job whose Since is not after the subject's last
-// written change (done or partial) is refused; one that began later, one
-// without Since, or one after a change that was not written is queued.
+// change that was or may have been written (done, partial, failed
+// unconfirmed) is refused; one that began later, one without Since, or one
+// after a change that was not written is queued.
 func TestEnqueueSuperseded(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -574,6 +575,7 @@ func TestEnqueueSuperseded(t *testing.T) {
 		{"began after a written change", Done, time.Millisecond, nil},
 		{"began before a refused change", Rejected, -time.Minute, nil},
 		{"began before a failed change", Failed, -time.Minute, nil},
+		{"began before a change that may have been written", Failed, -time.Minute, ErrSuperseded},
 	}
 	eachBackend(t, func(t *testing.T, c redis.UniversalClient) {
 		ctx := context.Background()
@@ -585,9 +587,12 @@ func TestEnqueueSuperseded(t *testing.T) {
 				got := f.claim(t, "w1", time.Minute)
 				f.clk.Advance(time.Second)
 				reason := ReasonNone
-				if tc.state == Rejected {
+				switch {
+				case tc.state == Rejected:
 					reason = ReasonTooShort
-				} else if tc.state == Failed {
+				case tc.state == Failed && tc.want != nil:
+					reason = ReasonUnconfirmed
+				case tc.state == Failed:
 					reason = ReasonNoSuchUser
 				}
 				if err := f.q.Complete(ctx, got, Status{State: tc.state, Reason: reason}); err != nil {

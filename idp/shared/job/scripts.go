@@ -31,13 +31,14 @@ local function touch(id, state, reason, attempts)
 end
 
 -- settle deletes the job and its sealed password, frees the subject,
--- records when the subject's password was written (done or partial), keeps
+-- records when the subject's password was written (done or partial, or
+-- failed unconfirmed: it may have been), keeps
 -- the final status for statusTTL and publishes the outcome. targets ('' to
 -- keep what the status has) is the final list of target outcomes.
 local function settle(id, state, reason, targets, statusTTL, slack, maxlen)
   local jk = B .. 'job:' .. id
   local h = redis.call('HMGET', jk, 'sub', 'pk', 'attempts', 'exp', 'wk', 'wttl')
-  if (state == 'done' or state == 'partial') and h[5] then
+  if (state == 'done' or state == 'partial' or (state == 'failed' and reason == 'unconfirmed')) and h[5] then
     redis.call('SET', h[5], now, 'PX', math.max(tonumber(h[6]) or 0, 1))
   end
   local attempts = h[3] or 0
