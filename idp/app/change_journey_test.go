@@ -38,6 +38,13 @@ func click(t *testing.T, ctx context.Context, sel chromedp.Search) {
 func askForCode(t *testing.T, ctx context.Context, address string) {
 	t.Helper()
 	click(t, ctx, link("Mot de passe perdu"))
+	codeFor(t, ctx, address)
+}
+
+// codeFor chooses « usager » on the profile step of « Mot de passe
+// perdu » and asks for a code for address.
+func codeFor(t *testing.T, ctx context.Context, address string) {
+	t.Helper()
 	if err := chromedp.Do(timeout(t, ctx), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
 		t.Fatal(err)
 	}

@@ -45,23 +45,10 @@ func testJourneyResetInTheOwnersBrowser(t *testing.T, https bool) {
 	}
 	s.Clock.Advance(16 * time.Minute)
 
-	click := func(sel chromedp.Search) {
-		t.Helper()
-		if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(sel)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(s.Issuer+"/mot-de-passe-perdu")); err != nil {
 		t.Fatal(err)
 	}
-	if err := chromedp.Do(timeout(t, ctx), chromedp.Click(field("Je suis un usager des services de la Région"))); err != nil {
-		t.Fatal(err)
-	}
-	click(button("Continuer"))
-	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Adresse électronique"), u.Mail)); err != nil {
-		t.Fatal(err)
-	}
-	click(button("Recevoir un code"))
+	codeFor(t, ctx, u.Mail)
 	if h1 := heading(t, ctx); h1 != "Étape 4 sur 5 : Code de sécurité" {
 		t.Fatalf("h1 %q", h1)
 	}
@@ -69,7 +56,7 @@ func testJourneyResetInTheOwnersBrowser(t *testing.T, https bool) {
 	if err := chromedp.Do(timeout(t, ctx), chromedp.SendKeys(field("Code de sécurité"), m.Code)); err != nil {
 		t.Fatal(err)
 	}
-	click(button("Valider"))
+	click(t, ctx, button("Valider"))
 	if h1 := heading(t, ctx); h1 != "Étape 5 sur 5 : Nouveau mot de passe" {
 		t.Fatalf("after the owner's code: h1 %q", h1)
 	}
