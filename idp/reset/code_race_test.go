@@ -41,7 +41,7 @@ func TestParallelWrongCodesSuspendAtTheLimit(t *testing.T) {
 			t.Parallel()
 			c := b.client(t)
 			parallelWrongCodes(t, func(t *testing.T) *fixture {
-				return newFixtureOn(t, start, reset.DefaultLimits, c, "t-"+store.NewID()+":")
+				return newFixtureOn(t, start, c, "t-"+store.NewID()+":", func(cfg *reset.Config) { cfg.Limits = reset.DefaultLimits })
 			})
 		})
 	}

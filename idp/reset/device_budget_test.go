@@ -2,8 +2,6 @@ package reset_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,14 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
-	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
-	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 )
 
 // oneAccount knows one address, jeanne's.
@@ -94,23 +87,16 @@ func TestDeviceBudget(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := miniredis.RunT(t)
-			c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{m.Addr()}})
-			t.Cleanup(func() { _ = c.Close() })
-			clock := testenv.NewClock(start)
-			st := store.New(store.Options{Client: c, Now: clock.Now})
-			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			mails := &sentMails{}
 			l := reset.DefaultLimits
 			l.IPRequests = 1000 // one test address asks them all
-			h := reset.New(reset.Config{
-				Store: st, Accounts: oneAccount{}, Outbox: mails, Forms: anyForm{}, Pages: &web.Pages{Log: log},
-				Compose: func(context.Context, string, string, time.Duration) (string, string, string, error) {
+			f := newFixtureWith(t, start, func(cfg *reset.Config) {
+				cfg.Accounts, cfg.Outbox, cfg.Devices, cfg.Limits = oneAccount{}, mails, deviceCookie{}, l
+				cfg.Compose = func(context.Context, string, string, time.Duration) (string, string, string, error) {
 					return "s", "t", "h", nil
-				},
-				Devices: deviceCookie{}, Limits: l, Key: []byte("k"), Path: "/mot-de-passe-perdu",
-				Now: clock.Now, Log: log,
+				}
 			})
+			h, st, clock := f.h, f.st, f.clock
 			ask := func(device string) {
 				t.Helper()
 				now := clock.Now()

@@ -2,8 +2,6 @@ package reset_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,13 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
 	"github.com/region-nouvelle-aquitaine/idp/idp/reset"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
-	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
-	"github.com/region-nouvelle-aquitaine/idp/idp/web"
 )
 
 // hangUpAfterStrike ends the request's context right after a failure is
@@ -41,17 +34,13 @@ func (s *hangUpAfterStrike) Strike(ctx context.Context, names []string, rule sto
 // comparison is still taken back. Otherwise a stranger suspends an
 // address's codes by hanging up, without a mail or a try spent.
 func TestHangUpLeavesNoFailure(t *testing.T) {
-	m := miniredis.RunT(t)
-	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{m.Addr()}})
-	t.Cleanup(func() { _ = c.Close() })
-	clock := testenv.NewClock(start)
-	st := &hangUpAfterStrike{Store: store.New(store.Options{Client: c, Now: clock.Now})}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h := reset.New(reset.Config{
-		Store: st, Accounts: &nobody{}, Forms: anyForm{}, Pages: &web.Pages{Log: log},
-		Limits: manyTries, Key: []byte("k"), Path: "/mot-de-passe-perdu", Now: clock.Now, Log: log,
+	var st *hangUpAfterStrike
+	f := newFixtureWith(t, start, func(cfg *reset.Config) {
+		st = &hangUpAfterStrike{Store: cfg.Store.(*store.Store)}
+		cfg.Store = st
 	})
-	now := clock.Now()
+	h := f.h
+	now := f.clock.Now()
 	held := &store.ResetFlow{ID: store.NewID(), Email: "victime@example.org", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := st.SaveResetFlow(t.Context(), held); err != nil {
 		t.Fatal(err)

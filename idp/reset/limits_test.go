@@ -50,24 +50,38 @@ type fixture struct {
 
 // newFixture serves the journey over miniredis with the clock at start.
 func newFixture(t *testing.T, start time.Time) *fixture {
+	return newFixtureWith(t, start, nil)
+}
+
+// newFixtureWith is newFixture with edit applied to the handler's
+// configuration (nil: none).
+func newFixtureWith(t *testing.T, start time.Time, edit func(*reset.Config)) *fixture {
 	m := miniredis.RunT(t)
 	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{m.Addr()}})
 	t.Cleanup(func() { _ = c.Close() })
-	return newFixtureOn(t, start, manyTries, c, "")
+	return newFixtureOn(t, start, c, "", func(cfg *reset.Config) {
+		cfg.Limits = manyTries
+		if edit != nil {
+			edit(cfg)
+		}
+	})
 }
 
-// newFixtureOn is newFixture with the journey's numbers, over c with
-// its own key prefix ("" for the default).
-func newFixtureOn(t *testing.T, start time.Time, limits reset.Limits, c redis.UniversalClient, prefix string) *fixture {
+// newFixtureOn serves the journey over c with its own key prefix ("" for
+// the default), its configuration changed by edit: a directory that
+// knows nobody, every form token valid, and whatever edit sets.
+func newFixtureOn(t *testing.T, start time.Time, c redis.UniversalClient, prefix string, edit func(*reset.Config)) *fixture {
 	clock := testenv.NewClock(start)
 	st := store.New(store.Options{Client: c, Prefix: prefix, Now: clock.Now})
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f := &fixture{t: t, st: st, clock: clock, dir: &nobody{}}
-	f.h = reset.New(reset.Config{
+	cfg := reset.Config{
 		Store: st, Accounts: f.dir, Forms: anyForm{}, Pages: &web.Pages{Log: log},
-		Limits: limits, Key: []byte("k"), Path: "/mot-de-passe-perdu",
+		Key: []byte("k"), Path: "/mot-de-passe-perdu",
 		Now: clock.Now, Log: log,
-	})
+	}
+	edit(&cfg)
+	f.h = reset.New(cfg)
 	return f
 }
 
