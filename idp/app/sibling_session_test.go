@@ -370,3 +370,46 @@ func TestAnotherPersonEndsTheSignInAtOnce(t *testing.T) {
 
 	endedWithItsSite(t, ctx, s, st0, site1, rt, s1.Ref)
 }
+
+// TestCopiedCookieAfterItsSessionWasReplaced: an attacker copied the
+// cookie P of a victim's browser; the victim then signed in again there
+// (S1 replaces P). Within the minute what is kept of P lives, the copy in
+// the attacker's browser gives nothing of the victim's: signing in with it
+// as the attacker opens the attacker's own session, unrelated to P (no
+// earlier session, no site of the victim's), and the victim's session in
+// another browser is untouched. What it can still do is end S1, P's
+// successor, as the copy could while P was live (README « Back-channel
+// logout »).
+func TestCopiedCookieAfterItsSessionWasReplaced(t *testing.T) {
+	s := startStack(t)
+	site1, site2 := s.Sites[0], s.Sites[1]
+	ctx := timeout(t, context.Background())
+	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	name := s.cfg.Session.CookieName
+	offline := url.Values{"scope": {"openid offline_access"}}
+	victim, attackerUser := testenv.Users()[0], testenv.Users()[1]
+
+	_, elsewhere := signedIn(t, s, site1, offline) // the victim in another browser
+	b, _ := signedIn(t, s, site1, nil)
+	p := b.cookieValue(name)
+	loginURL, _ := b.authorize(site2, url.Values{"prompt": {"login"}})
+	signsIn(t, b, loginURL, victim)
+	if b.cookieValue(name) == p {
+		t.Fatal("the victim's sign-in again kept P")
+	}
+
+	attacker := newBrowserless(t, s)
+	attacker.setCookie(name, p)
+	loginURL, _ = attacker.authorize(site2, nil)
+	signsIn(t, attacker, loginURL, attackerUser)
+	theirs, err := st0.Session(ctx, attacker.cookieValue(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(theirs.Earlier) != 0 || slices.Contains(theirs.Clients, site1.ClientID) {
+		t.Errorf("the attacker's session carries the victim's: earlier %d, clients %v", len(theirs.Earlier), theirs.Clients)
+	}
+	if a := s.token(t, site1, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {elsewhere["refresh_token"].(string)}}, true); a.status != http.StatusOK {
+		t.Errorf("the victim's session in another browser ended: %d %v", a.status, a.body["error"])
+	}
+}
