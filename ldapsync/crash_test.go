@@ -155,3 +155,39 @@ func TestWorkerLostAnswer(t *testing.T) {
 		t.Fatalf("status = %+v after %d writes, want done after 2 attempts and 1 write", st, sw.writes.Load())
 	}
 }
+
+// TestDropAfterALostAnswer: the write went through, its answer was lost,
+// and while the job waits for its retry an operator drops it. The
+// directory has the new password, so the change settles unconfirmed,
+// never "cancelled, nothing changed", and counts as written.
+func TestDropAfterALostAnswer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, testenv.SlapdOptions{})
+	sw := &stepWriter{Writer: e.dir, reached: make(chan struct{})}
+	sw.lostAnswer.Store(true)
+	stop := start(t, e.worker("w", func(w *Worker) { w.Writer = sw }))
+	opened := e.clk.Now()
+	e.clk.Advance(time.Second)
+	j := e.submit(t, "elefevre", "Nouveau-mot-de-passe-1")
+	e.waitFor(t, j.ID, "retried", func(st job.Status) bool { return st.State == job.Queued && st.Attempts == 1 })
+	stop()
+
+	ctx := context.Background()
+	state, reason, err := e.q.Cancel(ctx, j.ID)
+	if err != nil || state != job.Failed || reason != job.ReasonUnconfirmed {
+		t.Fatalf("Cancel = %s/%s, %v; want failed/unconfirmed", state, reason, err)
+	}
+	if !e.s.Binds(t, "elefevre", "Nouveau-mot-de-passe-1") {
+		t.Fatal("the lost answer's write did not reach the directory: the test proves nothing")
+	}
+	if st, err := e.q.Status(ctx, j.ID); err != nil || st.Reason != job.ReasonUnconfirmed || len(st.Targets) != 1 || st.Targets[0].Reason != job.ReasonUnconfirmed {
+		t.Errorf("status = %+v, %v; want the target unconfirmed", st, err)
+	}
+	step := job.Job{ID: job.NewID(), Subject: j.Subject, Login: j.Login, CreatedAt: e.clk.Now(), ExpiresAt: e.clk.Now().Add(time.Hour), Since: opened}
+	if step.Sealed, err = e.sealer.Seal(step, "Autre-mot-de-passe-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.q.Enqueue(ctx, step); !errors.Is(err, job.ErrSuperseded) {
+		t.Errorf("a step opened with the old password before the drop: %v, want ErrSuperseded", err)
+	}
+}

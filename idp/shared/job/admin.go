@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -180,20 +181,24 @@ func (q *Queue) Requeue(ctx context.Context, id string) error {
 	return q.adminRun(ctx, q.requeue(), "requeue", id, func(res string) bool { return res == "ok" })
 }
 
-// Cancel settles a waiting job with ReasonCancelled, as a worker giving
-// up would: Partial when some directory has the new password already
-// (the web tier then ends the sessions and tells the person), else
-// Failed; its sealed password is deleted, the person's
-// next change may be queued, and the event tells the web tier (which
-// notifies the person). Same errors as Requeue, but an expired job can be
-// cancelled.
-func (q *Queue) Cancel(ctx context.Context, id string) (State, error) {
+// Cancel settles a waiting job as a worker giving up would: Partial when
+// some directory has the new password already (the web tier then ends
+// the sessions and tells the person), else Failed; with ReasonCancelled,
+// or ReasonUnconfirmed when a write was sent to a directory and whether
+// it was applied is unknown (the person is then not told that nothing
+// changed, and the change counts as written for the steps it may
+// supersede). Its sealed password is deleted, the person's next change
+// may be queued, and the event tells the web tier. Same errors as
+// Requeue, but an expired job can be cancelled.
+func (q *Queue) Cancel(ctx context.Context, id string) (State, Reason, error) {
 	var st State
+	var reason Reason
 	err := q.adminRun(ctx, q.cancel(), "cancel", id, func(res string) bool {
-		st = State(res)
+		s, r, _ := strings.Cut(res, " ")
+		st, reason = State(s), Reason(r)
 		return st == Failed || st == Partial
 	}, ms(q.statusTTL), ms(q.slack), q.maxLen)
-	return st, err
+	return st, reason, err
 }
 
 func (q *Queue) adminRun(ctx context.Context, s *redis.Script, what, id string, done func(string) bool, more ...any) error {
@@ -246,8 +251,10 @@ return 'ok'
 func (q *Queue) cancel() *redis.Script {
 	return redis.NewScript(luaCommon + adminCheck + `
 -- As a worker giving up: partial when some directory has the new
--- password already, and every target not settled fails as cancelled.
-local out, written = {}, false
+-- password already; a target marked (a write sent) without an outcome
+-- may have it too, so it fails unconfirmed and so does the job; every
+-- other target not settled fails as cancelled.
+local out, marked, written = {}, {}, false
 local kv = redis.call('HGETALL', jk)
 for i = 1, #kv, 2 do
   if string.sub(kv[i], 1, 4) == 'out:' then
@@ -256,7 +263,13 @@ for i = 1, #kv, 2 do
       out[string.sub(kv[i], 5)] = o
       if o.state == 'done' then written = true end
     end
+  elseif string.sub(kv[i], 1, 5) == 'mark:' then
+    marked[string.sub(kv[i], 6)] = true
   end
+end
+local reason = 'cancelled'
+for name in pairs(marked) do
+  if not out[name] then reason = 'unconfirmed' end
 end
 local targets = ''
 local ok, ts = pcall(cjson.decode, redis.call('HGET', B .. 'status:' .. id, 'targets') or '')
@@ -266,13 +279,14 @@ if ok and type(ts) == 'table' and #ts > 0 then
     if o then ts[i] = o
     elseif t.state ~= 'done' and t.state ~= 'rejected' and t.state ~= 'failed' then
       t.state, t.reason = 'failed', 'cancelled'
+      if marked[tostring(t.name)] then t.reason = 'unconfirmed' end
     end
   end
   targets = cjson.encode(ts)
 end
 local state = 'failed'
 if written then state = 'partial' end
-settle(id, state, 'cancelled', targets, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6])
-return state
+settle(id, state, reason, targets, tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6])
+return state .. ' ' .. reason
 `)
 }

@@ -175,17 +175,20 @@ func DropChange(ctx context.Context, q *job.Queue, w io.Writer, a Auditor, id st
 	if err != nil && !errors.Is(err, job.ErrNotFound) {
 		return err
 	}
-	st, err := q.Cancel(ctx, id)
+	st, reason, err := q.Cancel(ctx, id)
 	if err != nil {
 		if errors.Is(err, job.ErrSettled) {
 			return fmt.Errorf("change %s is settled already: nothing to drop (its sealed password is deleted; its status ends by itself)", id)
 		}
 		return explain(id, err)
 	}
-	a.Record(ctx, EventChangeDropped, slog.String("job", id), slog.String("sub", c.Subject), slog.String("state", string(st)))
-	fmt.Fprintf(w, "Dropped change %s (login %s): settled as %s/cancelled, its sealed password deleted; the person may start a new change.\n", id, c.Login, st)
+	a.Record(ctx, EventChangeDropped, slog.String("job", id), slog.String("sub", c.Subject), slog.String("state", string(st)), slog.String("reason", string(reason)))
+	fmt.Fprintf(w, "Dropped change %s (login %s): settled as %s/%s, its sealed password deleted; the person may start a new change.\n", id, c.Login, st, reason)
 	if st == job.Partial {
 		fmt.Fprintf(w, "Some directories have the new password already: the web tier ends the person's sessions and notifies them; fix the others by hand.\n")
+	}
+	if reason == job.ReasonUnconfirmed {
+		fmt.Fprintf(w, "A write was sent to a directory and its outcome is unknown: the person is told so; check the entry's pwdChangedTime there.\n")
 	}
 	return nil
 }
