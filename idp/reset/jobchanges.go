@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/durable"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/job"
 )
 
@@ -80,7 +81,9 @@ func NewJobChanges(c JobChangesConfig) (*JobChanges, error) {
 
 // Submit queues c and returns its job and the job's end, or ErrChangeUnderWay while the
 // person has another job unsettled (one job per person at a time, so
-// that two changes are never written in the wrong order).
+// that two changes are never written in the wrong order). With
+// durable.ErrNotReplicated the job is queued all the same (on the
+// primary, not yet on a replica) and the Queued is set.
 func (c *JobChanges) Submit(ctx context.Context, ch Change) (Queued, error) {
 	now := c.now()
 	j := job.Job{ID: job.NewID(), Subject: ch.Subject, Login: ch.Login, Mail: ch.Mail, CreatedAt: now, ExpiresAt: now.Add(c.life), Since: ch.Since}
@@ -106,10 +109,16 @@ func (c *JobChanges) Submit(ctx context.Context, ch Change) (Queued, error) {
 	if errors.Is(err, job.ErrSuperseded) {
 		return Queued{}, fmt.Errorf("%w: %w", ErrChangeSuperseded, err)
 	}
+	q := Queued{JobID: j.ID, ExpiresAt: j.ExpiresAt}
+	if errors.Is(err, durable.ErrNotReplicated) {
+		// Queued on the primary: the caller follows it to its outcome,
+		// which a failover that lost it turns into "not changed".
+		return q, fmt.Errorf("queue the change: %w", err)
+	}
 	if err != nil {
 		return Queued{}, fmt.Errorf("queue the change: %w", err)
 	}
-	return Queued{JobID: j.ID, ExpiresAt: j.ExpiresAt}, nil
+	return q, nil
 }
 
 // State is where the job stands, as the waiting page shows it; a job the

@@ -200,6 +200,14 @@ func (h *Handler) submitPassword(w http.ResponseWriter, r *http.Request) error {
 		Subject: f.Subject, Login: f.Login, Mail: f.Mail, Password: pw, KeepSession: f.KeepSession,
 		Since: oldPasswordSince(f),
 	})
+	if q.JobID != "" && err != nil {
+		// Queued, but no replica holds it yet: the waiting screen follows
+		// it all the same, to its outcome or to "not changed" if a
+		// failover loses it, rather than a 503 for a change that goes
+		// through.
+		h.cfg.Log.WarnContext(r.Context(), "reset: change queued on the primary only", "err", err)
+		err = nil
+	}
 	if errors.Is(err, ErrChangeUnderWay) {
 		return h.passwordPage(w, r, f, views.PasswordChangeUnderWay)
 	}
