@@ -31,12 +31,17 @@ func newReset(cfg *config.Config, d Deps, st *store.Store, homeURL func(clientID
 	if err != nil {
 		return nil, err
 	}
+	loginPath, changePath := server.LoginPath, server.ChangePasswordPath
+	if cfg.Mode == config.ModeResetOnly {
+		// Served by the other SSO, if anywhere: no link may lead there.
+		loginPath, changePath = "", ""
+	}
 	return reset.New(reset.Config{
 		Policy:  reset.NewPolicy(cfg.Reset.StrictPasswords, nil, q, d.Log),
 		Changes: changes,
 		Store:   st, Accounts: d.Accounts, Outbox: outbox, Compose: composeResetMail(mailPrivacyURL(cfg)), Forms: forms, Pages: pages,
 		Profiles: resetProfiles(cfg), Limits: reset.DefaultLimits, Devices: devices, Key: key, PreviousKeys: previousKeys,
-		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: server.LoginPath, ChangePath: server.ChangePasswordPath,
+		PublicURL: cfg.PublicURL, Path: server.LostPasswordPath, LoginPath: loginPath, ChangePath: changePath,
 		HomeURL: homeURL, ReturnTo: cfg.Reset.ReturnTo,
 		Secure: secure, ClientIP: func(r *http.Request) netip.Addr { return web.ClientIP(r, cfg.TrustedProxies) },
 		Now: d.Now, Log: d.Log,

@@ -1,9 +1,11 @@
 package app_test
 
 import (
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -141,7 +143,48 @@ func TestSidecarRoutes(t *testing.T) {
 			t.Errorf("GET %s: %d, want 200 saying %q", c.path, status, c.says)
 		}
 	}
+	// No link or redirect of its pages leads to a route this mode does
+	// not serve, even with a sign-in's parameter in the address, or the
+	// cookie of an expired password change.
+	for _, c := range []struct{ page, cookie string }{
+		{"/", ""}, {"/mot-de-passe-perdu", ""}, {"/mot-de-passe-perdu?authRequestID=abc", ""},
+		{"/mot-de-passe-perdu/nouveau", "idp_reset=c.gone"},
+	} {
+		resp, err := noRedirect().Do(mustRequest(t, s.Issuer+c.page, c.cookie))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		links := []string{resp.Header.Get("Location")}
+		for _, m := range localHref.FindAllStringSubmatch(string(body), -1) {
+			links = append(links, html.UnescapeString(m[1]))
+		}
+		for _, link := range links {
+			if link == "" {
+				continue
+			}
+			if status, _ := get("GET", link); status == http.StatusNotFound {
+				t.Errorf("GET %s (cookie %q) leads to %s, which is not served here", c.page, c.cookie, link)
+			}
+		}
+	}
 }
+
+func mustRequest(t *testing.T, u, cookie string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	return req
+}
+
+// localHref finds the links of a page within its site.
+var localHref = regexp.MustCompile(`href="(/[^/"][^"]*)"`)
 
 // TestAccessibilitySidecar: the pages of the reset-only mode that no
 // other test visits — / and the refusal of a return_to — pass axe-core

@@ -129,7 +129,7 @@ type Config struct {
 	PublicURL string
 	// Path is where the journey lives; LoginPath the login screen;
 	// ChangePath « Changer mon mot de passe », where an expired change
-	// starts again.
+	// starts again. Either is empty where it is not served (reset-only).
 	Path, LoginPath, ChangePath string
 	// HomeURL is where « Continuer » goes when the pending sign-in is gone.
 	HomeURL func(clientID string) string
@@ -249,7 +249,8 @@ var (
 )
 
 // flow loads this browser's flow: errNoFlow when it has none,
-// errFlowExpired when it had one that ran out of time.
+// errFlowExpired when it had one that ran out of time (errChangeExpired
+// for a password change, where there is one).
 func (h *Handler) flow(r *http.Request) (*store.ResetFlow, error) {
 	c, err := r.Cookie(h.cookieName())
 	if err != nil || c.Value == "" {
@@ -258,7 +259,7 @@ func (h *Handler) flow(r *http.Request) (*store.ResetFlow, error) {
 	id, change := strings.CutPrefix(c.Value, changeMark)
 	f, err := h.cfg.Store.ResetFlow(r.Context(), id)
 	switch {
-	case errors.Is(err, store.ErrNotFound) && change:
+	case errors.Is(err, store.ErrNotFound) && change && h.cfg.ChangePath != "":
 		return nil, errChangeExpired
 	case errors.Is(err, store.ErrNotFound):
 		return nil, errFlowExpired
