@@ -164,6 +164,11 @@ func TestBehindSSOExamples(t *testing.T) {
 			t.Errorf("a mapper of %q, not of %q", m.IdentityProviderAlias, idp.Alias)
 		}
 		claims[m.Config["claim"]] = true
+		// The account is keyed on sub, the one claim unique across the
+		// identity sources (an agent's upstream login may be a usager's).
+		if tpl, ok := m.Config["template"]; ok && tpl != "${CLAIM.sub}" {
+			t.Errorf("keycloak username template %q, want ${CLAIM.sub}", tpl)
+		}
 	}
 	for _, c := range []string{"email", "given_name", "family_name", "idp"} {
 		if !claims[c] {
@@ -183,7 +188,7 @@ func TestBehindSSOExamples(t *testing.T) {
 		if o["oidcOPMetaDataOptionsConfigurationURI"] != iss+"/.well-known/openid-configuration" {
 			t.Errorf("lemonldap %s: metadata URL %v", id, o["oidcOPMetaDataOptionsConfigurationURI"])
 		}
-		if ll.ExportedVars[id]["mail"] != "email" || ll.ExportedVars[id]["uid"] == "" {
+		if ll.ExportedVars[id]["mail"] != "email" || ll.ExportedVars[id]["uid"] != "sub" {
 			t.Errorf("lemonldap %s: exported vars %v", id, ll.ExportedVars[id])
 		}
 	}
