@@ -40,7 +40,7 @@ type ResetOnlyConfig struct {
 // included, is the French not-found page.
 func NewResetOnly(cfg ResetOnlyConfig) http.Handler {
 	mux := http.NewServeMux()
-	handleStatic(mux, cfg.Static)
+	handleStatic(mux, cfg.Pages, cfg.Static)
 	for path, h := range cfg.Legal {
 		mux.Handle("GET "+path, h)
 	}

@@ -114,7 +114,7 @@ func ready(check func(context.Context) error) http.Handler {
 // New returns the provider's whole HTTP handler.
 func New(cfg Config) http.Handler {
 	mux := http.NewServeMux()
-	handleStatic(mux, cfg.Static)
+	handleStatic(mux, cfg.Pages, cfg.Static)
 	for path, h := range cfg.Legal {
 		mux.Handle("GET "+path, h)
 	}
@@ -178,11 +178,13 @@ func New(cfg Config) http.Handler {
 }
 
 // handleStatic routes the assets; without a handler, the embedded files
-// as they are.
-func handleStatic(mux *http.ServeMux, static http.Handler) {
+// as they are. Their 404 and 416 come from net/http in English: shown as
+// the French page.
+func handleStatic(mux *http.ServeMux, pages *web.Pages, static http.Handler) {
 	if static == nil {
 		static = http.FileServerFS(views.Static)
 	}
+	static = frenchErrors(pages, static)
 	mux.Handle("GET "+views.StaticPrefix, static)
 	mux.Handle("GET "+FaviconPath, static)
 }
@@ -203,6 +205,9 @@ func frenchErrors(pages *web.Pages, next http.Handler) http.Handler {
 			kind = views.ErrNotFound
 		case c.status == http.StatusMethodNotAllowed:
 			kind = views.ErrMethodNotAllowed
+		case c.status == http.StatusRequestedRangeNotSatisfiable:
+			// An asset's Range beyond its end (http.ServeContent).
+			kind = views.ErrBadRequest
 		case c.status >= 500:
 			kind = views.ErrUnavailable
 		}
