@@ -168,7 +168,7 @@ func (h *Handler) showFor(w http.ResponseWriter, r *http.Request, ar *store.Auth
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return nil
 	}
-	return h.render(w, r, ar, http.StatusOK, views.LoginPage{Login: ar.LoginHint})
+	return h.render(w, r, ar, http.StatusOK, views.LoginPage{Login: web.Echo(ar.LoginHint)})
 }
 
 // reusable says whether the SSO session may answer this sign-in without

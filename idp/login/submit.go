@@ -70,7 +70,7 @@ func (h *Handler) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	login, password := r.PostForm.Get("login"), r.PostForm.Get("password")
 	plausible := utf8.ValidString(login) && len(login) <= maxLogin
-	page := views.LoginPage{Login: login}
+	page := views.LoginPage{Login: web.Echo(login)}
 	if !plausible {
 		page.Login = "" // not worth echoing back
 	}

@@ -30,10 +30,12 @@ func (h *Handler) showEmail(w http.ResponseWriter, r *http.Request) error {
 	return h.emailPage(w, r, f, http.StatusOK, f.Email, false, r.URL.Query().Get("expire") == "1")
 }
 
+// emailPage shows the address step; email, typed or kept in the flow
+// (validAddress lets bidi characters through), goes back only if clean.
 func (h *Handler) emailPage(w http.ResponseWriter, r *http.Request, f *store.ResetFlow, status int, email string, invalid, expired bool) error {
 	return web.Render(w, r, status, views.ResetEmailForm(views.ResetEmailPage{
 		Site: h.cfg.Pages.Site, Action: h.cfg.Path + "/adresse", CSRFToken: h.cfg.Forms.Token(w, r, h.flowPurpose(f)),
-		Email: email, Invalid: invalid, Expired: expired, BackURL: h.profileURL(f),
+		Email: web.Echo(email), Invalid: invalid, Expired: expired, BackURL: h.profileURL(f),
 		Retention: h.cfg.Limits.FlowLifetime,
 	}))
 }

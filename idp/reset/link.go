@@ -1,6 +1,7 @@
 package reset
 
 import (
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"time"
@@ -26,6 +27,9 @@ func (h *Handler) linkCookie() string {
 // the link up: mail scanners fetch links.
 func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
 	if t := r.URL.Query().Get("t"); t != "" {
+		if !wellFormedLinkToken(t) {
+			return h.invalidLink(w, r)
+		}
 		// Lax: the first request comes from a mail client, another site.
 		// Path /: browsers drop a __Host- cookie with any other path.
 		http.SetCookie(w, &http.Cookie{
@@ -45,6 +49,15 @@ func (h *Handler) showLink(w http.ResponseWriter, r *http.Request) error {
 		p.CSRFToken = h.cfg.Forms.Token(w, r, linkPurpose)
 	}
 	return web.Render(w, r, http.StatusOK, views.ResetLinkForm(p))
+}
+
+// wellFormedLinkToken: the shape newLinkToken makes, 32 random bytes in
+// unpadded base64url. Anything else is no link of ours and never goes into
+// a cookie: no size limit, and bytes net/http would log on every try.
+func wellFormedLinkToken(t string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	// The decoder skips line breaks: the length rules them out.
+	return err == nil && len(b) == 32 && len(t) == base64.RawURLEncoding.EncodedLen(32)
 }
 
 // linkFlow finds the flow of the link token in the cookie, and the hash
