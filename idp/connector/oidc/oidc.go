@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -165,7 +164,10 @@ func (c *Connector) discover(ctx context.Context) (rp.RelyingParty, error) {
 		rp.WithSigningAlgsFromDiscovery(),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("%w: discovery of upstream %s at %s: %w", connector.ErrUnavailable, u.ID, u.Issuer, err)
+		if ne := networkError(err); ne != nil {
+			return nil, fmt.Errorf("%w: discovery of upstream %s at %s: %w", connector.ErrUnavailable, u.ID, u.Issuer, ne)
+		}
+		return nil, fmt.Errorf("%w: discovery of upstream %s at %s: %s", connector.ErrUnavailable, u.ID, u.Issuer, discoveryError(err))
 	}
 	return p, nil
 }
@@ -245,7 +247,7 @@ func (c *Connector) handleCallback(ctx context.Context, f connector.Flow, q url.
 	idc := tokens.IDTokenClaims
 	claims := map[string]any{}
 	if _, err := zoidc.ParseToken(tokens.IDToken, &claims); err != nil {
-		return connector.Identity{}, fmt.Errorf("%w: upstream %s: ID token claims: %w", connector.ErrInvalid, id, err)
+		return connector.Identity{}, fmt.Errorf("%w: upstream %s: ID token claims: %s", connector.ErrInvalid, id, checkText(err))
 	}
 	if c.cfg.Upstream.Userinfo {
 		info, err := c.userinfo(ctx, p, tokens.AccessToken, idc.Subject)
@@ -301,16 +303,10 @@ func (c *Connector) exchangeError(err error) error {
 		}
 		return fmt.Errorf("%w: upstream %s: token endpoint refused the code: HTTP %d error=%q", connector.ErrInvalid, id, status, clip(re.ErrorCode))
 	}
-	if isNetwork(err) {
-		return fmt.Errorf("%w: upstream %s: %w", connector.ErrUnavailable, id, err)
+	if ne := networkError(err); ne != nil {
+		return fmt.Errorf("%w: upstream %s: token exchange: %w", connector.ErrUnavailable, id, ne)
 	}
-	return fmt.Errorf("%w: upstream %s: %w", connector.ErrInvalid, id, err)
-}
-
-func isNetwork(err error) bool {
-	var ue *url.Error
-	var ne net.Error
-	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
+	return fmt.Errorf("%w: upstream %s: token response: %s", connector.ErrInvalid, id, checkText(err))
 }
 
 // clip bounds a value the upstream chose before it reaches a log line.

@@ -27,6 +27,7 @@ import (
 type recordedProConnect struct {
 	userinfo    atomic.Value // file name in testdata
 	contentType atomic.Value
+	status      atomic.Int32 // of the userinfo answer; zero: 200
 	client      *http.Client
 	discoveries atomic.Int32 // discovery documents served
 	down        atomic.Bool  // discovery answers 503
@@ -88,6 +89,9 @@ func startRecordedProConnect(t *testing.T) *recordedProConnect {
 			return
 		}
 		w.Header().Set("Content-Type", pc.contentType.Load().(string))
+		if s := pc.status.Load(); s != 0 {
+			w.WriteHeader(int(s))
+		}
 		_, _ = w.Write(fixture(t, pc.userinfo.Load().(string)))
 	})
 	srv := httptest.NewServer(mux)
@@ -160,6 +164,53 @@ func TestProConnectSignedUserinfo(t *testing.T) {
 				id.PreferredUsername != want.PreferredUsername || id.ACR != want.ACR || !slices.Equal(id.AMR, want.AMR) ||
 				id.AuthTime.IsZero() {
 				t.Errorf("identity = %+v, want %+v", id, want)
+			}
+		})
+	}
+}
+
+// The caller logs the error: it must not carry the nonce, nor a token
+// or the person's claims from an answer the connector refused.
+func TestCallbackErrorCarriesNoSecret(t *testing.T) {
+	const otherNonce = "browser-nonce-fedcba9876543210fedcba9876543210"
+	callback := url.Values{"code": {fixtureCode}, "state": {fixtureState}}
+	unsigned := proConnectUpstream()
+	unsigned.SignedUserinfo = false
+	for _, tc := range []struct {
+		name     string
+		upstream config.Upstream
+		nonce    string // the flow's; empty: the recorded token's
+		status   int    // of the userinfo answer; zero: 200
+		want     error
+		wantText string
+	}{
+		{name: "nonce mismatch", upstream: proConnectUpstream(), nonce: otherNonce, want: connector.ErrInvalid, wantText: "nonce"},
+		{name: "signed userinfo where JSON was configured", upstream: unsigned, want: connector.ErrInvalid, wantText: "application/jwt"},
+		{name: "userinfo error with a body", upstream: unsigned, status: http.StatusInternalServerError,
+			want: connector.ErrUnavailable, wantText: "HTTP 500"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc := startRecordedProConnect(t)
+			pc.status.Store(int32(tc.status))
+			f := fixtureFlow
+			f.Nonce = cmpOr(tc.nonce, f.Nonce)
+			c := oidc.New(oidc.Config{Upstream: tc.upstream, RedirectURI: fixtureRedirect, HTTPClient: pc.client})
+			_, err := c.HandleCallback(t.Context(), f, callback)
+			if err == nil {
+				t.Fatal("HandleCallback succeeded")
+			}
+			for _, secret := range []string{fixtureNonce, otherNonce, "eyJ", fixtureAccess, "camille"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error %.300q… carries %q", err, secret)
+				}
+			}
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.wantText) {
+				t.Errorf("HandleCallback: %.300q…, want %v saying %q", err, tc.want, tc.wantText)
+			}
+			for _, other := range []error{connector.ErrInvalid, connector.ErrUnavailable, connector.ErrRefused} {
+				if other != tc.want && errors.Is(err, other) {
+					t.Errorf("HandleCallback: %.300q… is also %v", err, other)
+				}
 			}
 		})
 	}

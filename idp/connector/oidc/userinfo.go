@@ -2,7 +2,7 @@ package oidc
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -33,22 +33,64 @@ func (c *Connector) userinfo(ctx context.Context, p rp.RelyingParty, accessToken
 	if p.UserinfoEndpoint() == "" {
 		return nil, fmt.Errorf("%w: upstream %s publishes no userinfo endpoint", connector.ErrUnavailable, id)
 	}
+	var info claimSet
+	var err error
 	if c.cfg.Upstream.SignedUserinfo {
-		info, err := c.signedUserinfo(ctx, p, accessToken)
-		if err != nil {
-			return nil, err
-		}
-		if info.GetSubject() != subject {
-			return nil, fmt.Errorf("%w: upstream %s: %w", connector.ErrInvalid, id, rp.ErrUserInfoSubNotMatching)
-		}
-		return info, nil
+		info, err = c.signedUserinfo(ctx, p, accessToken)
+	} else {
+		info, err = c.plainUserinfo(ctx, p, accessToken)
 	}
-	info, err := rp.Userinfo[claimSet](ctx, accessToken, zoidc.BearerToken, subject, p)
-	switch {
-	case errors.Is(err, rp.ErrUserInfoSubNotMatching):
-		return nil, fmt.Errorf("%w: upstream %s: %w", connector.ErrInvalid, id, err)
-	case err != nil:
-		return nil, fmt.Errorf("%w: upstream %s: userinfo: %w", connector.ErrUnavailable, id, err)
+	if err != nil {
+		return nil, err
+	}
+	if info.GetSubject() != subject {
+		return nil, fmt.Errorf("%w: upstream %s: userinfo is about another person (sub)", connector.ErrInvalid, id)
+	}
+	return info, nil
+}
+
+// fetchUserinfo is the userinfo answer's body and media type. Not the
+// library's rp.Userinfo: its errors carry the body, the person's claims.
+func (c *Connector) fetchUserinfo(ctx context.Context, p rp.RelyingParty, accessToken, accept string) ([]byte, string, error) {
+	id := c.ID()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.UserinfoEndpoint(), nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: upstream %s: userinfo request: %w", connector.ErrUnavailable, id, err)
+	}
+	req.Header.Set("Authorization", zoidc.PrefixBearer+accessToken)
+	req.Header.Set("Accept", accept)
+	resp, err := p.HttpClient().Do(req)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: upstream %s: userinfo: %w", connector.ErrUnavailable, id, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUserinfo+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: upstream %s: userinfo: reading the answer: %w", connector.ErrUnavailable, id, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", fmt.Errorf("%w: upstream %s: userinfo answered HTTP %d", connector.ErrUnavailable, id, resp.StatusCode)
+	}
+	if len(body) > maxUserinfo {
+		return nil, "", fmt.Errorf("%w: upstream %s: userinfo answer too large", connector.ErrInvalid, id)
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return body, mt, nil
+}
+
+// plainUserinfo reads a userinfo answer that is a JSON object.
+func (c *Connector) plainUserinfo(ctx context.Context, p rp.RelyingParty, accessToken string) (claimSet, error) {
+	body, mt, err := c.fetchUserinfo(ctx, p, accessToken, "application/json")
+	if err != nil {
+		return nil, err
+	}
+	info := claimSet{}
+	if err := json.Unmarshal(body, &info); err != nil {
+		hint := ""
+		if mt == "application/jwt" {
+			hint = " (signed: set signed_userinfo)"
+		}
+		return nil, fmt.Errorf("%w: upstream %s: userinfo is %q, not a JSON object%s", connector.ErrInvalid, c.ID(), clip(mt), hint)
 	}
 	return info, nil
 }
@@ -58,59 +100,45 @@ func (c *Connector) userinfo(ctx context.Context, p rp.RelyingParty, accessToken
 // upstream's published keys, issued by it, for this client.
 func (c *Connector) signedUserinfo(ctx context.Context, p rp.RelyingParty, accessToken string) (claimSet, error) {
 	id := c.ID()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.UserinfoEndpoint(), nil)
+	body, mt, err := c.fetchUserinfo(ctx, p, accessToken, "application/jwt")
 	if err != nil {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo: %w", connector.ErrUnavailable, id, err)
+		return nil, err
 	}
-	req.Header.Set("Authorization", zoidc.PrefixBearer+accessToken)
-	req.Header.Set("Accept", "application/jwt")
-	resp, err := p.HttpClient().Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo: %w", connector.ErrUnavailable, id, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUserinfo+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo: %w", connector.ErrUnavailable, id, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo answered HTTP %d", connector.ErrUnavailable, id, resp.StatusCode)
-	}
-	if len(body) > maxUserinfo {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo answer too large", connector.ErrInvalid, id)
-	}
-	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "application/jwt" {
+	if mt != "application/jwt" {
 		// A plain JSON answer would be unsigned: not what was configured.
 		return nil, fmt.Errorf("%w: upstream %s: userinfo is %q, not a signed JWT", connector.ErrInvalid, id, clip(mt))
 	}
 	raw := strings.TrimSpace(string(body))
+	invalid := func(err error) error {
+		return fmt.Errorf("%w: upstream %s: userinfo JWT: %s", connector.ErrInvalid, id, checkText(err))
+	}
 
 	var tc zoidc.TokenClaims
 	payload, err := zoidc.ParseToken(raw, &tc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo JWT: %w", connector.ErrInvalid, id, err)
+		return nil, invalid(err)
 	}
 	v := p.IDTokenVerifier()
 	// The algorithms allowed are the ID token's (from discovery, or
 	// RS256/ES256/PS256): never "none".
 	if err := zoidc.CheckSignature(ctx, raw, payload, &tc, v.SupportedSignAlgs, v.KeySet); err != nil {
-		if isNetwork(err) {
-			return nil, fmt.Errorf("%w: upstream %s: userinfo keys: %w", connector.ErrUnavailable, id, err)
+		if ne := networkError(err); ne != nil {
+			return nil, fmt.Errorf("%w: upstream %s: userinfo keys: %w", connector.ErrUnavailable, id, ne)
 		}
-		return nil, fmt.Errorf("%w: upstream %s: userinfo JWT: %w", connector.ErrInvalid, id, err)
+		return nil, invalid(err)
 	}
 	if err := zoidc.CheckIssuerWithISSVerifier(&tc, p.Issuer(), nil); err != nil {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo JWT: %w", connector.ErrInvalid, id, err)
+		return nil, invalid(err)
 	}
 	if err := zoidc.CheckAudience(&tc, p.OAuthConfig().ClientID); err != nil {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo JWT: %w", connector.ErrInvalid, id, err)
+		return nil, invalid(err)
 	}
 	if exp := tc.GetExpiration(); !exp.IsZero() && !c.now().Before(exp) {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo JWT: %w", connector.ErrInvalid, id, zoidc.ErrExpired)
+		return nil, invalid(zoidc.ErrExpired)
 	}
 	info := claimSet{}
 	if _, err := zoidc.ParseToken(raw, &info); err != nil {
-		return nil, fmt.Errorf("%w: upstream %s: userinfo JWT: %w", connector.ErrInvalid, id, err)
+		return nil, invalid(err)
 	}
 	return info, nil
 }
