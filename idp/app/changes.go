@@ -95,5 +95,11 @@ func formTargets(cfg *config.Config) []string {
 			}
 		}
 	}
+	for _, u := range cfg.Upstreams {
+		if u.Logout {
+			// « Se déconnecter » leads on to the upstream's logout.
+			out = append(out, u.Issuer)
+		}
+	}
 	return append(out, supportURL(cfg), cfg.SupportURL)
 }

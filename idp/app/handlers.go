@@ -86,10 +86,11 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 		Lifetime: cfg.Session.Lifetime, IdleTimeout: cfg.Session.IdleTimeout, Now: d.Now, Log: d.Log,
 		Ended: logoutEnded(bc, d),
 	})
+	upstreams := newUpstreams(cfg, d)
 	logout := login.NewLogout(login.LogoutConfig{
 		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath,
 		ChangePasswordPath: server.ChangePasswordPath, TrustedProxies: cfg.TrustedProxies, Log: d.Log,
-		Ended: logoutEnded(bc, d),
+		Ended: logoutEnded(bc, d), Upstreams: upstreams, Flows: st, Now: d.Now,
 	})
 	homeURL := func(id string) string {
 		if c, ok := prov.Client(id); ok {
@@ -106,7 +107,6 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	if err != nil {
 		return pagesOut{}, err
 	}
-	upstreams := newUpstreams(cfg, d)
 	loginHandler := login.New(login.Config{
 		Provider: prov, Directory: d.Directory, Sessions: sessions, Forms: forms, Pages: pages,
 		LostPasswordPath: server.LostPasswordPath, ChangePasswordPath: server.ChangePasswordPath, Changes: lost,
@@ -155,11 +155,12 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 // its provider before someone clicks its button.
 func newUpstreams(cfg *config.Config, d Deps) map[string]login.Upstream {
 	ups := make(map[string]login.Upstream, len(cfg.Upstreams))
+	base := strings.TrimSuffix(cfg.PublicURL, "/")
 	for _, u := range cfg.Upstreams {
 		ups[u.ID] = login.Upstream{
 			Redirect: oidcconn.New(oidcconn.Config{
-				Upstream: u, RedirectURI: strings.TrimSuffix(cfg.PublicURL, "/") + login.UpstreamCallbackPath(u.ID),
-				Now: d.Now, Log: d.Log,
+				Upstream: u, RedirectURI: base + login.UpstreamCallbackPath(u.ID),
+				PostLogoutRedirectURI: base + login.UpstreamLogoutPath(u.ID), Now: d.Now, Log: d.Log,
 			}),
 			Name: login.UpstreamName(u),
 		}

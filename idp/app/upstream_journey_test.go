@@ -25,9 +25,19 @@ const siegeLabel = "Je suis un agent du siège"
 // loopback host, as the upstream of « Je suis un agent du siège ».
 func upstreamStack(t *testing.T, https bool) (*stack, *testenv.Upstream) {
 	t.Helper()
+	return upstreamStackWith(t, https, nil)
+}
+
+// upstreamStackWith is upstreamStack with edit applied to both upstreams'
+// configuration.
+func upstreamStackWith(t *testing.T, https bool, edit func(*config.Upstream)) (*stack, *testenv.Upstream) {
+	t.Helper()
 	var up *testenv.Upstream
 	s := startStackWith(t, stackOptions{HTTPS: https, Config: func(c *config.Config) {
-		up = testenv.StartUpstream(t, c.PublicURL+login.UpstreamCallbackPath("siege"), c.PublicURL+login.UpstreamCallbackPath("elus"))
+		up = testenv.StartUpstreamWith(t, testenv.UpstreamOptions{
+			RedirectURIs:           []string{c.PublicURL + login.UpstreamCallbackPath("siege"), c.PublicURL + login.UpstreamCallbackPath("elus")},
+			PostLogoutRedirectURIs: []string{c.PublicURL + login.UpstreamLogoutPath("siege"), c.PublicURL + login.UpstreamLogoutPath("elus")},
+		})
 		siege := config.Upstream{
 			ID: "siege", Issuer: up.Issuer, ClientID: up.ClientID, ClientSecret: up.ClientSecret,
 			Scopes: []string{"openid", "email", "profile"}, Userinfo: true,
@@ -35,6 +45,9 @@ func upstreamStack(t *testing.T, https bool) (*stack, *testenv.Upstream) {
 				Email: "email", EmailVerified: "email_verified", Name: "name",
 				GivenName: "given_name", FamilyName: "family_name", Username: "preferred_username",
 			},
+		}
+		if edit != nil {
+			edit(&siege)
 		}
 		// « élus »: the same provider behind a discovery document that
 		// names another issuer, so its ID tokens carry the wrong one.
@@ -111,6 +124,22 @@ func toUpstreamAs(t *testing.T, s *stack, up *testenv.Upstream, label string) (c
 	return ctx, loc
 }
 
+// upstreamLogin fills in the upstream's own form in the browser, which
+// must then be at want.
+func upstreamLogin(t *testing.T, ctx context.Context, up *testenv.Upstream, want string) {
+	t.Helper()
+	if _, err := chromedp.RunResponse(timeout(t, ctx),
+		chromedp.SendKeys(chromedp.CSS("#username"), up.Username),
+		chromedp.SendKeys(chromedp.CSS("#password"), up.Password),
+		chromedp.Click(button("Login")),
+	); err != nil {
+		t.Fatalf("upstream login: %v", err)
+	}
+	if loc := location(t, ctx); loc != want {
+		t.Fatalf("after the upstream the browser is at %s (%q), want %s", loc, text(t, ctx, "main"), want)
+	}
+}
+
 // openPage opens u and returns the status and h1 of the page it ends on.
 func openPage(t *testing.T, ctx context.Context, u string) (int, string) {
 	t.Helper()
@@ -127,19 +156,7 @@ func testJourneyUpstreamSignIn(t *testing.T, https bool) {
 	s, up := upstreamStack(t, https)
 	rp := s.Sites[0]
 	ctx, _ := toUpstream(t, s, up)
-
-	// The upstream's own form, in the browser.
-	_, err := chromedp.RunResponse(timeout(t, ctx),
-		chromedp.SendKeys(chromedp.CSS("#username"), up.Username),
-		chromedp.SendKeys(chromedp.CSS("#password"), up.Password),
-		chromedp.Click(button("Login")),
-	)
-	if err != nil {
-		t.Fatalf("upstream login: %v", err)
-	}
-	if loc := location(t, ctx); loc != rp.URL+"/" {
-		t.Fatalf("after the upstream the browser is at %s (%q), want the site", loc, text(t, ctx, "main"))
-	}
+	upstreamLogin(t, ctx, up, rp.URL+"/")
 	res := rp.Last()
 	if res == nil {
 		t.Fatal("the site has no tokens")
@@ -183,16 +200,7 @@ func testJourneyUpstreamSignIn(t *testing.T, https bool) {
 		if loc := location(t, ctx); !strings.HasPrefix(loc, up.Issuer+"/") {
 			t.Fatalf("with the hint the browser is at %s, want the upstream without the login screen", loc)
 		}
-		if _, err := chromedp.RunResponse(timeout(t, ctx),
-			chromedp.SendKeys(chromedp.CSS("#username"), up.Username),
-			chromedp.SendKeys(chromedp.CSS("#password"), up.Password),
-			chromedp.Click(button("Login")),
-		); err != nil {
-			t.Fatalf("upstream login: %v", err)
-		}
-		if loc := location(t, ctx); loc != rp.URL+"/" {
-			t.Fatalf("after the upstream the browser is at %s", loc)
-		}
+		upstreamLogin(t, ctx, up, rp.URL+"/")
 		if r := rp.Last(); r == nil || r.IDToken.Subject != wantSub || r.Claims["idp"] != "siege" {
 			t.Errorf("site got %+v", r)
 		}

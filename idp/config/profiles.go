@@ -85,6 +85,13 @@ type Upstream struct {
 	Userinfo       bool
 	SignedUserinfo bool
 	Claims         UpstreamClaims
+	// Logout: signing out here also sends the browser to the upstream's
+	// end_session_endpoint (OpenID Connect RP-Initiated Logout), so that
+	// on a shared computer the next person does not find the élu or agent
+	// still signed in there. The upstream must accept
+	// <public_url>/login/upstream/<id>/logout as a post_logout_redirect_uri.
+	// Default: on for ProConnect, which requires it of its partners.
+	Logout bool
 }
 
 // UpstreamClaims names the upstream's claims that fill ours.
@@ -131,6 +138,7 @@ func (d *decoder) decodeUpstream(m *mapping) Upstream {
 	m.strs("acr_values", &u.ACRValues)
 	m.boolean("userinfo", &u.Userinfo)
 	m.boolean("signed_userinfo", &u.SignedUserinfo)
+	m.boolean("logout", &u.Logout)
 	c := m.sub("claims")
 	c.str("email", &u.Claims.Email)
 	c.str("email_verified", &u.Claims.EmailVerified)
@@ -161,6 +169,7 @@ func (d *decoder) upstreamDefaults(c *Config) {
 		})
 		def("userinfo", func() { u.Userinfo = u.Preset == UpstreamProConnect })
 		def("signed_userinfo", func() { u.SignedUserinfo = u.Preset == UpstreamProConnect })
+		def("logout", func() { u.Logout = u.Preset == UpstreamProConnect })
 		cl := &u.Claims
 		def("claims.email", func() { cl.Email = "email" })
 		def("claims.email_verified", func() { cl.EmailVerified = "email_verified" })

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -67,9 +68,18 @@ func TestFederatedProfiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	u, ok := c.UpstreamByID("agents")
-	if !ok || u.ClientSecret != "s3cret-ldap" || !u.Userinfo || !u.SignedUserinfo ||
+	if !ok || u.ClientSecret != "s3cret-ldap" || !u.Userinfo || !u.SignedUserinfo || !u.Logout ||
 		u.Claims.FamilyName != "usual_name" || !slices.Contains(u.Scopes, "openid") {
 		t.Fatalf("upstream = %+v", u)
+	}
+	// An explicit key wins over the preset.
+	off := strings.Replace(federated, "client_secret_env: LDAP_PW", "client_secret_env: LDAP_PW\n    logout: false", 1)
+	c, err = Parse("idp.yaml", []byte(minimalWith(t, "support_url:", off)), envFunc(testEnv()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := c.UpstreamByID("agents"); u.Logout {
+		t.Error("logout: false left logout on")
 	}
 	p, _ := c.ProfileByID("agent-siege")
 	if p.SignIn != (Route{Via: ViaUpstream, Upstream: "agents"}) || len(c.Profiles) != 2 {

@@ -32,6 +32,10 @@ type Identity struct {
 	AMR      []string
 	ACR      string
 	AuthTime time.Time
+
+	// IDToken is the source's own ID token, kept to sign out there too
+	// (Logout); "" for a source without one.
+	IDToken string
 }
 
 // Flow holds the secrets of one round trip to a source, kept by the
@@ -57,6 +61,14 @@ type Redirect interface {
 	ID() string
 	LoginURL(ctx context.Context, f Flow, fresh Freshness) (string, error)
 	HandleCallback(ctx context.Context, f Flow, query url.Values) (Identity, error)
+}
+
+// Logout is a source the browser also signs out of, after a logout here
+// (OpenID Connect RP-Initiated Logout): LogoutURL is where to send it,
+// with the source's ID token and a state that comes back to the source's
+// post-logout address; "" when the source is not set up for it.
+type Logout interface {
+	LogoutURL(ctx context.Context, idToken, state string) (string, error)
 }
 
 // Failures of a source, for the caller to word: each wraps the cause.

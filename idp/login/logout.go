@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/audit"
+	"github.com/region-nouvelle-aquitaine/idp/idp/connector"
 	"github.com/region-nouvelle-aquitaine/idp/idp/provider"
 	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/web"
@@ -37,7 +39,14 @@ type LogoutConfig struct {
 	// Ended, when set, is told of each session logout ended (back-channel
 	// logout); it must not wait for the relying parties.
 	Ended func(ctx context.Context, sess *store.Session)
-	Log   *slog.Logger
+	// Upstreams are the upstream providers by id: a session opened
+	// through one that signs out too (connector.Logout) ends there as
+	// well, the browser going through its end_session_endpoint; Flows
+	// keeps that round trip.
+	Upstreams map[string]Upstream
+	Flows     UpstreamFlows
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // Logout ends SSO sessions: from the landing page, after a confirmation,
@@ -45,7 +54,12 @@ type LogoutConfig struct {
 type Logout struct{ cfg LogoutConfig }
 
 // NewLogout returns the logout handlers.
-func NewLogout(cfg LogoutConfig) *Logout { return &Logout{cfg: cfg} }
+func NewLogout(cfg LogoutConfig) *Logout {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Logout{cfg: cfg}
+}
 
 const logoutPurpose = "logout"
 
@@ -86,6 +100,7 @@ func (l *Logout) Confirm() http.Handler {
 				if err := l.end(w, r, sess, ""); err != nil {
 					return err
 				}
+				return l.leave(w, r, sess, "")
 			}
 			return l.loggedOut(w, r)
 		default:
@@ -134,26 +149,82 @@ func (l *Logout) EndSession() http.Handler {
 		if signedIn && sess.Subject != claims.Subject {
 			return l.confirmPage(w, r, l.cancelURL(claims.ClientID, redirect))
 		}
-		if signedIn {
-			if err := l.end(w, r, sess, claims.ClientID); err != nil {
-				return err
+		after := ""
+		if redirect != "" {
+			u, err := url.Parse(redirect)
+			if err != nil {
+				return web.Fail(http.StatusBadRequest, views.ErrBadLogout, err)
 			}
+			if st := f.Get("state"); st != "" {
+				q := u.Query()
+				q.Set("state", st)
+				u.RawQuery = q.Encode()
+			}
+			after = u.String()
 		}
-		if redirect == "" {
-			return l.loggedOut(w, r)
+		if !signedIn {
+			return l.goOn(w, r, after)
 		}
-		u, err := url.Parse(redirect)
-		if err != nil {
-			return web.Fail(http.StatusBadRequest, views.ErrBadLogout, err)
+		if err := l.end(w, r, sess, claims.ClientID); err != nil {
+			return err
 		}
-		if st := f.Get("state"); st != "" {
-			q := u.Query()
-			q.Set("state", st)
-			u.RawQuery = q.Encode()
-		}
-		http.Redirect(w, r, u.String(), http.StatusFound)
-		return nil
+		return l.leave(w, r, sess, after)
 	})
+}
+
+// leave answers the logout that ended sess: through the upstream provider
+// the person signed in with, when it signs out there too, then on to
+// after (a site's registered address, or "": the logged-out page).
+func (l *Logout) leave(w http.ResponseWriter, r *http.Request, sess *store.Session, after string) error {
+	if to := l.upstreamLogout(r.Context(), sess, after); to != "" {
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return nil
+	}
+	return l.goOn(w, r, after)
+}
+
+func (l *Logout) goOn(w http.ResponseWriter, r *http.Request, after string) error {
+	if after == "" {
+		return l.loggedOut(w, r)
+	}
+	http.Redirect(w, r, after, http.StatusFound)
+	return nil
+}
+
+// upstreamLogout is the upstream's address that signs the person out
+// there too, the way back kept under a fresh state; "" when the session
+// is not an upstream's that does, or when that fails (logged: the logout
+// here is done, and the person is told so).
+func (l *Logout) upstreamLogout(ctx context.Context, sess *store.Session, after string) string {
+	up, ok := l.cfg.Upstreams[sess.Claims.IDP]
+	if !ok {
+		return ""
+	}
+	lo, ok := up.Redirect.(connector.Logout)
+	if !ok {
+		return ""
+	}
+	hint, err := sess.UpstreamIDToken()
+	if err != nil {
+		l.cfg.Log.WarnContext(ctx, "upstream logout skipped", "upstream", sess.Claims.IDP, "err", err)
+	}
+	if hint == "" {
+		return ""
+	}
+	now := l.cfg.Now()
+	f := &store.UpstreamFlow{
+		State: randomValue(), Upstream: sess.Claims.IDP, Logout: true, AfterLogout: after,
+		CreatedAt: now, ExpiresAt: now.Add(flowLifetime),
+	}
+	to, err := lo.LogoutURL(ctx, hint, f.State)
+	if err == nil && to != "" {
+		err = l.cfg.Flows.SaveUpstreamFlow(ctx, f)
+	}
+	if err != nil {
+		l.cfg.Log.WarnContext(ctx, "upstream logout skipped", "upstream", sess.Claims.IDP, "err", err)
+		return ""
+	}
+	return to
 }
 
 func (l *Logout) end(w http.ResponseWriter, r *http.Request, sess *store.Session, clientID string) error {

@@ -186,7 +186,7 @@ func (s *Sessions) open(id connector.Identity, authTime time.Time, clientID stri
 	}
 	now := s.cfg.Now()
 	sid := store.NewID()
-	return &store.Session{
+	sess := &store.Session{
 		ID:      sid,
 		Ref:     store.Ref(sid),
 		Subject: Subject(id),
@@ -208,6 +208,13 @@ func (s *Sessions) open(id connector.Identity, authTime time.Time, clientID stri
 		LastSeen:  now,
 		ExpiresAt: now.Add(s.cfg.Lifetime),
 	}
+	if id.IDToken != "" {
+		if err := sess.SetUpstreamIDToken(id.IDToken); err != nil {
+			// Only the logout at the upstream is lost.
+			s.cfg.Log.Warn("could not keep the upstream's ID token", "err", err)
+		}
+	}
+	return sess
 }
 
 // revokedSince reports whether the person's sessions were all ended

@@ -24,6 +24,7 @@ import (
 const (
 	UpstreamPathPrefix = "/login/upstream/"
 	upstreamCallback   = "/callback"
+	upstreamLoggedOut  = "/logout"
 )
 
 // UpstreamStartPath is where a button of the login screen leads.
@@ -31,6 +32,9 @@ func UpstreamStartPath(id string) string { return UpstreamPathPrefix + id }
 
 // UpstreamCallbackPath is the redirect URI path of upstream id.
 func UpstreamCallbackPath(id string) string { return UpstreamPathPrefix + id + upstreamCallback }
+
+// UpstreamLogoutPath is the post-logout redirect URI path of upstream id.
+func UpstreamLogoutPath(id string) string { return UpstreamPathPrefix + id + upstreamLoggedOut }
 
 // Upstream is one upstream provider élus and agents sign in with.
 type Upstream struct {
@@ -114,6 +118,7 @@ func (h *Handler) Upstream() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET "+UpstreamPathPrefix+"{id}", h.UpstreamStart())
 	mux.Handle("GET "+UpstreamPathPrefix+"{id}"+upstreamCallback, h.UpstreamCallback())
+	mux.Handle("GET "+UpstreamPathPrefix+"{id}"+upstreamLoggedOut, h.UpstreamLoggedOut())
 	mux.Handle("/", h.cfg.Pages.Handle(func(http.ResponseWriter, *http.Request) error {
 		return web.Fail(http.StatusNotFound, views.ErrNotFound, nil)
 	}))
@@ -175,8 +180,8 @@ func (h *Handler) UpstreamCallback() http.Handler {
 		case err != nil:
 			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 		}
-		if f.Upstream != id {
-			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("state of another upstream"))
+		if f.Upstream != id || f.Logout {
+			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("state of another upstream, or of a logout"))
 		}
 		if !h.boundFlow(r, f) {
 			h.cfg.Log.WarnContext(ctx, "upstream callback in a browser that did not start it",
@@ -249,6 +254,28 @@ func (h *Handler) UpstreamCallback() http.Handler {
 		ev.Subject = sess.Subject
 		h.audit(ctx, ev, audit.SignInSuccess, "")
 		return h.finish(w, r, ar, sess)
+	})
+}
+
+// UpstreamLoggedOut serves GET /login/upstream/{id}/logout, where the
+// upstream sends the browser back once it signed the person out there
+// too (Logout): on to where the logout here was going, a site's
+// registered address, or else the logged-out page. Whoever replays the
+// state gets no more than that address.
+func (h *Handler) UpstreamLoggedOut() http.Handler {
+	return h.cfg.Pages.Handle(func(w http.ResponseWriter, r *http.Request) error {
+		ctx := r.Context()
+		if q := r.URL.Query(); len(q["state"]) == 1 {
+			f, err := h.cfg.Flows.TakeUpstreamFlow(ctx, q.Get("state"))
+			switch {
+			case err == nil && f.Logout && f.Upstream == r.PathValue("id") && f.AfterLogout != "":
+				http.Redirect(w, r, f.AfterLogout, http.StatusFound)
+				return nil
+			case err != nil && !errors.Is(err, store.ErrNotFound):
+				h.cfg.Log.WarnContext(ctx, "upstream logout: the way on is lost", "err", err, "request_id", web.RequestID(ctx))
+			}
+		}
+		return web.Render(w, r, http.StatusOK, views.LoggedOutPage(views.LoggedOut{Site: h.cfg.Pages.Site}))
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/shared/seal"
 )
 
 // Claims are the identity claims captured at login and replayed into tokens.
@@ -42,6 +44,48 @@ type Session struct {
 	// in the browser (the password typed again): the sid of ID tokens some
 	// of its Clients still hold, named again when it ends.
 	Earlier []string `json:"earlier,omitempty"`
+	// UpstreamLogout is the ID token of the upstream provider the person
+	// signed in with (an élu or agent), sealed under ID: sent back there
+	// as id_token_hint at logout. Only the browser's cookie opens it, so
+	// a copy of Redis does not give it (SetUpstreamIDToken,
+	// UpstreamIDToken).
+	UpstreamLogout []byte `json:"upstream_logout,omitempty"`
+}
+
+func upstreamTokenSealer(id string) (*seal.Sealer, error) {
+	sl, err := seal.Derive([]byte(id), "idp session: upstream ID token")
+	if err != nil {
+		return nil, fmt.Errorf("store: session key: %w", err)
+	}
+	return sl, nil
+}
+
+// SetUpstreamIDToken keeps tok sealed in the session (which must have its
+// ID), to be saved with it.
+func (s *Session) SetUpstreamIDToken(tok string) error {
+	sl, err := upstreamTokenSealer(s.ID)
+	if err != nil {
+		return err
+	}
+	s.UpstreamLogout = sl.Seal(nil, []byte(tok), []byte(Ref(s.ID)))
+	return nil
+}
+
+// UpstreamIDToken opens what SetUpstreamIDToken kept: "" when there is
+// none, or when the session was loaded by its Ref (no ID).
+func (s *Session) UpstreamIDToken() (string, error) {
+	if len(s.UpstreamLogout) == 0 || s.ID == "" {
+		return "", nil
+	}
+	sl, err := upstreamTokenSealer(s.ID)
+	if err != nil {
+		return "", err
+	}
+	tok, err := sl.Open(s.UpstreamLogout, []byte(Ref(s.ID)))
+	if err != nil {
+		return "", fmt.Errorf("store: session's upstream ID token: %w", err)
+	}
+	return string(tok), nil
 }
 
 // SaveSession stores (or overwrites) a session until s.ExpiresAt, sets

@@ -31,6 +31,11 @@ type UpstreamFlow struct {
 	BindingHash string    `json:"binding_hash"`
 	CreatedAt   time.Time `json:"created_at,omitzero"`
 	ExpiresAt   time.Time `json:"expires_at"`
+	// Logout marks a trip to the upstream's end_session_endpoint rather
+	// than a sign-in; AfterLogout is where the browser goes once back
+	// (sealed: it may carry a site's state).
+	Logout      bool   `json:"logout,omitempty"`
+	AfterLogout string `json:"-"`
 }
 
 // upstreamSecrets is what is sealed.
@@ -38,6 +43,7 @@ type upstreamSecrets struct {
 	AuthRequestID string `json:"ar"`
 	Nonce         string `json:"nonce"`
 	CodeVerifier  string `json:"cv"`
+	AfterLogout   string `json:"after,omitempty"`
 }
 
 type upstreamFlowRecord struct {
@@ -65,7 +71,7 @@ func (s *Store) SaveUpstreamFlow(ctx context.Context, f *UpstreamFlow) error {
 	if err != nil {
 		return err
 	}
-	plain, err := json.Marshal(upstreamSecrets{AuthRequestID: f.AuthRequestID, Nonce: f.Nonce, CodeVerifier: f.CodeVerifier})
+	plain, err := json.Marshal(upstreamSecrets{AuthRequestID: f.AuthRequestID, Nonce: f.Nonce, CodeVerifier: f.CodeVerifier, AfterLogout: f.AfterLogout})
 	if err != nil {
 		return fmt.Errorf("store: encode upstream flow: %w", err)
 	}
@@ -108,6 +114,6 @@ func (s *Store) TakeUpstreamFlow(ctx context.Context, state string) (*UpstreamFl
 		return nil, fmt.Errorf("store: decode upstream flow secrets: %w", err)
 	}
 	f := rec.UpstreamFlow
-	f.State, f.AuthRequestID, f.Nonce, f.CodeVerifier = state, sec.AuthRequestID, sec.Nonce, sec.CodeVerifier
+	f.State, f.AuthRequestID, f.Nonce, f.CodeVerifier, f.AfterLogout = state, sec.AuthRequestID, sec.Nonce, sec.CodeVerifier, sec.AfterLogout
 	return f, nil
 }

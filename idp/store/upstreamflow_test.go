@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -24,13 +25,14 @@ func TestUpstreamFlow(t *testing.T) {
 		State: "state-" + strings.Repeat("s", 40), Upstream: "siege", AuthRequestID: "ar-" + strings.Repeat("a", 20),
 		Nonce: "nonce-" + strings.Repeat("n", 40), CodeVerifier: "verifier-" + strings.Repeat("v", 40),
 		BindingHash: "hash", CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute),
+		Logout: true, AfterLogout: "https://site.example/?state=" + strings.Repeat("z", 20),
 	}
 	if err := st.SaveUpstreamFlow(ctx, f); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range m.Keys() {
 		v, _ := m.Get(k)
-		for _, secret := range []string{f.State, f.AuthRequestID, f.Nonce, f.CodeVerifier} {
+		for _, secret := range []string{f.State, f.AuthRequestID, f.Nonce, f.CodeVerifier, f.AfterLogout} {
 			if strings.Contains(k, secret) || strings.Contains(v, secret) {
 				t.Errorf("key %s holds a secret in clear", k)
 			}
@@ -53,5 +55,49 @@ func TestUpstreamFlow(t *testing.T) {
 	now = now.Add(11 * time.Minute)
 	if _, err := st.TakeUpstreamFlow(ctx, f.State); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired: %v, want ErrNotFound", err)
+	}
+}
+
+// TestSessionUpstreamIDToken: the upstream's ID token kept for the
+// logout there is sealed under the session's cookie value: Redis holds
+// it only sealed, the cookie opens it, a load by Ref does not.
+func TestSessionUpstreamIDToken(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	st := store.New(store.Options{Client: redis.NewClient(&redis.Options{Addr: m.Addr()}), Now: func() time.Time { return now }})
+	ctx := t.Context()
+	const tok = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJl"
+	sess := &store.Session{ID: store.NewID(), Subject: "siege.agent", ExpiresAt: now.Add(time.Hour)}
+	if err := sess.SetUpstreamIDToken(tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range m.Keys() {
+		// In clear, as a string or as bytes (base64 in JSON).
+		if v, _ := m.Get(k); strings.Contains(v, tok) || strings.Contains(v, base64.StdEncoding.EncodeToString([]byte(tok))[:40]) {
+			t.Errorf("key %s holds the ID token in clear", k)
+		}
+	}
+	got, err := st.Session(ctx, sess.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hint, err := got.UpstreamIDToken(); err != nil || hint != tok {
+		t.Errorf("by the cookie: %q, %v; want the token", hint, err)
+	}
+	byRef, err := st.SessionByRef(ctx, sess.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hint, err := byRef.UpstreamIDToken(); err != nil || hint != "" {
+		t.Errorf("by Ref: %q, %v; want nothing", hint, err)
+	}
+	forged := *got
+	forged.ID = store.NewID()
+	if _, err := forged.UpstreamIDToken(); err == nil {
+		t.Error("another cookie value opened the token")
 	}
 }

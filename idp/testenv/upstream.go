@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 // Upstream is zitadel/oidc's example OpenID provider (exampleop), served
@@ -43,6 +46,7 @@ type Upstream struct {
 
 	t       testing.TB
 	addr    string
+	store   *upstreamStorage
 	handler http.Handler
 	mu      sync.Mutex
 	srv     *http.Server // nil while stopped
@@ -51,6 +55,21 @@ type Upstream struct {
 // StartUpstream starts the provider; it stops in t.Cleanup.
 func StartUpstream(t testing.TB, redirectURIs ...string) *Upstream {
 	t.Helper()
+	return StartUpstreamWith(t, UpstreamOptions{RedirectURIs: redirectURIs})
+}
+
+// UpstreamOptions are the client's registered addresses.
+type UpstreamOptions struct {
+	RedirectURIs []string
+	// PostLogoutRedirectURIs are accepted at its end_session_endpoint,
+	// which also records each logout (Logouts).
+	PostLogoutRedirectURIs []string
+}
+
+// StartUpstreamWith is StartUpstream with options.
+func StartUpstreamWith(t testing.TB, opts UpstreamOptions) *Upstream {
+	t.Helper()
+	redirectURIs := opts.RedirectURIs
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("upstream provider: %v", err)
@@ -71,8 +90,9 @@ func StartUpstream(t testing.TB, redirectURIs ...string) *Upstream {
 	// Clients of our own, not the example's package-level registry: tests
 	// in parallel each have theirs.
 	clients := map[string]*storage.Client{u.ClientID: storage.WebClient(u.ClientID, u.ClientSecret, redirectURIs...)}
+	u.store = &upstreamStorage{Storage: storage.NewStorageWithClients(users, clients), postLogout: opts.PostLogoutRedirectURIs}
 	// A nil logger keeps the example from replacing slog's default.
-	u.handler = exampleop.SetupServer(u.Issuer, storage.NewStorageWithClients(users, clients), nil, false)
+	u.handler = exampleop.SetupServer(u.Issuer, u.store, nil, false)
 	u.serve(ln)
 	t.Cleanup(u.Stop)
 	return u
@@ -113,6 +133,45 @@ func (u *Upstream) Start() {
 	}
 	u.serve(ln)
 }
+
+// Logouts are the sessions its end_session_endpoint ended, as
+// "subject client_id", in order.
+func (u *Upstream) Logouts() []string {
+	u.store.mu.Lock()
+	defer u.store.mu.Unlock()
+	return slices.Clone(u.store.ended)
+}
+
+// upstreamStorage is the example's storage with post-logout addresses
+// for the client (the example registers none) and a record of logouts.
+type upstreamStorage struct {
+	*storage.Storage
+	postLogout []string
+	mu         sync.Mutex
+	ended      []string
+}
+
+func (s *upstreamStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.Storage.GetClientByClientID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return loggingOutClient{Client: c, postLogout: s.postLogout}, nil
+}
+
+func (s *upstreamStorage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	s.mu.Lock()
+	s.ended = append(s.ended, userID+" "+clientID)
+	s.mu.Unlock()
+	return s.Storage.TerminateSession(ctx, userID, clientID)
+}
+
+type loggingOutClient struct {
+	op.Client
+	postLogout []string
+}
+
+func (c loggingOutClient) PostLogoutRedirectURIs() []string { return c.postLogout }
 
 // SignIn is a browser at authURL (the provider's authorization URL)
 // signing in as the provider's person: it returns the URL the provider

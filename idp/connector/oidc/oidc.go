@@ -31,8 +31,9 @@ import (
 type Config struct {
 	Upstream config.Upstream
 	// RedirectURI is this provider's callback for this upstream, as
-	// registered there.
-	RedirectURI string
+	// registered there; PostLogoutRedirectURI where the upstream sends the
+	// browser back after a logout (Upstream.Logout), registered there too.
+	RedirectURI, PostLogoutRedirectURI string
 	// HTTPClient talks to the upstream; nil: a client with a short timeout.
 	HTTPClient *http.Client
 	Now        func() time.Time
@@ -65,7 +66,10 @@ type Connector struct {
 	failErr  error
 }
 
-var _ connector.Redirect = (*Connector)(nil)
+var (
+	_ connector.Redirect = (*Connector)(nil)
+	_ connector.Logout   = (*Connector)(nil)
+)
 
 // New returns the connector; it does not contact the upstream.
 func New(cfg Config) *Connector {
@@ -277,7 +281,41 @@ func (c *Connector) handleCallback(ctx context.Context, f connector.Flow, q url.
 		ACR:               idc.AuthenticationContextClassReference,
 		AuthTime:          idc.GetAuthTime(),
 	}
+	if c.cfg.Upstream.Logout {
+		ident.IDToken = tokens.IDToken
+	}
 	return ident, nil
+}
+
+// LogoutURL is the upstream's end_session_endpoint with idToken as
+// id_token_hint, the post-logout address and state: "" when logout there
+// is not configured or the upstream publishes no such endpoint.
+func (c *Connector) LogoutURL(ctx context.Context, idToken, state string) (string, error) {
+	if !c.cfg.Upstream.Logout || idToken == "" {
+		return "", nil
+	}
+	p, err := c.relyingParty(ctx)
+	if err != nil {
+		return "", err
+	}
+	end := p.GetEndSessionEndpoint()
+	if end == "" {
+		return "", nil
+	}
+	u, err := url.Parse(end)
+	iss, ierr := url.Parse(p.Issuer())
+	if err != nil || ierr != nil || u.Scheme != iss.Scheme || u.Host != iss.Host {
+		// The pages' CSP lets « Se déconnecter » lead to the issuer's
+		// origin only (form-action applies to the redirect).
+		return "", fmt.Errorf("%w: upstream %s: end_session_endpoint %q is not on the issuer's origin", connector.ErrInvalid, c.ID(), clip(end))
+	}
+	q := u.Query()
+	q.Set("id_token_hint", idToken)
+	q.Set("client_id", p.OAuthConfig().ClientID)
+	q.Set("post_logout_redirect_uri", c.cfg.PostLogoutRedirectURI)
+	q.Set("state", state)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // protected are the claims only the ID token may set.

@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -31,6 +32,7 @@ type recordedProConnect struct {
 	client      *http.Client
 	discoveries atomic.Int32 // discovery documents served
 	down        atomic.Bool  // discovery answers 503
+	endSession  atomic.Value // when set, the discovery's end_session_endpoint
 }
 
 func fixture(t *testing.T, name string) []byte {
@@ -61,7 +63,16 @@ func startRecordedProConnect(t *testing.T) *recordedProConnect {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(fixture(t, "discovery.json"))
+		doc := fixture(t, "discovery.json")
+		if end, ok := pc.endSession.Load().(string); ok {
+			var m map[string]any
+			if err := json.Unmarshal(doc, &m); err != nil {
+				t.Error(err)
+			}
+			m["end_session_endpoint"] = end
+			doc, _ = json.Marshal(m)
+		}
+		_, _ = w.Write(doc)
 	})
 	serve("GET /api/v2/jwks", "application/json", "jwks.json")
 	mux.HandleFunc("POST /api/v2/token", func(w http.ResponseWriter, r *http.Request) {
@@ -305,4 +316,62 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// TestLogoutURL: with logout on, the callback keeps the upstream's ID
+// token and the logout address carries it with the client, the
+// post-logout address and the state; off, or without a token, there is
+// none; an end_session_endpoint off the issuer's origin is refused (the
+// pages' CSP would block the browser on its way there).
+func TestLogoutURL(t *testing.T) {
+	const back = "https://connexion.example/login/upstream/proconnect/logout"
+	callback := url.Values{"code": {fixtureCode}, "state": {fixtureState}}
+	for _, tc := range []struct {
+		name       string
+		logout     bool
+		endSession string // "": as discovered; " ": none published
+		want       string // "": no logout address
+		wantErr    error
+	}{
+		{"off", false, "", "", nil},
+		{"on", true, "", fixtureIssuer + "/session/end?", nil},
+		{"on, another origin", true, "https://elsewhere.test/logout", "", connector.ErrInvalid},
+		{"on, no endpoint", true, " ", "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc := startRecordedProConnect(t)
+			if tc.endSession != "" {
+				pc.endSession.Store(strings.TrimSpace(tc.endSession))
+			}
+			u := proConnectUpstream()
+			u.Logout = tc.logout
+			c := oidc.New(oidc.Config{Upstream: u, RedirectURI: fixtureRedirect, PostLogoutRedirectURI: back, HTTPClient: pc.client})
+			who, err := c.HandleCallback(t.Context(), fixtureFlow, callback)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (who.IDToken != "") != tc.logout {
+				t.Fatalf("ID token kept: %v, want %v", who.IDToken != "", tc.logout)
+			}
+			got, err := c.LogoutURL(t.Context(), who.IDToken, "the-state")
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Fatalf("LogoutURL: %v, want %v", err, tc.wantErr)
+			}
+			if tc.want == "" {
+				if got != "" {
+					t.Errorf("LogoutURL = %q, want none", got)
+				}
+				return
+			}
+			lu, _ := url.Parse(got)
+			q := lu.Query()
+			if !strings.HasPrefix(got, tc.want) || q.Get("id_token_hint") != who.IDToken || q.Get("client_id") != fixtureClientID ||
+				q.Get("post_logout_redirect_uri") != back || q.Get("state") != "the-state" {
+				t.Errorf("LogoutURL = %s", got)
+			}
+			if again, err := c.LogoutURL(t.Context(), "", "s"); again != "" || err != nil {
+				t.Errorf("without a token: %q, %v", again, err)
+			}
+		})
+	}
 }

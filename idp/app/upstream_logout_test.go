@@ -1,0 +1,124 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/region-nouvelle-aquitaine/idp/idp/config"
+	"github.com/region-nouvelle-aquitaine/idp/idp/login"
+	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
+)
+
+// TestJourneyUpstreamLogout: an agent signed in through the upstream
+// signs out here, from the provider's page and from a site. Each time
+// the browser also goes through the upstream's end_session_endpoint, so
+// that on a shared computer the next person does not find the agent
+// signed in there, and comes back to where the logout was going. In
+// Chromium, whose CSP form-action also governs the redirect that follows
+// « Se déconnecter ».
+func TestJourneyUpstreamLogout(t *testing.T) { overSchemes(t, testJourneyUpstreamLogout) }
+
+func testJourneyUpstreamLogout(t *testing.T, https bool) {
+	s, up := upstreamStackWith(t, https, func(u *config.Upstream) { u.Logout = true })
+	rp := s.Sites[0]
+	wantLogout := up.Subject + " " + up.ClientID
+	returned := s.Issuer + login.UpstreamLogoutPath("siege") + "?"
+
+	// From the provider's page.
+	ctx := upstreamSignIn(t, s, up)
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(s.Issuer+"/")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Click(button("Se déconnecter"))); err != nil {
+		t.Fatal(err)
+	}
+	if loc, h1 := location(t, ctx), text(t, ctx, "h1"); !strings.HasPrefix(loc, returned) || h1 != "Déconnexion effectuée" {
+		t.Fatalf("after « Se déconnecter » the browser is at %s (%q), want back from the upstream, signed out", loc, h1)
+	}
+	if got := up.Logouts(); !slices.Equal(got, []string{wantLogout}) {
+		t.Fatalf("the upstream ended %q, want %q", got, wantLogout)
+	}
+	if visit(t, ctx, s.Sites[1]) {
+		t.Error("the session here survived the logout")
+	}
+
+	// From a site, with its ID token: back to the site's address.
+	ctx = upstreamSignIn(t, s, up)
+	res := rp.Last()
+	end := s.Issuer + "/end_session?" + url.Values{
+		"id_token_hint": {res.RawIDToken}, "post_logout_redirect_uri": {rp.URL + "/"}, "state": {"fin"},
+	}.Encode()
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(end)); err != nil {
+		t.Fatal(err)
+	}
+	if loc := location(t, ctx); loc != rp.URL+"/?state=fin" {
+		t.Fatalf("after the site's logout the browser is at %s, want the site's address", loc)
+	}
+	if got := up.Logouts(); !slices.Equal(got, []string{wantLogout, wantLogout}) {
+		t.Fatalf("the upstream ended %q, want the agent twice", got)
+	}
+}
+
+// upstreamSignIn is a fresh browser signed in to the first site through
+// the upstream « siège », at the site.
+func upstreamSignIn(t *testing.T, s *stack, up *testenv.Upstream) context.Context {
+	t.Helper()
+	ctx, _ := toUpstream(t, s, up)
+	upstreamLogin(t, ctx, up, s.Sites[0].URL+"/")
+	return ctx
+}
+
+// TestUpstreamLogoutStateElsewhere: the state of the trip to the
+// upstream's logout travels in URLs. Another browser holding it signs in
+// to nothing at the sign-in callback, and the agent's browser, coming
+// back after it was spent, still lands on the logged-out page.
+func TestUpstreamLogoutStateElsewhere(t *testing.T) {
+	s, up := upstreamStackWith(t, false, func(u *config.Upstream) { u.Logout = true })
+	victim := newBrowserless(t, s)
+	loginURL, _ := victim.authorize(s.Sites[0], nil)
+	resp := victim.get(strings.Replace(loginURL, "/login?", login.UpstreamStartPath("siege")+"?", 1))
+	resp.Body.Close()
+	back, err := up.SignIn(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := victim.get(back.String()); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upstream callback: %d", resp.StatusCode)
+	}
+	body := readAll(t, victim.get(s.Issuer+"/"))
+	m := csrfField.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("not signed in: no « Se déconnecter » form")
+	}
+	resp, _ = victim.post("/deconnexion", url.Values{"csrf_token": {m[1]}}, http.Header{"Origin": {s.Issuer}})
+	end, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusSeeOther || err != nil || !strings.HasPrefix(end.String(), up.Issuer+"/") {
+		t.Fatalf("logout: %d to %q, want the upstream's logout", resp.StatusCode, end)
+	}
+	state := end.Query().Get("state")
+
+	attacker := newBrowserless(t, s)
+	resp = attacker.get(s.Issuer + login.UpstreamCallbackPath("siege") + "?" + url.Values{"state": {state}, "code": {"x"}}.Encode())
+	if body := readAll(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Connexion expirée") {
+		t.Errorf("the logout's state at the sign-in callback: %d, want 400 « Connexion expirée »", resp.StatusCode)
+	}
+	if csrfField.MatchString(readAll(t, attacker.get(s.Issuer+"/"))) {
+		t.Error("the other browser is signed in")
+	}
+
+	resp = victim.get(end.String()) // at the upstream, which sends it back
+	home := resp.Header.Get("Location")
+	if !strings.HasPrefix(home, s.Issuer+login.UpstreamLogoutPath("siege")+"?") {
+		t.Fatalf("the upstream sent the browser to %q", home)
+	}
+	resp = victim.get(home)
+	if body := readAll(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Déconnexion effectuée") {
+		t.Errorf("back with a spent state: %d, want the logged-out page", resp.StatusCode)
+	}
+}
