@@ -7,7 +7,9 @@
 // family and access token of the person (store.RevokeSubject), queues the
 // « Votre mot de passe a été modifié » mail to the address the directory
 // holds for the person's subject, and writes the audit event
-// reset.written. A change refused by the directory's policy or given up
+// reset.written. A change given up whose write may have been applied
+// (job.ReasonUnconfirmed) ends the sessions and tokens the same way, with
+// no mail. Any other change refused by the directory's policy or given up
 // is only audited (reset.refused, reset.failed, with the reason).
 //
 // Delivery is at least once: every process reads the stream in one

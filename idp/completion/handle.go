@@ -72,6 +72,14 @@ func (c *Consumer) apply(ctx context.Context, e job.Event) error {
 		ev.Name = audit.ResetRefused
 	case job.Failed:
 		ev.Name = audit.ResetFailed
+		if e.Reason == job.ReasonUnconfirmed {
+			// Sent, and perhaps applied: the old password may no longer
+			// be the person's, so whatever it opened ends as after a
+			// written change. No notice: it may not have been changed.
+			if err := c.revoke(ctx, e); err != nil {
+				return err
+			}
+		}
 	case job.Done:
 		ev.Name = audit.ResetWritten
 		if err := c.written(ctx, e); err != nil {
@@ -102,22 +110,9 @@ func (c *Consumer) written(ctx context.Context, e job.Event) error {
 		log.Error("completion: written change without subject: nothing revoked, nobody told", "job", e.JobID)
 		return nil
 	}
-	keep, err := c.cfg.Sessions.SessionKeptFor(ctx, e.JobID)
-	if err != nil {
-		return fmt.Errorf("revoke: %w", err)
+	if err := c.revoke(ctx, e); err != nil {
+		return err
 	}
-	// Queued first: the revocation deletes the record of the sites each
-	// session served. If the revocation then fails, the event is retried
-	// and the sites are told twice, which is harmless.
-	if c.cfg.Backchannel != nil {
-		if err := c.cfg.Backchannel.SessionsEnding(ctx, e.Subject, keep); err != nil {
-			return fmt.Errorf("back-channel logout: %w", err)
-		}
-	}
-	if err := c.cfg.Sessions.RevokeSubject(ctx, e.Subject, keep); err != nil {
-		return fmt.Errorf("revoke: %w", err)
-	}
-	log.Info("completion: sessions and tokens revoked", "job", e.JobID, "sub", e.Subject, "session_kept", keep != "")
 	u, found, err := c.cfg.People.FindBySubject(ctx, e.Subject)
 	if err != nil {
 		return fmt.Errorf("find the account: %w", err)
@@ -147,6 +142,32 @@ func (c *Consumer) written(ctx context.Context, e job.Event) error {
 		return fmt.Errorf("queue the notice: %w", err)
 	}
 	log.Info("completion: notice queued", "job", e.JobID, "sub", e.Subject)
+	return nil
+}
+
+// revoke ends the person's sessions and tokens but the one the change was
+// made from, and tells their sites.
+func (c *Consumer) revoke(ctx context.Context, e job.Event) error {
+	if e.Subject == "" {
+		c.cfg.Log.Error("completion: change without subject: nothing revoked", "job", e.JobID)
+		return nil
+	}
+	keep, err := c.cfg.Sessions.SessionKeptFor(ctx, e.JobID)
+	if err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	// Queued first: the revocation deletes the record of the sites each
+	// session served. If the revocation then fails, the event is retried
+	// and the sites are told twice, which is harmless.
+	if c.cfg.Backchannel != nil {
+		if err := c.cfg.Backchannel.SessionsEnding(ctx, e.Subject, keep); err != nil {
+			return fmt.Errorf("back-channel logout: %w", err)
+		}
+	}
+	if err := c.cfg.Sessions.RevokeSubject(ctx, e.Subject, keep); err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	c.cfg.Log.Info("completion: sessions and tokens revoked", "job", e.JobID, "sub", e.Subject, "session_kept", keep != "")
 	return nil
 }
 

@@ -135,9 +135,9 @@ func (e *settledEnv) live() [2]bool {
 
 // TestSettledChange: a written change (everywhere or in part) ends the
 // person's sessions but the one it was made from, forgets their failed
-// sign-ins and mails the notice to the directory's address; a refusal or
-// a failure changes nothing; a malformed, old or repeated event is
-// skipped.
+// sign-ins and mails the notice to the directory's address; one that may
+// have been written ends the sessions only; a refusal or a failure
+// changes nothing; a malformed, old or repeated event is skipped.
 func TestSettledChange(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -158,6 +158,10 @@ func TestSettledChange(t *testing.T) {
 		{name: "written, delivered twice", state: job.Done, twice: true, mailed: 1, forget: true},
 		{name: "refused by the directory", state: job.Rejected, fields: map[string]string{"reason": string(job.ReasonInHistory)}, live: [2]bool{true, true}},
 		{name: "given up", state: job.Failed, fields: map[string]string{"reason": string(job.ReasonUnavailable)}, live: [2]bool{true, true}},
+		// Sent, but whether the directory applied it is unknown: the
+		// sessions end as if it had, and no notice says it did.
+		{name: "may have been written", state: job.Failed, fields: map[string]string{"reason": string(job.ReasonUnconfirmed)}},
+		{name: "may have been written while signed in", state: job.Failed, keep: true, fields: map[string]string{"reason": string(job.ReasonUnconfirmed)}, live: [2]bool{true, false}},
 		{name: "older than a day", state: job.Done, age: 25 * time.Hour, live: [2]bool{true, true}},
 		{name: "no job id", state: job.Done, fields: map[string]string{"job": ""}, live: [2]bool{true, true}},
 		{name: "unknown state", state: "nonsense", live: [2]bool{true, true}},
