@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -80,23 +81,13 @@ func upstreamSignIn(t *testing.T, s *stack, up *testenv.Upstream) context.Contex
 // back after it was spent, still lands on the logged-out page.
 func TestUpstreamLogoutStateElsewhere(t *testing.T) {
 	s, up := upstreamStackWith(t, false, func(u *config.Upstream) { u.Logout = true })
-	victim := newBrowserless(t, s)
-	loginURL, _ := victim.authorize(s.Sites[0], nil)
-	resp := victim.get(strings.Replace(loginURL, "/login?", login.UpstreamStartPath("siege")+"?", 1))
-	resp.Body.Close()
-	back, err := up.SignIn(resp.Header.Get("Location"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp := victim.get(back.String()); resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("upstream callback: %d", resp.StatusCode)
-	}
+	victim, _ := upstreamSignedIn(t, s, up)
 	body := readAll(t, victim.get(s.Issuer+"/"))
 	m := csrfField.FindStringSubmatch(body)
 	if m == nil {
 		t.Fatal("not signed in: no « Se déconnecter » form")
 	}
-	resp, _ = victim.post("/deconnexion", url.Values{"csrf_token": {m[1]}}, http.Header{"Origin": {s.Issuer}})
+	resp, _ := victim.post("/deconnexion", url.Values{"csrf_token": {m[1]}}, http.Header{"Origin": {s.Issuer}})
 	end, err := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusSeeOther || err != nil || !strings.HasPrefix(end.String(), up.Issuer+"/") {
 		t.Fatalf("logout: %d to %q, want the upstream's logout", resp.StatusCode, end)
@@ -120,5 +111,77 @@ func TestUpstreamLogoutStateElsewhere(t *testing.T) {
 	resp = victim.get(home)
 	if body := readAll(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Déconnexion effectuée") {
 		t.Errorf("back with a spent state: %d, want the logged-out page", resp.StatusCode)
+	}
+}
+
+// TestUpstreamLogoutAfterIdle: the agent leaves the computer longer than
+// the session's idle timeout here, then signs out on the site, which
+// keeps its own session longer. The session here is ended all the same,
+// and through the upstream: the next person must not find the agent
+// signed in there.
+func TestUpstreamLogoutAfterIdle(t *testing.T) {
+	s, up := upstreamStackWith(t, false, func(u *config.Upstream) { u.Logout = true })
+	b, hint := upstreamSignedIn(t, s, up)
+	s.Clock.Advance(s.cfg.Session.IdleTimeout + time.Minute)
+	resp := b.get(s.Issuer + "/end_session?" + url.Values{
+		"id_token_hint": {hint}, "post_logout_redirect_uri": {s.Sites[0].URL + "/"}, "state": {"fin"},
+	}.Encode())
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, up.Issuer+"/") {
+		t.Fatalf("the site's logout after the idle timeout: %d to %q, want the upstream's logout", resp.StatusCode, loc)
+	}
+}
+
+// upstreamSignedIn is a browser without JavaScript signed in to the first
+// site through the upstream « siège », and the ID token the site got.
+func upstreamSignedIn(t *testing.T, s *stack, up *testenv.Upstream) (*browserless, string) {
+	t.Helper()
+	st := s.Sites[0]
+	b := newBrowserless(t, s)
+	loginURL, verifier := b.authorize(st, nil)
+	resp := b.get(strings.Replace(loginURL, "/login?", login.UpstreamStartPath("siege")+"?", 1))
+	resp.Body.Close()
+	back, err := up.SignIn(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp = b.get(back.String())
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("upstream callback: %d", resp.StatusCode)
+	}
+	code := b.follow(resp.Header.Get("Location"), st)
+	a := s.token(t, st, codeForm(code, verifier, st.URL+"/callback"), true)
+	hint, _ := a.body["id_token"].(string)
+	if hint == "" {
+		t.Fatalf("token: %d %v", a.status, a.body)
+	}
+	return b, hint
+}
+
+// TestUpstreamLogoutReturnAsALure: the page the upstream sends the
+// browser back to, opened from a link without a logout behind it, does
+// not tell a signed-in person « Déconnexion effectuée » (they would leave
+// a shared computer signed in), and knows only the upstreams there are.
+func TestUpstreamLogoutReturnAsALure(t *testing.T) {
+	s, up := upstreamStackWith(t, false, func(u *config.Upstream) { u.Logout = true })
+	b, _ := upstreamSignedIn(t, s, up)
+	for _, c := range []struct {
+		path   string
+		status int
+	}{
+		{login.UpstreamLogoutPath("siege"), http.StatusSeeOther},
+		{login.UpstreamLogoutPath("siege") + "?state=forged", http.StatusSeeOther},
+		{login.UpstreamLogoutPath("nope"), http.StatusNotFound},
+	} {
+		resp := b.get(s.Issuer + c.path)
+		body := readAll(t, resp)
+		if resp.StatusCode != c.status || strings.Contains(body, "Déconnexion effectuée") ||
+			(c.status == http.StatusSeeOther && resp.Header.Get("Location") != "/") {
+			t.Errorf("GET %s signed in: %d to %q, want %d (to / when 303)", c.path, resp.StatusCode, resp.Header.Get("Location"), c.status)
+		}
+	}
+	if !csrfField.MatchString(readAll(t, b.get(s.Issuer+"/"))) {
+		t.Error("the browser was signed out")
 	}
 }

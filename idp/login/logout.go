@@ -85,7 +85,7 @@ func (l *Logout) Confirm() http.Handler {
 	return l.cfg.Pages.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-			if _, ok := l.cfg.Sessions.Current(r); !ok {
+			if _, ok := l.cfg.Sessions.ToEnd(r); !ok {
 				return l.loggedOut(w, r)
 			}
 			return l.confirmPage(w, r, "")
@@ -96,7 +96,7 @@ func (l *Logout) Confirm() http.Handler {
 			if !l.cfg.Forms.Valid(r, logoutPurpose, r.PostForm.Get("csrf_token")) {
 				return web.Fail(http.StatusForbidden, views.ErrFormExpired, errors.New("bad csrf token"))
 			}
-			if sess, ok := l.cfg.Sessions.Current(r); ok {
+			if sess, ok := l.cfg.Sessions.ToEnd(r); ok {
 				if err := l.end(w, r, sess, ""); err != nil {
 					return err
 				}
@@ -125,7 +125,7 @@ func (l *Logout) EndSession() http.Handler {
 		}
 		f := r.Form
 		hint, redirect := f.Get("id_token_hint"), f.Get("post_logout_redirect_uri")
-		sess, signedIn := l.cfg.Sessions.Current(r)
+		sess, signedIn := l.cfg.Sessions.ToEnd(r)
 		if hint == "" {
 			if !signedIn {
 				return l.loggedOut(w, r)
@@ -191,6 +191,9 @@ func (l *Logout) goOn(w http.ResponseWriter, r *http.Request, after string) erro
 	return nil
 }
 
+// upstreamLogoutWait bounds the discovery a logout may wait for.
+const upstreamLogoutWait = 3 * time.Second
+
 // upstreamLogout is the upstream's address that signs the person out
 // there too, the way back kept under a fresh state; "" when the session
 // is not an upstream's that does, or when that fails (logged: the logout
@@ -216,7 +219,11 @@ func (l *Logout) upstreamLogout(ctx context.Context, sess *store.Session, after 
 		State: randomValue(), Upstream: sess.Claims.IDP, Logout: true, AfterLogout: after,
 		CreatedAt: now, ExpiresAt: now.Add(flowLifetime),
 	}
-	to, err := lo.LogoutURL(ctx, hint, f.State)
+	// A replica that has not discovered the upstream yet may have to:
+	// not for long, the person is waiting to be signed out.
+	dctx, cancel := context.WithTimeout(ctx, upstreamLogoutWait)
+	defer cancel()
+	to, err := lo.LogoutURL(dctx, hint, f.State)
 	if err == nil && to != "" {
 		err = l.cfg.Flows.SaveUpstreamFlow(ctx, f)
 	}

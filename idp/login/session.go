@@ -293,6 +293,25 @@ func (s *Sessions) Current(r *http.Request) (*store.Session, bool) {
 
 // endIdle deletes a session found idle, so that a request in flight that
 // read it a moment earlier cannot keep it alive.
+// ToEnd is the browser's session for a logout: as Current, but a session
+// past its idle timeout still counts, so that it ends as any other does
+// (its sites told, its tokens revoked, its upstream signed out of), and
+// is not touched.
+func (s *Sessions) ToEnd(r *http.Request) (*store.Session, bool) {
+	c, err := r.Cookie(s.cfg.CookieName)
+	if err != nil || c.Value == "" {
+		return nil, false
+	}
+	sess, err := s.cfg.Store.Session(r.Context(), c.Value)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.cfg.Log.WarnContext(r.Context(), "session lookup failed", "err", err)
+		}
+		return nil, false
+	}
+	return sess, true
+}
+
 func (s *Sessions) endIdle(ctx context.Context, id string) {
 	if err := s.cfg.Store.DeleteSession(ctx, id); err != nil {
 		s.cfg.Log.WarnContext(ctx, "could not delete an idle session", "err", err)

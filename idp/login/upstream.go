@@ -265,6 +265,9 @@ func (h *Handler) UpstreamCallback() http.Handler {
 func (h *Handler) UpstreamLoggedOut() http.Handler {
 	return h.cfg.Pages.Handle(func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
+		if _, ok := h.cfg.Upstreams[r.PathValue("id")]; !ok {
+			return web.Fail(http.StatusNotFound, views.ErrNotFound, errors.New("unknown upstream"))
+		}
 		if q := r.URL.Query(); len(q["state"]) == 1 {
 			f, err := h.cfg.Flows.TakeUpstreamFlow(ctx, q.Get("state"))
 			switch {
@@ -274,6 +277,12 @@ func (h *Handler) UpstreamLoggedOut() http.Handler {
 			case err != nil && !errors.Is(err, store.ErrNotFound):
 				h.cfg.Log.WarnContext(ctx, "upstream logout: the way on is lost", "err", err, "request_id", web.RequestID(ctx))
 			}
+		}
+		if _, live := h.cfg.Sessions.Current(r); live {
+			// Not back from a logout (a link someone sent): the page must
+			// not say « Déconnexion effectuée » to a browser signed in.
+			http.Redirect(w, r, "/", http.StatusSeeOther)
+			return nil
 		}
 		return web.Render(w, r, http.StatusOK, views.LoggedOutPage(views.LoggedOut{Site: h.cfg.Pages.Site}))
 	})

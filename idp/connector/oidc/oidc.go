@@ -289,7 +289,8 @@ func (c *Connector) handleCallback(ctx context.Context, f connector.Flow, q url.
 
 // LogoutURL is the upstream's end_session_endpoint with idToken as
 // id_token_hint, the post-logout address and state: "" when logout there
-// is not configured or the upstream publishes no such endpoint.
+// is not configured; an error when the upstream publishes no such
+// endpoint, or one off its issuer's origin.
 func (c *Connector) LogoutURL(ctx context.Context, idToken, state string) (string, error) {
 	if !c.cfg.Upstream.Logout || idToken == "" {
 		return "", nil
@@ -300,7 +301,7 @@ func (c *Connector) LogoutURL(ctx context.Context, idToken, state string) (strin
 	}
 	end := p.GetEndSessionEndpoint()
 	if end == "" {
-		return "", nil
+		return "", fmt.Errorf("%w: upstream %s publishes no end_session_endpoint", connector.ErrInvalid, c.ID())
 	}
 	u, err := url.Parse(end)
 	iss, ierr := url.Parse(p.Issuer())

@@ -336,7 +336,7 @@ func TestLogoutURL(t *testing.T) {
 		{"off", false, "", "", nil},
 		{"on", true, "", fixtureIssuer + "/session/end?", nil},
 		{"on, another origin", true, "https://elsewhere.test/logout", "", connector.ErrInvalid},
-		{"on, no endpoint", true, " ", "", nil},
+		{"on, no endpoint", true, " ", "", connector.ErrInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pc := startRecordedProConnect(t)
