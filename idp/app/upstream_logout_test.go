@@ -185,3 +185,34 @@ func TestUpstreamLogoutReturnAsALure(t *testing.T) {
 		t.Error("the browser was signed out")
 	}
 }
+
+// TestUpstreamStateSpentOnlyByItsBrowser: the callback URL of an
+// upstream sign-in (its state and code) leaks to someone else, who opens
+// it first, at the callback or at the logout return. Neither spends the
+// round trip: the browser that started it still signs in with it.
+func TestUpstreamStateSpentOnlyByItsBrowser(t *testing.T) {
+	s, up := upstreamStackWith(t, false, func(u *config.Upstream) { u.Logout = true })
+	victim := newBrowserless(t, s)
+	loginURL, _ := victim.authorize(s.Sites[0], nil)
+	resp := victim.get(strings.Replace(loginURL, "/login?", login.UpstreamStartPath("siege")+"?", 1))
+	resp.Body.Close()
+	back, err := up.SignIn(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker := newBrowserless(t, s)
+	resp = attacker.get(back.String())
+	if body := readAll(t, resp); resp.StatusCode != http.StatusBadRequest || strings.Contains(body, "Connexion expirée") {
+		t.Errorf("the callback in another browser: %d, want 400 saying it is another browser's", resp.StatusCode)
+	}
+	resp = attacker.get(s.Issuer + login.UpstreamLogoutPath("siege") + "?" + url.Values{"state": {back.Query().Get("state")}}.Encode())
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Location") != "" {
+		t.Errorf("a sign-in's state at the logout return: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp.Body.Close()
+	resp = victim.get(back.String())
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), s.Sites[0].URL+"/callback?code=") {
+		t.Fatalf("the browser that started it, after the others: %d to %q, want signed in", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}

@@ -55,7 +55,7 @@ func UpstreamName(u config.Upstream) string {
 // UpstreamFlows keeps the round trips to upstreams (store.Store).
 type UpstreamFlows interface {
 	SaveUpstreamFlow(ctx context.Context, f *store.UpstreamFlow) error
-	TakeUpstreamFlow(ctx context.Context, state string) (*store.UpstreamFlow, error)
+	TakeUpstreamFlow(ctx context.Context, state string, check func(*store.UpstreamFlow) error) (*store.UpstreamFlow, error)
 }
 
 // flowLifetime bounds the visit to an upstream: long enough to type a
@@ -172,21 +172,28 @@ func (h *Handler) UpstreamCallback() http.Handler {
 		if len(q["state"]) != 1 {
 			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("no single state"))
 		}
-		f, err := h.cfg.Flows.TakeUpstreamFlow(ctx, q.Get("state"))
+		// Checked before it is spent: whoever else holds the state (a
+		// leaked callback URL) cannot spend this browser's round trip.
+		f, err := h.cfg.Flows.TakeUpstreamFlow(ctx, q.Get("state"), func(f *store.UpstreamFlow) error {
+			if f.Upstream != id || f.Logout {
+				return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("state of another upstream, or of a logout"))
+			}
+			if !h.boundFlow(r, f) {
+				h.cfg.Log.WarnContext(ctx, "upstream callback in a browser that did not start it",
+					"upstream", id, "request_id", web.RequestID(ctx))
+				return web.Fail(http.StatusBadRequest, views.ErrOtherBrowser, errors.New("upstream flow of another browser"))
+			}
+			return nil
+		})
+		var refused *web.Error
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			// Unknown, expired, or already used: a replay or a forgery.
 			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("unknown upstream state"))
+		case errors.As(err, &refused):
+			return err
 		case err != nil:
 			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
-		}
-		if f.Upstream != id || f.Logout {
-			return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("state of another upstream, or of a logout"))
-		}
-		if !h.boundFlow(r, f) {
-			h.cfg.Log.WarnContext(ctx, "upstream callback in a browser that did not start it",
-				"upstream", id, "request_id", web.RequestID(ctx))
-			return web.Fail(http.StatusBadRequest, views.ErrOtherBrowser, errors.New("upstream flow of another browser"))
 		}
 		up, ok := h.cfg.Upstreams[id]
 		if !ok {
@@ -269,9 +276,14 @@ func (h *Handler) UpstreamLoggedOut() http.Handler {
 			return web.Fail(http.StatusNotFound, views.ErrNotFound, errors.New("unknown upstream"))
 		}
 		if q := r.URL.Query(); len(q["state"]) == 1 {
-			f, err := h.cfg.Flows.TakeUpstreamFlow(ctx, q.Get("state"))
+			f, err := h.cfg.Flows.TakeUpstreamFlow(ctx, q.Get("state"), func(f *store.UpstreamFlow) error {
+				if !f.Logout || f.Upstream != r.PathValue("id") {
+					return store.ErrNotFound // a sign-in's state: left alone
+				}
+				return nil
+			})
 			switch {
-			case err == nil && f.Logout && f.Upstream == r.PathValue("id") && f.AfterLogout != "":
+			case err == nil && f.AfterLogout != "":
 				http.Redirect(w, r, f.AfterLogout, http.StatusFound)
 				return nil
 			case err != nil && !errors.Is(err, store.ErrNotFound):

@@ -81,25 +81,28 @@ func (s *Store) SaveUpstreamFlow(ctx context.Context, f *UpstreamFlow) error {
 
 // TakeUpstreamFlow reads and deletes the flow of state in one step
 // (GETDEL), so a state is used once however many callbacks race;
-// missing, expired or already taken is ErrNotFound.
-func (s *Store) TakeUpstreamFlow(ctx context.Context, state string) (*UpstreamFlow, error) {
+// missing, expired or already taken is ErrNotFound. check, when not nil,
+// sees the flow first (without its secrets): its error is returned and
+// the flow left in place, so that a state brought back to the wrong place
+// or by the wrong browser does not spend the right one's round trip.
+func (s *Store) TakeUpstreamFlow(ctx context.Context, state string, check func(*UpstreamFlow) error) (*UpstreamFlow, error) {
 	if state == "" {
 		return nil, ErrNotFound
 	}
 	ref := Ref(state)
-	b, err := s.c.GetDel(ctx, s.upstreamFlowKey(ref)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
+	key := s.upstreamFlowKey(ref)
+	if check != nil {
+		rec, err := s.upstreamFlowRecord(s.c.Get(ctx, key))
+		if err != nil {
+			return nil, err
+		}
+		if err := check(rec.UpstreamFlow); err != nil {
+			return nil, err
+		}
 	}
+	rec, err := s.upstreamFlowRecord(s.c.GetDel(ctx, key))
 	if err != nil {
-		return nil, fmt.Errorf("store: getdel: %w", err)
-	}
-	rec := upstreamFlowRecord{UpstreamFlow: new(UpstreamFlow)}
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("store: decode upstream flow: %w", err)
-	}
-	if s.expired(rec.ExpiresAt) {
-		return nil, ErrNotFound
+		return nil, err
 	}
 	sl, err := upstreamSealer(state)
 	if err != nil {
@@ -116,4 +119,24 @@ func (s *Store) TakeUpstreamFlow(ctx context.Context, state string) (*UpstreamFl
 	f := rec.UpstreamFlow
 	f.State, f.AuthRequestID, f.Nonce, f.CodeVerifier, f.AfterLogout = state, sec.AuthRequestID, sec.Nonce, sec.CodeVerifier, sec.AfterLogout
 	return f, nil
+}
+
+// upstreamFlowRecord decodes what cmd (GET or GETDEL) read: ErrNotFound
+// when missing or expired.
+func (s *Store) upstreamFlowRecord(cmd *redis.StringCmd) (*upstreamFlowRecord, error) {
+	b, err := cmd.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: upstream flow: %w", err)
+	}
+	rec := &upstreamFlowRecord{UpstreamFlow: new(UpstreamFlow)}
+	if err := json.Unmarshal(b, rec); err != nil {
+		return nil, fmt.Errorf("store: decode upstream flow: %w", err)
+	}
+	if s.expired(rec.ExpiresAt) {
+		return nil, ErrNotFound
+	}
+	return rec, nil
 }

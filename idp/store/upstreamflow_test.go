@@ -38,14 +38,23 @@ func TestUpstreamFlow(t *testing.T) {
 			}
 		}
 	}
-	got, err := st.TakeUpstreamFlow(ctx, f.State)
+	refused := errors.New("not this browser")
+	if _, err := st.TakeUpstreamFlow(ctx, f.State, func(seen *store.UpstreamFlow) error {
+		if seen.Upstream != f.Upstream || seen.BindingHash != f.BindingHash || seen.Nonce != "" {
+			t.Errorf("check saw %+v: want the flow without its secrets", seen)
+		}
+		return refused
+	}); !errors.Is(err, refused) {
+		t.Errorf("take refused by its check: %v", err)
+	}
+	got, err := st.TakeUpstreamFlow(ctx, f.State, func(*store.UpstreamFlow) error { return nil })
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("take after a refusal (the flow must be left in place): %v", err)
 	}
 	if *got != *f {
 		t.Errorf("took %+v, want %+v", got, f)
 	}
-	if _, err := st.TakeUpstreamFlow(ctx, f.State); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.TakeUpstreamFlow(ctx, f.State, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second take: %v, want ErrNotFound", err)
 	}
 	f.State = "other-" + f.State
@@ -53,7 +62,7 @@ func TestUpstreamFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	now = now.Add(11 * time.Minute)
-	if _, err := st.TakeUpstreamFlow(ctx, f.State); !errors.Is(err, store.ErrNotFound) {
+	if _, err := st.TakeUpstreamFlow(ctx, f.State, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired: %v, want ErrNotFound", err)
 	}
 }
