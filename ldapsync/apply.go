@@ -150,9 +150,11 @@ func firstRefusal(ts []job.TargetOutcome) (job.TargetOutcome, bool) {
 }
 
 // final is the job's state once every target is settled: Done when every
-// one was written; none written: Rejected when the first was refused by
-// its policy, else Failed, with its reason; some written: Partial, with
-// the first failing target's reason.
+// one was written; some written: Partial, with the first failing target's
+// reason; none written but one may have been: Failed, unconfirmed (the
+// person is neither told nothing changed nor asked for another password,
+// and the sessions end); else Rejected when the first was refused by its
+// policy, or Failed, with its reason.
 func final(ts []job.TargetOutcome) outcome {
 	out := outcome{targets: ts, state: job.Done}
 	first, refused := firstRefusal(ts)
@@ -163,6 +165,8 @@ func final(ts []job.TargetOutcome) outcome {
 	switch {
 	case hasState(ts, job.Done):
 		out.state = job.Partial
+	case slices.ContainsFunc(ts, func(t job.TargetOutcome) bool { return t.Reason == job.ReasonUnconfirmed }):
+		out.state, out.reason = job.Failed, job.ReasonUnconfirmed
 	case first.State == job.Rejected:
 		out.state = job.Rejected
 	default:

@@ -408,6 +408,21 @@ func TestConclude(t *testing.T) {
 		out.targets[1].State != job.Failed {
 		t.Errorf("giveUp, one written: %+v", out)
 	}
+	// A later directory that may have the new password makes the whole
+	// change unconfirmed, whatever the first one says: neither "not
+	// changed" nor "choose another password".
+	for _, tc := range []struct {
+		name string
+		ts   []job.TargetOutcome
+	}{
+		{"the first down", []job.TargetOutcome{o("a", q, job.ReasonUnavailable), o("b", q, job.ReasonUnconfirmed)}},
+		{"the first refused", []job.TargetOutcome{o("a", job.Rejected, job.ReasonInHistory), o("b", q, job.ReasonUnconfirmed)}},
+		{"the first failed", []job.TargetOutcome{o("a", job.Failed, job.ReasonNoSuchUser), o("b", q, job.ReasonUnconfirmed)}},
+	} {
+		if out := giveUp(tc.ts); out.state != job.Failed || out.reason != job.ReasonUnconfirmed {
+			t.Errorf("giveUp, %s, a later one unconfirmed: %s/%s, want failed/unconfirmed", tc.name, out.state, out.reason)
+		}
+	}
 }
 
 // policyWriter is a Writer that reads a fixed policy.

@@ -291,8 +291,6 @@ func (s *Sessions) Current(r *http.Request) (*store.Session, bool) {
 	}
 }
 
-// endIdle deletes a session found idle, so that a request in flight that
-// read it a moment earlier cannot keep it alive.
 // ToEnd is the browser's session for a logout: as Current, but a session
 // past its idle timeout still counts, so that it ends as any other does
 // (its sites told, its tokens revoked, its upstream signed out of), and
@@ -312,6 +310,8 @@ func (s *Sessions) ToEnd(r *http.Request) (*store.Session, bool) {
 	return sess, true
 }
 
+// endIdle deletes a session found idle, so that a request in flight that
+// read it a moment earlier cannot keep it alive.
 func (s *Sessions) endIdle(ctx context.Context, id string) {
 	if err := s.cfg.Store.DeleteSession(ctx, id); err != nil {
 		s.cfg.Log.WarnContext(ctx, "could not delete an idle session", "err", err)
