@@ -90,7 +90,7 @@ func newPages(cfg *config.Config, d Deps, st *store.Store, prov *provider.Provid
 	logout := login.NewLogout(login.LogoutConfig{
 		Provider: prov, Sessions: sessions, Forms: forms, Pages: pages, Path: server.LogoutPath,
 		ChangePasswordPath: server.ChangePasswordPath, TrustedProxies: cfg.TrustedProxies, Log: d.Log,
-		Ended: logoutEnded(bc, d), Upstreams: upstreams, Flows: st, Now: d.Now,
+		Ended: logoutEnded(bc, d), Upstreams: upstreams, Flows: st, Secure: secure, Now: d.Now,
 	})
 	homeURL := func(id string) string {
 		if c, ok := prov.Client(id); ok {

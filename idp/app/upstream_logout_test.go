@@ -77,40 +77,46 @@ func upstreamSignIn(t *testing.T, s *stack, up *testenv.Upstream) context.Contex
 
 // TestUpstreamLogoutStateElsewhere: the state of the trip to the
 // upstream's logout travels in URLs. Another browser holding it signs in
-// to nothing at the sign-in callback, and the agent's browser, coming
-// back after it was spent, still lands on the logged-out page.
+// to nothing at the sign-in callback, is sent nowhere from the logout
+// return, and spends nothing: the agent's browser still comes back to
+// the site that asked for the logout.
 func TestUpstreamLogoutStateElsewhere(t *testing.T) {
 	s, up := upstreamStackWith(t, false, func(u *config.Upstream) { u.Logout = true })
-	victim, _ := upstreamSignedIn(t, s, up)
-	body := readAll(t, victim.get(s.Issuer+"/"))
-	m := csrfField.FindStringSubmatch(body)
-	if m == nil {
-		t.Fatal("not signed in: no « Se déconnecter » form")
-	}
-	resp, _ := victim.post("/deconnexion", url.Values{"csrf_token": {m[1]}}, http.Header{"Origin": {s.Issuer}})
+	victim, hint := upstreamSignedIn(t, s, up)
+	site := s.Sites[0].URL + "/"
+	resp := victim.get(s.Issuer + "/end_session?" + url.Values{
+		"id_token_hint": {hint}, "post_logout_redirect_uri": {site}, "state": {"fin"},
+	}.Encode())
+	resp.Body.Close()
 	end, err := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusSeeOther || err != nil || !strings.HasPrefix(end.String(), up.Issuer+"/") {
 		t.Fatalf("logout: %d to %q, want the upstream's logout", resp.StatusCode, end)
 	}
-	state := end.Query().Get("state")
+	state := url.Values{"state": {end.Query().Get("state")}}
 
 	attacker := newBrowserless(t, s)
-	resp = attacker.get(s.Issuer + login.UpstreamCallbackPath("siege") + "?" + url.Values{"state": {state}, "code": {"x"}}.Encode())
+	resp = attacker.get(s.Issuer + login.UpstreamCallbackPath("siege") + "?" + state.Encode() + "&code=x")
 	if body := readAll(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Connexion expirée") {
 		t.Errorf("the logout's state at the sign-in callback: %d, want 400 « Connexion expirée »", resp.StatusCode)
+	}
+	resp = attacker.get(s.Issuer + login.UpstreamLogoutPath("siege") + "?" + state.Encode())
+	if body := readAll(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Déconnexion effectuée") {
+		t.Errorf("the logout's state at the return, in another browser: %d to %q, want the plain page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if csrfField.MatchString(readAll(t, attacker.get(s.Issuer+"/"))) {
 		t.Error("the other browser is signed in")
 	}
 
 	resp = victim.get(end.String()) // at the upstream, which sends it back
+	resp.Body.Close()
 	home := resp.Header.Get("Location")
 	if !strings.HasPrefix(home, s.Issuer+login.UpstreamLogoutPath("siege")+"?") {
 		t.Fatalf("the upstream sent the browser to %q", home)
 	}
 	resp = victim.get(home)
-	if body := readAll(t, resp); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Déconnexion effectuée") {
-		t.Errorf("back with a spent state: %d, want the logged-out page", resp.StatusCode)
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != site+"?state=fin" {
+		t.Errorf("the agent's browser back from the upstream: %d to %q, want the site's address", resp.StatusCode, loc)
 	}
 }
 

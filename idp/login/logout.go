@@ -45,8 +45,10 @@ type LogoutConfig struct {
 	// keeps that round trip.
 	Upstreams map[string]Upstream
 	Flows     UpstreamFlows
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Secure: the issuer is https (the binding cookie is __Host-).
+	Secure bool
+	Now    func() time.Time
+	Log    *slog.Logger
 }
 
 // Logout ends SSO sessions: from the landing page, after a confirmation,
@@ -176,7 +178,7 @@ func (l *Logout) EndSession() http.Handler {
 // the person signed in with, when it signs out there too, then on to
 // after (a site's registered address, or "": the logged-out page).
 func (l *Logout) leave(w http.ResponseWriter, r *http.Request, sess *store.Session, after string) error {
-	if to := l.upstreamLogout(r.Context(), sess, after); to != "" {
+	if to := l.upstreamLogout(w, r, sess, after); to != "" {
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return nil
 	}
@@ -198,7 +200,8 @@ const upstreamLogoutWait = 3 * time.Second
 // there too, the way back kept under a fresh state; "" when the session
 // is not an upstream's that does, or when that fails (logged: the logout
 // here is done, and the person is told so).
-func (l *Logout) upstreamLogout(ctx context.Context, sess *store.Session, after string) string {
+func (l *Logout) upstreamLogout(w http.ResponseWriter, r *http.Request, sess *store.Session, after string) string {
+	ctx := r.Context()
 	up, ok := l.cfg.Upstreams[sess.Claims.IDP]
 	if !ok {
 		return ""
@@ -225,6 +228,7 @@ func (l *Logout) upstreamLogout(ctx context.Context, sess *store.Session, after 
 	defer cancel()
 	to, err := lo.LogoutURL(dctx, hint, f.State)
 	if err == nil && to != "" {
+		f.BindingHash = flowBinding{l.cfg.Secure}.set(w, r)
 		err = l.cfg.Flows.SaveUpstreamFlow(ctx, f)
 	}
 	if err != nil {

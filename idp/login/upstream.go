@@ -66,11 +66,13 @@ const flowLifetime = 10 * time.Minute
 // site's idp_hint: the way back after an upstream failed.
 const noHintParam = "choix"
 
-// flowCookieName is the cookie that binds a round trip to the browser
-// that started it. Lax: the upstream sends the browser back with a
-// cross-site top-level GET.
-func (h *Handler) flowCookieName() string {
-	if h.cfg.Secure {
+// flowBinding is the cookie that binds a round trip to an upstream (a
+// sign-in, or a logout there) to the browser that started it. Lax: the
+// upstream sends the browser back with a cross-site top-level GET.
+type flowBinding struct{ secure bool }
+
+func (b flowBinding) cookieName() string {
+	if b.secure {
 		return "__Host-idp_upstream"
 	}
 	return "idp_upstream"
@@ -84,12 +86,13 @@ func randomValue() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// flowBinding returns the browser's binding value, reusing a well-formed
-// one (several tabs may be out at once) and setting the cookie.
-func (h *Handler) flowBinding(w http.ResponseWriter, r *http.Request) string {
+// set returns the hash of the browser's binding value, reusing a
+// well-formed one (several tabs may be out at once) and setting the
+// cookie.
+func (b flowBinding) set(w http.ResponseWriter, r *http.Request) string {
 	v := ""
-	if c, err := r.Cookie(h.flowCookieName()); err == nil && len(c.Value) == 43 {
-		if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(b) == 32 {
+	if c, err := r.Cookie(b.cookieName()); err == nil && len(c.Value) == 43 {
+		if raw, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(raw) == 32 {
 			v = c.Value
 		}
 	}
@@ -97,15 +100,15 @@ func (h *Handler) flowBinding(w http.ResponseWriter, r *http.Request) string {
 		v = randomValue()
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: h.flowCookieName(), Value: v, Path: "/", MaxAge: int(flowLifetime / time.Second),
-		HttpOnly: true, Secure: h.cfg.Secure, SameSite: http.SameSiteLaxMode,
+		Name: b.cookieName(), Value: v, Path: "/", MaxAge: int(flowLifetime / time.Second),
+		HttpOnly: true, Secure: b.secure, SameSite: http.SameSiteLaxMode,
 	})
-	return v
+	return binding.Hash(v)
 }
 
-// boundFlow reports whether the browser holds the binding value of f.
-func (h *Handler) boundFlow(r *http.Request, f *store.UpstreamFlow) bool {
-	c, err := r.Cookie(h.flowCookieName())
+// bound reports whether the browser holds the binding value of f.
+func (b flowBinding) bound(r *http.Request, f *store.UpstreamFlow) bool {
+	c, err := r.Cookie(b.cookieName())
 	if err != nil || c.Value == "" || f.BindingHash == "" {
 		return false
 	}
@@ -151,7 +154,7 @@ func (h *Handler) UpstreamStart() http.Handler {
 			h.cfg.Log.WarnContext(ctx, "upstream unavailable", "upstream", f.Upstream, "err", err, "request_id", web.RequestID(ctx))
 			return h.upstreamFailed(w, r, up, ar.ID, views.UpstreamUnavailable)
 		}
-		f.BindingHash = binding.Hash(h.flowBinding(w, r))
+		f.BindingHash = flowBinding{h.cfg.Secure}.set(w, r)
 		if err := h.cfg.Flows.SaveUpstreamFlow(ctx, f); err != nil {
 			return web.Fail(http.StatusServiceUnavailable, views.ErrUnavailable, err)
 		}
@@ -178,7 +181,7 @@ func (h *Handler) UpstreamCallback() http.Handler {
 			if f.Upstream != id || f.Logout {
 				return web.Fail(http.StatusBadRequest, views.ErrSignInExpired, errors.New("state of another upstream, or of a logout"))
 			}
-			if !h.boundFlow(r, f) {
+			if !(flowBinding{h.cfg.Secure}).bound(r, f) {
 				h.cfg.Log.WarnContext(ctx, "upstream callback in a browser that did not start it",
 					"upstream", id, "request_id", web.RequestID(ctx))
 				return web.Fail(http.StatusBadRequest, views.ErrOtherBrowser, errors.New("upstream flow of another browser"))
@@ -277,8 +280,8 @@ func (h *Handler) UpstreamLoggedOut() http.Handler {
 		}
 		if q := r.URL.Query(); len(q["state"]) == 1 {
 			f, err := h.cfg.Flows.TakeUpstreamFlow(ctx, q.Get("state"), func(f *store.UpstreamFlow) error {
-				if !f.Logout || f.Upstream != r.PathValue("id") {
-					return store.ErrNotFound // a sign-in's state: left alone
+				if !f.Logout || f.Upstream != r.PathValue("id") || !(flowBinding{h.cfg.Secure}).bound(r, f) {
+					return store.ErrNotFound // a sign-in's, or another browser's: left alone
 				}
 				return nil
 			})
