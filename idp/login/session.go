@@ -246,27 +246,20 @@ var errIdle = errors.New("session idle")
 // optimistic update: a request that read the session just before it was
 // ended (logout, revocation after a new password) cannot write it back.
 func (s *Sessions) Current(r *http.Request) (*store.Session, bool) {
-	c, err := r.Cookie(s.cfg.CookieName)
-	if err != nil || c.Value == "" {
+	sess, ok := s.ToEnd(r)
+	if !ok {
 		return nil, false
 	}
 	ctx := r.Context()
-	sess, err := s.cfg.Store.Session(ctx, c.Value)
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			s.cfg.Log.WarnContext(ctx, "session lookup failed", "err", err)
-		}
-		return nil, false
-	}
 	now := s.cfg.Now()
 	if s.idle(sess, now) {
-		s.endIdle(ctx, c.Value)
+		s.endIdle(ctx, sess.ID)
 		return nil, false
 	}
 	if now.Sub(sess.LastSeen) < touchEvery {
 		return sess, true
 	}
-	err = s.cfg.Store.UpdateSession(ctx, c.Value, func(cur *store.Session) error {
+	err := s.cfg.Store.UpdateSession(ctx, sess.ID, func(cur *store.Session) error {
 		if s.idle(cur, now) {
 			return errIdle
 		}
@@ -281,7 +274,7 @@ func (s *Sessions) Current(r *http.Request) (*store.Session, bool) {
 		sess.LastSeen = now
 		return sess, true
 	case errors.Is(err, errIdle):
-		s.endIdle(ctx, c.Value)
+		s.endIdle(ctx, sess.ID)
 		return nil, false
 	case errors.Is(err, store.ErrNotFound):
 		return nil, false
@@ -294,7 +287,7 @@ func (s *Sessions) Current(r *http.Request) (*store.Session, bool) {
 // ToEnd is the browser's session for a logout: as Current, but a session
 // past its idle timeout still counts, so that it ends as any other does
 // (its sites told, its tokens revoked, its upstream signed out of), and
-// is not touched.
+// is not touched. Current starts from it.
 func (s *Sessions) ToEnd(r *http.Request) (*store.Session, bool) {
 	c, err := r.Cookie(s.cfg.CookieName)
 	if err != nil || c.Value == "" {
