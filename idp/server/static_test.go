@@ -18,17 +18,8 @@ import (
 // /favicon.ico is answered rather than 404.
 func TestStaticThroughMiddleware(t *testing.T) {
 	t.Parallel()
-	assets, err := views.NewAssets(views.AssetsConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages := &web.Pages{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	none := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	h := NewResetOnly(ResetOnlyConfig{
-		Issuer: "https://idp.example.org", LostPassword: none, Landing: none, Pages: pages,
-		CrossOrigin: func(h http.Handler) http.Handler { return h },
-		Ready:       func(context.Context) error { return nil }, Log: pages.Log, Static: assets,
-	})
+	assets := newAssets(t)
+	h := staticHandler(assets)
 	for _, tc := range []struct{ path, cache, contentType string }{
 		{assets.URLs().Style, "public, max-age=31536000, immutable", "text/css; charset=utf-8"},
 		{assets.URLs().Logo, "public, max-age=31536000, immutable", "image/svg+xml"},
@@ -52,20 +43,8 @@ func TestStaticThroughMiddleware(t *testing.T) {
 // the configured assets and with the embedded files as they are.
 func TestStaticErrorsInFrench(t *testing.T) {
 	t.Parallel()
-	assets, err := views.NewAssets(views.AssetsConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pages := &web.Pages{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	none := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	handler := func(static http.Handler) http.Handler {
-		return NewResetOnly(ResetOnlyConfig{
-			Issuer: "https://idp.example.org", LostPassword: none, Landing: none, Pages: pages,
-			CrossOrigin: func(h http.Handler) http.Handler { return h },
-			Ready:       func(context.Context) error { return nil }, Log: pages.Log, Static: static,
-		})
-	}
-	withAssets, embedded := handler(assets), handler(nil)
+	assets := newAssets(t)
+	withAssets, embedded := staticHandler(assets), staticHandler(nil)
 	tests := []struct {
 		name, path, rangeHeader string
 		h                       http.Handler
@@ -101,4 +80,25 @@ func TestStaticErrorsInFrench(t *testing.T) {
 			}
 		})
 	}
+}
+
+func newAssets(t *testing.T) *views.Assets {
+	t.Helper()
+	assets, err := views.NewAssets(views.AssetsConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return assets
+}
+
+// staticHandler is the reset-only mode's handler with static as its
+// assets (nil: the embedded files as they are), behind the middleware.
+func staticHandler(static http.Handler) http.Handler {
+	pages := &web.Pages{Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	none := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	return NewResetOnly(ResetOnlyConfig{
+		Issuer: "https://idp.example.org", LostPassword: none, Landing: none, Pages: pages,
+		CrossOrigin: func(h http.Handler) http.Handler { return h },
+		Ready:       func(context.Context) error { return nil }, Log: pages.Log, Static: static,
+	})
 }

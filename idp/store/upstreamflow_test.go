@@ -17,14 +17,12 @@ import (
 // Redis holds none of its secrets in clear.
 func TestUpstreamFlow(t *testing.T) {
 	t.Parallel()
-	m := miniredis.RunT(t)
-	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	st := store.New(store.Options{Client: redis.NewClient(&redis.Options{Addr: m.Addr()}), Now: func() time.Time { return now }})
+	m, st, now := miniStore(t)
 	ctx := t.Context()
 	f := &store.UpstreamFlow{
 		State: "state-" + strings.Repeat("s", 40), Upstream: "siege", AuthRequestID: "ar-" + strings.Repeat("a", 20),
 		Nonce: "nonce-" + strings.Repeat("n", 40), CodeVerifier: "verifier-" + strings.Repeat("v", 40),
-		BindingHash: "hash", CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute),
+		BindingHash: "hash", CreatedAt: *now, ExpiresAt: now.Add(10 * time.Minute),
 		Logout: true, AfterLogout: "https://site.example/?state=" + strings.Repeat("z", 20),
 	}
 	if err := st.SaveUpstreamFlow(ctx, f); err != nil {
@@ -61,7 +59,7 @@ func TestUpstreamFlow(t *testing.T) {
 	if err := st.SaveUpstreamFlow(ctx, f); err != nil {
 		t.Fatal(err)
 	}
-	now = now.Add(11 * time.Minute)
+	*now = now.Add(11 * time.Minute)
 	if _, err := st.TakeUpstreamFlow(ctx, f.State, nil); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("expired: %v, want ErrNotFound", err)
 	}
@@ -72,9 +70,7 @@ func TestUpstreamFlow(t *testing.T) {
 // it only sealed, the cookie opens it, a load by Ref does not.
 func TestSessionUpstreamIDToken(t *testing.T) {
 	t.Parallel()
-	m := miniredis.RunT(t)
-	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	st := store.New(store.Options{Client: redis.NewClient(&redis.Options{Addr: m.Addr()}), Now: func() time.Time { return now }})
+	m, st, now := miniStore(t)
 	ctx := t.Context()
 	const tok = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.c2lnbmF0dXJl"
 	sess := &store.Session{ID: store.NewID(), Subject: "siege.agent", ExpiresAt: now.Add(time.Hour)}
@@ -109,4 +105,13 @@ func TestSessionUpstreamIDToken(t *testing.T) {
 	if _, err := forged.UpstreamIDToken(); err == nil {
 		t.Error("another cookie value opened the token")
 	}
+}
+
+// miniStore is a store on miniredis whose clock is *now.
+func miniStore(t *testing.T) (*miniredis.Miniredis, *store.Store, *time.Time) {
+	t.Helper()
+	m := miniredis.RunT(t)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	st := store.New(store.Options{Client: redis.NewClient(&redis.Options{Addr: m.Addr()}), Now: func() time.Time { return now }})
+	return m, st, &now
 }

@@ -17,12 +17,7 @@ import (
 // that older steps opened with the old password are superseded.
 func TestCancel(t *testing.T) {
 	t.Parallel()
-	a := func(st State, r Reason) TargetOutcome {
-		return TargetOutcome{Name: "annuaire", Label: "l’annuaire des usagers", State: st, Reason: r}
-	}
-	m := func(st State, r Reason) TargetOutcome {
-		return TargetOutcome{Name: "messagerie", Label: "la messagerie des lycées", State: st, Reason: r}
-	}
+	a, m := annuaire, messagerie
 	tests := []struct {
 		name string
 		// what the worker left before waiting for its retry: the marks of

@@ -128,3 +128,13 @@ func startMiniredisB(b *testing.B) redis.UniversalClient {
 	b.Cleanup(func() { _ = c.Close() })
 	return c
 }
+
+// annuaire and messagerie are two targets' outcomes, as the tests of
+// per-target progress use them.
+func annuaire(st State, r Reason) TargetOutcome {
+	return TargetOutcome{Name: "annuaire", Label: "l’annuaire des usagers", State: st, Reason: r}
+}
+
+func messagerie(st State, r Reason) TargetOutcome {
+	return TargetOutcome{Name: "messagerie", Label: "la messagerie des lycées", State: st, Reason: r}
+}

@@ -292,12 +292,7 @@ func TestMarkAndExpiry(t *testing.T) {
 // settles.
 func TestTargetProgress(t *testing.T) {
 	t.Parallel()
-	a := func(st State, r Reason) TargetOutcome {
-		return TargetOutcome{Name: "annuaire", Label: "l’annuaire des usagers", State: st, Reason: r}
-	}
-	m := func(st State, r Reason) TargetOutcome {
-		return TargetOutcome{Name: "messagerie", Label: "la messagerie des lycées", State: st, Reason: r}
-	}
+	a, m := annuaire, messagerie
 	tests := []struct {
 		name string
 		// progress recorded by the first worker, which then dies holding
