@@ -64,6 +64,24 @@ func testJourneyUpstreamLogout(t *testing.T, https bool) {
 	if got := up.Logouts(); !slices.Equal(got, []string{wantLogout, wantLogout}) {
 		t.Fatalf("the upstream ended %q, want the agent twice", got)
 	}
+
+	// From a site, after the agent left the computer past the idle
+	// timeout here: still through the upstream.
+	ctx = upstreamSignIn(t, s, up)
+	res = rp.Last()
+	s.Clock.Advance(s.cfg.Session.IdleTimeout + time.Minute)
+	end = s.Issuer + "/end_session?" + url.Values{
+		"id_token_hint": {res.RawIDToken}, "post_logout_redirect_uri": {rp.URL + "/"}, "state": {"idle"},
+	}.Encode()
+	if _, err := chromedp.RunResponse(timeout(t, ctx), chromedp.Navigate(end)); err != nil {
+		t.Fatal(err)
+	}
+	if loc := location(t, ctx); loc != rp.URL+"/?state=idle" {
+		t.Fatalf("after the site's logout past the idle timeout the browser is at %s, want the site's address", loc)
+	}
+	if got := up.Logouts(); len(got) != 3 {
+		t.Fatalf("the upstream ended %q, want the agent a third time", got)
+	}
 }
 
 // upstreamSignIn is a fresh browser signed in to the first site through
