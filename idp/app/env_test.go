@@ -27,6 +27,7 @@ import (
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
 	"github.com/region-nouvelle-aquitaine/idp/idp/mail"
 	"github.com/region-nouvelle-aquitaine/idp/idp/shared/ldapconn"
+	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync"
 	"github.com/region-nouvelle-aquitaine/idp/ldapsync/directory"
@@ -245,6 +246,14 @@ func (s *stack) redisClient(t testing.TB) redis.UniversalClient {
 	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: s.cfg.Redis.Addrs, MasterName: s.cfg.Redis.MasterName, ClientName: "idp"})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// records is a store of the test's own on the stack's Redis, to read and
+// write the provider's records as an attacker with Redis access, or a
+// race the test stages, would.
+func (s *stack) records(t testing.TB) *store.Store {
+	t.Helper()
+	return store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
 }
 
 // noRedirect is an HTTP client that shows redirects instead of following.

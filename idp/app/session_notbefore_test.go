@@ -10,7 +10,6 @@ import (
 
 	"github.com/region-nouvelle-aquitaine/idp/idp/ldapauth"
 	"github.com/region-nouvelle-aquitaine/idp/idp/login"
-	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
@@ -44,7 +43,7 @@ func TestSessionRevocationWinsOverSignInInFlight(t *testing.T) {
 	}})
 	st := s.Sites[0]
 	ctx := timeout(t, context.Background())
-	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	st0 := s.records(t)
 	u := testenv.Users()[0]
 
 	// The attacker, who knows the old password, opens the sign-in form.

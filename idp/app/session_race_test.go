@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 )
 
 // Requests in flight must never bring an ended session back: the browser
@@ -21,7 +19,7 @@ func TestSessionEndWinsOverRequestsInFlight(t *testing.T) {
 	s := startStack(t)
 	st := s.Sites[0]
 	ctx := timeout(t, context.Background())
-	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	st0 := s.records(t)
 	const rounds, inFlight = 20, 6
 
 	// signedInPage loads path with exactly this cookie (the jar of the
@@ -107,7 +105,7 @@ func TestCodeOfAnEndedSessionGivesNoToken(t *testing.T) {
 	s := startStack(t)
 	st := s.Sites[0]
 	ctx := timeout(t, context.Background())
-	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	st0 := s.records(t)
 
 	for _, tc := range []struct {
 		name string

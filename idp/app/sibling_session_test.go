@@ -65,20 +65,8 @@ func TestSessionEndReachesTheSignInAtOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			// The losing tab: its session S1 replaces P (Earlier = P.Earlier + P.Ref)
-			// and takes P's refresh tokens; the browser never gets its cookie.
-			now := s.Clock.Now()
-			s1 := &store.Session{
-				ID: store.NewID(), Subject: p.Subject, Claims: p.Claims, AMR: p.AMR, AuthTime: now,
-				Clients: p.Clients, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.cfg.Session.Lifetime),
-				Earlier: append(slices.Clone(p.Earlier), p.Ref),
-			}
-			if err := st0.SaveSession(ctx, s1); err != nil {
-				t.Fatal(err)
-			}
-			if err := st0.MoveSessionFamilies(ctx, p.Subject, p.Ref, s1.Ref); err != nil {
-				t.Fatal(err)
-			}
+			// The losing tab: the browser never gets its cookie.
+			s1 := losingTab(t, ctx, s, st0, p)
 
 			// The winning tab, in the browser that still holds P: S2.
 			code, verifier := b.code(site2, url.Values{"prompt": {"login"}})
@@ -175,7 +163,7 @@ func TestLogoutAfterSignInsAtOnce(t *testing.T) {
 	s := startStack(t)
 	site1, site2 := s.Sites[0], s.Sites[1]
 	ctx := timeout(t, context.Background())
-	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	st0 := s.records(t)
 	offline := url.Values{"scope": {"openid offline_access"}}
 	name := s.cfg.Session.CookieName
 	const rounds = 8
@@ -269,7 +257,7 @@ func TestSignInAfterTheOtherTabEndsIt(t *testing.T) {
 	s := startStack(t)
 	site1, site2 := s.Sites[0], s.Sites[1]
 	ctx := timeout(t, context.Background())
-	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	st0 := s.records(t)
 	name := s.cfg.Session.CookieName
 	offline := url.Values{"scope": {"openid offline_access"}}
 	u := testenv.Users()[0]
@@ -336,7 +324,7 @@ func TestAnotherPersonEndsTheSignInAtOnce(t *testing.T) {
 	s := startStack(t)
 	site1, site2 := s.Sites[0], s.Sites[1]
 	ctx := timeout(t, context.Background())
-	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	st0 := s.records(t)
 	name := s.cfg.Session.CookieName
 
 	b, tok := signedIn(t, s, site1, url.Values{"scope": {"openid offline_access"}})
@@ -348,20 +336,9 @@ func TestAnotherPersonEndsTheSignInAtOnce(t *testing.T) {
 	if len(p.Earlier) != 0 {
 		t.Fatalf("P has %d earlier sessions, want none", len(p.Earlier))
 	}
-	// The first tab's S1, as its sign-in writes it; P is still there for
-	// the second tab, which read it first.
-	now := s.Clock.Now()
-	s1 := &store.Session{
-		ID: store.NewID(), Subject: p.Subject, Claims: p.Claims, AMR: p.AMR, AuthTime: now,
-		Clients: p.Clients, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.cfg.Session.Lifetime),
-		Earlier: []string{p.Ref},
-	}
-	if err := st0.SaveSession(ctx, s1); err != nil {
-		t.Fatal(err)
-	}
-	if err := st0.MoveSessionFamilies(ctx, p.Subject, p.Ref, s1.Ref); err != nil {
-		t.Fatal(err)
-	}
+	// The first tab's S1; P is still there for the second tab, which read
+	// it first.
+	s1 := losingTab(t, ctx, s, st0, p)
 
 	site1.BackchannelDown.Store(true)
 	t.Cleanup(func() { site1.BackchannelDown.Store(false) })
@@ -384,7 +361,7 @@ func TestCopiedCookieAfterItsSessionWasReplaced(t *testing.T) {
 	s := startStack(t)
 	site1, site2 := s.Sites[0], s.Sites[1]
 	ctx := timeout(t, context.Background())
-	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	st0 := s.records(t)
 	name := s.cfg.Session.CookieName
 	offline := url.Values{"scope": {"openid offline_access"}}
 	victim, attackerUser := testenv.Users()[0], testenv.Users()[1]
@@ -412,4 +389,25 @@ func TestCopiedCookieAfterItsSessionWasReplaced(t *testing.T) {
 	if a := s.token(t, site1, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {elsewhere["refresh_token"].(string)}}, true); a.status != http.StatusOK {
 		t.Errorf("the victim's session in another browser ended: %d %v", a.status, a.body["error"])
 	}
+}
+
+// losingTab writes what a tab's sign-in over the browser's session p
+// writes before it replaces p: its session S1 (Earlier = p.Earlier +
+// p.Ref), which takes p's refresh tokens. p itself is left in place, as a
+// second tab that read it first still sees it.
+func losingTab(t *testing.T, ctx context.Context, s *stack, st0 *store.Store, p *store.Session) *store.Session {
+	t.Helper()
+	now := s.Clock.Now()
+	s1 := &store.Session{
+		ID: store.NewID(), Subject: p.Subject, Claims: p.Claims, AMR: p.AMR, AuthTime: now,
+		Clients: p.Clients, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.cfg.Session.Lifetime),
+		Earlier: append(slices.Clone(p.Earlier), p.Ref),
+	}
+	if err := st0.SaveSession(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
+	if err := st0.MoveSessionFamilies(ctx, p.Subject, p.Ref, s1.Ref); err != nil {
+		t.Fatal(err)
+	}
+	return s1
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/region-nouvelle-aquitaine/idp/idp/store"
 	"github.com/region-nouvelle-aquitaine/idp/idp/testenv"
 )
 
@@ -133,7 +132,7 @@ func TestThrottleDeviceEndsWithRevocation(t *testing.T) {
 	s := startStackWith(t, stackOptions{Config: withThrottle})
 	st, u := s.Sites[0], testenv.Users()[0]
 	ctx := context.Background()
-	st0 := store.New(store.Options{Client: s.Redis.Client(t), Prefix: s.cfg.Redis.KeyPrefix, Now: s.Clock.Now})
+	st0 := s.records(t)
 
 	intruder, tok := signedIn(t, s, st, nil)
 	idt, err := verifyID(s, st, tok["id_token"].(string))
